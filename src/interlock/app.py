@@ -1,0 +1,306 @@
+"""The ASGI app: a thin HTTP shell over the engine.
+
+Routing is a dictionary look-up on (method, path): the chat endpoint is the hot path and pays for
+nothing it does not use. ``create_app`` is the factory the server calls in every worker process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from interlock.engine import Engine, new_request_id
+from interlock.errors import (
+    Forbidden,
+    InternalFailure,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    Refusal,
+)
+from interlock.http import (
+    ASGIApp,
+    ClientGone,
+    Receive,
+    Scope,
+    Send,
+    encode,
+    error_document,
+    headers_of,
+    read_body,
+    send_error,
+    send_event,
+    send_json,
+    send_text,
+    start_sse,
+)
+from interlock.identity.keys import new_key
+from interlock.identity.principal import Principal
+from interlock.pipeline.call import Call
+from interlock.pipeline.parse import decode_json_object
+from interlock.settings import Settings, load_settings
+from interlock.store.base import RecordQuery
+
+log = logging.getLogger("interlock.app")
+
+CONFIG_ENV = "INTERLOCK_CONFIG"
+ADMIN_ROLE = "admin"
+
+
+class KeyRequest(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    principal_id: str | None = None
+    kind: str = "user"
+    tenant: str = "default"
+    roles: list[str] = []
+    groups: list[str] = []
+    may_act_for: bool = False
+    ttl_seconds: float | None = None
+
+
+def key_view(record: Any) -> dict[str, Any]:
+    p = record.principal
+    return {"id": record.id, "prefix": record.prefix, "name": record.name, "principal_id": p.id,
+            "kind": p.kind, "tenant": p.tenant, "roles": sorted(p.roles), "groups": sorted(p.groups),
+            "may_act_for": p.may_act_for, "created": record.created, "expires": record.expires,
+            "revoked": record.revoked, "state": record.state(time.time())}
+
+
+class InterlockApp:
+    def __init__(self, engine: Engine, mock: ASGIApp | None = None) -> None:
+        self.engine = engine
+        self.settings: Settings = engine.settings
+        self._mock = mock
+        self._limit = self.settings.limits.max_body_bytes
+        self._routes = {
+            ("POST", "/v1/chat/completions"): self.chat,
+            ("GET", "/v1/models"): self.models,
+            ("GET", "/healthz"): self.healthz,
+            ("GET", "/readyz"): self.readyz,
+            ("GET", "/metrics"): self.metrics,
+            ("GET", "/admin/keys"): self.admin_list_keys,
+            ("POST", "/admin/keys"): self.admin_create_key,
+            ("GET", "/admin/audit"): self.admin_audit,
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if kind != "http":
+            return
+        path: str = scope["path"]
+        if self._mock is not None and path.startswith("/_mock/"):
+            await self._mock({**scope, "path": path[len("/_mock"):]}, receive, send)
+            return
+        handler = self._routes.get((scope["method"], path))
+        if handler is None and scope["method"] == "POST" and path.startswith("/admin/keys/") \
+                and path.endswith("/revoke"):
+            handler = self.admin_revoke_key
+        request_id = new_request_id()
+        if handler is None:
+            known = any(p == path for _, p in self._routes)
+            err: Refusal = InvalidRequest(f"{scope['method']} is not allowed on {path}.", status=405) if known \
+                else NotFound(f"There is no endpoint at {path}.")
+            await send_error(send, err, request_id)
+            return
+        try:
+            await handler(scope, receive, send)
+        except ClientGone:
+            return
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                try:
+                    await self.engine.start()
+                except Exception as exc:
+                    log.exception("start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif msg["type"] == "lifespan.shutdown":
+                await self.engine.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _body(self, scope: Scope, receive: Receive) -> bytes:
+        declared = None
+        for k, v in scope["headers"]:
+            if k == b"content-length":
+                try:
+                    declared = int(v)
+                except ValueError:
+                    raise InvalidRequest("The Content-Length header is not a number.") from None
+        return await read_body(receive, self._limit, declared)
+
+    # -- the model endpoint -------------------------------------------------------------------
+
+    async def chat(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = headers_of(scope)
+        try:
+            raw = await self._body(scope, receive)
+        except (PayloadTooLarge, InvalidRequest) as refusal:
+            call = self.engine.new_call("chat.completions", b"", headers)
+            self.engine.pipeline.refuse(call, refusal)
+            failed = await self.engine.pipeline.finish(call)
+            await send_error(send, failed or refusal, call.request_id)
+            return
+        call = self.engine.new_call("chat.completions", raw, headers)
+        refusal = await self.engine.chat(call)
+        if refusal is not None:
+            await send_error(send, refusal, call.request_id)
+            return
+        if call.stream_iter is None:
+            await send_json(send, 200, call.response, call.request_id)
+            return
+        await self._stream(call, send)
+
+    async def _stream(self, call: Call, send: Send) -> None:
+        await start_sse(send, call.request_id)
+        assert call.stream_iter is not None
+        try:
+            async for chunk in call.stream_iter:
+                await send_event(send, encode(chunk))
+        except Refusal as refusal:
+            self.engine.pipeline.refuse(call, refusal)
+        except Exception:
+            log.exception("stream of %s failed", call.request_id)
+            self.engine.pipeline.refuse(call, InternalFailure(
+                f"The stream failed mid-way. Quote request id {call.request_id} to your administrator."))
+        failed = await self.engine.pipeline.finish(call)
+        if failed is not None and not call.refusal_code:
+            self.engine.pipeline.refuse(call, failed)
+        if call.refusal_code:
+            err = Refusal(call.refusal_message, code=call.refusal_code, status=call.status)
+            await send_event(send, encode(error_document(err, call.request_id)), more=False)
+            return
+        await send_event(send, b"[DONE]", more=False)
+
+    async def _authenticated(self, scope: Scope) -> tuple[Principal, Principal | None]:
+        ident = await self.engine.authenticator.identify(headers_of(scope))
+        return ident.principal, ident.app
+
+    async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = new_request_id()
+        try:
+            principal, app = await self._authenticated(scope)
+        except Refusal as refusal:
+            await send_error(send, refusal, request_id)
+            return
+        data = [{"id": m.alias, "object": "model", "created": 0, "owned_by": m.provider}
+                for m in self.engine.visible_models(principal, app)]
+        await send_json(send, 200, {"object": "list", "data": data}, request_id)
+
+    # -- operations ---------------------------------------------------------------------------
+
+    async def healthz(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send_json(send, 200, {"status": "ok"})
+
+    async def readyz(self, scope: Scope, receive: Receive, send: Send) -> None:
+        checks = await self.engine.readiness()
+        await send_json(send, 200 if checks["ready"] else 503, checks)
+
+    async def metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send_text(send, 200, self.engine.metrics.render(), b"text/plain; version=0.0.4; charset=utf-8")
+
+    # -- administration -----------------------------------------------------------------------
+
+    async def _admin(self, scope: Scope, send: Send, request_id: str) -> Principal | None:
+        try:
+            principal, _ = await self._authenticated(scope)
+            if ADMIN_ROLE not in principal.roles:
+                raise Forbidden("This endpoint needs the admin role.")
+        except Refusal as refusal:
+            await send_error(send, refusal, request_id)
+            return None
+        return principal
+
+    async def admin_list_keys(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = new_request_id()
+        if await self._admin(scope, send, request_id) is None:
+            return
+        keys = await self.engine.store.list_keys()
+        await send_json(send, 200, {"object": "list", "data": [key_view(k) for k in keys]}, request_id)
+
+    async def admin_create_key(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = new_request_id()
+        if await self._admin(scope, send, request_id) is None:
+            return
+        try:
+            doc = decode_json_object(await self._body(scope, receive), self.settings.limits.max_json_depth)
+            req = msgspec.convert(doc, KeyRequest)
+            if req.kind not in ("user", "app", "service"):
+                raise InvalidRequest("kind must be one of user, app, service.", param="kind")
+        except msgspec.ValidationError as exc:
+            await send_error(send, InvalidRequest(f"Invalid key request: {exc}."), request_id)
+            return
+        except Refusal as refusal:
+            await send_error(send, refusal, request_id)
+            return
+        principal = Principal(id=req.principal_id or req.name, kind=req.kind,  # type: ignore[arg-type]
+                              tenant=req.tenant, roles=frozenset(req.roles), groups=frozenset(req.groups),
+                              may_act_for=req.may_act_for, name=req.name)
+        key, record = new_key(req.name, principal, ttl_seconds=req.ttl_seconds)
+        await self.engine.store.create_key(record)
+        await send_json(send, 201, {**key_view(record), "key": key}, request_id)
+
+    async def admin_revoke_key(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = new_request_id()
+        if await self._admin(scope, send, request_id) is None:
+            return
+        key_id = scope["path"][len("/admin/keys/"):-len("/revoke")]
+        if not await self.engine.store.revoke_key(key_id, time.time()):
+            await send_error(send, NotFound(f"No active key has the id {key_id!r}."), request_id)
+            return
+        await send_json(send, 200, {"id": key_id, "revoked": True}, request_id)
+
+    async def admin_audit(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = new_request_id()
+        admin = await self._admin(scope, send, request_id)
+        if admin is None:
+            return
+        params = _query_params(scope)
+        try:
+            query = RecordQuery(
+                since=float(params["since"]) if "since" in params else None,
+                until=float(params["until"]) if "until" in params else None,
+                principal=params.get("principal"), model=params.get("model"),
+                refusal_code=params.get("refusal_code"), request_id=params.get("request_id"),
+                # Administrators see their own tenant's records only.
+                tenant=admin.tenant,
+                limit=max(1, min(1000, int(params.get("limit", "100")))),
+            )
+        except ValueError:
+            await send_error(send, InvalidRequest("since, until and limit must be numbers."), request_id)
+            return
+        rows = await self.engine.store.query_records(query)
+        await send_json(send, 200, {"object": "list", "data": [{"seq": s, **r} for s, r in rows]}, request_id)
+
+
+def _query_params(scope: Scope) -> dict[str, str]:
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+
+
+def build_app(settings: Settings) -> InterlockApp:
+    mock: ASGIApp | None = None
+    if settings.server.mount_mock:
+        from interlock.providers.mock import build_mock_app
+
+        mock = build_mock_app()
+    return InterlockApp(Engine(settings), mock)
+
+
+def create_app() -> InterlockApp:
+    """Factory for the server: settings come from the file named in ``INTERLOCK_CONFIG``."""
+    path = os.environ.get(CONFIG_ENV)
+    return build_app(load_settings(Path(path) if path else None))

@@ -1,0 +1,102 @@
+"""The engine: every component built once from settings, shared by the HTTP app, the CLI and tests.
+
+``Engine`` owns the store, the audit writer, the upstream sessions and the pipeline. The HTTP
+layer is a thin shell over ``Engine.chat``; so is ``interlock`` on the command line.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from interlock.audit.writer import AuditWriter
+from interlock.errors import Refusal
+from interlock.identity.authenticator import Authenticator
+from interlock.identity.jwt import JwtVerifier
+from interlock.identity.principal import Principal
+from interlock.pipeline.authenticate import Authenticate
+from interlock.pipeline.authorize import AuthorizeModel, may_use
+from interlock.pipeline.call import Call
+from interlock.pipeline.forward import Forward, build_routes
+from interlock.pipeline.parse import ParseChatRequest
+from interlock.pipeline.runner import Pipeline
+from interlock.providers.openai_compat import OpenAIUpstream
+from interlock.settings import ModelSettings, Settings
+from interlock.store import Store, open_store
+from interlock.telemetry.metrics import Metrics
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+class Engine:
+    def __init__(self, settings: Settings, *, store: Store | None = None) -> None:
+        self.settings = settings
+        self.store = store if store is not None else open_store(settings.store)
+        self.metrics = Metrics(settings.telemetry.metrics)
+        self.writer = AuditWriter(self.store, window_ms=settings.store.commit_window_ms,
+                                  batch_max=settings.store.commit_batch_max,
+                                  timeout_seconds=settings.store.commit_timeout_seconds)
+        self.jwt = JwtVerifier(settings.identity.jwt) if settings.identity.jwt is not None else None
+        self.authenticator = Authenticator(self.store, settings.identity, self.jwt)
+        self.models: dict[str, ModelSettings] = {m.alias: m for m in settings.models}
+        self.upstreams = {name: OpenAIUpstream(name, p) for name, p in settings.providers.items()}
+        self.pipeline = Pipeline(
+            (
+                Authenticate(self.authenticator),
+                ParseChatRequest(settings.limits.max_json_depth, settings.limits.max_messages),
+                AuthorizeModel(self.models),
+                Forward(build_routes(self.models, self.upstreams)),
+            ),
+            self.writer,
+            self.metrics,
+        )
+        self.started = False
+
+    async def start(self) -> None:
+        await self.store.open()
+        if self.jwt is not None:
+            await self.jwt.refresh()
+        for up in self.upstreams.values():
+            await up.start()
+        await self.writer.start()
+        self.started = True
+
+    async def stop(self) -> None:
+        """Flush records still queued, then close sessions and the store."""
+        if not self.started:
+            return
+        self.started = False
+        await self.writer.stop()
+        for up in self.upstreams.values():
+            await up.close()
+        await self.store.close()
+
+    def new_call(self, endpoint: str, raw_body: bytes, headers: dict[str, str]) -> Call:
+        return Call(request_id=new_request_id(), endpoint=endpoint, raw_body=raw_body, headers=headers)
+
+    async def chat(self, call: Call) -> Refusal | None:
+        """Run the chat pipeline. Non-streaming calls are durable on return; streaming ones are
+        made durable by whoever drains ``call.stream_iter`` (``finish`` after the last chunk)."""
+        refusal = await self.pipeline.run(call)
+        if refusal is not None or not call.stream:
+            failed = await self.pipeline.finish(call)
+            if refusal is None and failed is not None:
+                refusal = self.pipeline.refuse(call, failed)
+        return refusal
+
+    def visible_models(self, principal: Principal, app: Principal | None) -> list[ModelSettings]:
+        return [m for m in self.settings.models if may_use(m, principal, app)]
+
+    async def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {}
+        try:
+            await self.store.ping()
+            checks["store"] = "ok"
+        except Exception as exc:
+            checks["store"] = f"failed: {type(exc).__name__}"
+        checks["audit_writer"] = "ok" if self.writer.healthy else f"failed: {self.writer.last_error}"
+        checks["models"] = len(self.models)
+        checks["ready"] = self.started and checks["store"] == "ok" and self.writer.healthy and bool(self.models)
+        return checks

@@ -1,0 +1,127 @@
+"""The Call: everything the pipeline learns about one request, in one typed object."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from interlock.identity.principal import Principal
+
+
+@dataclass(slots=True)
+class StageDecision:
+    """A yes/no (or an action) a stage took, with the rules that made it."""
+
+    stage: str
+    outcome: str
+    reason: str = ""
+    policy_ids: tuple[str, ...] = ()
+
+    def as_record(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"stage": self.stage, "outcome": self.outcome}
+        if self.reason:
+            out["reason"] = self.reason
+        if self.policy_ids:
+            out["policy_ids"] = list(self.policy_ids)
+        return out
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(slots=True)
+class Call:
+    """One request as it moves through the stages.
+
+    ``principal`` is who authenticated; when an application acts for an end user, ``app`` is the
+    application and ``principal`` becomes the end user, the subject of the call. Both are recorded.
+    """
+
+    request_id: str
+    endpoint: str
+    raw_body: bytes
+    headers: dict[str, str]
+    started: float = field(default_factory=time.time)
+    started_mono: float = field(default_factory=time.perf_counter)
+
+    principal: Principal | None = None
+    app: Principal | None = None
+    auth_method: str = ""
+
+    body: dict[str, Any] = field(default_factory=dict)
+    model_alias: str = ""
+    stream: bool = False
+    client_wants_usage: bool = False
+
+    provider: str = ""
+    upstream_model: str = ""
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    response: dict[str, Any] | None = None
+    stream_iter: AsyncIterator[dict[str, Any]] | None = None
+
+    decisions: list[StageDecision] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    upstream_ms: float = 0.0
+    status: int = 200
+    refusal_code: str = ""
+    refusal_message: str = ""
+    finish_reason: str = ""
+
+    def decide(self, stage: str, outcome: str, reason: str = "", policy_ids: tuple[str, ...] = ()) -> None:
+        self.decisions.append(StageDecision(stage, outcome, reason, policy_ids))
+
+    @property
+    def tenant(self) -> str:
+        if self.principal is not None:
+            return self.principal.tenant
+        return ""
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started_mono) * 1000.0
+
+    def record(self) -> dict[str, Any]:
+        """The call record: facts about the call, never raw prompt or output text."""
+        p, a = self.principal, self.app
+        rec: dict[str, Any] = {
+            "v": 1,
+            "request_id": self.request_id,
+            "time": round(self.started, 6),
+            "endpoint": self.endpoint,
+            "principal": p.id if p else None,
+            "principal_kind": p.kind if p else None,
+            "app": a.id if a else None,
+            "tenant": self.tenant or None,
+            "auth": self.auth_method or None,
+            "model": self.model_alias or None,
+            "provider": self.provider or None,
+            "upstream_model": self.upstream_model or None,
+            "stream": self.stream,
+            "status": self.status,
+            "outcome": "ok" if not self.refusal_code else "refused",
+            "refusal_code": self.refusal_code or None,
+            "decisions": [d.as_record() for d in self.decisions],
+            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+            "upstream_ms": round(self.upstream_ms, 3),
+            "latency_ms": round(self.elapsed_ms(), 3),
+            "usage": {
+                "prompt_tokens": self.usage.prompt_tokens,
+                "completion_tokens": self.usage.completion_tokens,
+                "total_tokens": self.usage.total_tokens,
+            },
+        }
+        if self.attempts:
+            rec["attempts"] = self.attempts
+        if self.finish_reason:
+            rec["finish_reason"] = self.finish_reason
+        return rec

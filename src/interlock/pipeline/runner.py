@@ -1,0 +1,63 @@
+"""Runs the stages in order, fails closed, and makes the call's record durable.
+
+Built once at start-up from an ordered tuple of stages; there is no way to add one afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from interlock.audit.writer import AuditWriter
+from interlock.errors import InternalFailure, Refusal
+from interlock.pipeline.call import Call
+from interlock.pipeline.stage import Stage
+from interlock.telemetry.metrics import Metrics
+
+log = logging.getLogger("interlock.pipeline")
+
+
+class Pipeline:
+    def __init__(self, stages: Sequence[Stage], writer: AuditWriter, metrics: Metrics) -> None:
+        self.stages: tuple[Stage, ...] = tuple(stages)
+        self._writer = writer
+        self._metrics = metrics
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.stages)
+
+    async def run(self, call: Call) -> Refusal | None:
+        """Run every stage; the first refusal (or failure, as a refusal) stops the call."""
+        for stage in self.stages:
+            started = time.perf_counter()
+            try:
+                await stage(call)
+            except Refusal as refusal:
+                return self.refuse(call, refusal)
+            except Exception:
+                log.exception("stage %s failed on %s; refusing the call", stage.name, call.request_id)
+                return self.refuse(call, InternalFailure(
+                    f"The {stage.name} check failed, so the call was refused (nothing was sent to the model). "
+                    f"Quote request id {call.request_id} to your administrator."))
+            finally:
+                elapsed = time.perf_counter() - started
+                call.timings_ms[stage.name] = elapsed * 1000.0
+                self._metrics.stage_seconds(stage.name, elapsed)
+        return None
+
+    def refuse(self, call: Call, refusal: Refusal) -> Refusal:
+        call.status = refusal.status
+        call.refusal_code = refusal.code
+        call.refusal_message = refusal.message
+        return refusal
+
+    async def finish(self, call: Call) -> Refusal | None:
+        """Make the record durable. A call whose record cannot be written is refused."""
+        self._metrics.observe_call(call)
+        try:
+            await self._writer.append(call.record())
+        except Refusal as refusal:
+            return refusal
+        return None

@@ -1,0 +1,1 @@
+"""Upstream model providers and the built-in mock model."""

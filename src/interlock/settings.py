@@ -1,0 +1,290 @@
+"""The deployment file (``interlock.yaml``) plus environment overrides, validated once and frozen.
+
+Nothing on the hot path reads configuration: the pipeline is built from a ``Settings`` at start-up.
+Errors name the file, the key and what is wrong, so a bad deployment fails before it serves.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ENV_PREFIX = "INTERLOCK_"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServerSettings(_Frozen):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+    # How long a graceful shutdown waits for calls in flight before it gives up on them.
+    shutdown_grace_seconds: Annotated[float, Field(gt=0)] = 30.0
+    # Mount the built-in mock model at /_mock on this server (the embedded default does).
+    mount_mock: bool = False
+
+
+class LimitSettings(_Frozen):
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
+    max_json_depth: Annotated[int, Field(ge=4, le=512)] = 64
+    max_messages: Annotated[int, Field(ge=1)] = 4096
+
+
+class StoreSettings(_Frozen):
+    # sqlite:///relative/path.db, sqlite:////absolute/path.db, or postgresql://user@host:port/db
+    url: str = "sqlite:///interlock.db"
+    # Group commit: how long the writer waits to gather more records before one durable commit.
+    commit_window_ms: Annotated[float, Field(ge=0, le=1000)] = 1.0
+    commit_batch_max: Annotated[int, Field(ge=1, le=100_000)] = 1024
+    # A call whose record is not durable within this time is refused (fail closed).
+    commit_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, v: str) -> str:
+        if not (v.startswith("sqlite://") or v.startswith(("postgresql://", "postgres://"))):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return v
+
+    @property
+    def dialect(self) -> Literal["sqlite", "postgresql"]:
+        return "sqlite" if self.url.startswith("sqlite://") else "postgresql"
+
+
+class ProviderSettings(_Frozen):
+    """An upstream that speaks the OpenAI chat-completions wire format."""
+
+    type: Literal["openai", "azure", "mock"] = "openai"
+    base_url: str
+    # The upstream key comes from the environment or a secret file, never from the caller's request.
+    api_key_env: str | None = None
+    api_key_file: Path | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    # Azure OpenAI style: api-key header and an api-version query parameter.
+    api_version: str | None = None
+    connect_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+    read_timeout_seconds: Annotated[float, Field(gt=0)] = 120.0
+    max_connections: Annotated[int, Field(ge=1, le=10_000)] = 256
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v.rstrip("/")
+
+    def api_key(self) -> str | None:
+        """Read the upstream key; a named source that is missing is a configuration error."""
+        if self.api_key_file is not None:
+            try:
+                return self.api_key_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"providers: api_key_file {self.api_key_file} cannot be read: {exc}") from exc
+        if self.api_key_env is not None:
+            value = os.environ.get(self.api_key_env)
+            if not value:
+                raise ConfigError(
+                    f"providers: environment variable {self.api_key_env} (api_key_env) is not set"
+                )
+            return value
+        return None
+
+
+class ModelSettings(_Frozen):
+    """A model alias callers use, mapped to a provider and the upstream model's name."""
+
+    alias: str
+    provider: str
+    upstream_model: str
+    hosting: Literal["external", "on_prem"] = "external"
+    # Aliases tried in order when this one fails to connect or answers 5xx; never on a refusal.
+    fallbacks: tuple[str, ...] = ()
+    # Until policies decide model access, the roles that may use this model (empty: any caller).
+    allow_roles: frozenset[str] = frozenset()
+    description: str = ""
+
+
+class JwtSettings(_Frozen):
+    issuer: str
+    audience: str
+    jwks_file: Path | None = None
+    jwks_url: str | None = None
+    algorithms: tuple[Literal["RS256", "ES256"], ...] = ("RS256", "ES256")
+    leeway_seconds: Annotated[float, Field(ge=0, le=300)] = 30.0
+    subject_claim: str = "sub"
+    tenant_claim: str = "tenant"
+    roles_claim: str = "roles"
+    groups_claim: str = "groups"
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> JwtSettings:
+        if (self.jwks_file is None) == (self.jwks_url is None):
+            raise ValueError("set exactly one of jwks_file or jwks_url")
+        return self
+
+
+class IdentitySettings(_Frozen):
+    jwt: JwtSettings | None = None
+    end_user_header: str = "x-interlock-end-user"
+    end_user_token_header: str = "x-interlock-end-user-token"
+
+
+class TelemetrySettings(_Frozen):
+    metrics: bool = True
+
+
+class Settings(_Frozen):
+    server: ServerSettings = ServerSettings()
+    limits: LimitSettings = LimitSettings()
+    store: StoreSettings = StoreSettings()
+    identity: IdentitySettings = IdentitySettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+    providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    models: tuple[ModelSettings, ...] = ()
+    # Where this settings object came from, for error messages and relative paths.
+    source: str = "<defaults>"
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Settings:
+        aliases = {m.alias for m in self.models}
+        if len(aliases) != len(self.models):
+            raise ValueError("models: two models share an alias")
+        for m in self.models:
+            if m.provider not in self.providers:
+                raise ValueError(
+                    f"models: model {m.alias!r} names provider {m.provider!r}, which is not under providers"
+                )
+            for fb in m.fallbacks:
+                if fb not in aliases:
+                    raise ValueError(f"models: model {m.alias!r} falls back to unknown alias {fb!r}")
+                if fb == m.alias:
+                    raise ValueError(f"models: model {m.alias!r} falls back to itself")
+        return self
+
+    def model(self, alias: str) -> ModelSettings | None:
+        for m in self.models:
+            if m.alias == alias:
+                return m
+        return None
+
+
+class ConfigError(Exception):
+    """The deployment cannot start as configured; the message says where and why."""
+
+
+def embedded_defaults(port: int = 8080, host: str = "127.0.0.1") -> Settings:
+    """One machine, nothing to install: SQLite in the working directory and the built-in mock model."""
+    return Settings(
+        server=ServerSettings(host=host, port=port, mount_mock=True),
+        providers={"mock": ProviderSettings(type="mock", base_url=f"http://127.0.0.1:{port}/_mock/v1")},
+        models=(
+            ModelSettings(alias="mock", provider="mock", upstream_model="mock", hosting="on_prem",
+                          description="built-in mock model: echoes the prompt, scriptable"),
+        ),
+        source="<embedded defaults>",
+    )
+
+
+def _set_path(tree: dict[str, Any], path: list[str], value: Any) -> None:
+    node = tree
+    for part in path[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[path[-1]] = value
+
+
+def _env_overrides(tree: dict[str, Any], environ: dict[str, str]) -> None:
+    """``INTERLOCK_STORE__URL=...`` sets ``store.url``; values are parsed as YAML scalars."""
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        path = [p.lower() for p in name[len(ENV_PREFIX):].split("__")]
+        try:
+            value = yaml.safe_load(raw) if raw else raw
+        except yaml.YAMLError:
+            value = raw
+        _set_path(tree, path, value)
+
+
+def _format_validation(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"  {where}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(path: Path | None, environ: dict[str, str] | None = None) -> Settings:
+    """Load and validate settings once. ``path=None`` means the embedded defaults (+ environment)."""
+    env = dict(os.environ if environ is None else environ)
+    if path is None:
+        # The built-in mock is reached on this server's own port, so the port must be known first.
+        port = int(env.get(ENV_PREFIX + "SERVER__PORT") or 8080)
+        host = env.get(ENV_PREFIX + "SERVER__HOST") or "127.0.0.1"
+        base = embedded_defaults(port=port, host=host)
+        tree: dict[str, Any] = base.model_dump(mode="python", exclude={"source"})
+        source = "<embedded defaults>"
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the settings file: {exc.strerror}") from exc
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        tree = loaded
+        source = str(path)
+    _env_overrides(tree, env)
+    tree["source"] = source
+    try:
+        settings = Settings.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation(exc, source)) from exc
+    if path is not None:
+        settings = _resolve_relative(settings, path.parent)
+    return settings
+
+
+def _resolve_relative(settings: Settings, base: Path) -> Settings:
+    """Relative file paths in a settings file are relative to that file, not the working directory."""
+    url = settings.store.url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        rel = url[len("sqlite:///"):]
+        if rel != ":memory:":
+            url = "sqlite:///" + str((base / rel).resolve())
+    providers = {
+        name: p.model_copy(update={"api_key_file": (base / p.api_key_file).resolve()})
+        if p.api_key_file is not None and not p.api_key_file.is_absolute() else p
+        for name, p in settings.providers.items()
+    }
+    identity = settings.identity
+    if identity.jwt is not None and identity.jwt.jwks_file is not None and not identity.jwt.jwks_file.is_absolute():
+        identity = identity.model_copy(
+            update={"jwt": identity.jwt.model_copy(update={"jwks_file": (base / identity.jwt.jwks_file).resolve()})}
+        )
+    return settings.model_copy(
+        update={"store": settings.store.model_copy(update={"url": url}), "providers": providers,
+                "identity": identity}
+    )
+
+
+def sqlite_path(url: str) -> str:
+    """The file path in a ``sqlite:///`` URL (``:memory:`` stays as is)."""
+    if not url.startswith("sqlite:///"):
+        raise ConfigError(f"store.url {url!r} is not a sqlite:/// URL")
+    return url[len("sqlite:///"):]

@@ -1,0 +1,46 @@
+CREATE TABLE IF NOT EXISTS api_keys (
+    id           TEXT PRIMARY KEY,
+    prefix       TEXT NOT NULL UNIQUE,
+    hash         BLOB NOT NULL,
+    name         TEXT NOT NULL,
+    principal_id TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    tenant       TEXT NOT NULL,
+    roles        TEXT NOT NULL,
+    groups_      TEXT NOT NULL,
+    may_act_for  INTEGER NOT NULL,
+    created      REAL NOT NULL,
+    expires      REAL,
+    revoked      REAL
+);
+
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq          INTEGER PRIMARY KEY,
+    request_id   TEXT NOT NULL,
+    ts           REAL NOT NULL,
+    tenant       TEXT,
+    principal    TEXT,
+    model        TEXT,
+    status       INTEGER NOT NULL,
+    refusal_code TEXT,
+    leaf_hash    BLOB NOT NULL,
+    record       BLOB NOT NULL,
+    payload_hash BLOB
+);
+CREATE INDEX IF NOT EXISTS audit_log_request ON audit_log (request_id);
+CREATE INDEX IF NOT EXISTS audit_log_ts ON audit_log (ts);
+CREATE INDEX IF NOT EXISTS audit_log_tenant_ts ON audit_log (tenant, ts);
+
+CREATE TABLE IF NOT EXISTS audit_payload (
+    hash    BLOB PRIMARY KEY,
+    body    BLOB NOT NULL,
+    expires REAL
+);
+
+CREATE TABLE IF NOT EXISTS audit_checkpoint (
+    tree_size INTEGER PRIMARY KEY,
+    root_hash BLOB NOT NULL,
+    ts        REAL NOT NULL,
+    key_id    TEXT NOT NULL,
+    signature BLOB NOT NULL
+);
