@@ -147,16 +147,16 @@ class InterlockApp:
         headers = headers_of(scope)
         try:
             raw = await self._body(scope, receive)
-        except (PayloadTooLarge, InvalidRequest) as refusal:
+        except (PayloadTooLarge, InvalidRequest) as bad_body:
             call = self.engine.new_call("chat.completions", b"", headers)
-            self.engine.pipeline.refuse(call, refusal)
+            self.engine.pipeline.refuse(call, bad_body)
             failed = await self.engine.pipeline.finish(call)
-            await send_error(send, failed or refusal, call.request_id)
+            await send_error(send, failed or bad_body, call.request_id)
             return
         call = self.engine.new_call("chat.completions", raw, headers)
-        refusal = await self.engine.chat(call)
-        if refusal is not None:
-            await send_error(send, refusal, call.request_id)
+        refused = await self.engine.chat(call)
+        if refused is not None:
+            await send_error(send, refused, call.request_id)
             return
         if call.stream_iter is None:
             await send_json(send, 200, call.response, call.request_id)

@@ -67,13 +67,15 @@ class AuditWriter:
         if self._task is None or self._closing:
             raise ServiceUnavailable("The audit log is not accepting records (the gateway is stopping); "
                                      "retry against another instance.")
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[int] = loop.create_future()
         self._queue.put_nowait((entry_for(record), fut))
+        # A timer rather than wait_for: no task per call, and the record stays queued either way.
+        timer = loop.call_later(self._timeout, _expire, fut)
         try:
-            return await asyncio.wait_for(asyncio.shield(fut), self._timeout)
-        except TimeoutError:
-            raise ServiceUnavailable("The audit log could not record this call in time, so it was refused; "
-                                     "check the store and retry.") from None
+            return await fut
+        finally:
+            timer.cancel()
 
     async def _drain(self) -> None:
         stop = False
@@ -105,6 +107,12 @@ class AuditWriter:
         for i, (_, fut) in enumerate(batch):
             if not fut.done():
                 fut.set_result(first + i)
+
+
+def _expire(fut: asyncio.Future[int]) -> None:
+    if not fut.done():
+        fut.set_exception(ServiceUnavailable(
+            "The audit log could not record this call in time, so it was refused; check the store and retry."))
 
 
 _SENTINEL = LogEntry("", 0.0, None, None, None, 0, None, b"", b"")

@@ -8,13 +8,13 @@ anything else the upstream says is passed to the caller as its own error.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
-import aiohttp
 import msgspec
 
 from interlock.errors import Refusal, UpstreamTimeout, UpstreamUnavailable
+from interlock.providers.http_client import HttpError, HttpPool, HttpTimeout, Response
 from interlock.settings import ProviderSettings
 
 _encode = msgspec.json.Encoder().encode
@@ -51,33 +51,29 @@ class OpenAIUpstream:
     def __init__(self, name: str, settings: ProviderSettings) -> None:
         self.name = name
         self.settings = settings
-        self._url = settings.base_url + "/chat/completions"
+        self._path = "/chat/completions"
         if settings.type == "azure" and settings.api_version:
-            self._url += f"?api-version={settings.api_version}"
-        headers = {"content-type": "application/json", **settings.headers}
+            self._path += f"?api-version={settings.api_version}"
+        headers = {"content-type": "application/json", "accept": "application/json, text/event-stream",
+                   **settings.headers}
         key = settings.api_key()
         if key:
             if settings.type == "azure":
                 headers["api-key"] = key
             else:
                 headers["authorization"] = f"Bearer {key}"
-        self._headers = headers
-        self._session: aiohttp.ClientSession | None = None
+        self._headers = [(k.lower(), v) for k, v in headers.items()]
+        self._pool: HttpPool | None = None
 
     async def start(self) -> None:
         s = self.settings
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=s.max_connections, keepalive_timeout=60,
-                                           ttl_dns_cache=300),
-            timeout=aiohttp.ClientTimeout(total=None, connect=s.connect_timeout_seconds,
-                                          sock_read=s.read_timeout_seconds),
-            skip_auto_headers=("User-Agent",),
-        )
+        self._pool = HttpPool(s.base_url, max_connections=s.max_connections,
+                              connect_timeout=s.connect_timeout_seconds, read_timeout=s.read_timeout_seconds)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
     def _unavailable(self, what: str) -> Retryable:
         return Retryable(UpstreamUnavailable(f"The model provider {self.name!r} {what}; try again later."))
@@ -86,22 +82,20 @@ class OpenAIUpstream:
         return Retryable(UpstreamTimeout(f"The model provider {self.name!r} did not answer in time; "
                                          "try again later or with a smaller request."))
 
-    async def _post(self, body: dict[str, Any]) -> aiohttp.ClientResponse:
-        if self._session is None:
-            raise RuntimeError("upstream session not started")
+    async def _post(self, body: dict[str, Any]) -> Response:
+        if self._pool is None:
+            raise RuntimeError("upstream pool not started")
         try:
-            resp = await self._session.post(self._url, data=_encode(body), headers=self._headers)
-        except TimeoutError:
+            resp = await self._pool.request("POST", self._path, self._headers, _encode(body))
+            if resp.status >= 400:
+                raw = await resp.read()
+        except HttpTimeout:
             raise self._timeout() from None
-        except aiohttp.ClientError as exc:
-            raise self._unavailable(f"could not be reached ({type(exc).__name__})") from None
+        except HttpError as exc:
+            raise self._unavailable(f"could not be reached ({exc})") from None
         if resp.status >= 500:
-            await resp.read()
-            resp.release()
             raise self._unavailable(f"failed with HTTP {resp.status}")
         if resp.status >= 400:
-            raw = await resp.read()
-            resp.release()
             raise UpstreamRejected(f"The model provider refused the request: {_upstream_message(raw)}",
                                    status=resp.status if resp.status in (400, 404, 413, 422, 429) else 400)
         return resp
@@ -110,12 +104,10 @@ class OpenAIUpstream:
         resp = await self._post(body)
         try:
             raw = await resp.read()
-        except TimeoutError:
+        except HttpTimeout:
             raise self._timeout() from None
-        except aiohttp.ClientError:
+        except HttpError:
             raise self._unavailable("dropped the connection mid-answer") from None
-        finally:
-            resp.release()
         try:
             doc = _decode(raw)
         except msgspec.DecodeError:
@@ -136,38 +128,53 @@ class OpenAIUpstream:
             first = await anext(it)
         except StopAsyncIteration:
             raise self._unavailable("closed the stream without a chunk") from None
+        except BaseException:
+            await it.aclose()
+            raise
 
         async def chained() -> AsyncIterator[dict[str, Any]]:
-            yield first
-            async for c in it:
-                yield c
+            try:
+                yield first
+                async for c in it:
+                    yield c
+            finally:
+                await it.aclose()
 
         return chained()
 
-    async def _chunks(self, resp: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
+    async def _chunks(self, resp: Response) -> AsyncGenerator[dict[str, Any], None]:
+        pending = b""
+        done = False
         try:
-            async for raw_line in resp.content:
-                line = raw_line.strip()
-                if not line or not line.startswith(b"data:"):
+            async for data in resp.iter_chunks():
+                if done:
                     continue
-                data = line[5:].strip()
-                if data == b"[DONE]":
-                    return
-                try:
-                    chunk = _decode(data)
-                except msgspec.DecodeError:
-                    raise self._unavailable("sent a malformed stream chunk") from None
-                if not isinstance(chunk, dict):
-                    raise self._unavailable("sent a stream chunk that is not an object")
-                if "error" in chunk:
-                    raise self._unavailable("reported an error mid-stream")
-                yield chunk
-        except TimeoutError:
+                pending += data
+                # SSE events end with a blank line; keep any partial line for the next read.
+                *lines, pending = pending.split(b"\n")
+                for raw_line in lines:
+                    line = raw_line.strip()
+                    if not line.startswith(b"data:"):
+                        continue
+                    payload = line[5:].strip()
+                    if payload == b"[DONE]":
+                        done = True
+                        break
+                    try:
+                        chunk = _decode(payload)
+                    except msgspec.DecodeError:
+                        raise self._unavailable("sent a malformed stream chunk") from None
+                    if not isinstance(chunk, dict):
+                        raise self._unavailable("sent a stream chunk that is not an object")
+                    if "error" in chunk:
+                        raise self._unavailable("reported an error mid-stream")
+                    yield chunk
+        except HttpTimeout:
             raise self._timeout() from None
-        except aiohttp.ClientError:
+        except HttpError:
             raise self._unavailable("dropped the connection mid-stream") from None
         finally:
-            resp.release()
+            resp.close()
 
 
 def now_ms() -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from typing import Any, Protocol
 
@@ -82,6 +83,13 @@ def encode_names(names: frozenset[str]) -> str:
 
 
 def key_from_row(row: Sequence[Any]) -> ApiKeyRecord:
+    return _key_from_row(tuple(row))
+
+
+# The same row decodes to the same record; a changed row (revoked, expired) is a new cache key,
+# so revocation is seen on the very next look-up.
+@lru_cache(maxsize=4096)
+def _key_from_row(row: tuple[Any, ...]) -> ApiKeyRecord:
     (kid, prefix, hsh, name, pid, kind, tenant, roles, groups, may_act_for, created, expires, revoked) = row
     principal = Principal(
         id=pid, kind=kind, tenant=tenant,

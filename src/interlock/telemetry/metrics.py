@@ -7,6 +7,7 @@ With several worker processes, prometheus-client's multiprocess mode aggregates 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import multiprocess as mp
@@ -31,32 +32,37 @@ class Metrics:
                                   buckets=_LATENCY_BUCKETS, registry=self.registry)
         self.tokens = Counter("interlock_tokens", "Tokens reported by upstreams", ("model", "kind"),
                               registry=self.registry)
-        self._stage_children = {}  # type: dict[str, Histogram]
+        # Children are looked up once per label set: labels() costs more than observe() itself.
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (metric._name, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def stage_seconds(self, stage: str, seconds: float) -> None:
         if not self.enabled:
             return
-        child = self._stage_children.get(stage)
-        if child is None:
-            child = self._stage_children[stage] = self.stage.labels(stage)
-        child.observe(seconds)
+        self._child(self.stage, stage).observe(seconds)
 
     def observe_call(self, call: Call) -> None:
         if not self.enabled:
             return
         model = call.model_alias if call.provider else "-"
-        self.requests.labels(model, str(call.status)).inc()
+        self._child(self.requests, model, str(call.status)).inc()
         if call.refusal_code:
-            self.refusals.labels(call.refusal_code).inc()
-        self.latency.labels(model).observe(call.elapsed_ms() / 1000.0)
+            self._child(self.refusals, call.refusal_code).inc()
+        self._child(self.latency, model).observe(call.elapsed_ms() / 1000.0)
         if call.provider:
-            self.upstream.labels(call.provider).observe(call.upstream_ms / 1000.0)
-            self.tokens.labels(model, "prompt").inc(call.usage.prompt_tokens)
-            self.tokens.labels(model, "completion").inc(call.usage.completion_tokens)
+            self._child(self.upstream, call.provider).observe(call.upstream_ms / 1000.0)
+            self._child(self.tokens, model, "prompt").inc(call.usage.prompt_tokens)
+            self._child(self.tokens, model, "completion").inc(call.usage.completion_tokens)
 
     def render(self) -> bytes:
         if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
             registry = CollectorRegistry()
-            mp.MultiProcessCollector(registry)
+            mp.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
             return generate_latest(registry)
         return generate_latest(self.registry)

@@ -1,0 +1,31 @@
+# The two commands a new machine needs: `make serve` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: serve test install install-test lint bench
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -e .
+
+install-test: $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+
+## Install and start the gateway on its embedded defaults (SQLite here, the mock model, a demo key).
+serve: install
+	$(BIN)/interlock serve $(ARGS)
+
+lint: install-test
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+
+## Install test dependencies, lint, type-check and run the whole suite (needs PostgreSQL and Redis).
+test: lint
+	$(BIN)/python -m pytest -q $(ARGS)
+
+bench: install-test
+	$(BIN)/python benchmarks/gateway_bench.py

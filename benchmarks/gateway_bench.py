@@ -1,0 +1,196 @@
+"""Gateway overhead, side by side in one run: the same requests sent straight to a fast mock upstream
+and through Interlock in front of it.
+
+Everything runs on this machine: the mock upstream (``interlock mock-llm``), the gateway
+(``interlock serve`` with a SQLite store, durable audit records), and the load generator (wrk, a C
+program, so it takes as little CPU from the two processes under test as possible).
+
+Reports added latency at concurrency 1 (p50, p99) and throughput at concurrency 16, and writes
+benchmarks/reports/gateway.md and gateway.json.
+
+    python benchmarks/gateway_bench.py [--duration 10] [--workers 1]
+
+Needs ``wrk`` on the PATH (Debian: ``apt-get install wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPORTS = HERE / "reports"
+
+PROMPT = (
+    "Summarise the following support ticket in two sentences for the account team. The customer says "
+    "their invoices for the last quarter were issued twice, that the duplicate charges appeared on the "
+    "company card, and that they need a corrected statement before the end of the month for their auditors. "
+    "They also ask whether the annual plan can be moved to monthly billing without losing the discount."
+)
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = [[%(body)s]]
+wrk.headers["Content-Type"] = "application/json"
+%(auth)s
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('RESULT {"requests":%%d,"duration_us":%%d,"errors":%%d,"non2xx":%%d,' ..
+    '"p50_us":%%d,"p90_us":%%d,"p99_us":%%d,"mean_us":%%f}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not become ready")
+
+
+def wrk(url: str, body: str, key: str | None, connections: int, duration: int, workdir: Path) -> dict[str, Any]:
+    script = workdir / f"wrk_{connections}_{'gw' if key else 'direct'}.lua"
+    auth = f'wrk.headers["Authorization"] = "Bearer {key}"' if key else ""
+    script.write_text(WRK_SCRIPT % {"body": body, "auth": auth})
+    threads = 1 if connections == 1 else 2
+    out = subprocess.run(
+        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency", "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    result: dict[str, Any] = json.loads(line[len("RESULT "):])
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    if result["errors"] or result["non2xx"]:
+        raise RuntimeError(f"load run had failures: {result}")
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    ap.add_argument("--workers", type=int, default=1, help="gateway worker processes")
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (Debian: apt-get install wrk)")
+
+    work = Path(tempfile.mkdtemp(prefix="interlock-bench-"))
+    mock_port, gw_port = free_port(), free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        procs.append(subprocess.Popen([sys.executable, "-m", "interlock", "mock-llm", "--port", str(mock_port)],
+                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_http(f"http://127.0.0.1:{mock_port}/healthz")
+        config = work / "interlock.yaml"
+        config.write_text(
+            f"server: {{host: 127.0.0.1, port: {gw_port}, workers: {args.workers}}}\n"
+            f"store: {{url: 'sqlite:///{work / 'bench.db'}'}}\n"
+            f"providers:\n  upstream: {{type: openai, base_url: 'http://127.0.0.1:{mock_port}/v1'}}\n"
+            "models:\n  - {alias: mock, provider: upstream, upstream_model: mock, hosting: on_prem}\n"
+        )
+        key = json.loads(subprocess.run(
+            [sys.executable, "-m", "interlock", "keys", "create", "--config", str(config), "--name", "bench",
+             "--json"], capture_output=True, text=True, check=True, env=env).stdout)["key"]
+        procs.append(subprocess.Popen([sys.executable, "-m", "interlock", "serve", "--config", str(config)],
+                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        wait_http(f"http://127.0.0.1:{gw_port}/readyz")
+
+        body = json.dumps({"model": "mock", "messages": [
+            {"role": "system", "content": "You are a concise assistant for the billing team."},
+            {"role": "user", "content": PROMPT}]})
+        direct_url = f"http://127.0.0.1:{mock_port}/v1/chat/completions"
+        gw_url = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
+        results: dict[str, Any] = {}
+        for name, url, k in (("direct", direct_url, None), ("gateway", gw_url, key)):
+            wrk(url, body, k, 16, 2, work)  # warm-up: connections, caches, the SQLite file
+            results[f"{name}_c1"] = wrk(url, body, k, 1, args.duration, work)
+            results[f"{name}_c16"] = wrk(url, body, k, 16, args.duration, work)
+        with urllib.request.urlopen(f"http://127.0.0.1:{gw_port}/metrics") as r:
+            metrics_text = r.read().decode()
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+
+    records = _count_records(work / "bench.db")
+    added_p50 = (results["gateway_c1"]["p50_us"] - results["direct_c1"]["p50_us"]) / 1000
+    added_p99 = (results["gateway_c1"]["p99_us"] - results["direct_c1"]["p99_us"]) / 1000
+    summary = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "workers": args.workers,
+        "duration_s": args.duration,
+        "controls": "API key check, request validation, model access, durable audit record (SQLite, group commit)",
+        "added_latency_ms": {"p50": round(added_p50, 3), "p99": round(added_p99, 3)},
+        "throughput_rps_c16": {"direct": round(results["direct_c16"]["rps"]),
+                               "gateway": round(results["gateway_c16"]["rps"])},
+        "audit_records_written": records,
+        "raw": results,
+        "stage_metrics": [ln for ln in metrics_text.splitlines() if ln.startswith("interlock_stage_seconds_sum")],
+    }
+    REPORTS.mkdir(exist_ok=True)
+    (REPORTS / "gateway.json").write_text(json.dumps(summary, indent=2) + "\n")
+    r = results
+    md = [
+        "# Gateway overhead benchmark",
+        "",
+        f"Run {summary['when']} on {summary['machine']}; gateway workers: {args.workers}; "
+        f"{args.duration} s per run; load generator wrk on the same machine.",
+        f"Controls on: {summary['controls']}.",
+        "",
+        "| measure | direct to mock | through Interlock | added |",
+        "|---|---|---|---|",
+        f"| p50 latency, concurrency 1 | {r['direct_c1']['p50_us'] / 1000:.3f} ms | "
+        f"{r['gateway_c1']['p50_us'] / 1000:.3f} ms | {added_p50:.3f} ms |",
+        f"| p99 latency, concurrency 1 | {r['direct_c1']['p99_us'] / 1000:.3f} ms | "
+        f"{r['gateway_c1']['p99_us'] / 1000:.3f} ms | {added_p99:.3f} ms |",
+        f"| throughput, concurrency 16 | {r['direct_c16']['rps']:.0f} req/s | {r['gateway_c16']['rps']:.0f} req/s | |",
+        f"| p50 latency, concurrency 16 | {r['direct_c16']['p50_us'] / 1000:.3f} ms | "
+        f"{r['gateway_c16']['p50_us'] / 1000:.3f} ms | |",
+        "",
+        f"Audit records durable in SQLite after the run: {records}.",
+        "",
+        "Targets: added p50 <= 1 ms, p99 <= 3 ms at concurrency 1; >= 1,500 req/s at concurrency 16.",
+        "For reference, LiteLLM's proxy without guardrails measured about 14 ms p50 added latency and "
+        "about 140 req/s at concurrency 16 on a comparable 2-core machine.",
+        "",
+    ]
+    (REPORTS / "gateway.md").write_text("\n".join(md))
+    print("\n".join(md))
+
+
+def _count_records(db: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        (n,) = conn.execute("SELECT COUNT(*) FROM audit_log").fetchone()
+    return int(n)
+
+
+if __name__ == "__main__":
+    main()

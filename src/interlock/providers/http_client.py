@@ -1,0 +1,313 @@
+"""A lean pooled HTTP/1.1 client for upstream calls.
+
+General-purpose async clients spend hundreds of microseconds of CPU per request on header
+multidicts, cookie jars, tracing hooks and redirects, which is more than the whole rest of the
+gateway's pipeline. Upstream calls need none of that: a keep-alive POST of a JSON body and a
+response read whole or as a stream. Parsing is done by ``httptools`` (llhttp, the parser Node.js
+uses), so this module only moves bytes and keeps the connection pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+import httptools
+
+# Buffered, unread body bytes above which a streaming connection stops reading from the socket.
+_HIGH_WATER = 256 * 1024
+
+
+class HttpError(Exception):
+    """The connection failed: refused, reset, closed early, or an unparseable response."""
+
+
+class HttpTimeout(HttpError):
+    """No byte arrived within the read timeout (or the connection did not open in time)."""
+
+
+class _Conn(asyncio.Protocol):
+    """One connection; carries one request at a time."""
+
+    def __init__(self, read_timeout: float) -> None:
+        self._read_timeout = read_timeout
+        self.transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._loop = asyncio.get_running_loop()
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self._paused = False
+        self.headers_done = False
+        self.complete = False
+        self.error: BaseException | None = None
+        self.closed = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement the interface without subclassing asyncio.Transport.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(HttpError(f"unparseable response: {exc}"))
+            return
+        self._wake()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not self.complete:
+            self._fail(HttpError("connection closed before the response was complete"))
+
+    # -- httptools callbacks ------------------------------------------------------------------
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        self.status = self._parser.get_status_code()
+        self.headers_done = True
+
+    def on_body(self, body: bytes) -> None:
+        self._chunks.append(body)
+        self._buffered += len(body)
+        if self._buffered > _HIGH_WATER and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+    # -- request/response -----------------------------------------------------------------------
+
+    def reusable(self) -> bool:
+        return (self.complete and not self.closed and self.error is None
+                and self._parser.should_keep_alive() and not self._chunks)
+
+    def reset(self) -> None:
+        self.status = 0
+        self.headers = []
+        self.headers_done = False
+        self.complete = False
+        self._buffered = 0
+
+    def send(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.error is None:
+            self.error = exc
+        if self.transport is not None:
+            self.transport.close()
+        self._wake()
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def _on_timeout(self) -> None:
+        self._fail(HttpTimeout("no data from the upstream within the read timeout"))
+
+    async def _wait(self) -> None:
+        if self.error is not None:
+            raise self.error
+        self._waiter = self._loop.create_future()
+        self._timer = self._loop.call_later(self._read_timeout, self._on_timeout)
+        try:
+            await self._waiter
+        finally:
+            self._timer.cancel()
+            self._waiter = None
+        if self.error is not None:
+            raise self.error
+
+    async def wait_headers(self) -> None:
+        while not self.headers_done:
+            await self._wait()
+
+    async def read_all(self) -> bytes:
+        while not self.complete:
+            await self._wait()
+        body = b"".join(self._chunks)
+        self._chunks.clear()
+        return body
+
+    async def next_chunk(self) -> bytes | None:
+        while not self._chunks:
+            if self.complete:
+                return None
+            await self._wait()
+        chunk = self._chunks.popleft()
+        self._buffered -= len(chunk)
+        if self._paused and self._buffered < _HIGH_WATER // 2 and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+        return chunk
+
+
+class Response:
+    """A response whose headers have arrived. Read it whole or iterate it, then it is released."""
+
+    def __init__(self, pool: HttpPool, conn: _Conn) -> None:
+        self._pool = pool
+        self._conn: _Conn | None = conn
+        self.status = conn.status
+        self.headers = conn.headers
+
+    def header(self, name: bytes) -> bytes | None:
+        for k, v in self.headers:
+            if k == name:
+                return v
+        return None
+
+    async def read(self) -> bytes:
+        conn = self._take()
+        try:
+            body = await conn.read_all()
+        except BaseException:
+            self._pool.discard(conn)
+            raise
+        self._pool.release(conn)
+        return body
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        conn = self._take()
+        try:
+            while (chunk := await conn.next_chunk()) is not None:
+                yield chunk
+        except BaseException:
+            self._pool.discard(conn)
+            raise
+        self._pool.release(conn)
+
+    def close(self) -> None:
+        """Give up on the rest of the body; the connection is closed, not reused."""
+        if self._conn is not None:
+            self._pool.discard(self._conn)
+            self._conn = None
+
+    def _take(self) -> _Conn:
+        if self._conn is None:
+            raise HttpError("the response body was already consumed")
+        conn, self._conn = self._conn, None
+        return conn
+
+
+class HttpPool:
+    """Keep-alive connections to one origin (scheme, host, port)."""
+
+    def __init__(self, base_url: str, *, max_connections: int, connect_timeout: float,
+                 read_timeout: float, ssl_context: ssl.SSLContext | None = None) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {base_url!r}")
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.base_path = parts.path.rstrip("/")
+        self._host_header = parts.netloc.encode("idna") if parts.port else self.host.encode("idna")
+        self._ssl: ssl.SSLContext | None = None
+        if parts.scheme == "https":
+            self._ssl = ssl_context or ssl.create_default_context()
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._idle: list[_Conn] = []
+        self._slots = asyncio.Semaphore(max_connections)
+        self._closed = False
+
+    async def _open(self) -> _Conn:
+        loop = asyncio.get_running_loop()
+        try:
+            _, proto = await asyncio.wait_for(
+                loop.create_connection(lambda: _Conn(self._read_timeout), self.host, self.port, ssl=self._ssl,
+                                       server_hostname=self.host if self._ssl else None),
+                self._connect_timeout,
+            )
+        except TimeoutError:
+            raise HttpTimeout(f"connecting to {self.host}:{self.port} timed out") from None
+        except OSError as exc:
+            raise HttpError(f"cannot connect to {self.host}:{self.port}: {exc.strerror or exc}") from None
+        return proto
+
+    def _request_bytes(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
+        lines = [f"{method} {self.base_path}{path} HTTP/1.1\r\n".encode("ascii"),
+                 b"host: " + self._host_header + b"\r\n",
+                 b"content-length: " + str(len(body)).encode() + b"\r\n"]
+        lines.extend(f"{k}: {v}\r\n".encode("latin-1") for k, v in headers)
+        lines.append(b"\r\n")
+        lines.append(body)
+        return b"".join(lines)
+
+    async def request(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> Response:
+        """Send a request and wait for its status line and headers."""
+        if self._closed:
+            raise HttpError("the client is closed")
+        data = self._request_bytes(method, path, headers, body)
+        await self._slots.acquire()
+        try:
+            while self._idle:
+                conn = self._idle.pop()
+                if conn.closed:
+                    continue
+                conn.reset()
+                conn.send(data)
+                try:
+                    await conn.wait_headers()
+                except HttpTimeout:
+                    self._drop(conn)
+                    raise
+                except HttpError:
+                    # The upstream closed this idle connection before reading our request: the
+                    # request was never processed, so a fresh connection may carry it.
+                    self._drop(conn)
+                    if conn.headers_done or conn.status:
+                        raise
+                    continue
+                return Response(self, conn)
+            conn = await self._open()
+            conn.send(data)
+            try:
+                await conn.wait_headers()
+            except BaseException:
+                self._drop(conn)
+                raise
+            return Response(self, conn)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _drop(self, conn: _Conn) -> None:
+        if conn.transport is not None:
+            conn.transport.close()
+
+    def release(self, conn: _Conn) -> None:
+        if conn.reusable() and not self._closed:
+            self._idle.append(conn)
+        else:
+            self._drop(conn)
+        self._slots.release()
+
+    def discard(self, conn: _Conn) -> None:
+        self._drop(conn)
+        self._slots.release()
+
+    async def close(self) -> None:
+        self._closed = True
+        for conn in self._idle:
+            self._drop(conn)
+        self._idle.clear()
+
+
+def parse_headers(headers: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(str(k).lower(), str(v)) for k, v in headers.items()]
