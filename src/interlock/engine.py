@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from interlock.audit.log import AuditLog
 from interlock.audit.writer import AuditWriter
 from interlock.errors import Refusal
 from interlock.identity.authenticator import Authenticator
@@ -37,7 +38,9 @@ class Engine:
         self.metrics = Metrics(settings.telemetry.metrics)
         self.writer = AuditWriter(self.store, window_ms=settings.store.commit_window_ms,
                                   batch_max=settings.store.commit_batch_max,
-                                  timeout_seconds=settings.store.commit_timeout_seconds)
+                                  timeout_seconds=settings.store.commit_timeout_seconds,
+                                  payload_retention_seconds=settings.audit.payload_retention_days * 86400)
+        self.audit = AuditLog(self.store, settings.audit)
         self.jwt = JwtVerifier(settings.identity.jwt) if settings.identity.jwt is not None else None
         self.authenticator = Authenticator(self.store, settings.identity, self.jwt)
         self.models: dict[str, ModelSettings] = {m.alias: m for m in settings.models}
@@ -61,6 +64,7 @@ class Engine:
         for up in self.upstreams.values():
             await up.start()
         await self.writer.start()
+        await self.audit.start()
         self.started = True
 
     async def stop(self) -> None:
@@ -69,6 +73,7 @@ class Engine:
             return
         self.started = False
         await self.writer.stop()
+        await self.audit.stop()
         for up in self.upstreams.values():
             await up.close()
         await self.store.close()

@@ -136,6 +136,17 @@ class IdentitySettings(_Frozen):
     end_user_token_header: str = "x-interlock-end-user-token"
 
 
+class AuditSettings(_Frozen):
+    # The log's name: the first line of every signed checkpoint. Keep it constant for a deployment.
+    key_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,127}$")] = "interlock"
+    # Ed25519 signing key (PEM or raw/base64 seed). INTERLOCK_AUDIT_SIGNING_KEY takes precedence.
+    # Unset: interlock-audit.key beside the settings file (or in the working directory), created if absent.
+    signing_key_file: Path | None = None
+    checkpoint_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
+    # How long redacted payloads (prompts, outputs, tool arguments) are kept; records and proofs stay.
+    payload_retention_days: Annotated[float, Field(ge=0)] = 30.0
+
+
 class TelemetrySettings(_Frozen):
     metrics: bool = True
 
@@ -146,6 +157,7 @@ class Settings(_Frozen):
     store: StoreSettings = StoreSettings()
     identity: IdentitySettings = IdentitySettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    audit: AuditSettings = AuditSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     models: tuple[ModelSettings, ...] = ()
     # Where this settings object came from, for error messages and relative paths.
@@ -255,9 +267,7 @@ def load_settings(path: Path | None, environ: dict[str, str] | None = None) -> S
         settings = Settings.model_validate(tree)
     except ValidationError as exc:
         raise ConfigError(_format_validation(exc, source)) from exc
-    if path is not None:
-        settings = _resolve_relative(settings, path.parent)
-    return settings
+    return _resolve_relative(settings, path.parent if path is not None else Path.cwd())
 
 
 def _resolve_relative(settings: Settings, base: Path) -> Settings:
@@ -277,9 +287,13 @@ def _resolve_relative(settings: Settings, base: Path) -> Settings:
         identity = identity.model_copy(
             update={"jwt": identity.jwt.model_copy(update={"jwks_file": (base / identity.jwt.jwks_file).resolve()})}
         )
+    audit = settings.audit
+    key_file = audit.signing_key_file or Path("interlock-audit.key")
+    if not key_file.is_absolute():
+        audit = audit.model_copy(update={"signing_key_file": (base / key_file).resolve()})
     return settings.model_copy(
         update={"store": settings.store.model_copy(update={"url": url}), "providers": providers,
-                "identity": identity}
+                "identity": identity, "audit": audit}
     )
 
 

@@ -9,22 +9,27 @@ and ``healthy`` turns false until a write succeeds again, which ``/readyz`` repo
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
+import time
 from typing import Any
 
-import msgspec
-
+from interlock.audit.canonical import canonical_json, payload_hash
+from interlock.audit.merkle import leaf_hash
 from interlock.errors import ServiceUnavailable
 from interlock.store.base import LogEntry, Store
 
 log = logging.getLogger("interlock.audit")
 
-_canonical = msgspec.json.Encoder(order="sorted").encode
 
-
-def entry_for(record: dict[str, Any]) -> LogEntry:
-    body = _canonical(record)
+def entry_for(record: dict[str, Any], payload: dict[str, Any] | None = None,
+              payload_expires: float | None = None) -> LogEntry:
+    """The log entry for a record; a payload is stored apart and the record commits to its hash."""
+    body = digest = None
+    if payload is not None:
+        body = canonical_json(payload)
+        digest = payload_hash(body)
+        record["payload_hash"] = digest.hex()
+    canonical = canonical_json(record)
     return LogEntry(
         request_id=str(record["request_id"]),
         ts=float(record["time"]),
@@ -33,15 +38,19 @@ def entry_for(record: dict[str, Any]) -> LogEntry:
         model=record.get("model"),
         status=int(record.get("status", 0)),
         refusal_code=record.get("refusal_code"),
-        # RFC 6962 leaf hash: the 0x00 prefix keeps leaves and interior nodes apart.
-        leaf_hash=hashlib.sha256(b"\x00" + body).digest(),
-        record=body,
+        leaf_hash=leaf_hash(canonical),
+        record=canonical,
+        payload_hash=digest,
+        payload=body,
+        payload_expires=payload_expires,
     )
 
 
 class AuditWriter:
-    def __init__(self, store: Store, *, window_ms: float, batch_max: int, timeout_seconds: float) -> None:
+    def __init__(self, store: Store, *, window_ms: float, batch_max: int, timeout_seconds: float,
+                 payload_retention_seconds: float = 0.0) -> None:
         self._store = store
+        self._retention = payload_retention_seconds
         self._window = window_ms / 1000.0
         self._batch_max = batch_max
         self._timeout = timeout_seconds
@@ -62,14 +71,18 @@ class AuditWriter:
             await self._task
             self._task = None
 
-    async def append(self, record: dict[str, Any]) -> int:
-        """Queue a record and return its sequence number once it is durable."""
+    async def append(self, record: dict[str, Any], payload: dict[str, Any] | None = None) -> int:
+        """Queue a record (and its redacted payload, kept only for the retention period) and return
+        its sequence number once it is durable."""
         if self._task is None or self._closing:
             raise ServiceUnavailable("The audit log is not accepting records (the gateway is stopping); "
                                      "retry against another instance.")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[int] = loop.create_future()
-        self._queue.put_nowait((entry_for(record), fut))
+        if payload is not None and self._retention <= 0:
+            payload = None
+        expires = time.time() + self._retention if payload is not None else None
+        self._queue.put_nowait((entry_for(record, payload, expires), fut))
         # A timer rather than wait_for: no task per call, and the record stays queued either way.
         timer = loop.call_later(self._timeout, _expire, fut)
         try:

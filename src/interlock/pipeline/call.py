@@ -69,6 +69,9 @@ class Call:
     response: dict[str, Any] | None = None
     stream_iter: AsyncIterator[dict[str, Any]] | None = None
 
+    # Redacted material worth keeping for investigation, stored apart from the record (erasable).
+    payload: dict[str, Any] | None = None
+
     decisions: list[StageDecision] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)

@@ -84,15 +84,19 @@ class Forward:
         raise last
 
     async def _track_stream(self, call: Call, stream: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
-        async for chunk in stream:
-            chunk["model"] = call.model_alias
-            if chunk.get("usage"):
-                _usage_from(chunk, call)
-                if not chunk.get("choices") and not call.client_wants_usage:
-                    continue
-                if not call.client_wants_usage:
-                    chunk.pop("usage", None)
-            choices = chunk.get("choices")
-            if choices and isinstance(choices[0], dict) and choices[0].get("finish_reason"):
-                call.finish_reason = str(choices[0]["finish_reason"])
-            yield chunk
+        try:
+            async for chunk in stream:
+                chunk["model"] = call.model_alias
+                if chunk.get("usage"):
+                    _usage_from(chunk, call)
+                    if not chunk.get("choices") and not call.client_wants_usage:
+                        continue
+                    if not call.client_wants_usage:
+                        chunk.pop("usage", None)
+                choices = chunk.get("choices")
+                if choices and isinstance(choices[0], dict) and choices[0].get("finish_reason"):
+                    call.finish_reason = str(choices[0]["finish_reason"])
+                yield chunk
+        except Retryable as exc:
+            # Too late to fall back once chunks went out: the caller gets the provider's failure as such.
+            raise exc.refusal from None

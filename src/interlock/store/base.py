@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 import msgspec
 
+from interlock.audit.checkpoint import Checkpoint
+from interlock.audit.merkle import MerkleAccumulator
 from interlock.identity.keys import ApiKeyRecord
 from interlock.identity.principal import Principal
 
@@ -28,6 +30,9 @@ class LogEntry:
     leaf_hash: bytes
     record: bytes
     payload_hash: bytes | None = None
+    # Sensitive material (already redacted) kept apart from the leaf, so it can be erased.
+    payload: bytes | None = None
+    payload_expires: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,64 @@ class Store(Protocol):
         ...
 
     async def query_records(self, query: RecordQuery) -> list[tuple[int, dict[str, Any]]]: ...
+
+    async def frontier(self) -> tuple[int, bytes]:
+        """The log's size and Merkle frontier as of the last committed append."""
+        ...
+
+    async def add_checkpoint(self, checkpoint: Checkpoint) -> None: ...
+    async def checkpoints(self) -> list[Checkpoint]: ...
+
+    async def log_rows(self, after: int, limit: int) -> list[LogRow]:
+        """Rows with seq > after in seq order: (seq, request_id, leaf_hash, record, payload_hash, payload)."""
+        ...
+
+    async def leaf_hashes(self, start: int, end: int) -> list[bytes]: ...
+    async def entry_for_request(self, request_id: str) -> tuple[int, bytes] | None: ...
+    async def erase_payload(self, request_id: str) -> bool: ...
+    async def purge_expired_payloads(self, now: float) -> int: ...
+
+
+LogRow = tuple[int, str, bytes, bytes, bytes | None, bytes | None]
+
+LOG_ROWS_SQL = ("SELECT l.seq, l.request_id, l.leaf_hash, l.record, l.payload_hash, p.body FROM audit_log l "
+                "LEFT JOIN audit_payload p ON p.hash = l.payload_hash WHERE l.seq > {0} ORDER BY l.seq LIMIT {1}")
+
+LOG_COLUMNS = ("seq", "request_id", "ts", "tenant", "principal", "model", "status", "refusal_code", "leaf_hash",
+               "record", "payload_hash")
+
+
+def log_rows_for(first: int, entries: Sequence[LogEntry]) -> list[tuple[Any, ...]]:
+    return [(first + i, e.request_id, e.ts, e.tenant, e.principal, e.model, e.status, e.refusal_code,
+             e.leaf_hash, e.record, e.payload_hash) for i, e in enumerate(entries)]
+
+
+def payload_rows(entries: Sequence[LogEntry]) -> list[tuple[bytes, bytes, float | None]]:
+    return [(e.payload_hash, e.payload, e.payload_expires) for e in entries
+            if e.payload is not None and e.payload_hash is not None]
+
+
+def advance_frontier(frontier: bytes | None, entries: Sequence[LogEntry]) -> bytes:
+    acc = MerkleAccumulator.from_bytes(frontier) if frontier else MerkleAccumulator()
+    acc.extend(e.leaf_hash for e in entries)
+    return acc.to_bytes()
+
+
+def as_bytes(value: Any) -> bytes:
+    """Column values as bytes; a tampered row may hold text where bytes belong, and must still verify (as bad)."""
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return bytes(value)
+
+
+def log_row(r: Sequence[Any]) -> LogRow:
+    return (int(r[0]), str(r[1]), as_bytes(r[2]), as_bytes(r[3]), None if r[4] is None else as_bytes(r[4]),
+            None if r[5] is None else as_bytes(r[5]))
+
+
+def checkpoint_from_row(row: Sequence[Any]) -> Checkpoint:
+    size, root, ts, key_id, sig = row
+    return Checkpoint(int(size), bytes(root), float(ts), str(key_id), bytes(sig))
 
 
 def migrations(dialect: str) -> list[tuple[int, str]]:

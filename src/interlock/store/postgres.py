@@ -11,16 +11,26 @@ from typing import Any
 
 import asyncpg
 
+from interlock.audit.checkpoint import Checkpoint
+from interlock.audit.merkle import MerkleAccumulator
 from interlock.identity.keys import ApiKeyRecord
 from interlock.settings import StoreSettings
 from interlock.store.base import (
     KEY_COLUMNS,
+    LOG_COLUMNS,
+    LOG_ROWS_SQL,
     LogEntry,
+    LogRow,
     RecordQuery,
+    advance_frontier,
+    checkpoint_from_row,
     decode_record,
     key_from_row,
     key_row,
+    log_row,
+    log_rows_for,
     migrations,
+    payload_rows,
     where_clause,
 )
 
@@ -85,16 +95,58 @@ class PostgresStore:
     async def append_entries(self, entries: Sequence[LogEntry]) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _APPEND_LOCK)
-            first = int(await conn.fetchval("SELECT COALESCE(MAX(seq), -1) + 1 FROM audit_log"))
-            await conn.copy_records_to_table(
-                "audit_log",
-                columns=["seq", "request_id", "ts", "tenant", "principal", "model", "status", "refusal_code",
-                         "leaf_hash", "record", "payload_hash"],
-                records=[(first + i, e.request_id, e.ts, e.tenant, e.principal, e.model, e.status,
-                          e.refusal_code, e.leaf_hash, e.record, e.payload_hash)
-                         for i, e in enumerate(entries)],
-            )
+            row = await conn.fetchrow("SELECT size, frontier FROM audit_frontier WHERE id = 1")
+            first, frontier = (int(row["size"]), bytes(row["frontier"])) if row else (0, None)
+            await conn.copy_records_to_table("audit_log", columns=list(LOG_COLUMNS),
+                                             records=log_rows_for(first, entries))
+            payloads = payload_rows(entries)
+            if payloads:
+                await conn.executemany("INSERT INTO audit_payload (hash, body, expires) VALUES ($1, $2, $3) "
+                                       "ON CONFLICT (hash) DO NOTHING", payloads)
+            await conn.execute("INSERT INTO audit_frontier (id, size, frontier) VALUES (1, $1, $2) "
+                               "ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier",
+                               first + len(entries), advance_frontier(frontier, entries))
         return first
+
+    async def frontier(self) -> tuple[int, bytes]:
+        row = await self.pool.fetchrow("SELECT size, frontier FROM audit_frontier WHERE id = 1")
+        return (int(row["size"]), bytes(row["frontier"])) if row else (0, MerkleAccumulator().to_bytes())
+
+    async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        c = checkpoint
+        await self.pool.execute(
+            "INSERT INTO audit_checkpoint (tree_size, root_hash, ts, key_id, signature) VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT (tree_size) DO NOTHING", c.tree_size, c.root_hash, c.timestamp, c.key_id, c.signature)
+
+    async def checkpoints(self) -> list[Checkpoint]:
+        rows = await self.pool.fetch("SELECT tree_size, root_hash, ts, key_id, signature FROM audit_checkpoint "
+                                     "ORDER BY tree_size")
+        return [checkpoint_from_row(tuple(r)) for r in rows]
+
+    async def log_rows(self, after: int, limit: int) -> list[LogRow]:
+        rows = await self.pool.fetch(LOG_ROWS_SQL.format("$1", "$2"), after, limit)
+        return [log_row(r) for r in rows]
+
+    async def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        rows = await self.pool.fetch("SELECT leaf_hash FROM audit_log WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+                                     start, end)
+        return [bytes(r[0]) for r in rows]
+
+    async def entry_for_request(self, request_id: str) -> tuple[int, bytes] | None:
+        row = await self.pool.fetchrow("SELECT seq, record FROM audit_log WHERE request_id = $1 ORDER BY seq LIMIT 1",
+                                       request_id)
+        return (int(row[0]), bytes(row[1])) if row else None
+
+    async def erase_payload(self, request_id: str) -> bool:
+        status: str = await self.pool.execute(
+            "DELETE FROM audit_payload WHERE hash IN (SELECT payload_hash FROM audit_log WHERE request_id = $1 "
+            "AND payload_hash IS NOT NULL)", request_id)
+        return not status.endswith(" 0")
+
+    async def purge_expired_payloads(self, now: float) -> int:
+        status: str = await self.pool.execute(
+            "DELETE FROM audit_payload WHERE expires IS NOT NULL AND expires <= $1", now)
+        return int(status.rsplit(" ", 1)[-1])
 
     async def query_records(self, query: RecordQuery) -> list[tuple[int, dict[str, Any]]]:
         where, args = where_clause(query, lambda i: f"${i}")

@@ -15,16 +15,26 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from interlock.audit.checkpoint import Checkpoint
+from interlock.audit.merkle import MerkleAccumulator
 from interlock.identity.keys import ApiKeyRecord
 from interlock.settings import StoreSettings, sqlite_path
 from interlock.store.base import (
     KEY_COLUMNS,
+    LOG_COLUMNS,
+    LOG_ROWS_SQL,
     LogEntry,
+    LogRow,
     RecordQuery,
+    advance_frontier,
+    checkpoint_from_row,
     decode_record,
     key_from_row,
     key_row,
+    log_row,
+    log_rows_for,
     migrations,
+    payload_rows,
     where_clause,
 )
 
@@ -140,14 +150,17 @@ class SqliteStore:
         conn = self._w
         conn.execute("BEGIN IMMEDIATE")
         try:
-            (last,) = conn.execute("SELECT COALESCE(MAX(seq), -1) FROM audit_log").fetchone()
-            first = int(last) + 1
-            conn.executemany(
-                "INSERT INTO audit_log (seq, request_id, ts, tenant, principal, model, status, refusal_code,"
-                " leaf_hash, record, payload_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [(first + i, e.request_id, e.ts, e.tenant, e.principal, e.model, e.status, e.refusal_code,
-                  e.leaf_hash, e.record, e.payload_hash) for i, e in enumerate(entries)],
-            )
+            row = conn.execute("SELECT size, frontier FROM audit_frontier WHERE id = 1").fetchone()
+            first, frontier = (int(row[0]), bytes(row[1])) if row else (0, None)
+            conn.executemany(f"INSERT INTO audit_log ({', '.join(LOG_COLUMNS)}) VALUES "
+                             f"({', '.join('?' * len(LOG_COLUMNS))})", log_rows_for(first, entries))
+            payloads = payload_rows(entries)
+            if payloads:
+                conn.executemany("INSERT OR IGNORE INTO audit_payload (hash, body, expires) VALUES (?, ?, ?)",
+                                 payloads)
+            conn.execute("INSERT INTO audit_frontier (id, size, frontier) VALUES (1, ?, ?) ON CONFLICT (id) "
+                         "DO UPDATE SET size = excluded.size, frontier = excluded.frontier",
+                         (first + len(entries), advance_frontier(frontier, entries)))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -157,6 +170,52 @@ class SqliteStore:
     async def append_entries(self, entries: Sequence[LogEntry]) -> int:
         first: int = await self._in_writer(self._append, entries)
         return first
+
+    async def frontier(self) -> tuple[int, bytes]:
+        row = self._r.execute("SELECT size, frontier FROM audit_frontier WHERE id = 1").fetchone()
+        return (int(row[0]), bytes(row[1])) if row else (0, MerkleAccumulator().to_bytes())
+
+    async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        c = checkpoint
+        await self._in_writer(lambda: self._w.execute(
+            "INSERT OR IGNORE INTO audit_checkpoint (tree_size, root_hash, ts, key_id, signature) "
+            "VALUES (?, ?, ?, ?, ?)", (c.tree_size, c.root_hash, c.timestamp, c.key_id, c.signature)))
+
+    async def checkpoints(self) -> list[Checkpoint]:
+        rows = self._r.execute("SELECT tree_size, root_hash, ts, key_id, signature FROM audit_checkpoint "
+                               "ORDER BY tree_size").fetchall()
+        return [checkpoint_from_row(r) for r in rows]
+
+    async def log_rows(self, after: int, limit: int) -> list[LogRow]:
+        rows = self._r.execute(LOG_ROWS_SQL.format("?", "?"), (after, limit)).fetchall()
+        return [log_row(r) for r in rows]
+
+    async def leaf_hashes(self, start: int, end: int) -> list[bytes]:
+        rows = self._r.execute("SELECT leaf_hash FROM audit_log WHERE seq >= ? AND seq < ? ORDER BY seq",
+                               (start, end)).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+    async def entry_for_request(self, request_id: str) -> tuple[int, bytes] | None:
+        row = self._r.execute("SELECT seq, record FROM audit_log WHERE request_id = ? ORDER BY seq LIMIT 1",
+                              (request_id,)).fetchone()
+        return (int(row[0]), bytes(row[1])) if row else None
+
+    async def erase_payload(self, request_id: str) -> bool:
+        def run() -> bool:
+            cur = self._w.execute("DELETE FROM audit_payload WHERE hash IN (SELECT payload_hash FROM audit_log "
+                                  "WHERE request_id = ? AND payload_hash IS NOT NULL)", (request_id,))
+            return cur.rowcount > 0
+
+        erased: bool = await self._in_writer(run)
+        return erased
+
+    async def purge_expired_payloads(self, now: float) -> int:
+        def run() -> int:
+            return self._w.execute("DELETE FROM audit_payload WHERE expires IS NOT NULL AND expires <= ?",
+                                   (now,)).rowcount
+
+        count: int = await self._in_writer(run)
+        return count
 
     async def query_records(self, query: RecordQuery) -> list[tuple[int, dict[str, Any]]]:
         where, args = where_clause(query, lambda i: "?")

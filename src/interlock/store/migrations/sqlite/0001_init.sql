@@ -44,3 +44,10 @@ CREATE TABLE IF NOT EXISTS audit_checkpoint (
     key_id    TEXT NOT NULL,
     signature BLOB NOT NULL
 );
+
+-- The Merkle frontier of the whole log, advanced in the same transaction as every append.
+CREATE TABLE IF NOT EXISTS audit_frontier (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    size     INTEGER NOT NULL,
+    frontier BLOB NOT NULL
+);

@@ -1,0 +1,160 @@
+"""The audit log as a service: signed checkpoints, verification, proofs, erasure and retention.
+
+Appends go through ``AuditWriter`` (group commit); every append advances the Merkle frontier in
+the same transaction, so any worker of any instance can sign a checkpoint of the whole log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from interlock.audit.checkpoint import (
+    SIGNING_KEY_ENV,
+    Checkpoint,
+    CheckpointSigner,
+    generate_private_key,
+    load_private_key,
+    load_private_key_env,
+    private_key_pem,
+)
+from interlock.audit.export import proof_bundle
+from interlock.audit.merkle import CachingSubtrees, MerkleAccumulator, subtree_from_leaf_reader
+from interlock.audit.verify import TrustedState, VerifyReport, verify_log
+from interlock.settings import AuditSettings, ConfigError
+from interlock.store.base import LogRow, Store
+
+log = logging.getLogger("interlock.audit")
+
+_ROW_BATCH = 20_000
+
+
+def load_signing_key(settings: AuditSettings, *, create: bool) -> Ed25519PrivateKey:
+    """The checkpoint signing key: from the environment, else the key file (created if allowed)."""
+    if os.environ.get(SIGNING_KEY_ENV):
+        try:
+            return load_private_key_env()
+        except ValueError as exc:
+            raise ConfigError(f"{SIGNING_KEY_ENV}: {exc}") from None
+    path = settings.signing_key_file or Path("interlock-audit.key")
+    try:
+        return load_private_key(path.read_bytes())
+    except FileNotFoundError:
+        if not create:
+            raise ConfigError(f"audit.signing_key_file {path} does not exist; create one with "
+                              "'interlock audit keygen' or start the gateway once") from None
+    except ValueError as exc:
+        raise ConfigError(f"audit.signing_key_file {path}: {exc}") from None
+    key = generate_private_key()
+    try:
+        # O_EXCL: when several workers start at once, exactly one writes the key and the rest read it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return load_signing_key(settings, create=False)
+    with os.fdopen(fd, "wb") as f:
+        f.write(private_key_pem(key))
+    log.warning("created a new audit signing key at %s; back it up and share it with every instance", path)
+    return key
+
+
+class AuditLog:
+    def __init__(self, store: Store, settings: AuditSettings) -> None:
+        self._store = store
+        self.settings = settings
+        self._signer: CheckpointSigner | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._last_size = -1
+
+    @property
+    def signer(self) -> CheckpointSigner:
+        if self._signer is None:
+            self._signer = CheckpointSigner(load_signing_key(self.settings, create=True), self.settings.key_name)
+        return self._signer
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self.signer.public_key
+
+    async def start(self) -> None:
+        _ = self.signer  # a missing or broken key stops start-up, not the first checkpoint
+        self._task = asyncio.create_task(self._background(), name="interlock-audit-checkpoints")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        try:
+            await self.checkpoint()
+        except Exception:
+            log.exception("final audit checkpoint failed")
+
+    async def _background(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.checkpoint_interval_seconds)
+            try:
+                await self.checkpoint()
+                await self._store.purge_expired_payloads(time.time())
+            except Exception:
+                log.exception("audit checkpoint failed; will retry")
+
+    async def checkpoint(self) -> Checkpoint | None:
+        """Sign the log as it stands, unless nothing was appended since the last checkpoint."""
+        size, frontier = await self._store.frontier()
+        if size == 0 or size == self._last_size:
+            return None
+        root = MerkleAccumulator.from_bytes(frontier).root()
+        cp = self.signer.sign(size, root, time.time())
+        await self._store.add_checkpoint(cp)
+        self._last_size = size
+        return cp
+
+    async def verify(self, public_key: Ed25519PublicKey, trusted: TrustedState | None = None) -> VerifyReport:
+        """Verify the whole log (or from a trusted state on), streaming rows in bounded memory."""
+        loop = asyncio.get_running_loop()
+        checkpoints = await self._store.checkpoints()
+        start = trusted.checkpoint.tree_size - 1 if trusted is not None else -1
+
+        def rows() -> Iterator[LogRow]:
+            after = start
+            while True:
+                batch = asyncio.run_coroutine_threadsafe(self._store.log_rows(after, _ROW_BATCH), loop).result()
+                if not batch:
+                    return
+                yield from batch
+                after = batch[-1][0]
+
+        return await asyncio.to_thread(verify_log, rows(), checkpoints, public_key, trusted=trusted)
+
+    async def prove(self, request_id: str) -> dict[str, Any]:
+        """A proof bundle for one call's record under the newest checkpoint (signed now if needed)."""
+        found = await self._store.entry_for_request(request_id)
+        if found is None:
+            raise LookupError(f"no audit record has request id {request_id!r}")
+        seq, record = found
+        checkpoints = await self._store.checkpoints()
+        latest = checkpoints[-1] if checkpoints else None
+        if latest is None or latest.tree_size <= seq:
+            latest = await self.checkpoint()
+            if latest is None:
+                raise LookupError("the log has no checkpoint covering this record yet")
+        loop = asyncio.get_running_loop()
+
+        def read(a: int, b: int) -> list[bytes]:
+            return asyncio.run_coroutine_threadsafe(self._store.leaf_hashes(a, b), loop).result()
+
+        source = CachingSubtrees(subtree_from_leaf_reader(read))
+        return await asyncio.to_thread(proof_bundle, record, seq, latest, source, self.public_key)
+
+    async def erase(self, request_id: str) -> bool:
+        """Remove a call's stored payload (a data-subject request); its record and every proof remain."""
+        return await self._store.erase_payload(request_id)
