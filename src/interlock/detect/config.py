@@ -1,0 +1,74 @@
+"""The typed, frozen configuration a :class:`~interlock.detect.detector.Detector` is built from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Checksum = Literal["luhn", "mod97", "aba"]
+
+TAXONOMY: frozenset[str] = frozenset({
+    "pii.name", "pii.email", "pii.phone", "pii.address", "pii.date_of_birth", "pii.age",
+    "pii.national_id", "pci.card_number", "fin.iban", "fin.bank_account", "net.ip_address",
+    "net.mac_address", "secret.url_credentials", "secret.api_key", "secret.private_key",
+    "secret.password", "secret.token", "secret.connection_string",
+})
+
+
+def check_data_class(name: str) -> str:
+    """Return ``name`` if it is a known class or a ``custom.*`` class; raise otherwise."""
+    if name in TAXONOMY or (name.startswith("custom.") and len(name) > len("custom.")):
+        return name
+    raise ValueError(f"unknown data class {name!r}: use one of the taxonomy classes or 'custom.<name>'")
+
+
+@dataclass(frozen=True, slots=True)
+class CustomPattern:
+    """A deployment-defined pattern (RE2 syntax). ``group`` selects the capture group to report."""
+
+    data_class: str
+    pattern: str
+    context: tuple[str, ...] = ()
+    checksum: Checksum | None = None
+    confidence: float = 0.8
+    context_required: bool = False
+    max_len: int = 256
+    group: int = 0
+
+    def __post_init__(self) -> None:
+        check_data_class(self.data_class)
+        if not 0.0 < self.confidence <= 1.0:
+            raise ValueError(f"custom pattern for {self.data_class}: confidence must be in (0, 1]")
+        if self.max_len <= 0:
+            raise ValueError(f"custom pattern for {self.data_class}: max_len must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionConfig:
+    """Everything a detector needs, parsed and validated once at startup.
+
+    ``dictionaries`` maps a class name to terms matched as whole words, case-insensitively.
+    ``allow_list`` holds values that are known to be safe (compared after trimming, case-insensitively).
+    ``ner_backend`` is ``None`` (patterns only) or ``"spacy"`` / ``"spacy:<model name>"``.
+    ``disabled`` lists recognizer names to leave out.
+    """
+
+    phone_regions: tuple[str, ...] = ("US", "GB")
+    allow_list: tuple[str, ...] = ()
+    dictionaries: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    custom_patterns: tuple[CustomPattern, ...] = ()
+    min_confidence: float = 0.5
+    ner_backend: str | None = None
+    disabled: tuple[str, ...] = ()
+    context_window: int = 48
+
+    def __post_init__(self) -> None:
+        for name in self.dictionaries:
+            check_data_class(name)
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError("min_confidence must be in [0, 1]")
+        if self.context_window < 0:
+            raise ValueError("context_window must not be negative")
+        for region in self.phone_regions:
+            if len(region) != 2 or not region.isalpha() or not region.isupper():
+                raise ValueError(f"phone region {region!r} must be a two-letter upper-case region code")

@@ -1,0 +1,141 @@
+"""The detector: every recognizer, built once from the configuration, run over one text."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable
+from typing import Any
+
+import re2
+
+from interlock.detect.config import DetectionConfig
+from interlock.detect.finding import Finding
+from interlock.detect.ner import NerBackend, build_ner
+from interlock.detect.recognizer import Recognizer, ScanText
+from interlock.detect.recognizers import build_recognizers
+from interlock.detect.recognizers.names import names_from_email_locals
+
+
+class Detector:
+    """Immutable after construction; :meth:`scan` is safe to call from many tasks at once."""
+
+    def __init__(self, config: DetectionConfig | None = None, *, ner: NerBackend | None = None) -> None:
+        self.config = config or DetectionConfig()
+        self._recognizers: tuple[Recognizer, ...] = tuple(build_recognizers(self.config))
+        self._ner = ner if ner is not None else build_ner(self.config.ner_backend)
+        self._allow = frozenset(" ".join(v.split()).casefold() for v in self.config.allow_list)
+        self.max_match_len = max(r.max_len for r in self._recognizers)
+        # Longest span that can finish without an opener literal; what streaming must always hold back.
+        self.max_plain_len = max((r.max_len for r in self._recognizers if r.opener is None), default=1)
+        self.openers: tuple[tuple[str, int], ...] = tuple(
+            (r.opener, r.max_len) for r in self._recognizers if r.opener is not None
+        )
+        self.context_window = self.config.context_window
+        self._prefilter, self._owners, self._always = _build_prefilter(self._recognizers)
+
+    @property
+    def recognizers(self) -> tuple[Recognizer, ...]:
+        return self._recognizers
+
+    def scan(self, text: str) -> list[Finding]:
+        """Non-overlapping findings sorted by position; on overlap the most confident (then longest) wins."""
+        if not text:
+            return []
+        scan = ScanText.of(text, self.config.context_window)
+        candidates: list[Finding] = []
+        hits: dict[int, set[int]] = {}
+        if self._prefilter is not None:
+            for global_index in self._prefilter.Match(text) or ():
+                owner, local = self._owners[global_index]
+                hits.setdefault(owner, set()).add(local)
+        for index, recognizer in enumerate(self._recognizers):
+            if index in self._always:
+                candidates.extend(recognizer.scan(scan))
+            elif index in hits:
+                candidates.extend(recognizer.scan(scan, hits[index]))
+        emails = [f for f in candidates if f.data_class == "pii.email"]
+        if emails:
+            candidates.extend(names_from_email_locals(text, emails))
+        if self._ner is not None:
+            candidates.extend(self._ner.entities(text))
+        return resolve_overlaps(repeat_values(text, resolve_overlaps(self._keep(text, candidates))))
+
+    def _keep(self, text: str, candidates: Iterable[Finding]) -> list[Finding]:
+        floor = self.config.min_confidence
+        allow = self._allow
+        kept = []
+        for f in candidates:
+            if f.confidence < floor:
+                continue
+            if allow and " ".join(text[f.start:f.end].split()).casefold() in allow:
+                continue
+            kept.append(f)
+        return kept
+
+
+def _build_prefilter(recognizers: tuple[Recognizer, ...]) -> tuple[Any, list[tuple[int, int]], frozenset[int]]:
+    """One RE2 set over every plain pattern: a single pass says which patterns can match at all, so the
+    per-pattern passes run only where they will find something."""
+    options = re2.Options()
+    options.max_mem = 256 << 20
+    options.log_errors = False
+    prefilter = re2.Set.SearchSet(options)
+    owners: list[tuple[int, int]] = []
+    always: set[int] = set()
+    for index, recognizer in enumerate(recognizers):
+        patterns = recognizer.set_patterns()
+        if patterns is None:
+            always.add(index)
+            continue
+        for local, pattern in enumerate(patterns):
+            if prefilter.Add(pattern) != len(owners):
+                raise ValueError(f"pattern {local} of recognizer {recognizer.name} is not valid in an RE2 set")
+            owners.append((index, local))
+    if not owners:
+        return None, owners, frozenset(always)
+    prefilter.Compile()
+    return prefilter, owners, frozenset(always)
+
+
+def repeat_values(text: str, findings: list[Finding], max_values: int = 256,
+                  known: dict[str, Finding] | None = None) -> list[Finding]:
+    """Once a value is found anywhere, every other whole-word occurrence of it is found too.
+
+    Context can differ between two mentions of the same value; redacting one and leaking the other
+    would defeat the first.
+    """
+    first: dict[str, Finding] = dict(known) if known else {}
+    for f in findings:
+        if f.end - f.start >= 4:
+            first.setdefault(text[f.start:f.end], f)
+    if not first:
+        return findings
+    extra: list[Finding] = []
+    size = len(text)
+    for value, seed in list(first.items())[:max_values]:
+        pos = text.find(value)
+        while pos != -1:
+            end = pos + len(value)
+            if (pos != seed.start or known) and (pos == 0 or not text[pos - 1].isalnum()) and (
+                    end == size or not text[end].isalnum()):
+                extra.append(Finding(seed.data_class, pos, end, seed.confidence - 0.001, seed.detector,
+                                     "repeats a value detected elsewhere in the text"))
+            pos = text.find(value, end)
+    return findings + extra if extra else findings
+
+
+def resolve_overlaps(candidates: list[Finding]) -> list[Finding]:
+    ordered = sorted(candidates, key=lambda f: (-f.confidence, -(f.end - f.start), f.start))
+    starts: list[int] = []
+    ends: list[int] = []
+    chosen: list[Finding] = []
+    for f in ordered:
+        i = bisect_left(starts, f.start)
+        if i > 0 and ends[i - 1] > f.start:
+            continue
+        if i < len(starts) and starts[i] < f.end:
+            continue
+        starts.insert(i, f.start)
+        ends.insert(i, f.end)
+        chosen.insert(i, f)
+    return chosen

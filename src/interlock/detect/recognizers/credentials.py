@@ -1,0 +1,84 @@
+"""Passwords in config-like text, connection strings and URLs that carry credentials."""
+
+from __future__ import annotations
+
+from interlock.detect.recognizer import Pattern, Recognizer
+
+_DB_SCHEMES = ("postgres", "postgresql", "mysql", "mariadb", "mongodb", "mongodb+srv", "redis", "rediss",
+               "amqp", "amqps", "mssql", "sqlserver", "oracle", "jdbc:", "clickhouse", "cockroachdb",
+               "snowflake", "couchdb", "neo4j", "cassandra")
+_PLACEHOLDER_HINTS = ("environ", "getenv", "secret(", "vault", "process.env", "<", "${", "{{", "%(", "xxx",
+                      "***", "redacted", "changeme", "example", "dummy", "placeholder", "your_",
+                      "[")
+
+
+def looks_like_placeholder(value: str) -> bool:
+    lowered = value.lower()
+    return len(set(lowered)) <= 2 or any(h in lowered for h in _PLACEHOLDER_HINTS)
+
+
+class PasswordRecognizer(Recognizer):
+    name = "password"
+    data_class = "secret.password"
+    max_len = 128
+    keywords = ("pass", "pwd", "secret", "kennwort", "mot de passe", "contraseña")
+    patterns = (
+        Pattern(
+            "password assignment",
+            r"(?i:\b(?:password|passwd|pass|pwd|passphrase|db_pass|db_password|user_password|"
+            r"admin_password|kennwort|contraseña|mot de passe|secret|client_secret|secret_key)[\"']?"
+            r"\s*(?:[:=]|=>|:=|\bis\b)\s*)"
+            r"(?:\"([^\"\s]{4,128})\"|'([^'\s]{4,128})'|([^\s\"',;]{4,128}))",
+            0.85,
+            group=-1,
+        ),
+    )
+
+    def validate(self, value: str, pattern: Pattern) -> float | None:
+        return None if looks_like_placeholder(value) else pattern.score
+
+
+class ConnectionStringRecognizer(Recognizer):
+    """Database URLs with a password, and key=value connection strings that carry a secret."""
+
+    name = "connection_string"
+    data_class = "secret.connection_string"
+    max_len = 512
+    keywords = ("://", "password=", "pwd=", "accountkey=", "sharedaccesskey=")
+    case_insensitive = True
+    patterns = (
+        Pattern(
+            "database URL with credentials",
+            r"\b(?:" + "|".join(s.replace("+", "\\+").replace(":", "") for s in _DB_SCHEMES) + r")"
+            r"(?::[a-z0-9]{2,16})?://[^\s:/@\"']{1,128}:[^\s@\"']{1,128}@[^\s/?#\"',;]{1,255}(?:/[^\s\"',;?#]{0,128})?",
+            0.95,
+        ),
+        Pattern(
+            "key=value connection string",
+            r"(?:\b(?:server|data source|host|endpoint|defaultendpointsprotocol|accountname|user id|uid)\s*=[^;\n]{1,100};)"
+            r"(?:[^;\n]{1,100};){0,8}?\s*(?:password|pwd|accountkey|sharedaccesskey)\s*=[^;\n\"']{4,200}"
+            r"(?:;[^;\n\"']{1,100}){0,6}",
+            0.9,
+        ),
+    )
+
+
+class UrlCredentialsRecognizer(Recognizer):
+    """Any other ``scheme://user:password@host`` URL; the span covers the user-info and host."""
+
+    name = "url_credentials"
+    data_class = "secret.url_credentials"
+    max_len = 400
+    keywords = ("://",)
+    patterns = (
+        Pattern(
+            "URL with user-info",
+            r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://([^\s:/@\"'<>]{1,128}:[^\s@/\"'<>]{1,128}@[^\s/?#\"'<>]{1,255})",
+            0.9,
+            group=1,
+        ),
+    )
+
+    def validate(self, value: str, pattern: Pattern) -> float | None:
+        password = value.split("@", 1)[0].split(":", 1)[1]
+        return None if looks_like_placeholder(password) else pattern.score

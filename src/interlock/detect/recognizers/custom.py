@@ -1,0 +1,34 @@
+"""Deployment-defined patterns, each with optional context words and checksum."""
+
+from __future__ import annotations
+
+from interlock.detect.checksums import CHECKSUMS
+from interlock.detect.config import CustomPattern
+from interlock.detect.context import ContextWords
+from interlock.detect.recognizer import Pattern, Recognizer, compile_re2
+
+
+class CustomPatternRecognizer(Recognizer):
+    data_class = "custom.pattern"
+
+    def __init__(self, spec: CustomPattern, index: int) -> None:
+        self.name = f"custom:{spec.data_class}#{index}"
+        self.data_class = spec.data_class
+        self.max_len = spec.max_len
+        self.context_required = spec.context_required
+        self._pattern = Pattern(f"custom pattern #{index}", spec.pattern, spec.confidence, group=spec.group)
+        try:
+            regex = compile_re2(spec.pattern)
+        except Exception as exc:
+            raise ValueError(f"custom pattern for {spec.data_class} is not valid RE2 syntax: {exc}") from exc
+        if spec.group > regex.groups:
+            raise ValueError(f"custom pattern for {spec.data_class} has no capture group {spec.group}")
+        self._compiled = ((self._pattern, regex),)
+        self._context = ContextWords(spec.context)
+        self._negative = ContextWords(())
+        self._checksum = CHECKSUMS[spec.checksum] if spec.checksum else None
+
+    def validate(self, value: str, pattern: Pattern) -> float | None:
+        if self._checksum is not None and not self._checksum(value):
+            return None
+        return pattern.score

@@ -1,0 +1,50 @@
+"""Deployment dictionaries: thousands of terms matched whole-word in one RE2 pass."""
+
+from __future__ import annotations
+
+from collections.abc import Container, Mapping
+
+import re2
+
+from interlock.detect.finding import Finding
+from interlock.detect.recognizer import Recognizer, ScanText, compile_re2
+
+
+class DictionaryRecognizer(Recognizer):
+    """All terms of all classes compile into a single case-insensitive alternation.
+
+    RE2 turns the alternation into one automaton, so the cost per character does not grow with the
+    number of terms. A term listed under two classes belongs to the first.
+    """
+
+    name = "dictionary"
+    data_class = "custom.dictionary"
+
+    def __init__(self, dictionaries: Mapping[str, tuple[str, ...]]) -> None:
+        super().__init__()
+        self._class_of: dict[str, str] = {}
+        for data_class, terms in dictionaries.items():
+            for term in terms:
+                key = " ".join(term.split()).casefold()
+                if key:
+                    self._class_of.setdefault(key, data_class)
+        self.max_len = max((len(t) for t in self._class_of), default=1) * 2
+        self._regex = None
+        if self._class_of:
+            # Longest first, so "Acme Corp Ltd" wins over "Acme" at the same position.
+            ordered = sorted(self._class_of, key=len, reverse=True)
+            body = "|".join(re2.escape(t).replace(r"\ ", r"\s+") for t in ordered)
+            self._regex = compile_re2(rf"(?:^|\b)(?:{body})(?:\b|$)", case_insensitive=True)
+
+    def scan(self, scan: ScanText, hits: Container[int] | None = None) -> list[Finding]:
+        if self._regex is None:
+            return []
+        found: list[Finding] = []
+        text = scan.text
+        for match in self._regex.finditer(text):
+            start, end = match.span()
+            value = " ".join(text[start:end].split()).casefold()
+            data_class = self._class_of.get(value)
+            if data_class is not None:
+                found.append(Finding(data_class, start, end, 0.9, self.name, f"dictionary term for {data_class}"))
+        return found

@@ -1,0 +1,54 @@
+"""Generic secrets: high-entropy strings assigned to secret-sounding keys."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from interlock.detect.recognizer import Pattern, Recognizer
+from interlock.detect.recognizers.credentials import looks_like_placeholder
+
+ENTROPY_THRESHOLD = 3.5
+HEX_ENTROPY_THRESHOLD = 3.0
+
+
+def shannon_entropy(value: str) -> float:
+    """Bits per character of the empirical distribution of ``value``."""
+    if not value:
+        return 0.0
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
+
+
+class HighEntropySecretRecognizer(Recognizer):
+    name = "high_entropy_secret"
+    data_class = "secret.token"
+    max_len = 256
+    keywords = ("key", "token", "secret", "auth", "bearer", "credential", "apikey", "signature", "session")
+    patterns = (
+        Pattern(
+            "high-entropy value near a secret keyword",
+            r"(?i:\b(?:[a-z0-9]{0,20}[_\-.]?)?(?:api[_\-]?key|apikey|secret|token|auth[_\-]?token|access[_\-]?key|"
+            r"client[_\-]?secret|private[_\-]?key|credentials?|session[_\-]?id|signing[_\-]?key|bearer|"
+            r"authorization|x-api-key)[\"']?\s*(?:[:=]|=>|:=)?\s*(?:bearer\s+|token\s+|basic\s+)?)"
+            r"[\"']?([A-Za-z0-9_\-+/=.~]{16,256})",
+            0.75,
+            group=1,
+        ),
+    )
+    negative_context = ("sha", "sha1", "sha256", "md5", "hash", "checksum", "digest", "commit", "etag",
+                        "uuid", "guid", "integrity")
+
+    def validate(self, value: str, pattern: Pattern) -> float | None:
+        value = value.rstrip(".=")
+        if len(value) < 16 or looks_like_placeholder(value):
+            return None
+        lowered = value.lower()
+        is_hex = all(c in "0123456789abcdef" for c in lowered)
+        has_digit = any(c.isdigit() for c in value)
+        if not has_digit and not is_hex:
+            return None  # identifiers like "getAccessTokenFromRequest" are words, not secrets
+        threshold = HEX_ENTROPY_THRESHOLD if is_hex else ENTROPY_THRESHOLD
+        if shannon_entropy(value) < threshold:
+            return None
+        return pattern.score

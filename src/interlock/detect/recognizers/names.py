@@ -1,0 +1,73 @@
+"""Person names without a model: honorifics, introductions, salutations and sign-offs."""
+
+from __future__ import annotations
+
+from interlock.detect.context import tokens
+from interlock.detect.finding import Finding
+from interlock.detect.recognizer import Pattern, Recognizer
+
+_NAME = r"[A-Z][a-z]+(?:[\-'][A-Z][a-z]+)?"
+_FULL = rf"({_NAME}(?:\s+(?:[A-Z]\.\s+)?{_NAME}){{0,2}})"
+# Capitalised words that follow the triggers but are not names.
+_STOP = frozenset({
+    "team", "all", "everyone", "sir", "madam", "customer", "support", "there", "the", "and", "thanks",
+    "thank", "best", "regards", "cheers", "hello", "hi", "dear", "sincerely", "mr", "mrs", "ms", "dr",
+    "not", "sure", "happy", "sorry", "here", "going", "looking", "a", "an", "from", "in", "on", "at",
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "hope",
+})
+
+
+class PersonNameRecognizer(Recognizer):
+    name = "person_name"
+    data_class = "pii.name"
+    max_len = 64
+    patterns = (
+        Pattern("honorific", rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Madam|Herr|Frau|Mme|Mlle|M)\.?\s+{_FULL}",
+                0.8, group=1),
+        Pattern("introduction", rf"(?i:\bmy name is|\bi am called|\bthis is|\bname:|\bi'm)\s+{_FULL}", 0.7,
+                group=1),
+        Pattern("salutation", rf"(?i:\bdear|\bhi|\bhello|\bhey)\s+{_FULL}\s*[,!\n]", 0.65, group=1),
+        Pattern(
+            "sign-off",
+            rf"(?i:regards|best|thanks|thank you|sincerely|cheers|yours truly|yours|warmly|"
+            rf"best wishes|respectfully)\s*[,.!]?\s*\n\s*{_FULL}\s*(?:\n|$)",
+            0.75,
+            group=1,
+        ),
+        Pattern("signed", rf"(?i:\bsigned|\bsigned by|\bcontact person|\bpatient|\bemployee)\s*:?\s+{_FULL}",
+                0.6, group=1),
+    )
+
+    def validate(self, value: str, pattern: Pattern) -> float | None:
+        words = tokens(value)
+        if not words or words[0] in _STOP or all(w in _STOP for w in words):
+            return None
+        # "I'm Going" or "this is Great" style false hits: a single word after a loose trigger.
+        if pattern.name in ("introduction", "salutation") and len(words) == 1:
+            return pattern.score - 0.1
+        return pattern.score
+
+
+def names_from_email_locals(text: str, emails: list[Finding], seen_limit: int = 64) -> list[Finding]:
+    """A name that repeats the local part of an address in the text (``jane.doe@`` -> "Jane Doe")."""
+    found: list[Finding] = []
+    lowered = text.lower()
+    seen: set[str] = set()
+    for email in emails[:seen_limit]:
+        local = text[email.start:email.end].split("@", 1)[0]
+        parts = [p for p in local.replace("_", ".").replace("-", ".").split(".") if p]
+        if len(parts) < 2 or not all(p.isalpha() and len(p) > 1 for p in parts[:2]):
+            continue
+        phrase = " ".join(parts[:2]).lower()
+        if phrase in seen:
+            continue
+        seen.add(phrase)
+        pos = lowered.find(phrase)
+        while pos != -1:
+            end = pos + len(phrase)
+            before = lowered[pos - 1] if pos else " "
+            after = lowered[end] if end < len(lowered) else " "
+            if not before.isalnum() and not after.isalnum() and text[pos].isupper():
+                found.append(Finding("pii.name", pos, end, 0.8, "person_name", "repeats an e-mail local part"))
+            pos = lowered.find(phrase, end)
+    return found

@@ -1,0 +1,124 @@
+"""The vault: placeholder maps sealed with AES-GCM at rest, with a time to live and erasure.
+
+The conversation id is the associated data, so a sealed map copied to another conversation's row
+fails to open instead of leaking into it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from interlock.redact.placeholders import Entry, PlaceholderMap
+
+_VERSION = b"\x01"
+_NONCE = 12
+
+
+class VaultError(Exception):
+    """A sealed map could not be opened: wrong key, wrong conversation, or tampered data."""
+
+
+class VaultCipher:
+    def __init__(self, key_b64: str) -> None:
+        try:
+            key = base64.b64decode(key_b64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("vault key must be base64 (generate one with: openssl rand -base64 32)") from exc
+        if len(key) != 32:
+            raise ValueError(f"vault key must decode to 32 bytes, got {len(key)}")
+        self._aead = AESGCM(key)
+
+    @staticmethod
+    def generate_key() -> str:
+        return base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()
+
+    def seal(self, mapping: PlaceholderMap) -> bytes:
+        payload = json.dumps(
+            [[e.placeholder, e.data_class, e.value] for e in mapping.entries()], ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+        nonce = os.urandom(_NONCE)
+        return _VERSION + nonce + self._aead.encrypt(nonce, payload, mapping.conversation_id.encode())
+
+    def open(self, blob: bytes, conversation_id: str) -> PlaceholderMap:
+        if len(blob) < 1 + _NONCE + 16 or blob[:1] != _VERSION:
+            raise VaultError("sealed placeholder map has an unknown format")
+        nonce, sealed = blob[1:1 + _NONCE], blob[1 + _NONCE:]
+        try:
+            payload = self._aead.decrypt(nonce, sealed, conversation_id.encode())
+        except InvalidTag as exc:
+            raise VaultError("sealed placeholder map does not open with this key for this conversation") from exc
+        mapping = PlaceholderMap(conversation_id)
+        for placeholder, data_class, value in json.loads(payload):
+            mapping.add(Entry(placeholder, data_class, value))
+        return mapping
+
+
+class VaultStore(Protocol):
+    """Where sealed maps live. Implementations: in memory (tests), SQLite, PostgreSQL."""
+
+    async def get(self, conversation_id: str) -> bytes | None: ...
+
+    async def put(self, conversation_id: str, blob: bytes, ttl_seconds: float) -> None: ...
+
+    async def erase(self, conversation_id: str) -> bool: ...
+
+    async def purge_expired(self) -> int: ...
+
+
+class InMemoryVaultStore:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._rows: dict[str, tuple[bytes, float]] = {}
+
+    async def get(self, conversation_id: str) -> bytes | None:
+        row = self._rows.get(conversation_id)
+        if row is None:
+            return None
+        if row[1] <= self._clock():
+            del self._rows[conversation_id]
+            return None
+        return row[0]
+
+    async def put(self, conversation_id: str, blob: bytes, ttl_seconds: float) -> None:
+        self._rows[conversation_id] = (blob, self._clock() + ttl_seconds)
+
+    async def erase(self, conversation_id: str) -> bool:
+        return self._rows.pop(conversation_id, None) is not None
+
+    async def purge_expired(self) -> int:
+        now = self._clock()
+        expired = [cid for cid, (_, deadline) in self._rows.items() if deadline <= now]
+        for cid in expired:
+            del self._rows[cid]
+        return len(expired)
+
+
+class Vault:
+    """Cipher + store: load a conversation's map (a fresh one if none or expired), save it, erase it."""
+
+    def __init__(self, cipher: VaultCipher, store: VaultStore, ttl_seconds: float) -> None:
+        if ttl_seconds <= 0:
+            raise ValueError("vault ttl_seconds must be positive")
+        self._cipher = cipher
+        self._store = store
+        self._ttl = ttl_seconds
+
+    async def load(self, conversation_id: str) -> PlaceholderMap:
+        blob = await self._store.get(conversation_id)
+        return PlaceholderMap(conversation_id) if blob is None else self._cipher.open(blob, conversation_id)
+
+    async def save(self, mapping: PlaceholderMap) -> None:
+        await self._store.put(mapping.conversation_id, self._cipher.seal(mapping), self._ttl)
+
+    async def erase(self, conversation_id: str) -> bool:
+        return await self._store.erase(conversation_id)

@@ -1,0 +1,61 @@
+"""Adversarial ~1 MB inputs per family. A super-linear engine would hang here; the alarm turns a hang
+into a failure instead of a stuck run. No timing is asserted."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from types import FrameType
+
+import pytest
+
+from interlock.detect import Detector
+
+MB = 1_000_000
+
+ADVERSARIAL = {
+    "letters": "a" * MB,
+    "digits": "1" * MB,
+    "digits-spaced": "4111 " * (MB // 5),
+    "at-signs": "a@" * (MB // 2),
+    "email-ish": ("x." * 40 + "@") * (MB // 81),
+    "pem-openers": "-----BEGIN RSA PRIVATE KEY-----\n" * (MB // 32),
+    "colons": "a:" * (MB // 2),
+    "dots": "1." * (MB // 2),
+    "hex-colons": "ff:" * (MB // 3),
+    "url-ish": "http://a:b" * (MB // 10),
+    "keywords": "password=token=secret=" * (MB // 22),
+    "capitalised": "Dear Ab " * (MB // 8),
+    "jwt-ish": "eyJ" * (MB // 3),
+    "semicolons": "server=a;" * (MB // 9),
+}
+
+
+@pytest.fixture(autouse=True)
+def _alarm() -> Iterator[None]:
+    def fail(signum: int, frame: FrameType | None) -> None:
+        raise TimeoutError("scan did not finish within 60 s: matching is not linear")
+
+    previous = signal.signal(signal.SIGALRM, fail)
+    signal.alarm(60)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_adversarial_input_completes(detector: Detector, name: str) -> None:
+    text = ADVERSARIAL[name]
+    findings = detector.scan(text)
+    assert all(0 <= f.start < f.end <= len(text) for f in findings)
+
+
+def test_five_megabytes_scanned_whole(detector: Detector) -> None:
+    filler = "The quick brown fox jumps over the lazy dog. " * (5 * MB // 45)
+    text = "jane.doe@example.com " + filler + " card 4111 1111 1111 1111"
+    findings = detector.scan(text)
+    classes = [f.data_class for f in findings]
+    assert len(text) > 5 * MB
+    assert classes[0] == "pii.email"
+    assert classes[-1] == "pci.card_number"
+    assert findings[-1].end == len(text)
