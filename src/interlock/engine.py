@@ -7,22 +7,29 @@ layer is a thin shell over ``Engine.chat``; so is ``interlock`` on the command l
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 from interlock.audit.log import AuditLog
 from interlock.audit.writer import AuditWriter
+from interlock.detect import DetectionConfig, Detector
+from interlock.detect.config import CustomPattern
 from interlock.errors import Refusal
 from interlock.identity.authenticator import Authenticator
 from interlock.identity.jwt import JwtVerifier
 from interlock.identity.principal import Principal
 from interlock.pipeline.authenticate import Authenticate
-from interlock.pipeline.authorize import AuthorizeModel, may_use
+from interlock.pipeline.authorize import AuthorizeModel
 from interlock.pipeline.call import Call
 from interlock.pipeline.forward import Forward, build_routes
+from interlock.pipeline.guard import DataGuard
 from interlock.pipeline.parse import ParseChatRequest
+from interlock.pipeline.protect import ProtectInput
+from interlock.pipeline.reveal import RevealOutput
 from interlock.pipeline.runner import Pipeline
+from interlock.policy.setup import load_policies
 from interlock.providers.openai_compat import OpenAIUpstream
-from interlock.settings import ModelSettings, Settings
+from interlock.settings import ConfigError, DetectionSettings, ModelSettings, Settings
 from interlock.store import Store, open_store
 from interlock.telemetry.metrics import Metrics
 
@@ -45,12 +52,20 @@ class Engine:
         self.authenticator = Authenticator(self.store, settings.identity, self.jwt)
         self.models: dict[str, ModelSettings] = {m.alias: m for m in settings.models}
         self.upstreams = {name: OpenAIUpstream(name, p) for name, p in settings.providers.items()}
+        policy = load_policies(settings)
+        assert policy is not None
+        self.policy = policy
+        self.shadow_policy = load_policies(settings, shadow=True)
+        self.detector = build_detector(settings.detection)
+        self.guard = DataGuard(self.detector, self.policy, self.store, settings.redaction, key_dir(settings))
         self.pipeline = Pipeline(
             (
                 Authenticate(self.authenticator),
                 ParseChatRequest(settings.limits.max_json_depth, settings.limits.max_messages),
-                AuthorizeModel(self.models),
+                AuthorizeModel(self.models, self.policy, self.shadow_policy),
+                ProtectInput(self.guard),
                 Forward(build_routes(self.models, self.upstreams)),
+                RevealOutput(self.guard, settings.detection.scan_output),
             ),
             self.writer,
             self.metrics,
@@ -92,7 +107,9 @@ class Engine:
         return refusal
 
     def visible_models(self, principal: Principal, app: Principal | None) -> list[ModelSettings]:
-        return [m for m in self.settings.models if may_use(m, principal, app)]
+        engine = self.policy.engine
+        return [m for m in self.settings.models
+                if engine.model_access(principal, app, m.alias, frozenset(), None).allowed]
 
     async def readiness(self) -> dict[str, Any]:
         checks: dict[str, Any] = {}
@@ -103,5 +120,27 @@ class Engine:
             checks["store"] = f"failed: {type(exc).__name__}"
         checks["audit_writer"] = "ok" if self.writer.healthy else f"failed: {self.writer.last_error}"
         checks["models"] = len(self.models)
+        checks["policy_version"] = self.policy.version
+        if self.shadow_policy is not None:
+            checks["shadow_policy_version"] = self.shadow_policy.version
         checks["ready"] = self.started and checks["store"] == "ok" and self.writer.healthy and bool(self.models)
         return checks
+
+
+def key_dir(settings: Settings) -> Path:
+    """Where generated key files live: beside the settings file, or the working directory."""
+    source = Path(settings.source)
+    return source.parent.resolve() if source.is_file() else Path.cwd()
+
+
+def build_detector(d: DetectionSettings) -> Detector:
+    try:
+        return Detector(DetectionConfig(
+            phone_regions=d.phone_regions, allow_list=d.allow_list, dictionaries=dict(d.dictionaries),
+            custom_patterns=tuple(CustomPattern(data_class=p.data_class, pattern=p.pattern, context=p.context,
+                                                checksum=p.checksum, confidence=p.confidence,
+                                                context_required=p.context_required, max_len=p.max_len,
+                                                group=p.group) for p in d.custom_patterns),
+            min_confidence=d.min_confidence, ner_backend=d.ner_backend, disabled=d.disabled))
+    except ValueError as exc:
+        raise ConfigError(f"detection: {exc}") from None

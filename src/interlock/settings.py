@@ -106,8 +106,6 @@ class ModelSettings(_Frozen):
     hosting: Literal["external", "on_prem"] = "external"
     # Aliases tried in order when this one fails to connect or answers 5xx; never on a refusal.
     fallbacks: tuple[str, ...] = ()
-    # Until policies decide model access, the roles that may use this model (empty: any caller).
-    allow_roles: frozenset[str] = frozenset()
     description: str = ""
 
 
@@ -136,6 +134,58 @@ class IdentitySettings(_Frozen):
     end_user_token_header: str = "x-interlock-end-user-token"
 
 
+class PolicySettings(_Frozen):
+    """Cedar policies: who may use which model, what happens to each data class, who sees values again."""
+
+    # Directory of .cedar files. Unset: the built-in defaults (every caller may use every model; secrets
+    # blocked; personal data redacted for external models and restored for the caller; cards masked).
+    dir: Path | None = None
+    # Schema to validate against. Unset: the shipped schema (interlock/policy/interlock.cedarschema).
+    schema_file: Path | None = None
+    # The catalogue policies may name (principals' tenants must be listed; unknown roles match nothing).
+    tenants: tuple[str, ...] = ("default",)
+    roles: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    # A candidate set evaluated beside the active one on live traffic; differences are recorded, not enforced.
+    shadow_dir: Path | None = None
+
+
+class CustomPatternSettings(_Frozen):
+    data_class: Annotated[str, Field(pattern=r"^custom\.[a-z0-9_.-]+$")]
+    pattern: str
+    context: tuple[str, ...] = ()
+    checksum: Literal["luhn", "mod97", "aba"] | None = None
+    confidence: Annotated[float, Field(gt=0, le=1)] = 0.8
+    context_required: bool = False
+    max_len: Annotated[int, Field(ge=1, le=4096)] = 256
+    group: Annotated[int, Field(ge=0)] = 0
+
+
+class DetectionSettings(_Frozen):
+    """Which recognizers run and with what deployment data; compiled once at start-up."""
+
+    phone_regions: tuple[str, ...] = ("US", "GB")
+    # Values known to be safe (your own support address): never treated as findings.
+    allow_list: tuple[str, ...] = ()
+    # custom.<name> -> terms matched as whole words, case-insensitively (code names, customer names).
+    dictionaries: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    custom_patterns: tuple[CustomPatternSettings, ...] = ()
+    min_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
+    # None: patterns, checksums and rules only. "spacy" or "spacy:<model>" adds a NER backend (extra "ner").
+    ner_backend: str | None = None
+    disabled: tuple[str, ...] = ()
+    # Scan what the model returns too (values it emits are handled by the same policy).
+    scan_output: bool = True
+
+
+class RedactionSettings(_Frozen):
+    # AES-GCM key (32 bytes, base64) for the placeholder vault; from the environment or a file.
+    vault_key_env: str = "INTERLOCK_VAULT_KEY"
+    vault_key_file: Path | None = None
+    # How long a conversation's placeholder map is kept (callers send x-interlock-conversation-id).
+    vault_ttl_seconds: Annotated[float, Field(gt=0)] = 24 * 3600.0
+
+
 class AuditSettings(_Frozen):
     # The log's name: the first line of every signed checkpoint. Keep it constant for a deployment.
     key_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/:-]{0,127}$")] = "interlock"
@@ -158,6 +208,9 @@ class Settings(_Frozen):
     identity: IdentitySettings = IdentitySettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     audit: AuditSettings = AuditSettings()
+    policy: PolicySettings = PolicySettings()
+    detection: DetectionSettings = DetectionSettings()
+    redaction: RedactionSettings = RedactionSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     models: tuple[ModelSettings, ...] = ()
     # Where this settings object came from, for error messages and relative paths.
@@ -197,7 +250,8 @@ def embedded_defaults(port: int = 8080, host: str = "127.0.0.1") -> Settings:
         server=ServerSettings(host=host, port=port, mount_mock=True),
         providers={"mock": ProviderSettings(type="mock", base_url=f"http://127.0.0.1:{port}/_mock/v1")},
         models=(
-            ModelSettings(alias="mock", provider="mock", upstream_model="mock", hosting="on_prem",
+            # Treated as an external provider, so the built-in policies show redaction and restoration.
+            ModelSettings(alias="mock", provider="mock", upstream_model="mock", hosting="external",
                           description="built-in mock model: echoes the prompt, scriptable"),
         ),
         source="<embedded defaults>",
@@ -287,13 +341,21 @@ def _resolve_relative(settings: Settings, base: Path) -> Settings:
         identity = identity.model_copy(
             update={"jwt": identity.jwt.model_copy(update={"jwks_file": (base / identity.jwt.jwks_file).resolve()})}
         )
+    policy = settings.policy
+    policy = policy.model_copy(update={
+        k: (base / v).resolve() for k, v in (("dir", policy.dir), ("schema_file", policy.schema_file),
+                                             ("shadow_dir", policy.shadow_dir))
+        if v is not None and not v.is_absolute()})
+    redaction = settings.redaction
+    if redaction.vault_key_file is not None and not redaction.vault_key_file.is_absolute():
+        redaction = redaction.model_copy(update={"vault_key_file": (base / redaction.vault_key_file).resolve()})
     audit = settings.audit
     key_file = audit.signing_key_file or Path("interlock-audit.key")
     if not key_file.is_absolute():
         audit = audit.model_copy(update={"signing_key_file": (base / key_file).resolve()})
     return settings.model_copy(
         update={"store": settings.store.model_copy(update={"url": url}), "providers": providers,
-                "identity": identity, "audit": audit}
+                "identity": identity, "audit": audit, "policy": policy, "redaction": redaction}
     )
 
 

@@ -1,38 +1,58 @@
-"""Stage: the model exists and this caller may use it."""
+"""Stage: the model exists and policy lets this caller use it with these capabilities."""
 
 from __future__ import annotations
 
 from interlock.errors import ModelNotFound, PolicyDenied
-from interlock.identity.principal import Principal
 from interlock.pipeline.call import Call
+from interlock.policy.holder import PolicyHolder
 from interlock.settings import ModelSettings
 
+# A request body above this size asks for the large_context capability.
+LARGE_CONTEXT_BYTES = 128 * 1024
 
-def may_use(model: ModelSettings, principal: Principal | None, app: Principal | None) -> bool:
-    """Role check that stands in until policies decide model access.
 
-    When an application acts for an asserted end user, the application's roles count: the user
-    carries none of its own.
-    """
-    if not model.allow_roles:
-        return True
-    subject = app if app is not None and principal is not None and not principal.roles else principal
-    return subject is not None and not model.allow_roles.isdisjoint(subject.roles)
+def capabilities_of(call: Call) -> frozenset[str]:
+    caps = set()
+    if call.stream:
+        caps.add("streaming")
+    if call.body.get("tools"):
+        caps.add("tools")
+    if len(call.raw_body) > LARGE_CONTEXT_BYTES:
+        caps.add("large_context")
+    return frozenset(caps)
 
 
 class AuthorizeModel:
     name = "authorize"
 
-    def __init__(self, models: dict[str, ModelSettings]) -> None:
+    def __init__(self, models: dict[str, ModelSettings], policy: PolicyHolder,
+                 shadow: PolicyHolder | None = None) -> None:
         self._models = models
+        self._policy = policy
+        self._shadow = shadow
 
     async def __call__(self, call: Call) -> None:
-        model = self._models.get(call.model_alias)
-        if model is None:
+        if call.model_alias not in self._models:
             raise ModelNotFound(f"The model {call.model_alias!r} does not exist here; "
                                 "GET /v1/models lists the models you may use.", param="model")
-        if not may_use(model, call.principal, call.app):
-            call.decide(self.name, "deny", "role not allowed for model")
-            raise PolicyDenied(f"You may not use the model {call.model_alias!r}; "
+        assert call.principal is not None
+        engine = self._policy.engine
+        call.policy_version = engine.version
+        caps = capabilities_of(call)
+        max_tokens = call.body.get("max_completion_tokens") or call.body.get("max_tokens")
+        decision = engine.model_access(call.principal, call.app, call.model_alias, caps,
+                                       max_tokens if isinstance(max_tokens, int) else None)
+        if self._shadow is not None:
+            candidate = self._shadow.engine.model_access(call.principal, call.app, call.model_alias, caps,
+                                                         max_tokens if isinstance(max_tokens, int) else None)
+            if candidate.allowed != decision.allowed:
+                call.shadow_differences.append({"question": "invoke_model", "active": decision.allowed,
+                                                "candidate": candidate.allowed,
+                                                "candidate_policy_ids": list(candidate.policy_ids)})
+        if not decision.allowed:
+            call.decide(self.name, "deny", decision.reason, decision.policy_ids)
+            extra = " (a policy evaluation error)" if decision.errors else ""
+            raise PolicyDenied(f"Policy does not let you use the model {call.model_alias!r} with "
+                               f"{', '.join(sorted(caps)) or 'these settings'}{extra}; "
                                "ask an administrator for access.", param="model")
-        call.decide(self.name, "allow", "model access")
+        call.decide(self.name, "allow", decision.reason, decision.policy_ids)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from interlock.identity.principal import Principal
+from interlock.redact.placeholders import PlaceholderMap
 
 
 @dataclass(slots=True)
@@ -72,6 +73,13 @@ class Call:
     # Redacted material worth keeping for investigation, stored apart from the record (erasable).
     payload: dict[str, Any] | None = None
 
+    # The conversation's placeholder map (set by the protect stage, used to restore the answer).
+    mapping: PlaceholderMap | None = None
+    policy_version: str = ""
+    shadow_differences: list[dict[str, Any]] = field(default_factory=list)
+    # What sensitive data was found and what was done to it: (class, action, where), never the value.
+    data_findings: list[tuple[str, str, str]] = field(default_factory=list)
+
     decisions: list[StageDecision] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
@@ -123,6 +131,15 @@ class Call:
                 "total_tokens": self.usage.total_tokens,
             },
         }
+        if self.policy_version:
+            rec["policy_version"] = self.policy_version
+        if self.data_findings:
+            counts: dict[tuple[str, str, str], int] = {}
+            for item in self.data_findings:
+                counts[item] = counts.get(item, 0) + 1
+            rec["data"] = [{"class": c, "action": a, "where": w, "count": n} for (c, a, w), n in sorted(counts.items())]
+        if self.shadow_differences:
+            rec["shadow_differences"] = self.shadow_differences
         if self.attempts:
             rec["attempts"] = self.attempts
         if self.finish_reason:

@@ -84,6 +84,30 @@ class Store(Protocol):
     async def erase_payload(self, request_id: str) -> bool: ...
     async def purge_expired_payloads(self, now: float) -> int: ...
 
+    async def vault_get(self, conversation_id: str) -> bytes | None: ...
+    async def vault_put(self, conversation_id: str, blob: bytes, ttl_seconds: float) -> None: ...
+    async def vault_erase(self, conversation_id: str) -> bool: ...
+    async def vault_purge_expired(self) -> int: ...
+
+
+class StoreVault:
+    """The placeholder vault's storage on a Store (the ``VaultStore`` protocol)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def get(self, conversation_id: str) -> bytes | None:
+        return await self._store.vault_get(conversation_id)
+
+    async def put(self, conversation_id: str, blob: bytes, ttl_seconds: float) -> None:
+        await self._store.vault_put(conversation_id, blob, ttl_seconds)
+
+    async def erase(self, conversation_id: str) -> bool:
+        return await self._store.vault_erase(conversation_id)
+
+    async def purge_expired(self) -> int:
+        return await self._store.vault_purge_expired()
+
 
 LogRow = tuple[int, str, bytes, bytes, bytes | None, bytes | None]
 

@@ -6,6 +6,7 @@ every instance and worker writes into one total order without gaps.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -146,6 +147,25 @@ class PostgresStore:
     async def purge_expired_payloads(self, now: float) -> int:
         status: str = await self.pool.execute(
             "DELETE FROM audit_payload WHERE expires IS NOT NULL AND expires <= $1", now)
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def vault_get(self, conversation_id: str) -> bytes | None:
+        blob = await self.pool.fetchval("SELECT blob FROM vault WHERE conversation_id = $1 AND expires > $2",
+                                        conversation_id, time.time())
+        return bytes(blob) if blob is not None else None
+
+    async def vault_put(self, conversation_id: str, blob: bytes, ttl_seconds: float) -> None:
+        await self.pool.execute(
+            "INSERT INTO vault (conversation_id, blob, expires) VALUES ($1, $2, $3) ON CONFLICT (conversation_id) "
+            "DO UPDATE SET blob = excluded.blob, expires = excluded.expires",
+            conversation_id, blob, time.time() + ttl_seconds)
+
+    async def vault_erase(self, conversation_id: str) -> bool:
+        status: str = await self.pool.execute("DELETE FROM vault WHERE conversation_id = $1", conversation_id)
+        return not status.endswith(" 0")
+
+    async def vault_purge_expired(self) -> int:
+        status: str = await self.pool.execute("DELETE FROM vault WHERE expires <= $1", time.time())
         return int(status.rsplit(" ", 1)[-1])
 
     async def query_records(self, query: RecordQuery) -> list[tuple[int, dict[str, Any]]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -215,6 +216,29 @@ class SqliteStore:
                                    (now,)).rowcount
 
         count: int = await self._in_writer(run)
+        return count
+
+    # -- vault ---------------------------------------------------------------------------------
+
+    async def vault_get(self, conversation_id: str) -> bytes | None:
+        row = self._r.execute("SELECT blob FROM vault WHERE conversation_id = ? AND expires > ?",
+                              (conversation_id, time.time())).fetchone()
+        return bytes(row[0]) if row else None
+
+    async def vault_put(self, conversation_id: str, blob: bytes, ttl_seconds: float) -> None:
+        await self._in_writer(lambda: self._w.execute(
+            "INSERT INTO vault (conversation_id, blob, expires) VALUES (?, ?, ?) ON CONFLICT (conversation_id) "
+            "DO UPDATE SET blob = excluded.blob, expires = excluded.expires",
+            (conversation_id, blob, time.time() + ttl_seconds)))
+
+    async def vault_erase(self, conversation_id: str) -> bool:
+        erased: bool = await self._in_writer(
+            lambda: self._w.execute("DELETE FROM vault WHERE conversation_id = ?", (conversation_id,)).rowcount > 0)
+        return erased
+
+    async def vault_purge_expired(self) -> int:
+        count: int = await self._in_writer(
+            lambda: self._w.execute("DELETE FROM vault WHERE expires <= ?", (time.time(),)).rowcount)
         return count
 
     async def query_records(self, query: RecordQuery) -> list[tuple[int, dict[str, Any]]]:

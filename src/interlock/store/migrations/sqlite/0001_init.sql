@@ -51,3 +51,10 @@ CREATE TABLE IF NOT EXISTS audit_frontier (
     size     INTEGER NOT NULL,
     frontier BLOB NOT NULL
 );
+
+-- Sealed (AES-GCM) placeholder maps, one per conversation, with a time to live.
+CREATE TABLE IF NOT EXISTS vault (
+    conversation_id TEXT PRIMARY KEY,
+    blob            BLOB NOT NULL,
+    expires         REAL NOT NULL
+);

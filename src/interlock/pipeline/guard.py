@@ -1,0 +1,108 @@
+"""What protecting and revealing share: the detector, the policy's data decisions, the vault.
+
+``DataGuard.actions`` asks Cedar once per call for every class found and turns the answers into an
+``ActionPolicy`` whose default is ``block``: a class the policy did not decide never passes.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from typing import Any
+
+from interlock.detect import Detector
+from interlock.detect.finding import Finding
+from interlock.errors import InvalidRequest
+from interlock.identity.principal import Principal
+from interlock.keyfile import load_or_create
+from interlock.pipeline.call import Call
+from interlock.policy.holder import PolicyHolder
+from interlock.redact import ActionPolicy, PlaceholderMap, Vault, VaultCipher
+from interlock.settings import ConfigError, RedactionSettings
+from interlock.store.base import Store, StoreVault
+
+CONVERSATION_HEADER = "x-interlock-conversation-id"
+_MAX_CONVERSATION_ID = 200
+
+
+def vault_cipher(settings: RedactionSettings, default_dir: Any) -> VaultCipher:
+    import os
+    from pathlib import Path
+
+    raw = os.environ.get(settings.vault_key_env)
+    if not raw:
+        path = settings.vault_key_file or Path(default_dir) / "interlock-vault.key"
+        raw = load_or_create(path, lambda: VaultCipher.generate_key().encode(), "placeholder vault key").decode().strip()
+    try:
+        return VaultCipher(raw)
+    except ValueError as exc:
+        raise ConfigError(f"redaction: the vault key is unusable: {exc}") from None
+
+
+class RestoreRights:
+    """``data_class in rights``: may this caller see values of that class again? Asked lazily, once."""
+
+    def __init__(self, policy: PolicyHolder, principal: Principal, app: Principal | None) -> None:
+        self._engine = policy.engine
+        self._principal = principal
+        self._app = app
+        self._known: dict[str, bool] = {}
+
+    def __contains__(self, data_class: object) -> bool:
+        if not isinstance(data_class, str):
+            return False
+        allowed = self._known.get(data_class)
+        if allowed is None:
+            allowed = self._known[data_class] = self._engine.may_restore(self._principal, data_class,
+                                                                         self._app).allowed
+        return allowed
+
+
+class DataGuard:
+    def __init__(self, detector: Detector, policy: PolicyHolder, store: Store, settings: RedactionSettings,
+                 key_dir: Any) -> None:
+        self.detector = detector
+        self.policy = policy
+        self._settings = settings
+        self._vault = Vault(vault_cipher(settings, key_dir), StoreVault(store), settings.vault_ttl_seconds)
+
+    def actions(self, call: Call, findings: Iterable[Finding]) -> ActionPolicy:
+        classes = {f.data_class for f in findings}
+        if not classes:
+            return ActionPolicy({}, default="block")
+        assert call.principal is not None
+        decided = self.policy.engine.data_actions(call.principal, call.app, call.model_alias, sorted(classes))
+        by_class = {}
+        for data_class, d in decided.items():
+            by_class[data_class] = d.action
+            call.decide("data", d.action, f"{data_class}: {d.reason}", d.policy_ids)
+        return ActionPolicy(by_class, default="block")
+
+    def restore_rights(self, call: Call) -> RestoreRights:
+        assert call.principal is not None
+        return RestoreRights(self.policy, call.principal, call.app)
+
+    @staticmethod
+    def _vault_key(call: Call) -> str | None:
+        conv = call.headers.get(CONVERSATION_HEADER)
+        if conv is None:
+            return None
+        conv = conv.strip()
+        if not conv or len(conv) > _MAX_CONVERSATION_ID or not conv.isprintable():
+            raise InvalidRequest(f"The {CONVERSATION_HEADER} header must be a printable id of at most "
+                                 f"{_MAX_CONVERSATION_ID} characters.")
+        assert call.principal is not None
+        # Scoped to the caller: nobody can open another principal's conversation map by guessing its id.
+        p = call.principal
+        scope = base64.urlsafe_b64encode(f"{p.tenant}\x00{p.kind}\x00{p.id}".encode()).decode()
+        return f"{scope}/{conv}"
+
+    async def mapping(self, call: Call) -> PlaceholderMap:
+        key = self._vault_key(call)
+        if key is None:
+            return PlaceholderMap(call.request_id)
+        return await self._vault.load(key)
+
+    async def save(self, call: Call, mapping: PlaceholderMap) -> None:
+        if mapping.conversation_id != call.request_id and len(mapping):
+            await self._vault.save(mapping)

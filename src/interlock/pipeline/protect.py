@@ -1,0 +1,101 @@
+"""Stage: find sensitive data in everything the model would receive, and apply policy to it.
+
+Covered: every message's text and text parts (system, user, assistant, tool results), the arguments
+of earlier tool calls, and tool descriptions. Each text is scanned once; Cedar is asked once for all
+classes found; then the texts are rewritten in place: placeholders (``redact``), irreversible
+masks (``mask``), or a refusal naming the class (``block``). The upstream sees only the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from interlock.detect.finding import Finding
+from interlock.pipeline.call import Call
+from interlock.pipeline.guard import DataGuard
+from interlock.redact import ActionPolicy, redact
+from interlock.redact.redactor import check_blocked
+
+Setter = Callable[[str], None]
+
+
+def _setter(container: dict[str, Any], key: str) -> Setter:
+    def set_text(new: str) -> None:
+        container[key] = new
+
+    return set_text
+
+
+def _text_slots(body: dict[str, Any]) -> list[tuple[str, Setter]]:
+    """Every string the model reads, with a way to replace it."""
+    slots: list[tuple[str, Setter]] = []
+
+    def slot(container: dict[str, Any], key: str) -> None:
+        value = container.get(key)
+        if isinstance(value, str) and value:
+            slots.append((value, _setter(container, key)))
+
+    for message in body.get("messages", ()):
+        if not isinstance(message, dict):
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            slot(message, "content")
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and part.get("type") == "text":
+                    slot(part, "text")
+        for tool_call in message.get("tool_calls") or ():
+            if isinstance(tool_call, dict) and isinstance(tool_call.get("function"), dict):
+                slot(tool_call["function"], "arguments")
+    for tool in body.get("tools") or ():
+        if isinstance(tool, dict) and isinstance(tool.get("function"), dict):
+            slot(tool["function"], "description")
+    return slots
+
+
+class ProtectInput:
+    name = "protect"
+
+    def __init__(self, guard: DataGuard) -> None:
+        self._guard = guard
+
+    async def __call__(self, call: Call) -> None:
+        slots = _text_slots(call.body)
+        scanned: list[tuple[str, Setter, list[Finding]]] = []
+        everything: list[Finding] = []
+        for text, setter in slots:
+            findings = self._guard.detector.scan(text)
+            if findings:
+                scanned.append((text, setter, findings))
+                everything.extend(findings)
+        mapping = await self._guard.mapping(call)
+        call.mapping = mapping
+        if not everything:
+            call.payload = {"messages": call.body.get("messages")}
+            return
+        policy = self._guard.actions(call, everything)
+        # Refuse before rewriting anything, naming every blocked class (never a value).
+        for f in everything:
+            call.data_findings.append((f.data_class, policy.action_for(f.data_class), "input"))
+        check_blocked(everything, policy)
+        # The audit payload keeps no raw value even where policy lets the model see it: those are masked.
+        kept = audit_policy(policy)
+        for text, setter, findings in scanned:
+            setter(redact(text, findings, kept, mapping).text)
+        call.payload = {"messages": _copy(call.body.get("messages"))}
+        for text, setter, findings in scanned:
+            setter(redact(text, findings, policy, mapping).text)
+
+
+def audit_policy(policy: ActionPolicy) -> ActionPolicy:
+    """The same actions, with ``allow`` turned into ``mask``: what may be kept at rest."""
+    return ActionPolicy({c: ("mask" if a == "allow" else a) for c, a in policy.by_class.items()},
+                        default="mask" if policy.default == "allow" else policy.default)
+
+
+def _copy(value: Any) -> Any:
+    return msgspec.json.decode(msgspec.json.encode(value))

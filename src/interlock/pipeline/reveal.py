@@ -1,0 +1,162 @@
+"""Stage: inspect what the model returned, then restore placeholders for those allowed to see them.
+
+Values the model emits on its own (a card number it saw elsewhere, a key) are found and handled by
+the same policy as input: blocked (the answer is refused), masked, or replaced by a placeholder.
+Then placeholders are restored only for classes this caller may see; others keep the placeholder.
+Streams are handled chunk by chunk with a bounded hold-back, so a value or placeholder split across
+chunks is still caught, and the first token is not held for the whole generation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
+
+from interlock.detect.finding import Finding
+from interlock.pipeline.call import Call
+from interlock.pipeline.guard import DataGuard, RestoreRights
+from interlock.pipeline.protect import audit_policy
+from interlock.redact import Action, ActionPolicy, PlaceholderMap, StreamingRedactor, StreamingRestorer, redact
+from interlock.redact.redactor import Restorer, check_blocked
+
+# How much of a streamed answer is kept for the audit payload.
+_PAYLOAD_CHARS = 64 * 1024
+
+
+class RevealOutput:
+    name = "reveal"
+
+    def __init__(self, guard: DataGuard, scan_output: bool) -> None:
+        self._guard = guard
+        self._scan = scan_output
+        self._restorer = Restorer()
+
+    async def __call__(self, call: Call) -> None:
+        mapping = call.mapping if call.mapping is not None else PlaceholderMap(call.request_id)
+        rights = self._guard.restore_rights(call)
+        if call.stream_iter is not None:
+            call.stream_iter = self._stream(call, call.stream_iter, mapping, rights)
+            return
+        if call.response is None:
+            return
+        outputs: list[str] = []
+        for choice in call.response.get("choices") or ():
+            message = choice.get("message") if isinstance(choice, dict) else None
+            if not isinstance(message, dict):
+                continue
+            if isinstance(message.get("content"), str):
+                message["content"] = self._inspect(call, message["content"], mapping, rights, outputs)
+            for tool_call in message.get("tool_calls") or ():
+                fn = tool_call.get("function") if isinstance(tool_call, dict) else None
+                if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+                    fn["arguments"] = self._inspect(call, fn["arguments"], mapping, rights, outputs)
+        self._finish(call, mapping, outputs)
+        await self._guard.save(call, mapping)
+
+    def _inspect(self, call: Call, text: str, mapping: PlaceholderMap, rights: RestoreRights,
+                 outputs: list[str]) -> str:
+        if self._scan:
+            findings = [f for f in self._guard.detector.scan(text) if not _is_placeholder(text, f, mapping)]
+            if findings:
+                policy = self._guard.actions(call, findings)
+                for f in findings:
+                    call.data_findings.append((f.data_class, policy.action_for(f.data_class), "output"))
+                check_blocked(findings, policy)
+                outputs.append(redact(text, findings, audit_policy(policy), mapping).text)
+                text = redact(text, findings, policy, mapping).text
+            else:
+                outputs.append(text)
+        else:
+            outputs.append(text)
+        return self._restorer.restore(text, mapping, rights)
+
+    def _finish(self, call: Call, mapping: PlaceholderMap, outputs: list[str]) -> None:
+        if call.payload is None:
+            call.payload = {}
+        call.payload["output"] = "\n".join(outputs)[:_PAYLOAD_CHARS]
+
+    async def _stream(self, call: Call, chunks: AsyncIterator[dict[str, Any]], mapping: PlaceholderMap,
+                      rights: RestoreRights) -> AsyncIterator[dict[str, Any]]:
+        redactors: dict[int, StreamingRedactor] = {}
+        restorers: dict[int, StreamingRestorer] = {}
+        kept: list[str] = []
+        kept_len = 0
+
+        def through(index: int, text: str, final: bool) -> str:
+            nonlocal kept_len
+            red = redactors.get(index)
+            if red is None and self._scan:
+                red = redactors[index] = StreamingRedactor(
+                    self._guard.detector, ActionPolicy(_LazyActions(self._guard, call), default="block"), mapping)
+            res = restorers.get(index)
+            if res is None:
+                res = restorers[index] = StreamingRestorer(mapping, rights, self._restorer)
+            safe = text if red is None else red.feed(text) + (red.flush() if final else "")
+            if kept_len < _PAYLOAD_CHARS:
+                kept.append(safe)
+                kept_len += len(safe)
+            return res.feed(safe) + (res.flush() if final else "")
+
+        async for chunk in chunks:
+            for choice in chunk.get("choices") or ():
+                if not isinstance(choice, dict):
+                    continue
+                index = int(choice.get("index") or 0)
+                delta = choice.get("delta")
+                final = bool(choice.get("finish_reason"))
+                if isinstance(delta, dict) and isinstance(delta.get("content"), str):
+                    delta["content"] = through(index, delta["content"], final)
+                elif final and isinstance(delta, dict):
+                    tail = through(index, "", True)
+                    if tail:
+                        delta["content"] = tail
+            yield chunk
+        # A stream that ended without a finish_reason still releases what it held back.
+        tails = {i: through(i, "", True) for i in set(redactors) | set(restorers)}
+        for index, tail in tails.items():
+            if tail:
+                yield {"id": "", "object": "chat.completion.chunk", "created": 0, "model": call.model_alias,
+                       "choices": [{"index": index, "delta": {"content": tail}, "finish_reason": None}]}
+        self._finish(call, mapping, [self._at_rest(call, "".join(kept), mapping)])
+        await self._guard.save(call, mapping)
+
+    def _at_rest(self, call: Call, text: str, mapping: PlaceholderMap) -> str:
+        """A streamed answer as it may be kept in the audit payload: values the policy allowed are masked."""
+        findings = [f for f in self._guard.detector.scan(text) if not _is_placeholder(text, f, mapping)]
+        if not findings:
+            return text
+        policy = ActionPolicy({f.data_class: "mask" for f in findings}, default="mask")
+        return redact(text, findings, policy, mapping).text
+
+
+class _LazyActions(Mapping[str, Action]):
+    """Per-class actions decided by Cedar the first time a streamed answer reveals a class."""
+
+    def __init__(self, guard: DataGuard, call: Call) -> None:
+        self._guard = guard
+        self._call = call
+        self._decided: dict[str, Action] = {}
+
+    def __getitem__(self, data_class: str) -> Action:
+        if data_class.endswith(".*"):
+            raise KeyError(data_class)  # families are decided by Cedar itself, per class
+        action = self._decided.get(data_class)
+        if action is None:
+            action = self._guard.actions(self._call, [_probe(data_class)]).action_for(data_class)
+            self._decided[data_class] = action
+            self._call.data_findings.append((data_class, action, "output"))
+        return action
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decided)
+
+    def __len__(self) -> int:
+        return len(self._decided)
+
+
+def _probe(data_class: str) -> Finding:
+    return Finding(data_class, 0, 0, 1.0, "stream", "")
+
+
+def _is_placeholder(text: str, finding: Finding, mapping: PlaceholderMap) -> bool:
+    return mapping.lookup(text[finding.start:finding.end]) is not None

@@ -1,0 +1,44 @@
+"""Building the policy holder from the deployment settings."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from interlock.detect.config import TAXONOMY
+from interlock.policy.entities import EntityConfig, ModelEntity
+from interlock.policy.holder import PolicyHolder
+from interlock.policy.source import PolicyLoadError
+from interlock.settings import ConfigError, Settings
+
+
+def default_policy_dir() -> Path:
+    return Path(str(resources.files("interlock.policy").joinpath("default")))
+
+
+def entity_config(settings: Settings) -> EntityConfig:
+    """The catalogue policies may name: settings' models, tenants, roles, groups and every data class."""
+    custom = set(settings.detection.dictionaries) | {p.data_class for p in settings.detection.custom_patterns}
+    return EntityConfig(
+        tenants=settings.policy.tenants,
+        roles=settings.policy.roles,
+        groups=settings.policy.groups,
+        models=tuple(ModelEntity(alias=m.alias, provider=m.provider, hosting=m.hosting) for m in settings.models),
+        data_classes=tuple(sorted(TAXONOMY | custom)),
+    )
+
+
+def load_policies(settings: Settings, *, shadow: bool = False) -> PolicyHolder | None:
+    """The active policy set (or the shadow candidate, None if none is configured); a broken set is a
+    configuration error that names the file, the line and the reason."""
+    p = settings.policy
+    directory = p.shadow_dir if shadow else (p.dir or default_policy_dir())
+    if directory is None:
+        return None
+    try:
+        return PolicyHolder.load(directory, entity_config(settings), p.schema_file)
+    except PolicyLoadError as exc:
+        which = "policy.shadow_dir" if shadow else "policy.dir"
+        raise ConfigError(f"{which} {directory}: the policy set does not load:\n  " + "\n  ".join(exc.problems)) from None
+    except OSError as exc:
+        raise ConfigError(f"policy.dir {directory}: cannot read policies: {exc}") from None
