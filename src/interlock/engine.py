@@ -27,7 +27,8 @@ from interlock.pipeline.parse import ParseChatRequest
 from interlock.pipeline.protect import ProtectInput
 from interlock.pipeline.reveal import RevealOutput
 from interlock.pipeline.runner import Pipeline
-from interlock.policy.setup import load_policies
+from interlock.policy.setup import default_policy_dir, load_policies
+from interlock.policy.watch import PolicyWatcher
 from interlock.providers.openai_compat import OpenAIUpstream
 from interlock.settings import ConfigError, DetectionSettings, ModelSettings, Settings
 from interlock.store import Store, open_store
@@ -56,6 +57,11 @@ class Engine:
         assert policy is not None
         self.policy = policy
         self.shadow_policy = load_policies(settings, shadow=True)
+        p = settings.policy
+        self.policy_watchers = [PolicyWatcher(self.policy, p.dir or default_policy_dir(), p.reload_interval_seconds)]
+        if self.shadow_policy is not None and p.shadow_dir is not None:
+            self.policy_watchers.append(PolicyWatcher(self.shadow_policy, p.shadow_dir, p.reload_interval_seconds,
+                                                      "shadow policy"))
         self.detector = build_detector(settings.detection)
         self.guard = DataGuard(self.detector, self.policy, self.store, settings.redaction, key_dir(settings))
         self.pipeline = Pipeline(
@@ -80,6 +86,8 @@ class Engine:
             await up.start()
         await self.writer.start()
         await self.audit.start()
+        for watcher in self.policy_watchers:
+            await watcher.start()
         self.started = True
 
     async def stop(self) -> None:
@@ -87,6 +95,8 @@ class Engine:
         if not self.started:
             return
         self.started = False
+        for watcher in self.policy_watchers:
+            await watcher.stop()
         await self.writer.stop()
         await self.audit.stop()
         for up in self.upstreams.values():
@@ -105,6 +115,29 @@ class Engine:
             if refusal is None and failed is not None:
                 refusal = self.pipeline.refuse(call, failed)
         return refusal
+
+    async def explain(self, raw_body: bytes, principal: Principal, app: Principal | None) -> dict[str, Any]:
+        """What would happen to this request for this caller, without calling the model or recording it."""
+        call = self.new_call("chat.completions", raw_body, {})
+        call.principal, call.app, call.auth_method = principal, app, "explain"
+        outcome: dict[str, Any] = {"request_id": call.request_id, "principal": principal.id,
+                                   "app": app.id if app else None}
+        for stage in self.pipeline.stages:
+            if stage.name in ("authenticate", "forward", "reveal"):
+                continue
+            try:
+                await stage(call)
+            except Refusal as refusal:
+                outcome.update(outcome="refused", status=refusal.status, code=refusal.code, message=refusal.message,
+                               stage=stage.name)
+                break
+        else:
+            outcome["outcome"] = "would be sent"
+            outcome["upstream_request"] = {"model": call.model_alias, "messages": call.body.get("messages")}
+        outcome["policy_version"] = call.policy_version or self.policy.version
+        outcome["decisions"] = [d.as_record() for d in call.decisions]
+        outcome["data"] = call.record().get("data", [])
+        return outcome
 
     def visible_models(self, principal: Principal, app: Principal | None) -> list[ModelSettings]:
         engine = self.policy.engine

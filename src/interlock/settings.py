@@ -148,6 +148,8 @@ class PolicySettings(_Frozen):
     groups: tuple[str, ...] = ()
     # A candidate set evaluated beside the active one on live traffic; differences are recorded, not enforced.
     shadow_dir: Path | None = None
+    # How often each worker checks the policy directory for changes and reloads (0: only on request).
+    reload_interval_seconds: Annotated[float, Field(ge=0)] = 2.0
 
 
 class CustomPatternSettings(_Frozen):

@@ -64,7 +64,17 @@ class DataGuard:
         self.detector = detector
         self.policy = policy
         self._settings = settings
-        self._vault = Vault(vault_cipher(settings, key_dir), StoreVault(store), settings.vault_ttl_seconds)
+        self._store = store
+        self._key_dir = key_dir
+        self._vault_instance: Vault | None = None
+
+    @property
+    def _vault(self) -> Vault:
+        # Built on first use: deployments that never name a conversation need no vault key.
+        if self._vault_instance is None:
+            self._vault_instance = Vault(vault_cipher(self._settings, self._key_dir), StoreVault(self._store),
+                                         self._settings.vault_ttl_seconds)
+        return self._vault_instance
 
     def actions(self, call: Call, findings: Iterable[Finding]) -> ActionPolicy:
         classes = {f.data_class for f in findings}

@@ -16,14 +16,31 @@ def default_policy_dir() -> Path:
     return Path(str(resources.files("interlock.policy").joinpath("default")))
 
 
-def entity_config(settings: Settings) -> EntityConfig:
-    """The catalogue policies may name: settings' models, tenants, roles, groups and every data class."""
+ENTITIES_FILE = "entities.yaml"
+
+
+def entity_config(settings: Settings, directory: Path | None = None) -> EntityConfig:
+    """The catalogue policies may name: tenants, roles, groups and tools from ``entities.yaml`` beside
+    the policies if there is one (else from the settings), the settings' models, and every data class."""
     custom = set(settings.detection.dictionaries) | {p.data_class for p in settings.detection.custom_patterns}
+    models = tuple(ModelEntity(alias=m.alias, provider=m.provider, hosting=m.hosting) for m in settings.models)
+    where = directory or settings.policy.dir
+    catalogue = where / ENTITIES_FILE if where is not None else None
+    if catalogue is not None and catalogue.is_file():
+        try:
+            base = EntityConfig.from_file(catalogue)
+        except (ValueError, OSError) as exc:
+            raise ConfigError(f"{catalogue}: {exc}") from None
+        known = {m.alias for m in models}
+        return base.model_copy(update={
+            "models": models + tuple(m for m in base.models if m.alias not in known),
+            "data_classes": tuple(sorted(TAXONOMY | custom | set(base.data_classes))),
+        })
     return EntityConfig(
         tenants=settings.policy.tenants,
         roles=settings.policy.roles,
         groups=settings.policy.groups,
-        models=tuple(ModelEntity(alias=m.alias, provider=m.provider, hosting=m.hosting) for m in settings.models),
+        models=models,
         data_classes=tuple(sorted(TAXONOMY | custom)),
     )
 
@@ -36,7 +53,7 @@ def load_policies(settings: Settings, *, shadow: bool = False) -> PolicyHolder |
     if directory is None:
         return None
     try:
-        return PolicyHolder.load(directory, entity_config(settings), p.schema_file)
+        return PolicyHolder.load(directory, entity_config(settings, directory), p.schema_file)
     except PolicyLoadError as exc:
         which = "policy.shadow_dir" if shadow else "policy.dir"
         raise ConfigError(f"{which} {directory}: the policy set does not load:\n  " + "\n  ".join(exc.problems)) from None

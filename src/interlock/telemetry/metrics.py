@@ -30,6 +30,10 @@ class Metrics:
                                buckets=_STAGE_BUCKETS, registry=self.registry)
         self.upstream = Histogram("interlock_upstream_seconds", "Upstream latency", ("provider",),
                                   buckets=_LATENCY_BUCKETS, registry=self.registry)
+        self.shadow = Counter("interlock_policy_shadow_differences", "Calls where the shadow policy set "
+                              "would have decided differently", registry=self.registry)
+        self.data = Counter("interlock_data_findings", "Sensitive data found, by class and action",
+                            ("data_class", "action"), registry=self.registry)
         self.tokens = Counter("interlock_tokens", "Tokens reported by upstreams", ("model", "kind"),
                               registry=self.registry)
         # Children are looked up once per label set: labels() costs more than observe() itself.
@@ -55,6 +59,10 @@ class Metrics:
         if call.refusal_code:
             self._child(self.refusals, call.refusal_code).inc()
         self._child(self.latency, model).observe(call.elapsed_ms() / 1000.0)
+        if call.shadow_differences:
+            self.shadow.inc()
+        for data_class, action, _ in call.data_findings:
+            self._child(self.data, data_class, action).inc()
         if call.provider:
             self._child(self.upstream, call.provider).observe(call.upstream_ms / 1000.0)
             self._child(self.tokens, model, "prompt").inc(call.usage.prompt_tokens)

@@ -1,0 +1,161 @@
+"""``interlock policy validate|test|explain`` and ``interlock scan``: answers without a server."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+
+from interlock.cli_common import config_option, load_cli_settings
+from interlock.errors import Refusal
+from interlock.identity.principal import Principal
+from interlock.settings import Settings
+
+
+def _echo_json(doc: Any) -> None:
+    sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(doc), indent=2) + b"\n")
+    sys.stdout.flush()
+
+
+def _policy_dir(settings: Settings, directory: Path | None) -> Path:
+    from interlock.policy.setup import default_policy_dir
+
+    return directory or settings.policy.dir or default_policy_dir()
+
+
+@click.group()
+def policy() -> None:
+    """Validate, test and explain the Cedar policies."""
+
+
+dir_option = click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
+                          help="Policy directory (default: policy.dir from the settings, else the built-in set).")
+
+
+@policy.command("validate")
+@config_option
+@dir_option
+def policy_validate(config: Path | None, directory: Path | None) -> None:
+    """Parse every .cedar file and validate it against the schema; list every problem with file and line."""
+    from interlock.policy.commands import validate
+    from interlock.policy.setup import entity_config
+
+    settings = load_cli_settings(config)
+    where = _policy_dir(settings, directory)
+    problems = validate(where, entity_config(settings, where), settings.policy.schema_file)
+    if problems:
+        for p in problems:
+            click.echo(p, err=True)
+        raise click.ClickException(f"{where}: {len(problems)} problem(s); the policy set would not load")
+    click.echo(f"{where}: OK")
+
+
+@policy.command("test")
+@config_option
+@dir_option
+@click.argument("tests", type=click.Path(exists=True, path_type=Path), required=False)
+def policy_test(config: Path | None, directory: Path | None, tests: Path | None) -> None:
+    """Run policy test files (YAML: principal, action, resource, context -> expected decision)."""
+    from interlock.policy.commands import run_tests
+    from interlock.policy.setup import entity_config
+    from interlock.policy.source import PolicyLoadError
+
+    settings = load_cli_settings(config)
+    where = _policy_dir(settings, directory)
+    target = tests or where / "tests"
+    try:
+        report = run_tests(where, entity_config(settings, where), target, settings.policy.schema_file)
+    except PolicyLoadError as exc:
+        raise click.ClickException("the policy set does not load:\n  " + "\n  ".join(exc.problems)) from None
+    click.echo(report.summary())
+    if not report.ok:
+        sys.exit(1)
+
+
+def _principal(principal_id: str, kind: str, tenant: str, roles: tuple[str, ...], groups: tuple[str, ...]) -> Principal:
+    return Principal(id=principal_id, kind=kind, tenant=tenant, roles=frozenset(roles),  # type: ignore[arg-type]
+                     groups=frozenset(groups))
+
+
+@policy.command("explain")
+@config_option
+@click.option("--principal", "principal_id", required=True, help="Who is asking (principal id).")
+@click.option("--kind", type=click.Choice(["user", "app", "service"]), default="user", show_default=True)
+@click.option("--tenant", default="default", show_default=True)
+@click.option("--role", "roles", multiple=True, help="A role of the principal (repeatable).")
+@click.option("--group", "groups", multiple=True, help="A group of the principal (repeatable).")
+@click.option("--app", "app_id", default=None, help="An application acting for the principal.")
+@click.option("--app-role", "app_roles", multiple=True, help="A role of that application (repeatable).")
+@click.argument("request", type=click.File("rb"), default="-")
+def policy_explain(config: Path | None, principal_id: str, kind: str, tenant: str, roles: tuple[str, ...],
+                   groups: tuple[str, ...], app_id: str | None, app_roles: tuple[str, ...], request: Any) -> None:
+    """What would happen to this chat request (JSON, a file or stdin) for this principal, and why.
+
+    Runs the real pipeline in-process up to the point where a call would leave for the model:
+    model access, the data classes found and what policy does to each, and the text the model would see.
+    """
+    from interlock.engine import Engine
+
+    settings = load_cli_settings(config)
+    principal = _principal(principal_id, kind, tenant, roles, groups)
+    app = _principal(app_id, "app", tenant, app_roles, ()) if app_id else None
+    body = request.read()
+
+    async def run() -> dict[str, Any]:
+        engine = Engine(settings)
+        await engine.store.open()
+        try:
+            return await engine.explain(body, principal, app)
+        finally:
+            await engine.store.close()
+
+    _echo_json(asyncio.run(run()))
+
+
+@click.command()
+@config_option
+@click.argument("source", type=click.File("rb"), default="-")
+@click.option("--json", "as_json", is_flag=True, help="Findings and redacted text as JSON.")
+@click.option("--model", default=None, help="Decide actions as for this model alias (default: redact everything).")
+def scan(config: Path | None, source: Any, as_json: bool, model: str | None) -> None:
+    """Find sensitive data in a file (or stdin) and show it redacted, in-process."""
+    from interlock.detect import cli_scan
+    from interlock.engine import build_detector
+    from interlock.redact import ActionPolicy
+
+    settings = load_cli_settings(config)
+    raw = source.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise click.ClickException("the input is not valid UTF-8 text") from None
+    detector = build_detector(settings.detection)
+    actions = ActionPolicy({}, default="redact")
+    if model is not None:
+        actions = _actions_for_model(settings, model, detector.scan(text))
+    try:
+        result = cli_scan(text, detector, actions)
+    except Refusal as refusal:
+        raise click.ClickException(refusal.message) from None
+    if as_json:
+        _echo_json(result)
+        return
+    for f in result["findings"]:
+        click.echo(f"{f['data_class']:24} {f['start']:>7}-{f['end']:<7} {f['confidence']:.2f}  {f['explanation']}",
+                   err=True)
+    click.echo(result["redacted"], nl=False)
+
+
+def _actions_for_model(settings: Settings, model: str, findings: list[Any]) -> Any:
+    from interlock.policy.setup import load_policies
+    from interlock.redact import ActionPolicy
+
+    holder = load_policies(settings)
+    assert holder is not None
+    someone = Principal(id="scan", kind="user", tenant=settings.policy.tenants[0])
+    decided = holder.engine.data_actions(someone, None, model, sorted({f.data_class for f in findings}))
+    return ActionPolicy({c: d.action for c, d in decided.items()}, default="block")
