@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from interlock.detect import cli_scan
 from interlock.engine import Engine, new_request_id
 from interlock.errors import (
     Forbidden,
@@ -43,6 +44,7 @@ from interlock.identity.keys import new_key
 from interlock.identity.principal import Principal
 from interlock.pipeline.call import Call
 from interlock.pipeline.parse import decode_json_object
+from interlock.redact import ActionPolicy
 from interlock.settings import Settings, load_settings
 from interlock.store.base import RecordQuery
 
@@ -56,7 +58,8 @@ class KeyRequest(msgspec.Struct, forbid_unknown_fields=True):
     name: str
     principal_id: str | None = None
     kind: str = "user"
-    tenant: str = "default"
+    # Default: the administrator's own tenant, the only one an administrator may create keys in.
+    tenant: str | None = None
     roles: list[str] = []
     groups: list[str] = []
     may_act_for: bool = False
@@ -86,6 +89,9 @@ class InterlockApp:
             ("GET", "/admin/keys"): self.admin_list_keys,
             ("POST", "/admin/keys"): self.admin_create_key,
             ("GET", "/admin/audit"): self.admin_audit,
+            ("GET", "/admin/policy"): self.admin_policy,
+            ("POST", "/admin/policy/reload"): self.admin_policy_reload,
+            ("POST", "/admin/scan"): self.admin_scan,
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -225,20 +231,25 @@ class InterlockApp:
 
     async def admin_list_keys(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()
-        if await self._admin(scope, send, request_id) is None:
+        admin = await self._admin(scope, send, request_id)
+        if admin is None:
             return
-        keys = await self.engine.store.list_keys()
+        keys = [k for k in await self.engine.store.list_keys() if k.principal.tenant == admin.tenant]
         await send_json(send, 200, {"object": "list", "data": [key_view(k) for k in keys]}, request_id)
 
     async def admin_create_key(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()
-        if await self._admin(scope, send, request_id) is None:
+        admin = await self._admin(scope, send, request_id)
+        if admin is None:
             return
         try:
             doc = decode_json_object(await self._body(scope, receive), self.settings.limits.max_json_depth)
             req = msgspec.convert(doc, KeyRequest)
             if req.kind not in ("user", "app", "service"):
                 raise InvalidRequest("kind must be one of user, app, service.", param="kind")
+            if req.tenant is not None and req.tenant != admin.tenant:
+                raise Forbidden(f"Administrators create keys in their own tenant ({admin.tenant!r}) only.",
+                                param="tenant")
         except msgspec.ValidationError as exc:
             await send_error(send, InvalidRequest(f"Invalid key request: {exc}."), request_id)
             return
@@ -246,7 +257,7 @@ class InterlockApp:
             await send_error(send, refusal, request_id)
             return
         principal = Principal(id=req.principal_id or req.name, kind=req.kind,  # type: ignore[arg-type]
-                              tenant=req.tenant, roles=frozenset(req.roles), groups=frozenset(req.groups),
+                              tenant=admin.tenant, roles=frozenset(req.roles), groups=frozenset(req.groups),
                               may_act_for=req.may_act_for, name=req.name)
         key, record = new_key(req.name, principal, ttl_seconds=req.ttl_seconds)
         await self.engine.store.create_key(record)
@@ -254,13 +265,48 @@ class InterlockApp:
 
     async def admin_revoke_key(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()
-        if await self._admin(scope, send, request_id) is None:
+        admin = await self._admin(scope, send, request_id)
+        if admin is None:
             return
         key_id = scope["path"][len("/admin/keys/"):-len("/revoke")]
-        if not await self.engine.store.revoke_key(key_id, time.time()):
+        # Another tenant's key is answered exactly like a key that does not exist.
+        owned = any(k.id == key_id and k.principal.tenant == admin.tenant for k in await self.engine.store.list_keys())
+        if not owned or not await self.engine.store.revoke_key(key_id, time.time()):
             await send_error(send, NotFound(f"No active key has the id {key_id!r}."), request_id)
             return
         await send_json(send, 200, {"id": key_id, "revoked": True}, request_id)
+
+    async def admin_policy(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = new_request_id()
+        if await self._admin(scope, send, request_id) is None:
+            return
+        await send_json(send, 200, _policy_view(self.engine), request_id)
+
+    async def admin_policy_reload(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Reload in this worker now; the others notice the changed files within their poll interval."""
+        request_id = new_request_id()
+        if await self._admin(scope, send, request_id) is None:
+            return
+        for watcher in self.engine.policy_watchers:
+            watcher.reload()
+        view = _policy_view(self.engine)
+        await send_json(send, 409 if view["last_error"] else 200, view, request_id)
+
+    async def admin_scan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Findings and redacted text for {"text": ...}; spans and classes only, never echoing values."""
+        request_id = new_request_id()
+        if await self._admin(scope, send, request_id) is None:
+            return
+        try:
+            doc = decode_json_object(await self._body(scope, receive), self.settings.limits.max_json_depth)
+            text = doc.get("text")
+            if not isinstance(text, str):
+                raise InvalidRequest("Send {\"text\": \"...\"}.", param="text")
+            result = cli_scan(text, self.engine.detector, ActionPolicy({}, default="redact"))
+        except Refusal as refusal:
+            await send_error(send, refusal, request_id)
+            return
+        await send_json(send, 200, result, request_id)
 
     async def admin_audit(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()
@@ -283,6 +329,16 @@ class InterlockApp:
             return
         rows = await self.engine.store.query_records(query)
         await send_json(send, 200, {"object": "list", "data": [{"seq": s, **r} for s, r in rows]}, request_id)
+
+
+def _policy_view(engine: Engine) -> dict[str, Any]:
+    watchers = engine.policy_watchers
+    out: dict[str, Any] = {"version": engine.policy.version, "dir": str(watchers[0].directory),
+                           "last_reload": watchers[0].last_reload, "last_error": watchers[0].last_error or None}
+    if len(watchers) > 1 and engine.shadow_policy is not None:
+        out["shadow"] = {"version": engine.shadow_policy.version, "dir": str(watchers[1].directory),
+                         "last_error": watchers[1].last_error or None}
+    return out
 
 
 def _query_params(scope: Scope) -> dict[str, str]:

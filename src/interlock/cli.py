@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 import msgspec
@@ -33,6 +34,15 @@ def _settings(config: Path | None) -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
+def _shown(url: str) -> str:
+    """A store URL fit for a terminal or a log: a password in it is masked."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    return parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{hostport}").geturl()
+
+
 def _with_store(settings: Settings, fn: Callable[[Store], Awaitable[T]]) -> T:
     async def run() -> T:
         store = open_store(settings.store)
@@ -45,7 +55,7 @@ def _with_store(settings: Settings, fn: Callable[[Store], Awaitable[T]]) -> T:
     try:
         return asyncio.run(run())
     except OSError as exc:
-        raise click.ClickException(f"cannot open the store {settings.store.url}: {exc}") from None
+        raise click.ClickException(f"cannot open the store {_shown(settings.store.url)}: {exc}") from None
 
 
 @click.group()
@@ -79,7 +89,7 @@ def serve(config: Path | None, host: str | None, port: int | None, workers: int 
     if srv.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="interlock-metrics-")
     click.echo(f"interlock: serving on http://{srv.host}:{srv.port} ({srv.workers} worker(s), "
-               f"store {settings.store.url}, models: {', '.join(m.alias for m in settings.models) or 'none'})",
+               f"store {_shown(settings.store.url)}, models: {', '.join(m.alias for m in settings.models) or 'none'})",
                err=True)
     uvicorn.run("interlock.app:create_app", factory=True, host=srv.host, port=srv.port, workers=srv.workers,
                 loop="uvloop", http="httptools", log_level="warning", access_log=False,
@@ -127,7 +137,7 @@ def check_config(config: Path | None) -> None:
     for m in settings.models:
         fb = f" (fallbacks: {', '.join(m.fallbacks)})" if m.fallbacks else ""
         click.echo(f"model {m.alias}: {m.provider}/{m.upstream_model}{fb}")
-    click.echo(f"store: {settings.store.url}")
+    click.echo(f"store: {_shown(settings.store.url)}")
     click.echo(f"{settings.source}: OK")
 
 
@@ -258,7 +268,9 @@ def audit_search(config: Path | None, since: float | None, until: float | None, 
 def _audit_log(store: Store, settings: Settings) -> Any:
     from interlock.audit.log import AuditLog
 
-    return AuditLog(store, settings.audit)
+    # Never a new signing key here: checkpoints signed by a key the deployment does not use fail every
+    # later verification. Without the key, signing commands stop with the ConfigError saying where it is.
+    return AuditLog(store, settings.audit, create_key=False)
 
 
 @audit.command("checkpoint")
@@ -268,7 +280,10 @@ def audit_checkpoint(config: Path | None) -> None:
     settings = _settings(config)
 
     async def run(store: Store) -> str:
-        cp = await _audit_log(store, settings).checkpoint()
+        try:
+            cp = await _audit_log(store, settings).checkpoint()
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
         if cp is None:
             checkpoints = await store.checkpoints()
             if not checkpoints:
@@ -307,7 +322,11 @@ def audit_verify(config: Path | None, public_key_file: Path | None, trusted_file
 
     async def run(store: Store) -> Any:
         log = _audit_log(store, settings)
-        return await log.verify(given_key or log.public_key, trusted)
+        try:
+            key = given_key or log.public_key
+        except ConfigError as exc:
+            raise click.ClickException(f"{exc}; or pass the verifier key with --public-key") from None
+        return await log.verify(key, trusted)
 
     report = _with_store(settings, run)
     for problem in report.problems[1:10]:
@@ -335,7 +354,7 @@ def audit_prove(config: Path | None, request_id: str, out: Path | None) -> None:
     async def run(store: Store) -> bytes:
         try:
             bundle = await _audit_log(store, settings).prove(request_id)
-        except LookupError as exc:
+        except (LookupError, ConfigError) as exc:
             raise click.ClickException(str(exc)) from None
         return bundle_json(bundle)
 
@@ -374,6 +393,15 @@ def audit_keygen(name: str, out: Path) -> None:
     click.echo(f"(private key written to {out}; public key in PEM follows)", err=True)
     click.echo(material.public_pem.decode(), err=True)
 
+
+def _register() -> None:
+    from interlock.cli_policy import policy, scan
+
+    main.add_command(policy)
+    main.add_command(scan)
+
+
+_register()
 
 if __name__ == "__main__":
     main()

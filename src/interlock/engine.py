@@ -79,7 +79,12 @@ class Engine:
         self.started = False
 
     async def start(self) -> None:
-        await self.store.open()
+        try:
+            await self.store.open()
+        except Exception as exc:
+            # Say which dependency is missing: a bare "Connection refused" names nothing.
+            raise ConfigError(f"cannot open the {self.store.dialect} store (store.url): "
+                              f"{type(exc).__name__}: {exc}") from exc
         if self.jwt is not None:
             await self.jwt.refresh()
         for up in self.upstreams.values():
@@ -154,6 +159,9 @@ class Engine:
         checks["audit_writer"] = "ok" if self.writer.healthy else f"failed: {self.writer.last_error}"
         checks["models"] = len(self.models)
         checks["policy_version"] = self.policy.version
+        rejected = [w.last_error for w in self.policy_watchers if w.last_error]
+        if rejected:
+            checks["policy_reload_error"] = rejected[0]
         if self.shadow_policy is not None:
             checks["shadow_policy_version"] = self.shadow_policy.version
         checks["ready"] = self.started and checks["store"] == "ok" and self.writer.healthy and bool(self.models)

@@ -1,0 +1,231 @@
+"""Running the gateway: health, readiness (and unreadiness), Prometheus metrics, start-up failure, shutdown."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway_support import (
+    STANDARD_KEYS,
+    Gateway,
+    GatewayFactory,
+    clean_env,
+    free_port,
+    set_pg_connections,
+    wait_until,
+)
+from interlock.providers.mock import MockLLM
+
+
+def metric_values(gateway: Gateway) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    r = httpx.get(gateway.url + "/metrics", timeout=10)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
+    out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in text_string_to_metric_families(r.text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def test_healthz(gateway: Gateway) -> None:
+    r = httpx.get(gateway.url + "/healthz")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ok"}
+
+
+def test_readyz_reports_its_checks(gateway: Gateway) -> None:
+    r = httpx.get(gateway.url + "/readyz")
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["ready"] is True
+    assert doc["store"] == "ok"
+    assert doc["audit_writer"] == "ok"
+    assert doc["models"] >= 5
+
+
+def test_metrics_count_requests_stages_and_refusals(gateway: Gateway, mock: MockLLM) -> None:
+    before = metric_values(gateway)
+    with httpx.Client(base_url=gateway.url, timeout=30) as http:
+        ok = {"authorization": f"Bearer {gateway.keys['plain-user'].key}"}
+        body = {"model": "mock", "messages": [{"role": "user", "content": "count me"}]}
+        assert http.post("/v1/chat/completions", json=body, headers=ok).status_code == 200
+        assert http.post("/v1/chat/completions", json=body, headers=ok).status_code == 200
+        assert http.post("/v1/chat/completions", json=body,
+                         headers={"authorization": "Bearer il_" + "q" * 43}).status_code == 401
+        assert http.post("/v1/chat/completions", json={**body, "model": "restricted"},
+                         headers=ok).status_code == 403
+        assert http.post("/v1/chat/completions", json={**body, "model": "nope"}, headers=ok).status_code == 404
+    after = metric_values(gateway)
+
+    def delta(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert delta("interlock_requests_total", model="mock", status="200") == 2
+    assert delta("interlock_requests_total", model="-", status="401") == 1
+    assert delta("interlock_requests_total", model="-", status="403") == 1
+    assert delta("interlock_refusals_total", code="invalid_api_key") == 1
+    assert delta("interlock_refusals_total", code="policy_denied") == 1
+    assert delta("interlock_refusals_total", code="model_not_found") == 1
+    # Every call is authenticated; only the two that got that far were forwarded.
+    assert delta("interlock_stage_seconds_count", stage="authenticate") == 5
+    assert delta("interlock_stage_seconds_count", stage="forward") == 2
+    assert delta("interlock_stage_seconds_count", stage="parse") == 4
+    assert ("interlock_stage_seconds_bucket", (("le", "+Inf"), ("stage", "forward"))) in after
+    assert delta("interlock_tokens_total", model="mock", kind="completion") == 4
+
+
+def test_metrics_add_up_across_workers(two_workers: Gateway, mock: MockLLM) -> None:
+    gw = two_workers
+    key = ("interlock_refusals_total", (("code", "model_not_found"),))
+    before = metric_values(gw).get(key, 0.0)
+    for _ in range(6):
+        r = httpx.post(gw.url + "/v1/chat/completions",
+                       json={"model": "nope", "messages": [{"role": "user", "content": "x"}]},
+                       headers={"authorization": f"Bearer {gw.keys['plain-user'].key}", "connection": "close"})
+        assert r.status_code == 404
+    # Counts from every worker add up, whichever worker answers the scrape.
+    for _ in range(3):
+        assert metric_values(gw)[key] - before == 6
+
+
+# -- readiness follows the store ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_gateway(gateway_factory: GatewayFactory) -> Iterator[Gateway]:
+    gw = gateway_factory("postgresql", keys=STANDARD_KEYS[1:2])
+    yield gw
+    set_pg_connections(gw.store_url, True)
+    gw.stop()
+
+
+@pytest.mark.postgres
+def test_readyz_is_503_while_the_store_is_unusable_and_calls_fail_closed(pg_gateway: Gateway,
+                                                                         mock: MockLLM) -> None:
+    gw = pg_gateway
+    key = gw.keys["plain-user"]
+    body = {"model": "mock", "messages": [{"role": "user", "content": "during the outage"}]}
+    headers = {"authorization": f"Bearer {key.key}"}
+    set_pg_connections(gw.store_url, False)
+    r = httpx.get(gw.url + "/readyz")
+    assert r.status_code == 503
+    assert r.json()["ready"] is False
+    assert r.json()["store"].startswith("failed")
+    # No store, no call: nothing reaches the model.
+    r = httpx.post(gw.url + "/v1/chat/completions", json=body, headers=headers, timeout=30)
+    assert r.status_code >= 500
+    assert r.json()["error"]["code"] in {"internal_error", "service_unavailable"}
+    assert mock.received == []
+    set_pg_connections(gw.store_url, True)
+    r = httpx.post(gw.url + "/v1/chat/completions", json=body, headers=headers, timeout=30)
+    assert r.status_code == 200, r.text
+    assert httpx.get(gw.url + "/readyz").status_code == 200
+    assert gw.record(r.headers["x-request-id"])["status"] == 200
+
+
+def test_serve_refuses_to_start_without_its_store(gateway_factory: GatewayFactory, dead_port: int) -> None:
+    def unreachable_store(tree: dict[str, Any]) -> None:
+        tree["store"]["url"] = f"postgresql://postgres@127.0.0.1:{dead_port}/nothing"
+
+    gw = gateway_factory("sqlite", start=False, adjust=unreachable_store)
+    gw.start(wait=False)
+    assert gw.proc is not None
+    code = gw.proc.wait(timeout=60)
+    assert code != 0
+    log = gw.log()
+    assert "start-up failed" in log
+    assert "cannot open the postgresql store (store.url)" in log
+    assert str(dead_port) in log
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(gw.url + "/readyz")
+
+
+def test_serve_refuses_a_bad_settings_file(gateway_factory: GatewayFactory) -> None:
+    def unknown_provider(tree: dict[str, Any]) -> None:
+        tree["models"][0]["provider"] = "nowhere"
+
+    gw = gateway_factory("sqlite", start=False, adjust=unknown_provider)
+    gw.start(wait=False)
+    assert gw.proc is not None
+    assert gw.proc.wait(timeout=60) != 0
+    log = gw.log()
+    assert str(gw.config) in log
+    assert "nowhere" in log
+
+
+# -- graceful shutdown -------------------------------------------------------------------------------
+
+
+def test_sigterm_lets_the_call_in_flight_finish_and_record(gateway_factory: GatewayFactory,
+                                                           mock: MockLLM) -> None:
+    gw = gateway_factory("sqlite", keys=STANDARD_KEYS[1:2])
+    client = gw.client(gw.keys["plain-user"])
+    assert gw.proc is not None
+
+    def slow_call() -> Any:
+        return client.chat.completions.with_raw_response.create(
+            model="mock", messages=[{"role": "user", "content": "still here"}],
+            extra_body={"mock": {"latency_ms": 1000}})
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(slow_call)
+        # SIGTERM only once the call has reached the model, so it is really in flight.
+        wait_until(lambda: len(mock.received) == 1, what="the call reaching the mock")
+        gw.proc.send_signal(signal.SIGTERM)
+        raw = future.result(timeout=30)
+    assert raw.status_code == 200
+    assert raw.parse().choices[0].message.content == "still here"
+    # uvicorn re-raises the signal once it has shut down cleanly, so -SIGTERM is a clean exit too.
+    assert gw.proc.wait(timeout=30) in (0, -signal.SIGTERM)
+    assert "Traceback" not in gw.log()
+    # The process is gone; the record is on disk.
+    record = gw.record(raw.headers["x-request-id"])
+    assert record["status"] == 200
+    assert record["principal"] == "plain-user"
+    # Nothing is served after shutdown.
+    with pytest.raises(openai.APIConnectionError):
+        client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "too late"}])
+
+
+def test_serve_with_embedded_defaults_prints_a_demo_key(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "interlock", "serve", "--port", str(port)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=clean_env(), text=True)
+    try:
+        assert proc.stdout is not None
+        key = ""
+        for line in proc.stdout:
+            if "demo API key" in line:
+                key = line.rsplit(" ", 1)[1].strip()
+            if "serving on" in line:
+                break
+        assert key.startswith("il_")
+        wait_until(lambda: _ready(port), timeout=30, what="embedded gateway ready")
+        with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0) as client:
+            answer = client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "hi"}])
+        assert answer.choices[0].message.content == "hi"
+        assert (tmp_path / "interlock.db").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False

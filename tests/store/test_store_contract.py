@@ -1,0 +1,192 @@
+"""The store contract, the same tests against SQLite and PostgreSQL: keys, appends, queries, reopening."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway_support import create_pg_database, drop_pg_database
+from interlock.identity.keys import hash_key, new_key
+from interlock.identity.principal import Principal
+from interlock.settings import StoreSettings
+from interlock.store import RecordQuery, Store, open_store
+from interlock.store.base import LogEntry
+
+
+@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"),
+                        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield "sqlite:///" + str(tmp_path / "store.db")
+        return
+    url = create_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    s = open_store(StoreSettings(url=store_url))
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+def entry(request_id: str, *, ts: float = 1000.0, tenant: str | None = "default", principal: str | None = "alice",
+          model: str | None = "mock", status: int = 200, refusal_code: str | None = None) -> LogEntry:
+    record = {"request_id": request_id, "time": ts, "tenant": tenant, "principal": principal, "model": model,
+              "status": status, "refusal_code": refusal_code}
+    body = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+    return LogEntry(request_id=request_id, ts=ts, tenant=tenant, principal=principal, model=model, status=status,
+                    refusal_code=refusal_code, leaf_hash=hashlib.sha256(b"\x00" + body).digest(), record=body)
+
+
+# -- keys --------------------------------------------------------------------------------------------
+
+
+async def test_key_round_trip(store: Store) -> None:
+    principal = Principal(id="svc-1", kind="service", tenant="acme", roles=frozenset({"analyst", "ops"}),
+                          groups=frozenset({"risk"}), may_act_for=True, name="billing")
+    key, record = new_key("billing", principal, ttl_seconds=60, now=5000.0)
+    await store.create_key(record)
+    found = await store.key_by_prefix(record.prefix)
+    assert found is not None
+    assert found == record
+    assert found.hash == hash_key(key)
+    assert found.expires == 5060.0
+    assert found.principal.roles == frozenset({"analyst", "ops"})
+    assert found.principal.may_act_for is True
+    assert await store.key_by_prefix("il_nothere") is None
+
+
+async def test_list_keys_in_creation_order(store: Store) -> None:
+    records = [new_key(f"k{i}", Principal(id=f"p{i}", kind="user"), now=100.0 + i)[1] for i in range(3)]
+    for r in reversed(records):
+        await store.create_key(r)
+    assert [r.id for r in await store.list_keys()] == [r.id for r in records]
+
+
+async def test_revoke_once(store: Store) -> None:
+    _, record = new_key("r", Principal(id="r", kind="user"))
+    await store.create_key(record)
+    assert await store.revoke_key(record.id, 1234.5) is True
+    assert await store.revoke_key(record.id, 9999.0) is False
+    assert await store.revoke_key("key_unknown", 1.0) is False
+    found = await store.key_by_prefix(record.prefix)
+    assert found is not None
+    assert found.revoked == 1234.5
+    assert found.state(0) == "revoked"
+
+
+async def test_duplicate_prefix_is_refused(store: Store) -> None:
+    _, record = new_key("a", Principal(id="a", kind="user"))
+    await store.create_key(record)
+    clash = type(record)(id="key_other", prefix=record.prefix, hash=b"x" * 32, name="b",
+                         principal=record.principal, created=1.0)
+    with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+        await store.create_key(clash)
+
+
+# -- the audit log -----------------------------------------------------------------------------------
+
+
+async def test_appends_get_consecutive_sequence_numbers(store: Store) -> None:
+    assert await store.append_entries([entry("r0"), entry("r1")]) == 0
+    assert await store.append_entries([entry("r2")]) == 2
+    assert await store.append_entries([entry(f"b{i}") for i in range(50)]) == 3
+    rows = await store.query_records(RecordQuery(limit=1000, newest_first=False))
+    assert [seq for seq, _ in rows] == list(range(53))
+    assert [r["request_id"] for _, r in rows[:3]] == ["r0", "r1", "r2"]
+
+
+async def test_query_filters(store: Store) -> None:
+    await store.append_entries([
+        entry("a", ts=10.0, tenant="t1", principal="alice", model="m1"),
+        entry("b", ts=20.0, tenant="t1", principal="bob", model="m2", status=403, refusal_code="policy_denied"),
+        entry("c", ts=30.0, tenant="t2", principal="alice", model="m1"),
+        entry("d", ts=40.0, tenant=None, principal=None, model=None, status=401, refusal_code="invalid_api_key"),
+    ])
+
+    async def ids(**kw: Any) -> list[str]:
+        return [r["request_id"] for _, r in await store.query_records(RecordQuery(**kw))]
+
+    assert await ids() == ["d", "c", "b", "a"]
+    assert await ids(newest_first=False) == ["a", "b", "c", "d"]
+    assert await ids(limit=2) == ["d", "c"]
+    assert await ids(tenant="t1") == ["b", "a"]
+    assert await ids(principal="alice") == ["c", "a"]
+    assert await ids(model="m1", tenant="t2") == ["c"]
+    assert await ids(refusal_code="policy_denied") == ["b"]
+    assert await ids(status=401) == ["d"]
+    assert await ids(request_id="c") == ["c"]
+    assert await ids(since=20.0, until=40.0) == ["c", "b"]
+    assert await ids(after_seq=1, newest_first=False) == ["c", "d"]
+    assert await ids(tenant="nobody") == []
+
+
+async def test_records_survive_reopening(store_url: str) -> None:
+    first = open_store(StoreSettings(url=store_url))
+    await first.open()
+    _, key = new_key("durable", Principal(id="d", kind="user", name="durable"))
+    await first.create_key(key)
+    await first.append_entries([entry("kept")])
+    await first.close()
+    # Opening again runs the migrations again: they must be idempotent.
+    second = open_store(StoreSettings(url=store_url))
+    await second.open()
+    try:
+        await second.ping()
+        assert await second.key_by_prefix(key.prefix) == key
+        rows = await second.query_records(RecordQuery())
+        assert [r["request_id"] for _, r in rows] == ["kept"]
+        assert await second.append_entries([entry("next")]) == 1
+    finally:
+        await second.close()
+
+
+async def test_two_store_instances_share_one_gapless_order(store_url: str) -> None:
+    # As two worker processes would: separate connections appending at once.
+    a, b = open_store(StoreSettings(url=store_url)), open_store(StoreSettings(url=store_url))
+    await a.open()
+    await b.open()
+    try:
+        async def writer(s: Store, name: str) -> list[int]:
+            return [await s.append_entries([entry(f"{name}{i}"), entry(f"{name}{i}x")]) for i in range(20)]
+
+        firsts = await asyncio.gather(writer(a, "a"), writer(b, "b"))
+        all_firsts = sorted(firsts[0] + firsts[1])
+        assert all_firsts == list(range(0, 80, 2))
+        rows = await a.query_records(RecordQuery(limit=1000, newest_first=False))
+        assert [seq for seq, _ in rows] == list(range(80))
+        # Each batch stayed together.
+        by_seq = {seq: r["request_id"] for seq, r in rows}
+        for first in all_firsts:
+            assert by_seq[first + 1] == by_seq[first] + "x"
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_ping_fails_on_a_closed_store(store_url: str) -> None:
+    s = open_store(StoreSettings(url=store_url))
+    await s.open()
+    await s.ping()
+    await s.close()
+    with pytest.raises(RuntimeError, match="not open"):
+        await s.ping()
+
+
+def test_dialect_follows_the_url(tmp_path: Path) -> None:
+    assert open_store(StoreSettings(url="sqlite:///" + str(tmp_path / "x.db"))).dialect == "sqlite"
+    assert open_store(StoreSettings(url="postgresql://u@h/db")).dialect == "postgresql"
+    assert open_store(StoreSettings(url="postgres://u@h/db")).dialect == "postgresql"
