@@ -28,7 +28,7 @@ from interlock.audit.checkpoint import (
 )
 from interlock.audit.export import proof_bundle
 from interlock.audit.merkle import CachingSubtrees, MerkleAccumulator, subtree_from_leaf_reader
-from interlock.audit.verify import TrustedState, VerifyReport, verify_log
+from interlock.audit.verify import Problem, TrustedState, VerifyReport, verify_log
 from interlock.settings import AuditSettings, ConfigError
 from interlock.store.base import LogRow, Store
 
@@ -66,9 +66,11 @@ def load_signing_key(settings: AuditSettings, *, create: bool) -> Ed25519Private
 
 
 class AuditLog:
-    def __init__(self, store: Store, settings: AuditSettings) -> None:
+    def __init__(self, store: Store, settings: AuditSettings, *, create_key: bool = True) -> None:
         self._store = store
         self.settings = settings
+        # The gateway creates the key on first start; tools must not, or they sign with a key nobody has.
+        self._create_key = create_key
         self._signer: CheckpointSigner | None = None
         self._task: asyncio.Task[None] | None = None
         self._last_size = -1
@@ -76,7 +78,8 @@ class AuditLog:
     @property
     def signer(self) -> CheckpointSigner:
         if self._signer is None:
-            self._signer = CheckpointSigner(load_signing_key(self.settings, create=True), self.settings.key_name)
+            self._signer = CheckpointSigner(load_signing_key(self.settings, create=self._create_key),
+                                            self.settings.key_name)
         return self._signer
 
     @property
@@ -103,9 +106,13 @@ class AuditLog:
             await asyncio.sleep(self.settings.checkpoint_interval_seconds)
             try:
                 await self.checkpoint()
-                await self._store.purge_expired_payloads(time.time())
             except Exception:
                 log.exception("audit checkpoint failed; will retry")
+            # Retention does not wait on signing: a failing checkpoint must not keep payloads past their time.
+            try:
+                await self._store.purge_expired_payloads(time.time())
+            except Exception:
+                log.exception("purging expired audit payloads failed; will retry")
 
     async def checkpoint(self) -> Checkpoint | None:
         """Sign the log as it stands, unless nothing was appended since the last checkpoint."""
@@ -133,7 +140,17 @@ class AuditLog:
                 yield from batch
                 after = batch[-1][0]
 
-        return await asyncio.to_thread(verify_log, rows(), checkpoints, public_key, trusted=trusted)
+        report = await asyncio.to_thread(verify_log, rows(), checkpoints, public_key, trusted=trusted)
+        if trusted is not None:
+            # The rows before the trusted size are not read again, but they must all still be there:
+            # a log cut back below that size does not extend the trusted checkpoint.
+            size = trusted.checkpoint.tree_size
+            if size > 0 and not await self._store.leaf_hashes(size - 1, size):
+                report.problems.insert(0, Problem(
+                    "truncated", f"the log no longer holds seq {size - 1}, but the trusted state vouches for "
+                    f"tree size {size}: records were removed from the end of the log; restore them from a "
+                    "backup or export", size - 1, None))
+        return report
 
     async def prove(self, request_id: str) -> dict[str, Any]:
         """A proof bundle for one call's record under the newest checkpoint (signed now if needed)."""

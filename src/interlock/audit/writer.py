@@ -3,12 +3,15 @@
 A call awaits ``append``; the drain task gathers every record queued while the previous commit
 was on disk and writes them together. Under load that amortises the fsync across many calls;
 idle, a lone record commits at once. A failed write fails every call in the batch (fail closed),
-and ``healthy`` turns false until a write succeeds again, which ``/readyz`` reports.
+and ``healthy`` turns false until a write succeeds again, which ``/readyz`` reports. Meanwhile the
+writer probes the store (an append rolled back) now and then, so readiness comes back once the store
+is repaired even if no call arrives: a load balancer sends none to an instance that is not ready.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -19,6 +22,9 @@ from interlock.errors import ServiceUnavailable
 from interlock.store.base import LogEntry, Store
 
 log = logging.getLogger("interlock.audit")
+
+_PROBE_FIRST_SECONDS = 0.5
+_PROBE_MAX_SECONDS = 5.0
 
 
 def entry_for(record: dict[str, Any], payload: dict[str, Any] | None = None,
@@ -56,6 +62,7 @@ class AuditWriter:
         self._timeout = timeout_seconds
         self._queue: asyncio.Queue[tuple[LogEntry, asyncio.Future[int]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._probe: asyncio.Task[None] | None = None
         self._closing = False
         self.healthy = True
         self.last_error = ""
@@ -66,6 +73,11 @@ class AuditWriter:
     async def stop(self) -> None:
         """Write everything already queued, then stop."""
         self._closing = True
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+            self._probe = None
         if self._task is not None:
             await self._queue.put((_SENTINEL, asyncio.get_running_loop().create_future()))
             await self._task
@@ -115,11 +127,29 @@ class AuditWriter:
                 if not fut.done():
                     fut.set_exception(ServiceUnavailable(
                         "The audit log could not be written, so the call was refused; check the store."))
+            if not self._closing and (self._probe is None or self._probe.done()):
+                self._probe = asyncio.create_task(self._recover(), name="interlock-audit-probe")
             return
         self.healthy = True
         for i, (_, fut) in enumerate(batch):
             if not fut.done():
                 fut.set_result(first + i)
+
+    async def _recover(self) -> None:
+        """Until a write succeeds again, check now and then whether the store would accept one."""
+        delay = _PROBE_FIRST_SECONDS
+        while not self.healthy:
+            await asyncio.sleep(delay)
+            if self.healthy:
+                return
+            try:
+                await self._store.probe_append()
+            except Exception as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                delay = min(delay * 2, _PROBE_MAX_SECONDS)
+            else:
+                self.healthy = True
+                log.warning("the audit store accepts writes again")
 
 
 def _expire(fut: asyncio.Future[int]) -> None:

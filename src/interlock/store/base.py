@@ -66,6 +66,10 @@ class Store(Protocol):
         """Append in one durable transaction; returns the sequence number of the first entry."""
         ...
 
+    async def probe_append(self) -> None:
+        """Raise unless an append could be written now; writes nothing (the transaction is rolled back)."""
+        ...
+
     async def query_records(self, query: RecordQuery) -> list[tuple[int, dict[str, Any]]]: ...
 
     async def frontier(self) -> tuple[int, bytes]:
@@ -116,6 +120,10 @@ LOG_ROWS_SQL = ("SELECT l.seq, l.request_id, l.leaf_hash, l.record, l.payload_ha
 
 LOG_COLUMNS = ("seq", "request_id", "ts", "tenant", "principal", "model", "status", "refusal_code", "leaf_hash",
                "record", "payload_hash")
+
+
+# The row ``probe_append`` inserts and rolls back: a seq no append ever uses.
+PROBE_ROW = (-1, "", 0.0, None, None, None, 0, None, b"", b"", None)
 
 
 def log_rows_for(first: int, entries: Sequence[LogEntry]) -> list[tuple[Any, ...]]:

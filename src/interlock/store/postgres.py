@@ -20,6 +20,7 @@ from interlock.store.base import (
     KEY_COLUMNS,
     LOG_COLUMNS,
     LOG_ROWS_SQL,
+    PROBE_ROW,
     LogEntry,
     LogRow,
     RecordQuery,
@@ -108,6 +109,16 @@ class PostgresStore:
                                "ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier",
                                first + len(entries), advance_frontier(frontier, entries))
         return first
+
+    async def probe_append(self) -> None:
+        async with self.pool.acquire() as conn:
+            tx = conn.transaction()
+            await tx.start()
+            try:
+                await conn.copy_records_to_table("audit_log", columns=list(LOG_COLUMNS), records=[PROBE_ROW])
+                await conn.execute("UPDATE audit_frontier SET size = size WHERE id = 1")
+            finally:
+                await tx.rollback()
 
     async def frontier(self) -> tuple[int, bytes]:
         row = await self.pool.fetchrow("SELECT size, frontier FROM audit_frontier WHERE id = 1")

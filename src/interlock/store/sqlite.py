@@ -24,6 +24,7 @@ from interlock.store.base import (
     KEY_COLUMNS,
     LOG_COLUMNS,
     LOG_ROWS_SQL,
+    PROBE_ROW,
     LogEntry,
     LogRow,
     RecordQuery,
@@ -171,6 +172,19 @@ class SqliteStore:
     async def append_entries(self, entries: Sequence[LogEntry]) -> int:
         first: int = await self._in_writer(self._append, entries)
         return first
+
+    def _probe(self) -> None:
+        conn = self._w
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(f"INSERT INTO audit_log ({', '.join(LOG_COLUMNS)}) VALUES "
+                         f"({', '.join('?' * len(LOG_COLUMNS))})", PROBE_ROW)
+            conn.execute("UPDATE audit_frontier SET size = size WHERE id = 1")
+        finally:
+            conn.execute("ROLLBACK")
+
+    async def probe_append(self) -> None:
+        await self._in_writer(self._probe)
 
     async def frontier(self) -> tuple[int, bytes]:
         row = self._r.execute("SELECT size, frontier FROM audit_frontier WHERE id = 1").fetchone()
