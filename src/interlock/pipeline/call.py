@@ -144,4 +144,5 @@ class Call:
             rec["attempts"] = self.attempts
         if self.finish_reason:
             rec["finish_reason"] = self.finish_reason
-        return rec
+        # Absent rather than null: smaller records, and null is what the canonical encoder double-checks.
+        return {k: v for k, v in rec.items() if v is not None}
