@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
+import asyncpg
 import click
 
 from interlock.settings import ConfigError, Settings, load_settings
@@ -17,6 +20,15 @@ T = TypeVar("T")
 config_option = click.option("--config", "-c", "config", type=click.Path(dir_okay=False, path_type=Path),
                              envvar="INTERLOCK_CONFIG", default=None,
                              help="Settings file (interlock.yaml). Default: the embedded defaults.")
+
+
+def shown_url(url: str) -> str:
+    """A store URL fit for a terminal or a log: a password in it is masked."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    return parts._replace(netloc=f"{userinfo.split(':', 1)[0]}:***@{hostport}").geturl()
 
 
 def load_cli_settings(config: Path | None) -> Settings:
@@ -37,5 +49,6 @@ def with_store(settings: Settings, fn: Callable[[Store], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(run())
-    except OSError as exc:
-        raise click.ClickException(f"cannot open the store {settings.store.url}: {exc}") from None
+    except (OSError, asyncpg.PostgresError, sqlite3.Error) as exc:
+        raise click.ClickException(f"cannot open the store {shown_url(settings.store.url)}: "
+                                   f"{type(exc).__name__}: {exc}") from None
