@@ -27,7 +27,8 @@ def _python_blocks(text: str) -> list[str]:
 
 def test_readme_quick_start_runs_as_written(tmp_path: Path) -> None:
     text = README.read_text(encoding="utf-8")
-    assert "make serve" in text and "make test" in text
+    assert "make serve" in text
+    assert "make test" in text
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTERLOCK_")}
     server = subprocess.Popen([sys.executable, "-m", "interlock", "serve", "--port", str(port)], cwd=tmp_path,
@@ -50,7 +51,8 @@ def test_readme_quick_start_runs_as_written(tmp_path: Path) -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         example = _python_blocks(text)[0]
-        assert 'api_key="il_..."' in example and "127.0.0.1:8080" in example
+        assert 'api_key="il_..."' in example
+        assert "127.0.0.1:8080" in example
         script = example.replace('api_key="il_..."', f'api_key="{key}"').replace("127.0.0.1:8080", f"127.0.0.1:{port}")
         run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
         assert run.returncode == 0, run.stderr
