@@ -36,14 +36,21 @@ PROMPT = (
     "Summarise the following support ticket in two sentences for the account team. The customer says "
     "their invoices for the last quarter were issued twice, that the duplicate charges appeared on the "
     "company card, and that they need a corrected statement before the end of the month for their auditors. "
-    "They also ask whether the annual plan can be moved to monthly billing without losing the discount."
+    "They also ask whether the annual plan can be moved to monthly billing without losing the discount. "
+    "Reply to the customer at dana.whitfield@example.com, order reference 4471-%d-A."
 )
 
+# Every request differs (a counter in the order reference), so no cache can answer for the detector.
 WRK_SCRIPT = """
 wrk.method = "POST"
-wrk.body = [[%(body)s]]
 wrk.headers["Content-Type"] = "application/json"
 %(auth)s
+local template = [[%(body)s]]
+local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, string.format(template, counter))
+end
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('RESULT {"requests":%%d,"duration_us":%%d,"errors":%%d,"non2xx":%%d,' ..
@@ -89,6 +96,38 @@ def wrk(url: str, body: str, key: str | None, connections: int, duration: int, w
     return result
 
 
+def time_to_first_token(host: str, port: int, path: str, body: bytes, key: str | None, n: int) -> list[float]:
+    """Seconds from sending a streaming request to reading its first content chunk, one request at a time."""
+    import http.client
+
+    conn = http.client.HTTPConnection(host, port)
+    headers = {"content-type": "application/json"}
+    if key:
+        headers["authorization"] = f"Bearer {key}"
+    out: list[float] = []
+    for _ in range(n):
+        started = time.perf_counter()
+        conn.request("POST", path, body=body, headers=headers)
+        resp = conn.getresponse()
+        first = None
+        while True:
+            line = resp.readline()
+            if not line:
+                break
+            if first is None and line.startswith(b"data: {") and b'"content":"' in line and b'"content":""' not in line:
+                first = time.perf_counter() - started
+        resp.read()
+        if first is None:
+            raise RuntimeError("the stream carried no content")
+        out.append(first)
+    return out
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=int, default=10, help="seconds per measured run")
@@ -119,6 +158,7 @@ def main() -> None:
                                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_http(f"http://127.0.0.1:{gw_port}/readyz")
 
+        # "%d" stays in the body for wrk's per-request counter; "%" signs of the text are escaped for it.
         body = json.dumps({"model": "mock", "messages": [
             {"role": "system", "content": "You are a concise assistant for the billing team."},
             {"role": "user", "content": PROMPT}]})
@@ -129,6 +169,13 @@ def main() -> None:
             wrk(url, body, k, 16, 2, work)  # warm-up: connections, caches, the SQLite file
             results[f"{name}_c1"] = wrk(url, body, k, 1, args.duration, work)
             results[f"{name}_c16"] = wrk(url, body, k, 16, args.duration, work)
+        # A long streamed answer, a word per chunk with 2 ms between chunks, as a model would send it.
+        stream_body = json.dumps({"model": "mock", "stream": True, "messages": [
+            {"role": "user", "content": PROMPT % 0}], "mock": {"reply": (PROMPT % 0) * 3,
+                                                                "chunk_delay_ms": 2}}).encode()
+        for name, port, k in (("direct", mock_port, None), ("gateway", gw_port, key)):
+            time_to_first_token("127.0.0.1", port, "/v1/chat/completions", stream_body, k, 10)
+            results[f"{name}_ttft"] = time_to_first_token("127.0.0.1", port, "/v1/chat/completions", stream_body, k, 200)
         with urllib.request.urlopen(f"http://127.0.0.1:{gw_port}/metrics") as r:
             metrics_text = r.read().decode()
     finally:
@@ -140,15 +187,24 @@ def main() -> None:
     records = _count_records(work / "bench.db")
     added_p50 = (results["gateway_c1"]["p50_us"] - results["direct_c1"]["p50_us"]) / 1000
     added_p99 = (results["gateway_c1"]["p99_us"] - results["direct_c1"]["p99_us"]) / 1000
+    ttft: dict[str, dict[str, float]] = {}
+    for name in ("direct", "gateway"):
+        samples = results.pop(f"{name}_ttft")
+        ttft[name] = {"p50_ms": round(pct(samples, 0.5) * 1000, 3), "p99_ms": round(pct(samples, 0.99) * 1000, 3)}
+    added_ttft = ttft["gateway"]["p50_ms"] - ttft["direct"]["p50_ms"]
     summary = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "workers": args.workers,
         "duration_s": args.duration,
-        "controls": "API key check, request validation, model access, durable audit record (SQLite, group commit)",
+        "controls": ("API key check, request validation, Cedar model-access and data-class decisions, detection and "
+                     "redaction of the prompt, output scan and restore, durable audit record with Merkle leaf and "
+                     "redacted payload (SQLite, synchronous=FULL, group commit)"),
         "added_latency_ms": {"p50": round(added_p50, 3), "p99": round(added_p99, 3)},
         "throughput_rps_c16": {"direct": round(results["direct_c16"]["rps"]),
                                "gateway": round(results["gateway_c16"]["rps"])},
+        "time_to_first_token_ms": ttft,
+        "added_time_to_first_token_ms_p50": round(added_ttft, 3),
         "audit_records_written": records,
         "raw": results,
         "stage_metrics": [ln for ln in metrics_text.splitlines() if ln.startswith("interlock_stage_seconds_sum")],
@@ -172,10 +228,16 @@ def main() -> None:
         f"| throughput, concurrency 16 | {r['direct_c16']['rps']:.0f} req/s | {r['gateway_c16']['rps']:.0f} req/s | |",
         f"| p50 latency, concurrency 16 | {r['direct_c16']['p50_us'] / 1000:.3f} ms | "
         f"{r['gateway_c16']['p50_us'] / 1000:.3f} ms | |",
+        f"| streaming, time to first token, p50 | {ttft['direct']['p50_ms']:.3f} ms | "
+        f"{ttft['gateway']['p50_ms']:.3f} ms | {added_ttft:.3f} ms |",
+        f"| streaming, time to first token, p99 | {ttft['direct']['p99_ms']:.3f} ms | "
+        f"{ttft['gateway']['p99_ms']:.3f} ms | |",
         "",
         f"Audit records durable in SQLite after the run: {records}.",
         "",
-        "Targets: added p50 <= 1 ms, p99 <= 3 ms at concurrency 1; >= 1,500 req/s at concurrency 16.",
+        "Targets: added p50 <= 1 ms, p99 <= 3 ms at concurrency 1; >= 1,500 req/s at concurrency 16; "
+        "time to first token added <= 5 ms with output redaction on.",
+        "The streamed answer arrives a word per chunk with 2 ms between chunks; the gateway scans and restores it.",
         "For reference, LiteLLM's proxy without guardrails measured about 14 ms p50 added latency and "
         "about 140 req/s at concurrency 16 on a comparable 2-core machine.",
         "",

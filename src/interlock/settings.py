@@ -40,7 +40,7 @@ class StoreSettings(_Frozen):
     # sqlite:///relative/path.db, sqlite:////absolute/path.db, or postgresql://user@host:port/db
     url: str = "sqlite:///interlock.db"
     # Group commit: how long the writer waits to gather more records before one durable commit.
-    commit_window_ms: Annotated[float, Field(ge=0, le=1000)] = 1.0
+    commit_window_ms: Annotated[float, Field(ge=0, le=1000)] = 0.0
     commit_batch_max: Annotated[int, Field(ge=1, le=100_000)] = 1024
     # A call whose record is not durable within this time is refused (fail closed).
     commit_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0

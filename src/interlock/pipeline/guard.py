@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import base64
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -58,10 +59,17 @@ class RestoreRights:
         return allowed
 
 
+# Texts up to this size have their findings remembered: system prompts and conversation history are
+# sent again on every turn, and scanning the same text twice gives the same findings.
+_CACHE_TEXT_MAX = 16 * 1024
+_CACHE_ENTRIES = 4096
+
+
 class DataGuard:
     def __init__(self, detector: Detector, policy: PolicyHolder, store: Store, settings: RedactionSettings,
                  key_dir: Any) -> None:
         self.detector = detector
+        self._scanned: OrderedDict[str, list[Finding]] = OrderedDict()
         self.policy = policy
         self._settings = settings
         self._store = store
@@ -75,6 +83,19 @@ class DataGuard:
             self._vault_instance = Vault(vault_cipher(self._settings, self._key_dir), StoreVault(self._store),
                                          self._settings.vault_ttl_seconds)
         return self._vault_instance
+
+    def scan(self, text: str) -> list[Finding]:
+        if len(text) > _CACHE_TEXT_MAX:
+            return self.detector.scan(text)
+        found = self._scanned.get(text)
+        if found is not None:
+            self._scanned.move_to_end(text)
+            return found
+        found = self.detector.scan(text)
+        self._scanned[text] = found
+        if len(self._scanned) > _CACHE_ENTRIES:
+            self._scanned.popitem(last=False)
+        return found
 
     def actions(self, call: Call, findings: Iterable[Finding]) -> ActionPolicy:
         classes = {f.data_class for f in findings}

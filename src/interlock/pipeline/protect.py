@@ -1,9 +1,11 @@
 """Stage: find sensitive data in everything the model would receive, and apply policy to it.
 
 Covered: every message's text and text parts (system, user, assistant, tool results), the arguments
-of earlier tool calls, and tool descriptions. Each text is scanned once; Cedar is asked once for all
-classes found; then the texts are rewritten in place: placeholders (``redact``), irreversible
-masks (``mask``), or a refusal naming the class (``block``). The upstream sees only the result.
+of earlier tool calls, tool descriptions and the prose of their parameter schemas, a response format's
+schema, predicted output, and what goes to the provider beside the prompt (``user``, ``metadata``).
+Each text is scanned once; Cedar is asked once for all classes found; then the texts are rewritten in
+place: placeholders (``redact``), irreversible masks (``mask``), or a refusal naming the class
+(``block``). The upstream sees only the result.
 """
 
 from __future__ import annotations
@@ -29,8 +31,19 @@ def _setter(container: dict[str, Any], key: str) -> Setter:
     return set_text
 
 
+def _item_setter(container: list[Any], index: int) -> Setter:
+    def set_text(new: str) -> None:
+        container[index] = new
+
+    return set_text
+
+
+# JSON Schema keywords whose string values are structure, not prose: rewriting them would break the schema.
+_SCHEMA_STRUCTURE = frozenset({"type", "format", "pattern", "$ref", "$schema", "$id", "$anchor", "required"})
+
+
 def _text_slots(body: dict[str, Any]) -> list[tuple[str, Setter]]:
-    """Every string the model reads, with a way to replace it."""
+    """Every string the model (or its provider) reads, with a way to replace it."""
     slots: list[tuple[str, Setter]] = []
 
     def slot(container: dict[str, Any], key: str) -> None:
@@ -38,22 +51,69 @@ def _text_slots(body: dict[str, Any]) -> list[tuple[str, Setter]]:
         if isinstance(value, str) and value:
             slots.append((value, _setter(container, key)))
 
+    def content(holder: dict[str, Any], key: str) -> None:
+        value = holder.get(key)
+        if isinstance(value, str):
+            slot(holder, key)
+        elif isinstance(value, list):
+            for part in value:
+                if isinstance(part, dict):
+                    slot(part, "text")
+                    slot(part, "refusal")
+
+    def schema(node: Any) -> None:
+        """The prose of a JSON schema: descriptions, titles, examples, defaults, enum values."""
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if isinstance(current, dict):
+                for key, value in current.items():
+                    if isinstance(value, str):
+                        if key not in _SCHEMA_STRUCTURE:
+                            slot(current, key)
+                    elif isinstance(value, dict) or (isinstance(value, list) and key not in _SCHEMA_STRUCTURE):
+                        stack.append(value)
+            elif isinstance(current, list):
+                for index, value in enumerate(current):
+                    if isinstance(value, str) and value:
+                        slots.append((value, _item_setter(current, index)))
+                    elif isinstance(value, dict | list):
+                        stack.append(value)
+
+    def function(definition: Any) -> None:
+        if isinstance(definition, dict):
+            slot(definition, "description")
+            if isinstance(definition.get("parameters"), dict):
+                schema(definition["parameters"])
+
     for message in body.get("messages", ()):
         if not isinstance(message, dict):
             continue
-        content = message.get("content")
-        if isinstance(content, str):
-            slot(message, "content")
-        elif isinstance(content, list):
-            for part in content:
-                if isinstance(part, dict) and part.get("type") == "text":
-                    slot(part, "text")
+        content(message, "content")
         for tool_call in message.get("tool_calls") or ():
             if isinstance(tool_call, dict) and isinstance(tool_call.get("function"), dict):
                 slot(tool_call["function"], "arguments")
+        if isinstance(message.get("function_call"), dict):  # the older form of a tool call
+            slot(message["function_call"], "arguments")
     for tool in body.get("tools") or ():
-        if isinstance(tool, dict) and isinstance(tool.get("function"), dict):
-            slot(tool["function"], "description")
+        if isinstance(tool, dict):
+            function(tool.get("function"))
+    for legacy in body.get("functions") or ():
+        function(legacy)
+    response_format = body.get("response_format")
+    if isinstance(response_format, dict) and isinstance(response_format.get("json_schema"), dict):
+        json_schema = response_format["json_schema"]
+        slot(json_schema, "description")
+        if isinstance(json_schema.get("schema"), dict):
+            schema(json_schema["schema"])
+    if isinstance(body.get("prediction"), dict):  # predicted output: text the model reads
+        content(body["prediction"], "content")
+    # Sent to the provider with the request: end-user id and stored metadata.
+    slot(body, "user")
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict):
+        for key in list(metadata):
+            slot(metadata, key)
     return slots
 
 
@@ -68,7 +128,7 @@ class ProtectInput:
         scanned: list[tuple[str, Setter, list[Finding]]] = []
         everything: list[Finding] = []
         for text, setter in slots:
-            findings = self._guard.detector.scan(text)
+            findings = self._guard.scan(text)
             if findings:
                 scanned.append((text, setter, findings))
                 everything.extend(findings)

@@ -56,7 +56,7 @@ class RevealOutput:
     def _inspect(self, call: Call, text: str, mapping: PlaceholderMap, rights: RestoreRights,
                  outputs: list[str]) -> str:
         if self._scan:
-            findings = [f for f in self._guard.detector.scan(text) if not _is_placeholder(text, f, mapping)]
+            findings = [f for f in self._guard.scan(text) if not _is_placeholder(text, f, mapping)]
             if findings:
                 policy = self._guard.actions(call, findings)
                 for f in findings:
@@ -77,25 +77,36 @@ class RevealOutput:
 
     async def _stream(self, call: Call, chunks: AsyncIterator[dict[str, Any]], mapping: PlaceholderMap,
                       rights: RestoreRights) -> AsyncIterator[dict[str, Any]]:
-        redactors: dict[int, StreamingRedactor] = {}
-        restorers: dict[int, StreamingRestorer] = {}
-        kept: list[str] = []
+        # One text stream per choice's content (tool index -1) and per tool call's arguments.
+        redactors: dict[tuple[int, int], StreamingRedactor] = {}
+        restorers: dict[tuple[int, int], StreamingRestorer] = {}
+        kept: dict[tuple[int, int], list[str]] = {}
         kept_len = 0
 
-        def through(index: int, text: str, final: bool) -> str:
+        def through(key: tuple[int, int], text: str, final: bool) -> str:
             nonlocal kept_len
-            red = redactors.get(index)
+            red = redactors.get(key)
             if red is None and self._scan:
-                red = redactors[index] = StreamingRedactor(
+                red = redactors[key] = StreamingRedactor(
                     self._guard.detector, ActionPolicy(_LazyActions(self._guard, call), default="block"), mapping)
-            res = restorers.get(index)
+            res = restorers.get(key)
             if res is None:
-                res = restorers[index] = StreamingRestorer(mapping, rights, self._restorer)
+                res = restorers[key] = StreamingRestorer(mapping, rights, self._restorer)
             safe = text if red is None else red.feed(text) + (red.flush() if final else "")
             if kept_len < _PAYLOAD_CHARS:
-                kept.append(safe)
+                kept.setdefault(key, []).append(safe)
                 kept_len += len(safe)
             return res.feed(safe) + (res.flush() if final else "")
+
+        def tool_tails(index: int) -> list[dict[str, Any]]:
+            """What the argument streams of one choice still hold, as tool-call deltas."""
+            out = []
+            for key in sorted(set(redactors) | set(restorers)):
+                if key[0] == index and key[1] >= 0:
+                    tail = through(key, "", True)
+                    if tail:
+                        out.append({"index": key[1], "function": {"arguments": tail}})
+            return out
 
         async for chunk in chunks:
             for choice in chunk.get("choices") or ():
@@ -104,25 +115,40 @@ class RevealOutput:
                 index = int(choice.get("index") or 0)
                 delta = choice.get("delta")
                 final = bool(choice.get("finish_reason"))
-                if isinstance(delta, dict) and isinstance(delta.get("content"), str):
-                    delta["content"] = through(index, delta["content"], final)
-                elif final and isinstance(delta, dict):
-                    tail = through(index, "", True)
+                if not isinstance(delta, dict):
+                    continue
+                if isinstance(delta.get("content"), str):
+                    delta["content"] = through((index, -1), delta["content"], final)
+                elif final:
+                    tail = through((index, -1), "", True)
                     if tail:
                         delta["content"] = tail
+                for tool_call in delta.get("tool_calls") or ():
+                    fn = tool_call.get("function") if isinstance(tool_call, dict) else None
+                    if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+                        fn["arguments"] = through((index, int(tool_call.get("index") or 0)), fn["arguments"], False)
+                if final:
+                    tails = tool_tails(index)
+                    if tails:
+                        delta["tool_calls"] = [*(delta.get("tool_calls") or ()), *tails]
             yield chunk
         # A stream that ended without a finish_reason still releases what it held back.
-        tails = {i: through(i, "", True) for i in set(redactors) | set(restorers)}
-        for index, tail in tails.items():
-            if tail:
+        for index in sorted({key[0] for key in set(redactors) | set(restorers)}):
+            tail = through((index, -1), "", True)
+            rest: dict[str, Any] = {"content": tail} if tail else {}
+            tails = tool_tails(index)
+            if tails:
+                rest["tool_calls"] = tails
+            if rest:
                 yield {"id": "", "object": "chat.completion.chunk", "created": 0, "model": call.model_alias,
-                       "choices": [{"index": index, "delta": {"content": tail}, "finish_reason": None}]}
-        self._finish(call, mapping, [self._at_rest(call, "".join(kept), mapping)])
+                       "choices": [{"index": index, "delta": rest, "finish_reason": None}]}
+        texts = ["".join(kept[key]) for key in sorted(kept)]
+        self._finish(call, mapping, [self._at_rest(call, text, mapping) for text in texts if text])
         await self._guard.save(call, mapping)
 
     def _at_rest(self, call: Call, text: str, mapping: PlaceholderMap) -> str:
         """A streamed answer as it may be kept in the audit payload: values the policy allowed are masked."""
-        findings = [f for f in self._guard.detector.scan(text) if not _is_placeholder(text, f, mapping)]
+        findings = [f for f in self._guard.scan(text) if not _is_placeholder(text, f, mapping)]
         if not findings:
             return text
         policy = ActionPolicy({f.data_class: "mask" for f in findings}, default="mask")

@@ -109,6 +109,7 @@ class PolicyEngine:
         self._tenants = frozenset(config.tenants)
         self._caller_stores = _BoundedCache()
         self._class_decisions = _BoundedCache()
+        self._model_decisions = _BoundedCache()
 
     # ---- loading
 
@@ -221,6 +222,18 @@ class PolicyEngine:
 
     def model_access(self, principal: Principal, app: Principal | None, model: str,
                      capabilities: frozenset[str], max_tokens: int | None) -> Decision:
+        # The request context is built from exactly these arguments, so the answer can be kept for them.
+        key = (principal, app, model, capabilities, max_tokens)
+        cached: Decision | None = self._model_decisions.get(key)
+        if cached is not None:
+            return cached
+        decision = self._model_access(principal, app, model, capabilities, max_tokens)
+        if not decision.errors:
+            self._model_decisions.put(key, decision)
+        return decision
+
+    def _model_access(self, principal: Principal, app: Principal | None, model: str,
+                      capabilities: frozenset[str], max_tokens: int | None) -> Decision:
         problem = self._caller_problem(principal, app)
         if problem:
             return Decision(False, reason=problem)

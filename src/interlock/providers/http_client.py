@@ -45,6 +45,7 @@ class _Conn(asyncio.Protocol):
         self._paused = False
         self.headers_done = False
         self.complete = False
+        self.keep_alive = False
         self.error: BaseException | None = None
         self.closed = False
         self._waiter: asyncio.Future[None] | None = None
@@ -86,19 +87,21 @@ class _Conn(asyncio.Protocol):
             self.transport.pause_reading()
 
     def on_message_complete(self) -> None:
+        # Asked here: once the parser has reset for the next message it no longer knows.
+        self.keep_alive = self._parser.should_keep_alive()
         self.complete = True
 
     # -- request/response -----------------------------------------------------------------------
 
     def reusable(self) -> bool:
-        return (self.complete and not self.closed and self.error is None
-                and self._parser.should_keep_alive() and not self._chunks)
+        return self.complete and self.keep_alive and not self.closed and self.error is None and not self._chunks
 
     def reset(self) -> None:
         self.status = 0
         self.headers = []
         self.headers_done = False
         self.complete = False
+        self.keep_alive = False
         self._buffered = 0
 
     def send(self, data: bytes) -> None:
