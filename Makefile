@@ -27,5 +27,13 @@ lint: install-test
 test: lint
 	$(BIN)/python -m pytest -q $(ARGS)
 
-bench: install-test
+## Benchmarks: each writes its report under benchmarks/reports/ (the gateway one needs wrk).
+bench: install-test .venv-presidio
 	$(BIN)/python benchmarks/gateway_bench.py
+	$(BIN)/python benchmarks/detect_bench.py
+	$(BIN)/python benchmarks/policy_bench.py
+	$(BIN)/python benchmarks/audit_append_bench.py
+	$(BIN)/python benchmarks/audit_verify_bench.py
+
+.venv-presidio:
+	benchmarks/setup_presidio.sh
