@@ -73,14 +73,17 @@ def audit_export(config: Path | None, fmt: str, since: float | None, until: floa
 @click.option("--refusal-code", default=None)
 @click.option("--status", type=int, default=None)
 @click.option("--request-id", default=None)
+@click.option("--data-class", default=None, help="Calls in which this data class was found, e.g. pii.email.")
+@click.option("--outcome", type=click.Choice(["ok", "refused"]), default=None)
 @click.option("--limit", type=int, default=100, show_default=True)
 def audit_search(config: Path | None, since: float | None, until: float | None, principal: str | None,
                  tenant: str | None, model: str | None, refusal_code: str | None, status: int | None,
-                 request_id: str | None, limit: int) -> None:
+                 request_id: str | None, data_class: str | None, outcome: str | None, limit: int) -> None:
     """Records matching every filter given, newest first, one JSON object a line."""
     settings = _settings(config)
     query = RecordQuery(since=since, until=until, principal=principal, tenant=tenant, model=model,
-                        refusal_code=refusal_code, status=status, request_id=request_id, limit=limit)
+                        refusal_code=refusal_code, status=status, request_id=request_id,
+                        data_class=data_class, outcome=outcome, limit=limit)
     _print_records(with_store(settings, lambda s: s.query_records(query)))
 
 

@@ -190,3 +190,26 @@ def test_dialect_follows_the_url(tmp_path: Path) -> None:
     assert open_store(StoreSettings(url="sqlite:///" + str(tmp_path / "x.db"))).dialect == "sqlite"
     assert open_store(StoreSettings(url="postgresql://u@h/db")).dialect == "postgresql"
     assert open_store(StoreSettings(url="postgres://u@h/db")).dialect == "postgresql"
+
+
+async def test_query_by_data_class_and_outcome(store: Store) -> None:
+    from interlock.audit.writer import entry_for
+
+    def rec(rid: str, outcome: str, classes: list[str]) -> dict[str, object]:
+        return {"request_id": rid, "time": 1000.0, "status": 200 if outcome == "ok" else 403, "outcome": outcome,
+                "tenant": "default", "data": [{"class": c, "action": "redact", "where": "input", "count": 1}
+                                              for c in classes]}
+
+    await store.append_entries([entry_for(rec("r-mail", "ok", ["pii.email"])),
+                                entry_for(rec("r-both", "refused", ["pii.email", "secret.api_key"])),
+                                entry_for(rec("r-none", "ok", []))])
+    by_class = await store.query_records(RecordQuery(data_class="pii.email", newest_first=False))
+    assert [r["request_id"] for _, r in by_class] == ["r-mail", "r-both"]
+    secret = await store.query_records(RecordQuery(data_class="secret.api_key"))
+    assert [r["request_id"] for _, r in secret] == ["r-both"]
+    # A class name that is only a prefix of a recorded one does not match.
+    assert await store.query_records(RecordQuery(data_class="pii.e")) == []
+    refused = await store.query_records(RecordQuery(outcome="refused"))
+    assert [r["request_id"] for _, r in refused] == ["r-both"]
+    ok_mail = await store.query_records(RecordQuery(outcome="ok", data_class="pii.email"))
+    assert [r["request_id"] for _, r in ok_mail] == ["r-mail"]

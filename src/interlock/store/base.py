@@ -46,6 +46,9 @@ class RecordQuery:
     status: int | None = None
     request_id: str | None = None
     after_seq: int | None = None
+    # A data class found in the call (input or output), and the call's outcome ("ok" or "refused").
+    data_class: str | None = None
+    outcome: str | None = None
     limit: int = 100
     newest_first: bool = True
 
@@ -213,10 +216,17 @@ def decode_record(blob: bytes) -> dict[str, Any]:
     return value
 
 
-def where_clause(q: RecordQuery, placeholder: Any) -> tuple[str, list[Any]]:
-    """SQL WHERE for a query; ``placeholder(i)`` renders the i-th parameter for the dialect."""
+def where_clause(q: RecordQuery, placeholder: Any, contains: Any) -> tuple[str, list[Any]]:
+    """SQL WHERE for a query; ``placeholder(i)`` renders the i-th parameter for the dialect and
+    ``contains(p)`` a test that the canonical record bytes contain parameter ``p``."""
     conds: list[str] = []
     args: list[Any] = []
+    # Canonical JSON has one spelling for a value, so a byte search is exact for these fields.
+    for needle in ((b'"class":' + _json_encode(q.data_class)) if q.data_class is not None else None,
+                   (b'"outcome":' + _json_encode(q.outcome)) if q.outcome is not None else None):
+        if needle is not None:
+            args.append(needle)
+            conds.append(contains(placeholder(len(args))))
     for column, op, value in (
         ("ts", ">=", q.since), ("ts", "<", q.until), ("principal", "=", q.principal),
         ("tenant", "=", q.tenant), ("model", "=", q.model), ("refusal_code", "=", q.refusal_code),

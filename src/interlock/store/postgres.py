@@ -180,7 +180,7 @@ class PostgresStore:
         return int(status.rsplit(" ", 1)[-1])
 
     async def query_records(self, query: RecordQuery) -> list[tuple[int, dict[str, Any]]]:
-        where, args = where_clause(query, lambda i: f"${i}")
+        where, args = where_clause(query, lambda i: f"${i}", lambda p: f"position({p}::bytea in record) > 0")
         order = "DESC" if query.newest_first else "ASC"
         args.append(query.limit)
         rows = await self.pool.fetch(

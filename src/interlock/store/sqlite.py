@@ -256,7 +256,7 @@ class SqliteStore:
         return count
 
     async def query_records(self, query: RecordQuery) -> list[tuple[int, dict[str, Any]]]:
-        where, args = where_clause(query, lambda i: "?")
+        where, args = where_clause(query, lambda i: "?", lambda p: f"instr(record, {p}) > 0")
         order = "DESC" if query.newest_first else "ASC"
         rows = self._r.execute(
             f"SELECT seq, record FROM audit_log{where} ORDER BY seq {order} LIMIT ?", (*args, query.limit)
