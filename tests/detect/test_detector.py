@@ -89,3 +89,12 @@ def test_name_from_email_local_part(detector: Detector) -> None:
     text = "From: anna.kowalski@example.org\nAnna Kowalski asked for a refund."
     names = [text[f.start:f.end] for f in detector.scan(text) if f.data_class == "pii.name"]
     assert names == ["Anna Kowalski"]
+
+
+def test_repetition_forward_only(detector: Detector) -> None:
+    # "order" demotes the first mention; the later one is a card on its own.
+    filler = " and then we went on talking about the weather for a good while, as one does."
+    text = f"order 4111 1111 1111 1111{filler} Paid by card 4111 1111 1111 1111 today"
+    later = text.rindex("4111")
+    assert [f.start for f in detector.scan(text)] == [6, later]
+    assert [f.start for f in detector.scan(text, backward=False)] == [later]

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 
-from interlock.detect import DetectionConfig, Detector
+from interlock.detect import CustomPattern, DetectionConfig, Detector
 from interlock.redact import ALL_CLASSES, ActionPolicy, PlaceholderMap, StreamingRedactor, StreamingRestorer, redact
 
 PEM = "-----BEGIN PRIVATE KEY-----\n" + "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n" * 30 + "-----END PRIVATE KEY-----"
@@ -60,3 +63,107 @@ def test_restorer_all_classes() -> None:
     r = StreamingRestorer(mapping, ALL_CLASSES)
     assert r.feed(p[:3]) == ""
     assert r.feed(p[3:] + " ok") == "+1 202 555 0147 ok"
+
+
+PROSE = ("The quarterly review went well overall. Our team shipped the new search feature, fixed most of the "
+         "reported bugs and started planning the migration of the reporting service. Next week we will focus "
+         "on documentation, onboarding material for new colleagues and a short retrospective about the sprint.")
+
+
+def test_prose_hold_back_is_short(detector: Detector) -> None:
+    text = PROSE[:300]
+    r = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("a"))
+    emitted = sum(len(r.feed(text[i:i + 4])) for i in range(0, len(text), 4))
+    assert r.hold_back < 100
+    assert r.pending == len(text) - emitted
+    longest_word = max(len(w) for w in text.split())
+    assert emitted >= len(text) - r.hold_back - longest_word - 1
+    assert emitted + len(r.flush()) == len(text)
+
+
+def test_first_output_arrives_early(detector: Detector) -> None:
+    r = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("a"))
+    fed = 0
+    for i in range(0, len(PROSE), 4):
+        fed += len(PROSE[i:i + 4])
+        if r.feed(PROSE[i:i + 4]):
+            break
+    assert fed <= r.hold_back + 16
+
+
+def _jwt() -> str:
+    def segment(obj: dict[str, str]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+    return f"{segment({'alg': 'HS256', 'typ': 'JWT'})}.{segment({'sub': '1234567890'})}.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+
+
+# One sample per recognizer family, with the text around it that makes it a finding.
+SAMPLES = {
+    "database url": "postgres://admin:S3cr3tPa55@db.internal.example:5432/orders",
+    "key=value connection string": "Server=tcp:sql.example.net,1433;Database=shop;User Id=app;Password=Hx9!kq2Lr0;Encrypt=true",
+    "connection string with spaces": ("Data Source=sql01.example.net; Initial Catalog=shop orders; "
+                                      "Application Name=nightly reporting dashboard; Connect Timeout=30; "
+                                      "User ID=app user; Password=Hx9 kq2 Lr0 very secret; Encrypt=true"),
+    "private key": "-----BEGIN RSA PRIVATE KEY-----\n" + "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n" * 4
+    + "-----END RSA PRIVATE KEY-----",
+    "jwt": _jwt(),
+    "url credentials": "https://deploy:t0ken-9xQz@git.example.org/repo.git",
+    "password": 'password = "Tr0ub4dor&3xK"',
+    "password in prose": "the password is Tr0ub4dor&3xK",
+    "high-entropy secret": "api_key: 8fJ2kL9qX4mN7pR1sT6vW3yZ0aB5cD",
+    "bearer token": "Authorization: Bearer 8fJ2kL9qX4mN7pR1sT6vW3yZ0aB5cD",
+    "us address": "1600 Pennsylvania Avenue NW, Washington, DC 20500",
+    "continental address": "Hauptstraße 5, 10115 Berlin",
+    "french address": "12 rue de la Paix, 75002 Paris",
+    "po box": "P.O. Box 4521",
+    "email": "jane.doe@example.com",
+    "github token": "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
+    "aws secret key": "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "phone": "+1 202 555 0147",
+    "card with spaces": "4111 1111 1111 1111",
+    "iban with spaces": "GB82 WEST 1234 5698 7654 32",
+    "name": "Dear Margaret Thatcher,",
+    "custom pattern with opener": "TKT " + "A7Q2 " * 30 + "END",
+}
+CUSTOM = CustomPattern("custom.ticket", r"\bTKT(?: [A-Z0-9]{4}){3,40} END\b", openers=("TKT ",))
+
+
+@pytest.fixture(scope="module")
+def custom_detector() -> Detector:
+    return Detector(DetectionConfig(custom_patterns=(CUSTOM,)))
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_no_prefix_of_a_finding_leaves_early(custom_detector: Detector, name: str) -> None:
+    text = f"{PROSE} Here it is: {SAMPLES[name]} and that is all for now, thanks."
+    findings = custom_detector.scan(text)
+    assert len(findings) == 1, findings
+    start, end = findings[0].start, findings[0].end
+    value = text[start:end]
+    whole = redact(text, findings, ActionPolicy(), PlaceholderMap("a")).text
+
+    # Fed one character at a time: nothing from the value's start on leaves before the value is complete.
+    r = StreamingRedactor(custom_detector, ActionPolicy(), PlaceholderMap("b"))
+    out = ""
+    for i, ch in enumerate(text):
+        out += r.feed(ch)
+        if i < end - 1:
+            assert len(out) <= start, (i, out[start:])
+    assert out + r.flush() == whole
+    assert len(out) > len(PROSE) // 2  # the prose before it was not held back
+
+    # Split in two at every position inside the value: the first part never shows any of it.
+    for split in range(start + 1, end):
+        r = StreamingRedactor(custom_detector, ActionPolicy(), PlaceholderMap("c"))
+        first = r.feed(text[:split])
+        assert len(first) <= start
+        assert value[:4] not in first
+        assert first + r.feed(text[split:]) + r.flush() == whole
+
+
+def test_pending_counts_held_characters(detector: Detector) -> None:
+    r = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("a"))
+    out = r.feed(PROSE)
+    assert r.pending == len(PROSE) - len(out) > 0
+    r.flush()
+    assert r.pending == 0

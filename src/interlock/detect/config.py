@@ -24,7 +24,12 @@ def check_data_class(name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class CustomPattern:
-    """A deployment-defined pattern (RE2 syntax). ``group`` selects the capture group to report."""
+    """A deployment-defined pattern (RE2 syntax). ``group`` selects the capture group to report.
+
+    ``openers``: literal prefixes (case-insensitive), one of which begins every match. A pattern that
+    can match more than ``DetectionConfig.max_plain_len`` characters needs them, so that streaming
+    holds text back only from an opener instead of everywhere.
+    """
 
     data_class: str
     pattern: str
@@ -34,6 +39,7 @@ class CustomPattern:
     context_required: bool = False
     max_len: int = 256
     group: int = 0
+    openers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_data_class(self.data_class)
@@ -41,6 +47,8 @@ class CustomPattern:
             raise ValueError(f"custom pattern for {self.data_class}: confidence must be in (0, 1]")
         if self.max_len <= 0:
             raise ValueError(f"custom pattern for {self.data_class}: max_len must be positive")
+        if any(not o for o in self.openers):
+            raise ValueError(f"custom pattern for {self.data_class}: openers must not be empty")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,8 @@ class DetectionConfig:
     ``allow_list`` holds values that are known to be safe (compared after trimming, case-insensitively).
     ``ner_backend`` is ``None`` (patterns only) or ``"spacy"`` / ``"spacy:<model name>"``.
     ``disabled`` lists recognizer names to leave out.
+    ``max_plain_len`` is the longest span a recognizer without openers may report; it sets how much
+    text streaming output redaction holds back. Raising it accepts a longer delay.
     """
 
     phone_regions: tuple[str, ...] = ("US", "GB")
@@ -61,6 +71,7 @@ class DetectionConfig:
     ner_backend: str | None = None
     disabled: tuple[str, ...] = ()
     context_window: int = 48
+    max_plain_len: int = 96
 
     def __post_init__(self) -> None:
         for name in self.dictionaries:
@@ -69,6 +80,8 @@ class DetectionConfig:
             raise ValueError("min_confidence must be in [0, 1]")
         if self.context_window < 0:
             raise ValueError("context_window must not be negative")
+        if self.max_plain_len <= 0:
+            raise ValueError("max_plain_len must be positive")
         for region in self.phone_regions:
             if len(region) != 2 or not region.isalpha() or not region.isupper():
                 raise ValueError(f"phone region {region!r} must be a two-letter upper-case region code")

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 # space-joined token sequences, so context phrases match however they are punctuated. A translate table
 # and split() beat any regex on these short windows.
 _SEPARATORS = {c: " " for c in range(128) if not chr(c).isalnum()}
+# A word cut by the edge of a context window is read to its end, for at most this many more characters.
+WORD_SLACK = 24
 
 
 def tokens(text: str) -> list[str]:
@@ -50,8 +52,8 @@ def window_tokens(text: str, start: int, end: int, size: int) -> tuple[list[str]
     """Tokens within ``size`` characters before and after ``text[start:end]``, excluding the match."""
     lo, hi = max(0, start - size), min(len(text), end + size)
     # A word cut by the window edge is not a whole word: widen to the word's edge instead.
-    while lo > 0 and text[lo - 1].isalnum() and start - lo < size + 24:
+    while lo > 0 and text[lo - 1].isalnum() and start - lo < size + WORD_SLACK:
         lo -= 1
-    while hi < len(text) and text[hi].isalnum() and hi - end < size + 24:
+    while hi < len(text) and text[hi].isalnum() and hi - end < size + WORD_SLACK:
         hi += 1
     return tokens(text[lo:start]), tokens(text[end:hi])

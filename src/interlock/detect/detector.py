@@ -10,6 +10,7 @@ import re2
 
 from interlock.detect.config import DetectionConfig
 from interlock.detect.finding import Finding
+from interlock.detect.holdback import HoldBack
 from interlock.detect.ner import NerBackend, build_ner
 from interlock.detect.recognizer import Recognizer, ScanText
 from interlock.detect.recognizers import build_recognizers
@@ -25,20 +26,27 @@ class Detector:
         self._ner = ner if ner is not None else build_ner(self.config.ner_backend)
         self._allow = frozenset(" ".join(v.split()).casefold() for v in self.config.allow_list)
         self.max_match_len = max(r.max_len for r in self._recognizers)
-        # Longest span that can finish without an opener literal; what streaming must always hold back.
-        self.max_plain_len = max((r.max_len for r in self._recognizers if r.opener is None), default=1)
-        self.openers: tuple[tuple[str, int], ...] = tuple(
-            (r.opener, r.max_len) for r in self._recognizers if r.opener is not None
-        )
         self.context_window = self.config.context_window
+        # What a streaming redactor must hold back; raises if a recognizer would make that long.
+        self.hold = HoldBack(self._recognizers, self.context_window, self.config.max_plain_len)
         self._prefilter, self._owners, self._always = _build_prefilter(self._recognizers)
 
     @property
     def recognizers(self) -> tuple[Recognizer, ...]:
         return self._recognizers
 
-    def scan(self, text: str) -> list[Finding]:
-        """Non-overlapping findings sorted by position; on overlap the most confident (then longest) wins."""
+    def scan(self, text: str, *, backward: bool = True) -> list[Finding]:
+        """Non-overlapping findings sorted by position; on overlap the most confident (then longest) wins.
+
+        A value found anywhere is also found at its other mentions. ``backward=False`` limits that to
+        mentions after the one found (and names to after the e-mail address they repeat): what a
+        stream can do, since an earlier mention may already be out.
+        """
+        return resolve_overlaps(repeat_values(text, self.scan_direct(text, backward=backward),
+                                              forward_only=not backward))
+
+    def scan_direct(self, text: str, *, backward: bool = True) -> list[Finding]:
+        """Like :meth:`scan`, without repeating found values at their other mentions."""
         if not text:
             return []
         scan = ScanText.of(text, self.config.context_window)
@@ -55,10 +63,10 @@ class Detector:
                 candidates.extend(recognizer.scan(scan, hits[index]))
         emails = [f for f in candidates if f.data_class == "pii.email"]
         if emails:
-            candidates.extend(names_from_email_locals(text, emails))
+            candidates.extend(names_from_email_locals(text, emails, forward_only=not backward))
         if self._ner is not None:
             candidates.extend(self._ner.entities(text))
-        return resolve_overlaps(repeat_values(text, resolve_overlaps(self._keep(text, candidates))))
+        return resolve_overlaps(self._keep(text, candidates))
 
     def _keep(self, text: str, candidates: Iterable[Finding]) -> list[Finding]:
         floor = self.config.min_confidence
@@ -98,14 +106,18 @@ def _build_prefilter(recognizers: tuple[Recognizer, ...]) -> tuple[Any, list[tup
 
 
 def repeat_values(text: str, findings: list[Finding], max_values: int = 256,
-                  known: dict[str, Finding] | None = None) -> list[Finding]:
+                  known: dict[str, Finding] | None = None, *, forward_only: bool = False,
+                  seeds: list[Finding] | None = None) -> list[Finding]:
     """Once a value is found anywhere, every other whole-word occurrence of it is found too.
 
     Context can differ between two mentions of the same value; redacting one and leaking the other
-    would defeat the first.
+    would defeat the first. ``known`` values come from before ``text`` and repeat anywhere in it; with
+    ``forward_only`` a value found in ``text`` repeats only after it. ``seeds`` (default: ``findings``)
+    are the findings whose values repeat.
     """
     first: dict[str, Finding] = dict(known) if known else {}
-    for f in findings:
+    earlier = frozenset(first)
+    for f in findings if seeds is None else seeds:
         if f.end - f.start >= 4:
             first.setdefault(text[f.start:f.end], f)
     if not first:
@@ -116,7 +128,8 @@ def repeat_values(text: str, findings: list[Finding], max_values: int = 256,
         pos = text.find(value)
         while pos != -1:
             end = pos + len(value)
-            if (pos != seed.start or known) and (pos == 0 or not text[pos - 1].isalnum()) and (
+            wanted = value in earlier or (pos > seed.start if forward_only else pos != seed.start)
+            if wanted and (pos == 0 or not text[pos - 1].isalnum()) and (
                     end == size or not text[end].isalnum()):
                 extra.append(Finding(seed.data_class, pos, end, seed.confidence - 0.001, seed.detector,
                                      "repeats a value detected elsewhere in the text"))

@@ -6,6 +6,7 @@ is linear in the input whatever the input is.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Container
 from dataclasses import dataclass
@@ -18,6 +19,10 @@ from interlock.detect.finding import Finding
 
 CONTEXT_BOOST = 0.3
 NEGATIVE_PENALTY = 0.45
+# The characters RE2's ``\s`` matches. Streaming treats runs of anything else as tokens.
+WHITESPACE = " \t\n\r\f"
+
+_sre_parser: Any = importlib.import_module("re._parser")
 
 
 def compile_re2(pattern: str, *, case_insensitive: bool = False) -> re2._Regexp:
@@ -37,6 +42,43 @@ def relax_bounds(pattern: str) -> str:
     Applied to our own pattern source at construction, never to scanned text.
     """
     return _BOUNDED.sub(lambda m: "{" + m.group(1) + ",}" if int(m.group(2)) > 4 else m.group(0), pattern)
+
+
+def pattern_width(regex: str) -> int | None:
+    """The most characters ``regex`` can match, or ``None`` if unbounded (or not understood).
+
+    Python's regular-expression parser reads RE2 syntax well enough for this; it only parses our
+    own pattern source at construction and never runs it.
+    """
+    try:
+        width: int = _sre_parser.parse(regex).getwidth()[1]
+    except Exception:
+        return None
+    return None if width >= _sre_parser.MAXREPEAT - 1 else width
+
+
+@dataclass(frozen=True, slots=True)
+class Opener:
+    """What must appear at or near the start of a match, so streaming can hold text back from it.
+
+    ``pattern`` is a short RE2 pattern (at most ``MAX_OPENER_WIDTH`` characters; no anchors or ``\\b``,
+    as it is searched in a slice of the text), found case-insensitively unless ``case_insensitive`` is
+    false. Every reported span of the recognizer (for the patterns this opener covers) must have an
+    opener match starting at most ``lead`` characters after the span's start, and must end at most
+    ``reach`` characters after that opener's start (``None``: the widest match of the recognizer's
+    patterns). ``gaps`` is how many runs of whitespace
+    a match can contain after the opener's end (``None``: any number); once one more has started, the
+    match is over.
+    """
+
+    pattern: str
+    lead: int = 0
+    gaps: int | None = None
+    reach: int | None = None
+    case_insensitive: bool = True
+
+
+MAX_OPENER_WIDTH = 48
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +109,13 @@ class Recognizer:
     """Base class. Subclasses set the class attributes and optionally override :meth:`validate`.
 
     ``keywords`` is a cheap pre-check: when set, the recognizer runs only if one of these lower-case
-    substrings occurs in the text. ``max_len`` bounds the length of anything it can report; the
-    streaming redactor holds back at least that much.
+    substrings occurs in the text. ``max_len`` bounds the length of anything it can report.
+
+    Streaming (see ``interlock.detect.holdback``): a recognizer without ``openers`` must have a small
+    ``max_len`` (at most ``DetectionConfig.max_plain_len``), because the streaming redactor holds that
+    much back everywhere; or set ``single_token`` if what it reports never contains whitespace. Longer
+    recognizers declare ``openers`` and text is held back only from an opener until the match is over.
+    ``lookbehind`` and ``lookahead`` bound how far before and after a reported span its patterns read.
     """
 
     name: str
@@ -80,8 +127,10 @@ class Recognizer:
     context_required: bool = False
     case_insensitive: bool = False
     max_len: int = 128
-    # A literal that starts every match; the streaming redactor holds text back from an unfinished one.
-    opener: str | None = None
+    openers: tuple[Opener, ...] = ()
+    single_token: bool = False
+    lookbehind: int = 1
+    lookahead: int = 2
     # Words that, directly before a match, mean it is something else ("version 1.2.3.4").
     rejected_after: frozenset[str] = frozenset()
 
@@ -91,6 +140,16 @@ class Recognizer:
         )
         self._context = ContextWords(self.context)
         self._negative = ContextWords(self.negative_context)
+
+    def widest_match(self) -> int | None:
+        """The most characters any of the patterns can match, or ``None`` if one is unbounded."""
+        widths = [pattern_width(p.regex) for p, _ in self._compiled]
+        if not widths or any(w is None for w in widths):
+            return None
+        return max(w for w in widths if w is not None)
+
+    def uses_context(self) -> bool:
+        return bool(self._context or self._negative)
 
     def validate(self, value: str, pattern: Pattern) -> float | None:
         """Return the confidence for ``value`` (a checksum may raise or lower it) or ``None`` to reject."""

@@ -1,9 +1,12 @@
-"""Streaming redaction and restoration with a bounded hold-back window.
+"""Streaming redaction and restoration with a short, bounded hold-back.
 
-The redactor never emits text that could still turn out to be part of a finding: it holds back the
-longest span a recognizer can match plus the context window, and from an unfinished opener (such as
-a PEM ``-----BEGIN``) until that recognizer's longest span has passed. Already-emitted text stays in
-the buffer as left context, so confidence is scored exactly as in a whole-text scan.
+The redactor never emits text that could still turn out to be part of a finding. What it holds back is
+decided by the detector's :class:`~interlock.detect.holdback.HoldBack`: in plain prose, the longest span
+a recognizer without openers can report plus the context window after it, counted from the start of
+the trailing partial token (well under a hundred characters); from an opener such as ``://``,
+``password`` or ``-----BEGIN``, everything until the match that opener may start is over. A finding
+whose right context has not fully arrived is held too, so it is scored as in a whole-text scan.
+Already-emitted text stays in the buffer as left context.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Container
 
 from interlock.detect.detector import Detector, repeat_values, resolve_overlaps
 from interlock.detect.finding import Finding
+from interlock.detect.recognizer import WHITESPACE
 from interlock.redact.actions import ActionPolicy
 from interlock.redact.placeholders import PlaceholderMap
 from interlock.redact.redactor import Restorer, check_blocked, redact
@@ -26,51 +30,53 @@ class StreamingRedactor:
         self._detector = detector
         self._policy = policy
         self._mapping = mapping
-        self._context = detector.context_window
-        self.hold_back = detector.max_plain_len + detector.context_window
-        self._openers = detector.openers
+        self._hold = detector.hold
+        # Held back after the start of the trailing partial token when no opener is open.
+        self.hold_back = detector.hold.plain
         self._seen: dict[str, Finding] = {}  # values already redacted earlier in this stream
         self._buf = ""
         self._emitted = 0  # chars at the start of _buf that are already out, kept as left context
 
+    @property
+    def pending(self) -> int:
+        """Characters received but not yet emitted."""
+        return len(self._buf) - self._emitted
+
     def feed(self, chunk: str) -> str:
         self._buf += chunk
-        safe = len(self._buf) - self.hold_back
+        safe, settled = self._hold.release(self._buf, self._emitted)
         if safe <= self._emitted:
             return ""
-        safe = self._before_open_opener(safe)
-        if safe <= self._emitted:
-            return ""
-        findings = self._scan()
+        right = self._hold.right
+        findings = self._scan(settled - right)
         cut = safe
         for f in findings:
-            if f.start < cut < f.end:
-                cut = f.start
-                break
+            if f.start < self._emitted:
+                continue  # began in text already emitted; _emit covers the rest of it
             if f.start >= cut:
+                break
+            # Straddles the cut, or its right context is still arriving: hold from its start.
+            if f.end > cut or f.end + right > settled:
+                cut = f.start
                 break
         return self._emit(findings, cut)
 
     def flush(self) -> str:
         if len(self._buf) <= self._emitted:
             return ""
-        findings = self._scan()
+        findings = self._scan(len(self._buf))
         out = self._emit(findings, len(self._buf))
         self._buf, self._emitted = "", 0
         return out
 
-    def _scan(self) -> list[Finding]:
-        findings = self._detector.scan(self._buf)
-        if self._seen:
-            findings = resolve_overlaps(repeat_values(self._buf, findings, known=self._seen))
-        return findings
-
-    def _before_open_opener(self, safe: int) -> int:
-        for opener, max_len in self._openers:
-            pos = self._buf.find(opener, max(self._emitted, len(self._buf) - max_len - len(opener)))
-            if pos != -1 and pos < safe:
-                safe = pos
-        return safe
+    def _scan(self, final_before: int) -> list[Finding]:
+        """Findings in the buffer. Only unemitted ones ending before ``final_before`` are sure to be
+        findings of the whole text too, so only their values repeat at other mentions."""
+        found = self._detector.scan_direct(self._buf)
+        # Findings in the emitted left context were decided earlier (with more context); those that
+        # were redacted are in _seen.
+        seeds = [f for f in found if self._emitted <= f.start and f.end <= final_before]
+        return resolve_overlaps(repeat_values(self._buf, found, known=self._seen, seeds=seeds))
 
     def _emit(self, findings: list[Finding], cut: int) -> str:
         base = self._emitted
@@ -91,10 +97,19 @@ class StreamingRedactor:
             if f.end - f.start >= 4 and len(self._seen) < 256:
                 self._seen.setdefault(self._buf[base + f.start:base + f.end], f)
         out = redact(self._buf[base:cut], inside, self._policy, self._mapping).text
-        keep_from = max(cut - self._context, 0)
+        keep_from = self._left_edge(cut - self._hold.lookbehind)
         self._buf = self._buf[keep_from:]
         self._emitted = cut - keep_from
         return out
+
+    def _left_edge(self, pos: int) -> int:
+        """Where to cut the buffer's left context: at a whitespace character at or before ``pos``, so no
+        pattern sees a word boundary there that the whole text does not have."""
+        if pos <= 0:
+            return 0
+        lo = max(0, pos - self._hold.token_cap)
+        edge = max(self._buf.rfind(c, lo, pos + 1) for c in WHITESPACE)
+        return edge if edge >= 0 else pos
 
 
 class StreamingRestorer:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from interlock.detect.recognizer import Pattern, Recognizer
+from interlock.detect.recognizer import Opener, Pattern, Recognizer
 
 _DB_SCHEMES = ("postgres", "postgresql", "mysql", "mariadb", "mongodb", "mongodb+srv", "redis", "rediss",
                "amqp", "amqps", "mssql", "sqlserver", "oracle", "jdbc:", "clickhouse", "cockroachdb",
@@ -22,12 +22,15 @@ class PasswordRecognizer(Recognizer):
     data_class = "secret.password"
     max_len = 128
     keywords = ("pass", "pwd", "secret", "kennwort", "mot de passe", "contraseña")
+    # The key word, then at most two whitespace runs (around the separator) before a value without any.
+    openers = (Opener("pass|pwd|secret|kennwort|contraseña", gaps=2),)
+    lookbehind = 50
     patterns = (
         Pattern(
             "password assignment",
             r"(?i:\b(?:password|passwd|pass|pwd|passphrase|db_pass|db_password|user_password|"
             r"admin_password|kennwort|contraseña|mot de passe|secret|client_secret|secret_key)[\"']?"
-            r"\s*(?:[:=]|=>|:=|\bis\b)\s*)"
+            r"\s{0,16}(?:[:=]|=>|:=|\bis\b)\s{0,16})"
             r"(?:\"([^\"\s]{4,128})\"|'([^'\s]{4,128})'|([^\s\"',;]{4,128}))",
             0.85,
             group=-1,
@@ -46,6 +49,12 @@ class ConnectionStringRecognizer(Recognizer):
     max_len = 512
     keywords = ("://", "password=", "pwd=", "accountkey=", "sharedaccesskey=")
     case_insensitive = True
+    openers = (
+        # The scheme (at most 28 characters) comes before "://"; a URL has no whitespace.
+        Opener("://", lead=28, gaps=0, reach=512),
+        Opener(r"(?:server|data source|host|endpoint|defaultendpointsprotocol|accountname|user id|uid)\s{0,16}=",
+               reach=512),
+    )
     patterns = (
         Pattern(
             "database URL with credentials",
@@ -55,8 +64,8 @@ class ConnectionStringRecognizer(Recognizer):
         ),
         Pattern(
             "key=value connection string",
-            r"(?:\b(?:server|data source|host|endpoint|defaultendpointsprotocol|accountname|user id|uid)\s*=[^;\n]{1,100};)"
-            r"(?:[^;\n]{1,100};){0,8}?\s*(?:password|pwd|accountkey|sharedaccesskey)\s*=[^;\n\"']{4,200}"
+            r"(?:\b(?:server|data source|host|endpoint|defaultendpointsprotocol|accountname|user id|uid)\s{0,16}=[^;\n]{1,100};)"
+            r"(?:[^;\n]{1,100};){0,8}?\s{0,16}(?:password|pwd|accountkey|sharedaccesskey)\s{0,16}=[^;\n\"']{4,200}"
             r"(?:;[^;\n\"']{1,100}){0,6}",
             0.9,
         ),
@@ -70,6 +79,8 @@ class UrlCredentialsRecognizer(Recognizer):
     data_class = "secret.url_credentials"
     max_len = 400
     keywords = ("://",)
+    openers = (Opener("://", gaps=0, reach=403),)
+    lookbehind = 24
     patterns = (
         Pattern(
             "URL with user-info",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re2
+
 from interlock.detect.checksums import CHECKSUMS
 from interlock.detect.config import CustomPattern
 from interlock.detect.context import ContextWords
-from interlock.detect.recognizer import Pattern, Recognizer, compile_re2
+from interlock.detect.recognizer import Opener, Pattern, Recognizer, compile_re2, pattern_width
 
 
 class CustomPatternRecognizer(Recognizer):
@@ -14,7 +16,13 @@ class CustomPatternRecognizer(Recognizer):
     def __init__(self, spec: CustomPattern, index: int) -> None:
         self.name = f"custom:{spec.data_class}#{index}"
         self.data_class = spec.data_class
-        self.max_len = spec.max_len
+        # A pattern that cannot match max_len characters does not need that much streaming hold-back.
+        width = pattern_width(spec.pattern)
+        self.max_len = min(spec.max_len, width) if width else spec.max_len
+        self.lookbehind = width or 64
+        if spec.openers:
+            alternatives = "|".join(re2.escape(o) for o in spec.openers)
+            self.openers = (Opener(alternatives, reach=self.max_len),)
         self.context_required = spec.context_required
         self._pattern = Pattern(f"custom pattern #{index}", spec.pattern, spec.confidence, group=spec.group)
         try:

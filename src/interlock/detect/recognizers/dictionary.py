@@ -43,6 +43,8 @@ class DictionaryRecognizer(Recognizer):
         text = scan.text
         for match in self._regex.finditer(text):
             start, end = match.span()
+            if end - start > self.max_len:
+                continue
             value = " ".join(text[start:end].split()).casefold()
             data_class = self._class_of.get(value)
             if data_class is not None:

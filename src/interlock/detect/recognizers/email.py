@@ -10,6 +10,7 @@ class EmailRecognizer(Recognizer):
     data_class = "pii.email"
     keywords = ("@",)
     max_len = 254
+    single_token = True
     patterns = (
         Pattern(
             "email address",

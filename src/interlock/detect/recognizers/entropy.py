@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from interlock.detect.recognizer import Pattern, Recognizer
+from interlock.detect.recognizer import Opener, Pattern, Recognizer
 from interlock.detect.recognizers.credentials import looks_like_placeholder
 
 ENTROPY_THRESHOLD = 3.5
@@ -25,12 +25,16 @@ class HighEntropySecretRecognizer(Recognizer):
     data_class = "secret.token"
     max_len = 256
     keywords = ("key", "token", "secret", "auth", "bearer", "credential", "apikey", "signature", "session")
+    # Each key word below contains one of these; after it, at most three whitespace runs (around the
+    # separator and after "bearer") come before a value that has none.
+    openers = (Opener("key|secret|token|credential|session|bearer|authorization", gaps=3),)
+    lookbehind = 96
     patterns = (
         Pattern(
             "high-entropy value near a secret keyword",
             r"(?i:\b(?:[a-z0-9]{0,20}[_\-.]?)?(?:api[_\-]?key|apikey|secret|token|auth[_\-]?token|access[_\-]?key|"
             r"client[_\-]?secret|private[_\-]?key|credentials?|session[_\-]?id|signing[_\-]?key|bearer|"
-            r"authorization|x-api-key)[\"']?\s*(?:[:=]|=>|:=)?\s*(?:bearer\s+|token\s+|basic\s+)?)"
+            r"authorization|x-api-key)[\"']?\s{0,16}(?:[:=]|=>|:=)?\s{0,16}(?:bearer\s{1,16}|token\s{1,16}|basic\s{1,16})?)"
             r"[\"']?([A-Za-z0-9_\-+/=.~]{16,256})",
             0.75,
             group=1,

@@ -21,20 +21,22 @@ class PersonNameRecognizer(Recognizer):
     name = "person_name"
     data_class = "pii.name"
     max_len = 64
+    lookbehind = 62  # the longest trigger and the whitespace after it
+    lookahead = 18
     patterns = (
-        Pattern("honorific", rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Madam|Herr|Frau|Mme|Mlle|M)\.?\s+{_FULL}",
+        Pattern("honorific", rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Madam|Herr|Frau|Mme|Mlle|M)\.?\s{{1,16}}{_FULL}",
                 0.8, group=1),
-        Pattern("introduction", rf"(?i:\bmy name is|\bi am called|\bthis is|\bname:|\bi'm)\s+{_FULL}", 0.7,
+        Pattern("introduction", rf"(?i:\bmy name is|\bi am called|\bthis is|\bname:|\bi'm)\s{{1,16}}{_FULL}", 0.7,
                 group=1),
-        Pattern("salutation", rf"(?i:\bdear|\bhi|\bhello|\bhey)\s+{_FULL}\s*[,!\n]", 0.65, group=1),
+        Pattern("salutation", rf"(?i:\bdear|\bhi|\bhello|\bhey)\s{{1,16}}{_FULL}\s{{0,16}}[,!\n]", 0.65, group=1),
         Pattern(
             "sign-off",
             rf"(?i:regards|best|thanks|thank you|sincerely|cheers|yours truly|yours|warmly|"
-            rf"best wishes|respectfully)\s*[,.!]?\s*\n\s*{_FULL}\s*(?:\n|$)",
+            rf"best wishes|respectfully)\s{{0,16}}[,.!]?\s{{0,16}}\n\s{{0,16}}{_FULL}\s{{0,16}}(?:\n|$)",
             0.75,
             group=1,
         ),
-        Pattern("signed", rf"(?i:\bsigned|\bsigned by|\bcontact person|\bpatient|\bemployee)\s*:?\s+{_FULL}",
+        Pattern("signed", rf"(?i:\bsigned|\bsigned by|\bcontact person|\bpatient|\bemployee)\s{{0,16}}:?\s{{1,16}}{_FULL}",
                 0.6, group=1),
     )
 
@@ -48,8 +50,10 @@ class PersonNameRecognizer(Recognizer):
         return pattern.score
 
 
-def names_from_email_locals(text: str, emails: list[Finding], seen_limit: int = 64) -> list[Finding]:
-    """A name that repeats the local part of an address in the text (``jane.doe@`` -> "Jane Doe")."""
+def names_from_email_locals(text: str, emails: list[Finding], seen_limit: int = 64, *,
+                            forward_only: bool = False) -> list[Finding]:
+    """A name that repeats the local part of an address in the text (``jane.doe@`` -> "Jane Doe");
+    with ``forward_only``, only after the address."""
     found: list[Finding] = []
     lowered = text.lower()
     seen: set[str] = set()
@@ -62,7 +66,7 @@ def names_from_email_locals(text: str, emails: list[Finding], seen_limit: int = 
         if phrase in seen:
             continue
         seen.add(phrase)
-        pos = lowered.find(phrase)
+        pos = lowered.find(phrase, email.start if forward_only else 0)
         while pos != -1:
             end = pos + len(phrase)
             before = lowered[pos - 1] if pos else " "

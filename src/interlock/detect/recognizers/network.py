@@ -16,6 +16,7 @@ class IPv4Recognizer(Recognizer):
     name = "ipv4"
     data_class = "net.ip_address"
     max_len = 18
+    single_token = True
     patterns = (
         Pattern("IPv4 address", rf"(?:^|[^\w.])({_OCTET}(?:\.{_OCTET}){{3}}(?:/\d{{1,2}})?)(?:[^\w.]|\.\s|\.$|$)",
                 0.75, group=1),
@@ -39,6 +40,7 @@ class IPv6Recognizer(Recognizer):
     name = "ipv6"
     data_class = "net.ip_address"
     max_len = 45
+    single_token = True
     keywords = (":",)
     patterns = (
         Pattern(
@@ -66,6 +68,7 @@ class MacAddressRecognizer(Recognizer):
     name = "mac_address"
     data_class = "net.mac_address"
     max_len = 17
+    single_token = True
     patterns = (
         Pattern("MAC address (colons)", r"\b[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\b", 0.8),
         Pattern("MAC address (dashes)", r"\b[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}\b", 0.8),

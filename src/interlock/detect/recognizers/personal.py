@@ -31,12 +31,14 @@ class AgeRecognizer(Recognizer):
 
     name = "age"
     data_class = "pii.age"
-    max_len = 24
+    max_len = 3  # the number; the words that make it an age are around it
+    lookbehind = 40
+    lookahead = 25
     case_insensitive = True
     keywords = ("age", "old", "year")
     patterns = (
-        Pattern("N years old", r"\b(1[01]\d|120|\d{1,2})[\s-]*(?:years?|yrs?)[\s-]*old\b", 0.8, group=1),
-        Pattern("aged N", r"\b(?:aged|age|age:|age is)\s*:?\s*(1[01]\d|120|\d{1,2})\b", 0.7, group=1),
+        Pattern("N years old", r"\b(1[01]\d|120|\d{1,2})[\s-]{0,8}(?:years?|yrs?)[\s-]{0,8}old\b", 0.8, group=1),
+        Pattern("aged N", r"\b(?:aged|age|age:|age is)\s{0,16}:?\s{0,16}(1[01]\d|120|\d{1,2})\b", 0.7, group=1),
         Pattern("N-year-old", r"\b(1[01]\d|120|\d{1,2})-year-old\b", 0.8, group=1),
     )
     context = ("patient", "he", "she", "i", "i'm", "am", "my", "client", "customer", "child", "son", "daughter")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Container
 
 from interlock.detect.finding import Finding
-from interlock.detect.recognizer import Pattern, Recognizer, ScanText
+from interlock.detect.recognizer import Opener, Pattern, Recognizer, ScanText
 
 _BODY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n \t:-,")
 _END = "-----END "
@@ -20,7 +20,7 @@ class PrivateKeyRecognizer(Recognizer):
     name = "private_key"
     data_class = "secret.private_key"
     max_len = 8192
-    opener = "-----BEGIN"
+    openers = (Opener("-----BEGIN", reach=8192, case_insensitive=False),)
     keywords = ("-----begin",)
     patterns = (
         Pattern("PEM private key", r"-----BEGIN (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----", 0.99),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
-from interlock.detect.recognizer import Pattern, Recognizer
+from interlock.detect.recognizer import Opener, Pattern, Recognizer
 
 _KEY = "secret.api_key"
 _TOKEN = "secret.token"
@@ -17,10 +17,13 @@ class ProviderKeyRecognizer(Recognizer):
     max_len = 256
     keywords = ("akia", "asia", "abia", "acca", "aws", "gh", "github_pat_", "glpat-", "xox", "hooks.slack",
                 "sk_", "rk_", "aiza", "q~", "sk-", "sg.", "sk")
+    # Every key is one run of non-whitespace; the AWS secret's "aws ... secret =" prefix comes before it.
+    single_token = True
+    lookbehind = 75
     patterns = (
         Pattern("AWS access key id", r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b", 0.95),
         Pattern("AWS secret access key",
-                r"(?i:aws.{0,24}(?:secret|sk).{0,24}?[=:]\s*[\"']?)([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
+                r"(?i:aws.{0,24}(?:secret|sk).{0,24}?[=:]\s{0,16}[\"']?)([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
                 0.9, group=1),
         Pattern("GitHub token", r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,251}\b", 0.95, data_class=_TOKEN),
         Pattern("GitHub fine-grained token", r"\bgithub_pat_[A-Za-z0-9_]{82}\b", 0.95, data_class=_TOKEN),
@@ -56,7 +59,7 @@ class JwtRecognizer(Recognizer):
     name = "jwt"
     data_class = _TOKEN
     max_len = 2400
-    opener = "eyJ"
+    openers = (Opener("eyJ", gaps=0, case_insensitive=False),)
     keywords = ("eyj",)
     patterns = (
         Pattern("JSON Web Token", r"\beyJ[A-Za-z0-9_\-]{8,600}\.eyJ[A-Za-z0-9_\-]{8,1000}\.[A-Za-z0-9_\-]{16,700}",
