@@ -19,7 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -135,6 +135,25 @@ def read_records(store_url: str) -> list[dict[str, Any]]:
     return run_async(fetch())
 
 
+def read_table(store_url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Every row of a plain SELECT (no parameters), from either store."""
+    if store_url.startswith("sqlite:///"):
+        conn = sqlite3.connect(store_url[len("sqlite:///"):], timeout=15)
+        try:
+            return [tuple(row) for row in conn.execute(sql).fetchall()]
+        finally:
+            conn.close()
+
+    async def fetch() -> list[tuple[Any, ...]]:
+        conn = await asyncpg.connect(store_url, timeout=10)
+        try:
+            return [tuple(r.values()) for r in await conn.fetch(sql)]
+        finally:
+            await conn.close()
+
+    return run_async(fetch())
+
+
 # -- JWT ---------------------------------------------------------------------------------------
 
 @dataclass
@@ -221,6 +240,23 @@ def write_policies(directory: Path) -> Path:
     for name in ("data.cedar", "restore.cedar"):
         shutil.copy(default_policy_dir() / name, directory / name)
     (directory / "models.cedar").write_text(MODELS_POLICY, encoding="utf-8")
+    return directory
+
+
+# A policy set for a test gateway: a directory to copy, or file names (relative) mapped to their text.
+PolicySource = Path | Mapping[str, str]
+
+
+def place_policies(directory: Path, source: PolicySource) -> Path:
+    """Fill ``directory`` with a policy set: a copy of a directory, or the given files."""
+    if isinstance(source, Path):
+        shutil.copytree(source, directory)
+        return directory
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in source.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
     return directory
 
 
@@ -341,10 +377,10 @@ class Gateway:
 
     # -- clients --------------------------------------------------------------------------------
 
-    def client(self, key: str | ApiKey) -> openai.OpenAI:
+    def client(self, key: str | ApiKey, *, timeout: float = 30) -> openai.OpenAI:
         """An OpenAI SDK client for this gateway; closed when the gateway stops."""
         secret = key.key if isinstance(key, ApiKey) else key
-        c = openai.OpenAI(base_url=self.base_url, api_key=secret, max_retries=0, timeout=30)
+        c = openai.OpenAI(base_url=self.base_url, api_key=secret, max_retries=0, timeout=timeout)
         self._clients.append(c)
         return c
 
@@ -386,6 +422,21 @@ class Gateway:
 
     def records(self) -> list[dict[str, Any]]:
         return read_records(self.store_url)
+
+    def payloads(self) -> dict[str, dict[str, Any]]:
+        """Every stored audit payload (the redacted messages and output), by its hash in hex."""
+        rows = read_table(self.store_url, "SELECT hash, body FROM audit_payload")
+        return {bytes(h).hex(): json.loads(bytes(body)) for h, body in rows}
+
+    def payload(self, request_id: str | None) -> dict[str, Any]:
+        """The stored audit payload of one request (through its record's ``payload_hash``)."""
+        digest = self.record(request_id).get("payload_hash")
+        assert digest, f"the record of {request_id} names no payload"
+        return self.payloads()[digest]
+
+    def vault_blobs(self) -> list[bytes]:
+        """The sealed placeholder maps in the vault table, as stored."""
+        return [bytes(blob) for (blob,) in read_table(self.store_url, "SELECT blob FROM vault")]
 
     def record(self, request_id: str | None) -> dict[str, Any]:
         """The one record of a request, read from the store now."""
@@ -477,13 +528,26 @@ class GatewayFactory:
 
     def __call__(self, store: str = "sqlite", *, workers: int = 1, start: bool = True,
                  adjust: Callable[[dict[str, Any]], None] | None = None,
-                 keys: Iterable[KeySpec] = ()) -> Gateway:
+                 keys: Iterable[KeySpec] = (), policies: PolicySource | None = None,
+                 shadow_policies: PolicySource | None = None) -> Gateway:
+        """A gateway in a fresh directory.
+
+        ``policies`` replaces the standard policy set (``write_policies``): a directory to copy, or file
+        names mapped to their text. ``shadow_policies`` does the same for a shadow set in ``shadow/``,
+        named as ``policy.shadow_dir``.
+        """
         directory = self._tmp.mktemp(f"gateway-{store}")
         shutil.copy(self._issuer.jwks_path, directory / "jwks.json")
-        write_policies(directory / "policies")
+        if policies is None:
+            write_policies(directory / "policies")
+        else:
+            place_policies(directory / "policies", policies)
         store_url = self.store_url(store, directory)
         tree = gateway_settings(mock_base_url=self._mock.base_url, dead_port=self._dead_port,
                                 store_url=store_url, workers=workers)
+        if shadow_policies is not None:
+            place_policies(directory / "shadow", shadow_policies)
+            tree["policy"]["shadow_dir"] = "shadow"
         if adjust is not None:
             adjust(tree)
         config = write_settings(directory / "interlock.yaml", tree)

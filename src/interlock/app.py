@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ from interlock.identity.principal import Principal
 from interlock.pipeline.call import Call
 from interlock.pipeline.parse import decode_json_object
 from interlock.redact import ActionPolicy
-from interlock.settings import Settings, load_settings
+from interlock.settings import ConfigError, Settings, load_settings
 from interlock.store.base import RecordQuery
 
 log = logging.getLogger("interlock.app")
@@ -172,10 +173,12 @@ class InterlockApp:
     async def _stream(self, call: Call, send: Send) -> None:
         await start_sse(send, call.request_id)
         assert call.stream_iter is not None
+        raised: Refusal | None = None
         try:
             async for chunk in call.stream_iter:
                 await send_event(send, encode(chunk))
         except Refusal as refusal:
+            raised = refusal
             self.engine.pipeline.refuse(call, refusal)
         except Exception:
             log.exception("stream of %s failed", call.request_id)
@@ -185,7 +188,9 @@ class InterlockApp:
         if failed is not None and not call.refusal_code:
             self.engine.pipeline.refuse(call, failed)
         if call.refusal_code:
-            err = Refusal(call.refusal_message, code=call.refusal_code, status=call.status)
+            # The refusal as raised keeps its error type (a blocked answer is a permission error).
+            err = raised if raised is not None and raised.code == call.refusal_code else Refusal(
+                call.refusal_message, code=call.refusal_code, status=call.status)
             await send_event(send, encode(error_document(err, call.request_id)), more=False)
             return
         await send_event(send, b"[DONE]", more=False)
@@ -320,6 +325,7 @@ class InterlockApp:
                 until=float(params["until"]) if "until" in params else None,
                 principal=params.get("principal"), model=params.get("model"),
                 refusal_code=params.get("refusal_code"), request_id=params.get("request_id"),
+                data_class=params.get("data_class"), outcome=params.get("outcome"),
                 # Administrators see their own tenant's records only.
                 tenant=admin.tenant,
                 limit=max(1, min(1000, int(params.get("limit", "100")))),
@@ -359,4 +365,11 @@ def build_app(settings: Settings) -> InterlockApp:
 def create_app() -> InterlockApp:
     """Factory for the server: settings come from the file named in ``INTERLOCK_CONFIG``."""
     path = os.environ.get(CONFIG_ENV)
-    return build_app(load_settings(Path(path) if path else None))
+    try:
+        return build_app(load_settings(Path(path) if path else None))
+    except ConfigError as exc:
+        # Settings that cannot serve (a policy set that does not load, a bad detector pattern) stop
+        # the worker with the problem as written, not a traceback.
+        sys.stderr.write(f"interlock: cannot start: {exc}\n")
+        sys.stderr.flush()
+        raise SystemExit(1) from None

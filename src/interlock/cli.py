@@ -45,6 +45,7 @@ def serve(config: Path | None, host: str | None, port: int | None, workers: int 
     else:
         os.environ.pop("INTERLOCK_CONFIG", None)
         _demo_key(settings)
+    _check_startable(settings)
     srv = settings.server
     if srv.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="interlock-metrics-")
@@ -54,6 +55,20 @@ def serve(config: Path | None, host: str | None, port: int | None, workers: int 
     uvicorn.run("interlock.app:create_app", factory=True, host=srv.host, port=srv.port, workers=srv.workers,
                 loop="uvloop", http="httptools", log_level="warning", access_log=False,
                 timeout_graceful_shutdown=int(srv.shutdown_grace_seconds), lifespan="on")
+
+
+def _check_startable(settings: Settings) -> None:
+    """What every worker would build at start-up, built once here, so a broken policy set or detection
+    setting stops the command with its message instead of workers failing (and restarting) one by one."""
+    from interlock.engine import build_detector
+    from interlock.policy.setup import load_policies
+
+    try:
+        build_detector(settings.detection)
+        load_policies(settings)
+        load_policies(settings, shadow=True)
+    except ConfigError as exc:
+        raise click.ClickException(f"{settings.source}: {exc}") from None
 
 
 def _demo_key(settings: Settings) -> None:
@@ -97,6 +112,7 @@ def check_config(config: Path | None) -> None:
     for m in settings.models:
         fb = f" (fallbacks: {', '.join(m.fallbacks)})" if m.fallbacks else ""
         click.echo(f"model {m.alias}: {m.provider}/{m.upstream_model}{fb}")
+    _check_startable(settings)
     click.echo(f"store: {shown_url(settings.store.url)}")
     click.echo(f"{settings.source}: OK")
 

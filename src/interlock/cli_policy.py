@@ -106,12 +106,8 @@ def policy_explain(config: Path | None, principal_id: str, kind: str, tenant: st
     body = request.read()
 
     async def run() -> dict[str, Any]:
-        engine = Engine(settings)
-        await engine.store.open()
-        try:
-            return await engine.explain(body, principal, app)
-        finally:
-            await engine.store.close()
+        # Explaining reads no state: the store is never opened, so nothing is created or migrated.
+        return await Engine(settings).explain(body, principal, app)
 
     _echo_json(asyncio.run(run()))
 
@@ -136,6 +132,9 @@ def scan(config: Path | None, source: Any, as_json: bool, model: str | None) -> 
     detector = build_detector(settings.detection)
     actions = ActionPolicy({}, default="redact")
     if model is not None:
+        known = [m.alias for m in settings.models]
+        if model not in known:
+            raise click.ClickException(f"no model has the alias {model!r}; the settings name: {', '.join(known)}")
         actions = _actions_for_model(settings, model, detector.scan(text))
     try:
         result = cli_scan(text, detector, actions)
@@ -156,6 +155,9 @@ def _actions_for_model(settings: Settings, model: str, findings: list[Any]) -> A
 
     holder = load_policies(settings)
     assert holder is not None
-    someone = Principal(id="scan", kind="user", tenant=settings.policy.tenants[0])
+    # A caller the catalogue knows (entities.yaml may name other tenants than the settings do): a tenant
+    # it does not know would be denied everything, and every class would read as blocked.
+    tenants = holder.engine.config.tenants or settings.policy.tenants
+    someone = Principal(id="scan", kind="user", tenant=tenants[0])
     decided = holder.engine.data_actions(someone, None, model, sorted({f.data_class for f in findings}))
     return ActionPolicy({c: d.action for c, d in decided.items()}, default="block")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections.abc import Iterable
 from typing import Any
@@ -15,6 +16,12 @@ from interlock.detect.ner import NerBackend, build_ner
 from interlock.detect.recognizer import Recognizer, ScanText
 from interlock.detect.recognizers import build_recognizers
 from interlock.detect.recognizers.names import names_from_email_locals
+
+_ESCAPED_LETTER = re.compile(r"\\[nrtfbv]")
+
+
+def _blank_escape(match: re.Match[str]) -> str:
+    return "\\ "
 
 
 class Detector:
@@ -49,6 +56,10 @@ class Detector:
         """Like :meth:`scan`, without repeating found values at their other mentions."""
         if not text:
             return []
+        if "\\" in text:
+            # In JSON strings and code, "\nAKIA..." is a newline then a key: the escape's letter must not
+            # glue onto the value. Blanking it keeps every offset, so spans still index the original text.
+            text = _ESCAPED_LETTER.sub(_blank_escape, text)
         scan = ScanText.of(text, self.config.context_window)
         candidates: list[Finding] = []
         hits: dict[int, set[int]] = {}

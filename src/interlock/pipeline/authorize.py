@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from interlock.errors import ModelNotFound, PolicyDenied
 from interlock.pipeline.call import Call
 from interlock.policy.holder import PolicyHolder
@@ -22,6 +24,14 @@ def capabilities_of(call: Call) -> frozenset[str]:
     return frozenset(caps)
 
 
+def requested_tokens(body: dict[str, Any]) -> int | None:
+    """The completion bound a policy judges: the larger of ``max_tokens`` and ``max_completion_tokens``,
+    since both travel to the provider and either may be the one it honours."""
+    values = [v for v in (body.get("max_tokens"), body.get("max_completion_tokens"))
+              if isinstance(v, int) and not isinstance(v, bool)]
+    return max(values) if values else None
+
+
 class AuthorizeModel:
     name = "authorize"
 
@@ -39,12 +49,11 @@ class AuthorizeModel:
         engine = self._policy.engine
         call.policy_version = engine.version
         caps = capabilities_of(call)
-        max_tokens = call.body.get("max_completion_tokens") or call.body.get("max_tokens")
-        decision = engine.model_access(call.principal, call.app, call.model_alias, caps,
-                                       max_tokens if isinstance(max_tokens, int) else None)
+        max_tokens = requested_tokens(call.body)
+        decision = engine.model_access(call.principal, call.app, call.model_alias, caps, max_tokens)
         if self._shadow is not None:
             candidate = self._shadow.engine.model_access(call.principal, call.app, call.model_alias, caps,
-                                                         max_tokens if isinstance(max_tokens, int) else None)
+                                                         max_tokens)
             if candidate.allowed != decision.allowed:
                 call.shadow_differences.append({"question": "invoke_model", "active": decision.allowed,
                                                 "candidate": candidate.allowed,

@@ -5,7 +5,10 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+import yaml
+
 from interlock.detect.config import TAXONOMY
+from interlock.policy.engine import PolicyEngine
 from interlock.policy.entities import EntityConfig, ModelEntity
 from interlock.policy.holder import PolicyHolder
 from interlock.policy.source import PolicyLoadError
@@ -29,7 +32,7 @@ def entity_config(settings: Settings, directory: Path | None = None) -> EntityCo
     if catalogue is not None and catalogue.is_file():
         try:
             base = EntityConfig.from_file(catalogue)
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"{catalogue}: {exc}") from None
         known = {m.alias for m in models}
         return base.model_copy(update={
@@ -45,6 +48,25 @@ def entity_config(settings: Settings, directory: Path | None = None) -> EntityCo
     )
 
 
+class CataloguedPolicyHolder(PolicyHolder):
+    """A holder that reads the catalogue (``entities.yaml`` beside the policies) again on every reload,
+    so a changed catalogue takes effect with the policies, and a broken one is rejected like them."""
+
+    def __init__(self, engine: PolicyEngine, policy_dir: Path, entities: EntityConfig, schema_path: Path | None,
+                 settings: Settings) -> None:
+        super().__init__(engine, policy_dir, entities, schema_path)
+        self._settings = settings
+        self._directory = policy_dir
+
+    def reload(self, entities: EntityConfig | None = None) -> PolicyEngine:
+        if entities is None:
+            try:
+                entities = entity_config(self._settings, self._directory)
+            except ConfigError as exc:
+                raise PolicyLoadError([str(exc)]) from None
+        return super().reload(entities)
+
+
 def load_policies(settings: Settings, *, shadow: bool = False) -> PolicyHolder | None:
     """The active policy set (or the shadow candidate, None if none is configured); a broken set is a
     configuration error that names the file, the line and the reason."""
@@ -53,7 +75,9 @@ def load_policies(settings: Settings, *, shadow: bool = False) -> PolicyHolder |
     if directory is None:
         return None
     try:
-        return PolicyHolder.load(directory, entity_config(settings, directory), p.schema_file)
+        entities = entity_config(settings, directory)
+        engine = PolicyEngine.load(directory, entities, p.schema_file)
+        return CataloguedPolicyHolder(engine, directory, entities, p.schema_file, settings)
     except PolicyLoadError as exc:
         which = "policy.shadow_dir" if shadow else "policy.dir"
         raise ConfigError(f"{which} {directory}: the policy set does not load:\n  " + "\n  ".join(exc.problems)) from None

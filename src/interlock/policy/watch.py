@@ -55,6 +55,12 @@ class PolicyWatcher:
             log.error("%s set in %s rejected, keeping version %s: %s", self.label, self.directory,
                       self.holder.version, self.last_error)
             return self.holder.version
+        except Exception as exc:
+            # Anything else is a failed reload too: the running set stays, and watching goes on.
+            self.last_error = f"{self.directory}: the set could not be loaded: {type(exc).__name__}: {exc}"
+            log.exception("%s set in %s rejected, keeping version %s", self.label, self.directory,
+                          self.holder.version)
+            return self.holder.version
         self.last_error = ""
         self.last_reload = time.time()
         log.warning("%s set reloaded from %s: version %s", self.label, self.directory, engine.version)

@@ -103,6 +103,9 @@ class _Conn(asyncio.Protocol):
         self.complete = False
         self.keep_alive = False
         self._buffered = 0
+        if self._paused and self.transport is not None:
+            self.transport.resume_reading()
+        self._paused = False
 
     def send(self, data: bytes) -> None:
         assert self.transport is not None
@@ -142,6 +145,10 @@ class _Conn(asyncio.Protocol):
 
     async def read_all(self) -> bytes:
         while not self.complete:
+            # A whole-body read wants everything: undo a pause taken while the body outgrew the high water.
+            if self._paused and self.transport is not None:
+                self._paused = False
+                self.transport.resume_reading()
             await self._wait()
         body = b"".join(self._chunks)
         self._chunks.clear()
