@@ -6,7 +6,10 @@ layer is a thin shell over ``Engine.chat``; so is ``interlock`` on the command l
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +96,14 @@ class Engine:
         await self.audit.start()
         for watcher in self.policy_watchers:
             await watcher.start()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            # SIGHUP reloads the policies in this worker (a supervisor may deliver it to every worker).
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload_policies)
         self.started = True
+
+    def reload_policies(self) -> None:
+        for watcher in self.policy_watchers:
+            watcher.reload()
 
     async def stop(self) -> None:
         """Flush records still queued, then close sessions and the store."""

@@ -485,3 +485,25 @@ def test_gateway_with_a_broken_policy_set_does_not_start(gateway_factory: Gatewa
     assert "Traceback" not in log
     with pytest.raises(httpx.ConnectError):
         httpx.get(gw.url + "/readyz", timeout=2)
+
+
+def test_sighup_reloads_the_policies_and_refusals_name_the_rule(gateway_factory: GatewayFactory) -> None:
+    def no_polling(tree: dict[str, Any]) -> None:
+        tree["policy"]["reload_interval_seconds"] = 0
+
+    gw = gateway_factory("sqlite", keys=PLAIN_AND_ADMIN, policies=policy_set(EVERYONE_EVERY_MODEL), adjust=no_polling)
+    client = gw.client(gw.keys["plain-user"])
+    assert ask(client, "mock")[0] == 200
+    deny = EVERYONE_EVERY_MODEL + '\n@id("t.models.mock-closed")\nforbid (principal, action, resource == Model::"mock");\n'
+    replace_file(gw.directory / "policies" / "models.cedar", deny)
+    time.sleep(0.3)
+    # Without polling nothing changes until the process is told.
+    assert ask(client, "mock")[0] == 200
+    assert gw.proc is not None
+    gw.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: ask(client, "mock")[0] == 403, "the SIGHUP reload")
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        client.chat.completions.create(model="mock", messages=user("hello"))
+    message = refused.value.response.json()["error"]["message"]
+    assert "t.models.mock-closed" in message
+    assert gw.proc.poll() is None

@@ -60,8 +60,14 @@ class AuthorizeModel:
                                                 "candidate_policy_ids": list(candidate.policy_ids)})
         if not decision.allowed:
             call.decide(self.name, "deny", decision.reason, decision.policy_ids)
-            extra = " (a policy evaluation error)" if decision.errors else ""
+            # Say which rules refused (ids name rule families, e.g. models.external-token-cap), never values.
+            if decision.errors:
+                why = "a policy evaluation error"
+            elif decision.policy_ids:
+                why = "forbidden by " + ", ".join(decision.policy_ids)
+            else:
+                why = "no policy permits it"
             raise PolicyDenied(f"Policy does not let you use the model {call.model_alias!r} with "
-                               f"{', '.join(sorted(caps)) or 'these settings'}{extra}; "
-                               "ask an administrator for access.", param="model")
+                               f"{', '.join(sorted(caps)) or 'these settings'} ({why}); "
+                               f"ask an administrator for access (request {call.request_id}).", param="model")
         call.decide(self.name, "allow", decision.reason, decision.policy_ids)
