@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import sqlite3
@@ -30,6 +29,7 @@ import httpx
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from gateway_support import write_policies
 from interlock.audit.checkpoint import load_private_key
 from interlock.audit.merkle import MerkleAccumulator
 from interlock.engine import Engine
@@ -257,26 +257,6 @@ class AuditEnv:
         done = self.cli(*argv, check=True)
         key: str = json.loads(done.stdout)["key"]
         return key
-
-
-MODELS_POLICY = """\
-@id("audit-tests.models.open")
-permit (principal, action == Action::"invoke_model", resource)
-unless { resource == Model::"restricted" };
-
-@id("audit-tests.models.restricted-for-analysts")
-permit (principal in Role::"analyst", action == Action::"invoke_model", resource == Model::"restricted");
-"""
-
-
-def write_policies(directory: Path) -> None:
-    """The built-in data and restore policies; every model open to all but ``restricted`` (analysts)."""
-    from interlock.policy.setup import default_policy_dir
-
-    directory.mkdir(parents=True, exist_ok=True)
-    for name in ("data.cedar", "restore.cedar"):
-        shutil.copy(default_policy_dir() / name, directory / name)
-    (directory / "models.cedar").write_text(MODELS_POLICY, encoding="utf-8")
 
 
 def settings_tree(store_url: str, mock_base_url: str) -> dict[str, Any]:

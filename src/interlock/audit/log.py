@@ -29,6 +29,7 @@ from interlock.audit.checkpoint import (
 from interlock.audit.export import proof_bundle
 from interlock.audit.merkle import CachingSubtrees, MerkleAccumulator, subtree_from_leaf_reader
 from interlock.audit.verify import Problem, TrustedState, VerifyReport, verify_log
+from interlock.keyfile import load_or_create
 from interlock.settings import AuditSettings, ConfigError
 from interlock.store.base import LogRow, Store
 
@@ -45,24 +46,14 @@ def load_signing_key(settings: AuditSettings, *, create: bool) -> Ed25519Private
         except ValueError as exc:
             raise ConfigError(f"{SIGNING_KEY_ENV}: {exc}") from None
     path = settings.signing_key_file or Path("interlock-audit.key")
+    if not create and not path.exists():
+        raise ConfigError(f"audit.signing_key_file {path} does not exist; create one with "
+                          "'interlock audit keygen' or start the gateway once")
+    pem = load_or_create(path, lambda: private_key_pem(generate_private_key()), "audit signing key")
     try:
-        return load_private_key(path.read_bytes())
-    except FileNotFoundError:
-        if not create:
-            raise ConfigError(f"audit.signing_key_file {path} does not exist; create one with "
-                              "'interlock audit keygen' or start the gateway once") from None
+        return load_private_key(pem)
     except ValueError as exc:
         raise ConfigError(f"audit.signing_key_file {path}: {exc}") from None
-    key = generate_private_key()
-    try:
-        # O_EXCL: when several workers start at once, exactly one writes the key and the rest read it.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return load_signing_key(settings, create=False)
-    with os.fdopen(fd, "wb") as f:
-        f.write(private_key_pem(key))
-    log.warning("created a new audit signing key at %s; back it up and share it with every instance", path)
-    return key
 
 
 class AuditLog:
