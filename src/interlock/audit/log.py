@@ -7,7 +7,6 @@ the same transaction, so any worker of any instance can sign a checkpoint of the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
@@ -32,6 +31,7 @@ from interlock.audit.verify import Problem, TrustedState, VerifyReport, verify_l
 from interlock.keyfile import load_or_create
 from interlock.settings import AuditSettings, ConfigError
 from interlock.store.base import LogRow, Store
+from interlock.tasks import cancel_and_wait
 
 log = logging.getLogger("interlock.audit")
 
@@ -82,11 +82,8 @@ class AuditLog:
         self._task = asyncio.create_task(self._background(), name="interlock-audit-checkpoints")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         try:
             await self.checkpoint()
         except Exception:

@@ -11,7 +11,6 @@ is repaired even if no call arrives: a load balancer sends none to an instance t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from typing import Any
@@ -20,6 +19,7 @@ from interlock.audit.canonical import canonical_json, payload_hash
 from interlock.audit.merkle import leaf_hash
 from interlock.errors import ServiceUnavailable
 from interlock.store.base import LogEntry, Store
+from interlock.tasks import cancel_and_wait
 
 log = logging.getLogger("interlock.audit")
 
@@ -73,11 +73,8 @@ class AuditWriter:
     async def stop(self) -> None:
         """Write everything already queued, then stop."""
         self._closing = True
-        if self._probe is not None:
-            self._probe.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._probe
-            self._probe = None
+        await cancel_and_wait(self._probe)
+        self._probe = None
         if self._task is not None:
             await self._queue.put((_SENTINEL, asyncio.get_running_loop().create_future()))
             await self._task

@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 import base64
+import os
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import Any
+from pathlib import Path
 
 from interlock.detect import Detector
 from interlock.detect.finding import Finding
@@ -26,13 +27,10 @@ CONVERSATION_HEADER = "x-interlock-conversation-id"
 _MAX_CONVERSATION_ID = 200
 
 
-def vault_cipher(settings: RedactionSettings, default_dir: Any) -> VaultCipher:
-    import os
-    from pathlib import Path
-
+def vault_cipher(settings: RedactionSettings, default_dir: Path) -> VaultCipher:
     raw = os.environ.get(settings.vault_key_env)
     if not raw:
-        path = settings.vault_key_file or Path(default_dir) / "interlock-vault.key"
+        path = settings.vault_key_file or default_dir / "interlock-vault.key"
         raw = load_or_create(path, lambda: VaultCipher.generate_key().encode(), "placeholder vault key").decode().strip()
     try:
         return VaultCipher(raw)
@@ -67,7 +65,7 @@ _CACHE_ENTRIES = 4096
 
 class DataGuard:
     def __init__(self, detector: Detector, policy: PolicyHolder, store: Store, settings: RedactionSettings,
-                 key_dir: Any) -> None:
+                 key_dir: Path) -> None:
         self.detector = detector
         self._scanned: OrderedDict[str, list[Finding]] = OrderedDict()
         self.policy = policy

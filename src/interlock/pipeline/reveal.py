@@ -50,7 +50,7 @@ class RevealOutput:
                 fn = tool_call.get("function") if isinstance(tool_call, dict) else None
                 if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
                     fn["arguments"] = self._inspect(call, fn["arguments"], mapping, rights, outputs)
-        self._finish(call, mapping, outputs)
+        self._finish(call, outputs)
         await self._guard.save(call, mapping)
 
     def _inspect(self, call: Call, text: str, mapping: PlaceholderMap, rights: RestoreRights,
@@ -70,7 +70,7 @@ class RevealOutput:
             outputs.append(text)
         return self._restorer.restore(text, mapping, rights)
 
-    def _finish(self, call: Call, mapping: PlaceholderMap, outputs: list[str]) -> None:
+    def _finish(self, call: Call, outputs: list[str]) -> None:
         if call.payload is None:
             call.payload = {}
         call.payload["output"] = "\n".join(outputs)[:_PAYLOAD_CHARS]
@@ -143,7 +143,7 @@ class RevealOutput:
                 yield {"id": "", "object": "chat.completion.chunk", "created": 0, "model": call.model_alias,
                        "choices": [{"index": index, "delta": rest, "finish_reason": None}]}
         texts = ["".join(kept[key]) for key in sorted(kept)]
-        self._finish(call, mapping, [self._at_rest(call, text, mapping) for text in texts if text])
+        self._finish(call, [self._at_rest(call, text, mapping) for text in texts if text])
         await self._guard.save(call, mapping)
 
     def _at_rest(self, call: Call, text: str, mapping: PlaceholderMap) -> str:

@@ -8,7 +8,6 @@ fails to load is rejected and the running one stays; the error is kept for ``/ad
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from interlock.policy.holder import PolicyHolder
 from interlock.policy.source import PolicyLoadError
+from interlock.tasks import cancel_and_wait
 
 log = logging.getLogger("interlock.policy")
 
@@ -71,11 +71,8 @@ class PolicyWatcher:
             self._task = asyncio.create_task(self._poll(), name=f"interlock-{self.label}-watch")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _poll(self) -> None:
         while True:

@@ -13,7 +13,7 @@ import asyncio
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -318,6 +318,3 @@ class HttpPool:
             self._drop(conn)
         self._idle.clear()
 
-
-def parse_headers(headers: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(str(k).lower(), str(v)) for k, v in headers.items()]

@@ -7,7 +7,6 @@ anything else the upstream says is passed to the caller as its own error.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
@@ -176,6 +175,3 @@ class OpenAIUpstream:
         finally:
             resp.close()
 
-
-def now_ms() -> float:
-    return time.perf_counter() * 1000.0
