@@ -15,6 +15,7 @@ import yaml
 from gateway_support import CliResult, clean_env, run_cli_process
 
 EXAMPLE_POLICIES = Path(__file__).resolve().parents[1] / "examples" / "policies"
+EXAMPLE_CONFIG = EXAMPLE_POLICIES.parent / "interlock.yaml"
 
 EMAIL = "jane.doe@example.org"
 CARD = "4111 1111 1111 1111"
@@ -68,7 +69,7 @@ def no_traceback(done: CliResult) -> None:
 
 
 def test_validate_the_example_set() -> None:
-    done = interlock("policy", "validate", "--dir", str(EXAMPLE_POLICIES))
+    done = interlock("policy", "validate", "--config", str(EXAMPLE_CONFIG), "--dir", str(EXAMPLE_POLICIES))
     assert done.exit_code == 0, done.stderr
     assert done.stdout.strip() == f"{EXAMPLE_POLICIES}: OK"
 
@@ -79,7 +80,7 @@ def test_validate_names_file_and_line_of_a_syntax_error(policies: Path) -> None:
         '@id("broken.support")\n'
         'permit (principal in Role::"support_agent", action == Action::"invoke_model", resource)\n'
         'when { context.max_tokens < };\n', encoding="utf-8")
-    done = interlock("policy", "validate", "--dir", str(policies))
+    done = interlock("policy", "validate", "--config", str(EXAMPLE_CONFIG), "--dir", str(policies))
     assert done.exit_code == 1
     assert "broken.cedar:4: syntax error" in done.stderr
     assert f"{policies}: 1 problem(s)" in done.stderr
@@ -100,7 +101,7 @@ when { resource.hostng == "on_prem" };
 forbid (principal, action == Action::"invoke_model", resource)
 when { context.capabilites.contains(Capability::"streaming") };
 """, encoding="utf-8")
-    done = interlock("policy", "validate", "--dir", str(policies))
+    done = interlock("policy", "validate", "--config", str(EXAMPLE_CONFIG), "--dir", str(policies))
     assert done.exit_code == 1
     line = models.read_text(encoding="utf-8").splitlines().index('@id("models.typo")') + 1
     assert f"models.cedar:{line}: [models.typo] schema violation" in done.stderr
@@ -115,7 +116,7 @@ when { context.capabilites.contains(Capability::"streaming") };
 
 
 def test_policy_tests_of_the_example_set_pass() -> None:
-    done = interlock("policy", "test", "--dir", str(EXAMPLE_POLICIES))
+    done = interlock("policy", "test", "--config", str(EXAMPLE_CONFIG), "--dir", str(EXAMPLE_POLICIES))
     assert done.exit_code == 0, done.stdout + done.stderr
     passed, failed = done.stdout.strip().splitlines()[-1].split(", ")
     assert failed == "0 failed"
@@ -131,20 +132,20 @@ cases:
      expect: allow}
   - {name: analysts may use the mock, principal: ana, action: invoke_model, resource: mock, expect: allow}
 """, encoding="utf-8")
-    done = interlock("policy", "test", "--dir", str(policies))
+    done = interlock("policy", "test", "--config", str(EXAMPLE_CONFIG), "--dir", str(policies))
     assert done.exit_code == 1
     assert "1 failed" in done.stdout
     assert "FAIL wrong.yaml: analysts may use the external model: expected allow, got deny" in done.stdout
     assert "analysts may use the mock" not in done.stdout
     # Only that file.
-    only = interlock("policy", "test", "--dir", str(policies), str(policies / "tests" / "wrong.yaml"))
+    only = interlock("policy", "test", "--config", str(EXAMPLE_CONFIG), "--dir", str(policies), str(policies / "tests" / "wrong.yaml"))
     assert only.exit_code == 1
     assert only.stdout.strip().splitlines()[0] == "1 passed, 1 failed"
 
 
 def test_policy_tests_against_a_broken_set_fail_with_the_problem(policies: Path) -> None:
     (policies / "zz.cedar").write_text('permit (principal, action, resource)\nwhen { 1 + };\n', encoding="utf-8")
-    done = interlock("policy", "test", "--dir", str(policies))
+    done = interlock("policy", "test", "--config", str(EXAMPLE_CONFIG), "--dir", str(policies))
     assert done.exit_code == 1
     assert "zz.cedar:2: syntax error" in done.stderr
     no_traceback(done)

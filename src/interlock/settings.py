@@ -199,6 +199,133 @@ class AuditSettings(_Frozen):
     payload_retention_days: Annotated[float, Field(ge=0)] = 30.0
 
 
+class ApproverSettings(_Frozen):
+    """Who may decide: anyone holding one of these roles or belonging to one of these groups."""
+
+    roles: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _someone(self) -> ApproverSettings:
+        if not self.roles and not self.groups:
+            raise ValueError("name at least one role or group that may approve")
+        return self
+
+
+class ApprovalRouteSettings(_Frozen):
+    """How one kind of request is approved: by whom, how many, for how long, and who is asked next."""
+
+    approvers: ApproverSettings = ApproverSettings(roles=("admin",))
+    # Distinct approvers needed; a single rejection rejects.
+    quorum: Annotated[int, Field(ge=1, le=20)] = 1
+    # A request still pending after this long is expired, which counts as rejected.
+    expires_after_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    # After this long without a decision, ``escalate_to`` may decide too (the first approvers still may).
+    escalate_after_seconds: Annotated[float, Field(gt=0)] | None = None
+    escalate_to: ApproverSettings | None = None
+    # Argument names an approver may change when approving (the edited call is checked by policy again).
+    editable_arguments: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _escalation_complete(self) -> ApprovalRouteSettings:
+        if (self.escalate_after_seconds is None) != (self.escalate_to is None):
+            raise ValueError("escalate_after_seconds and escalate_to go together")
+        if self.escalate_after_seconds is not None and self.escalate_after_seconds >= self.expires_after_seconds:
+            raise ValueError("escalate_after_seconds must be shorter than expires_after_seconds")
+        return self
+
+
+class WebhookSettings(_Frozen):
+    """Where new approval requests and decisions are announced (JSON, signed with HMAC-SHA256)."""
+
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    # The signing secret: from this environment variable, or from a file.
+    secret_env: str = "INTERLOCK_WEBHOOK_SECRET"
+    secret_file: Path | None = None
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 5.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+
+
+class ApprovalSettings(_Frozen):
+    # Named routes; a tool names its route (default: "default"), a free-form proposal may name one.
+    routes: dict[str, ApprovalRouteSettings] = Field(default_factory=lambda: {"default": ApprovalRouteSettings()})
+    webhook: WebhookSettings | None = None
+    # The longest a long-poll (`GET /v1/approvals/{id}/wait`) may hold a connection.
+    max_wait_seconds: Annotated[float, Field(gt=0, le=600)] = 60.0
+    # How often pending requests are checked for expiry and escalation.
+    sweep_interval_seconds: Annotated[float, Field(gt=0)] = 1.0
+
+    @model_validator(mode="after")
+    def _has_default(self) -> ApprovalSettings:
+        if "default" not in self.routes:
+            raise ValueError("routes must include 'default'")
+        return self
+
+
+ToolName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class ToolSettings(_Frozen):
+    """One entry of the tool registry. A tool call naming anything else is refused."""
+
+    name: ToolName
+    description: str = ""
+    # JSON Schema (2020-12) of the arguments object; checked when the settings load.
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    risk: Literal["low", "medium", "high"] = "medium"
+    side_effects: Literal["none", "read", "write", "external"] = "read"
+    owner: str = ""
+    # The approval route used when policy holds a call of this tool for a person.
+    approval: str = "default"
+    # Set for a tool served by an MCP server under ``mcp.servers`` (unset: the client runs it).
+    server: str | None = None
+    # The tool's name on that server, when it differs from ``name``.
+    upstream_name: str | None = None
+
+    @field_validator("parameters")
+    @classmethod
+    def _valid_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from jsonschema import Draft202012Validator, SchemaError
+
+        try:
+            Draft202012Validator.check_schema(value)
+        except SchemaError as exc:
+            raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+        if value.get("type", "object") != "object":
+            raise ValueError("the arguments schema must describe an object (type: object)")
+        return value
+
+
+class McpServerSettings(_Frozen):
+    """An upstream MCP server: a local process spoken to over stdio, or a streamable-HTTP endpoint."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+    command: tuple[str, ...] | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: Path | None = None
+    url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    # Extra headers for an HTTP server; ``headers_env`` maps a header to an environment variable holding it.
+    headers: dict[str, str] = Field(default_factory=dict)
+    headers_env: dict[str, str] = Field(default_factory=dict)
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSettings:
+        if (self.command is None) == (self.url is None):
+            raise ValueError(f"MCP server {self.name!r}: give exactly one of command (stdio) or url (HTTP)")
+        if self.command is not None and not self.command:
+            raise ValueError(f"MCP server {self.name!r}: command is empty")
+        return self
+
+
+class McpSettings(_Frozen):
+    """The MCP gateway at /mcp, in front of the servers below (off when there are none)."""
+
+    servers: tuple[McpServerSettings, ...] = ()
+    # How long tools/call waits for a person to approve before it answers "still pending".
+    approval_wait_seconds: Annotated[float, Field(ge=0, le=600)] = 30.0
+
+
 class TelemetrySettings(_Frozen):
     metrics: bool = True
 
@@ -215,6 +342,9 @@ class Settings(_Frozen):
     redaction: RedactionSettings = RedactionSettings()
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     models: tuple[ModelSettings, ...] = ()
+    tools: tuple[ToolSettings, ...] = ()
+    approvals: ApprovalSettings = ApprovalSettings()
+    mcp: McpSettings = McpSettings()
     # Where this settings object came from, for error messages and relative paths.
     source: str = "<defaults>"
 
@@ -233,7 +363,25 @@ class Settings(_Frozen):
                     raise ValueError(f"models: model {m.alias!r} falls back to unknown alias {fb!r}")
                 if fb == m.alias:
                     raise ValueError(f"models: model {m.alias!r} falls back to itself")
+        names = [t.name for t in self.tools]
+        if len(set(names)) != len(names):
+            raise ValueError("tools: two tools share a name")
+        servers = {s.name for s in self.mcp.servers}
+        if len(servers) != len(self.mcp.servers):
+            raise ValueError("mcp.servers: two servers share a name")
+        for t in self.tools:
+            if t.approval not in self.approvals.routes:
+                raise ValueError(f"tools: tool {t.name!r} names approval route {t.approval!r}, "
+                                 f"which is not under approvals.routes")
+            if t.server is not None and t.server not in servers:
+                raise ValueError(f"tools: tool {t.name!r} names MCP server {t.server!r}, which is not under mcp.servers")
         return self
+
+    def tool(self, name: str) -> ToolSettings | None:
+        for t in self.tools:
+            if t.name == name:
+                return t
+        return None
 
     def model(self, alias: str) -> ModelSettings | None:
         for m in self.models:
@@ -355,9 +503,18 @@ def _resolve_relative(settings: Settings, base: Path) -> Settings:
     key_file = audit.signing_key_file or Path("interlock-audit.key")
     if not key_file.is_absolute():
         audit = audit.model_copy(update={"signing_key_file": (base / key_file).resolve()})
+    mcp = settings.mcp.model_copy(update={"servers": tuple(
+        s.model_copy(update={"cwd": (base / s.cwd).resolve()}) if s.cwd is not None and not s.cwd.is_absolute() else s
+        for s in settings.mcp.servers)})
+    approvals = settings.approvals
+    hook = approvals.webhook
+    if hook is not None and hook.secret_file is not None and not hook.secret_file.is_absolute():
+        approvals = approvals.model_copy(update={
+            "webhook": hook.model_copy(update={"secret_file": (base / hook.secret_file).resolve()})})
     return settings.model_copy(
         update={"store": settings.store.model_copy(update={"url": url}), "providers": providers,
-                "identity": identity, "audit": audit, "policy": policy, "redaction": redaction}
+                "identity": identity, "audit": audit, "policy": policy, "redaction": redaction,
+                "mcp": mcp, "approvals": approvals}
     )
 
 

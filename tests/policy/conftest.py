@@ -7,13 +7,16 @@ import pytest
 
 from interlock.identity.principal import Principal
 from interlock.policy import EntityConfig, PolicyEngine
+from interlock.policy.setup import entity_config
+from interlock.settings import load_settings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "policies"
 
 
 @pytest.fixture(scope="session")
 def example_entities() -> EntityConfig:
-    return EntityConfig.from_file(EXAMPLES / "entities.yaml")
+    # The catalogue as the example deployment builds it: entities.yaml plus the settings' models and tools.
+    return entity_config(load_settings(EXAMPLES.parent / "interlock.yaml", environ={}), EXAMPLES)
 
 
 @pytest.fixture(scope="session")

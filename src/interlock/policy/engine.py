@@ -50,6 +50,7 @@ QUESTIONS: dict[str, frozenset[str]] = {
     "send_data": frozenset(action for action, _ in DATA_ACTIONS),
     "restore_data": frozenset({"restore_data"}),
     "call_tool": frozenset({"call_tool", "call_tool_with_approval"}),
+    "send_data_to_tool": frozenset({"send_data_to_tool"}),
 }
 
 
@@ -328,6 +329,68 @@ class PolicyEngine:
         forbids = tuple(dict.fromkeys(now.policy_ids + approved.policy_ids))
         why = f"forbidden by {', '.join(forbids)}" if forbids else "no policy permits it"
         return ToolDecision("deny", forbids, reason=f"calling {tool!r} is denied: {why}")
+
+
+    def data_to_tool(self, principal: Principal, app: Principal | None, tool: str,
+                     classes: Iterable[str]) -> dict[str, Decision]:
+        """May values of these classes travel to (or come back from) this tool? Not allowed: refuse the call."""
+        wanted = list(dict.fromkeys(classes))
+        problem = self._caller_problem(principal, app)
+        if not problem and tool not in self._tools:
+            problem = f"unknown tool {tool!r}"
+        if problem:
+            return {c: Decision(False, reason=problem) for c in wanted}
+        caller = (principal_key(principal), None if app is None else principal_key(app))
+        out: dict[str, Decision] = {}
+        pending: list[tuple[str, str]] = []
+        for data_class in wanted:
+            evaluated_as = self.resolve_class(data_class)
+            if not evaluated_as:
+                out[data_class] = Decision(False, reason=f"unknown data class family {family_of(data_class)!r}")
+                continue
+            cached = self._class_decisions.get(("tool", caller, tool, evaluated_as))
+            if isinstance(cached, Decision):
+                out[data_class] = cached
+            else:
+                pending.append((data_class, evaluated_as))
+        if pending:
+            context = {"tool": _entity_ref("Tool", tool), **self._app_context(app)}
+            outcomes = self.evaluate("send_data_to_tool", principal, app,
+                                     [("send_data_to_tool", "DataClass", ev, context) for _, ev in pending])
+            for (data_class, evaluated_as), outcome in zip(pending, outcomes, strict=True):
+                decision = _decision(outcome, f"pass {evaluated_as!r} values to tool {tool!r}")
+                if not decision.errors:
+                    self._class_decisions.put(("tool", caller, tool, evaluated_as), decision)
+                out[data_class] = decision
+        return {c: out[c] for c in wanted}
+
+    def may_list_tool(self, principal: Principal, app: Principal | None, tool: str) -> bool:
+        """Could some call of this tool run, or wait for approval, for this caller?
+
+        Asked with the whole request context unknown (Cedar partial evaluation): a policy that looks at
+        the arguments (or at the acting app) leaves a residual and the tool is shown; only a tool this
+        caller can never call, whatever the arguments, is hidden. Showing a tool grants nothing: every
+        call is decided in full by ``tool_call``. Any evaluation error hides the tool.
+        """
+        if self._caller_problem(principal, app) or tool not in self._tools:
+            return False
+        uid = principal_uid(principal)
+        who = f"{uid['type']}::{json.dumps(uid['id'], ensure_ascii=False)}"
+        try:
+            store = self._caller_store(principal, app)
+            for action in ("call_tool", "call_tool_with_approval"):
+                result = cedarpy.is_authorized_partial(
+                    {"principal": who, "action": f'Action::"{action}"',
+                     "resource": f"Tool::{json.dumps(tool, ensure_ascii=False)}", "context": None},
+                    self._policies["call_tool"], store)
+                if result.diagnostics.errors:
+                    continue
+                if result.decision == cedarpy.Decision.Allow or (
+                        result.decision == cedarpy.Decision.NoDecision and result.residuals):
+                    return True
+        except Exception:  # the binding failing hides the tool, it never shows one
+            return False
+        return False
 
 
 def _decision(outcome: _Outcome, what: str) -> Decision:

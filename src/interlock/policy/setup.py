@@ -9,7 +9,7 @@ import yaml
 
 from interlock.detect.config import TAXONOMY
 from interlock.policy.engine import PolicyEngine
-from interlock.policy.entities import EntityConfig, ModelEntity
+from interlock.policy.entities import EntityConfig, ModelEntity, ToolEntity
 from interlock.policy.holder import PolicyHolder
 from interlock.policy.source import PolicyLoadError
 from interlock.settings import ConfigError, Settings
@@ -23,10 +23,13 @@ ENTITIES_FILE = "entities.yaml"
 
 
 def entity_config(settings: Settings, directory: Path | None = None) -> EntityConfig:
-    """The catalogue policies may name: tenants, roles, groups and tools from ``entities.yaml`` beside
-    the policies if there is one (else from the settings), the settings' models, and every data class."""
+    """The catalogue policies may name: tenants, roles and groups from ``entities.yaml`` beside the
+    policies if there is one (else from the settings), the settings' models and tool registry, and every
+    data class."""
     custom = set(settings.detection.dictionaries) | {p.data_class for p in settings.detection.custom_patterns}
     models = tuple(ModelEntity(alias=m.alias, provider=m.provider, hosting=m.hosting) for m in settings.models)
+    tools = tuple(ToolEntity(name=t.name, risk=t.risk, side_effects=t.side_effects, owner=t.owner)
+                  for t in settings.tools)
     where = directory or settings.policy.dir
     catalogue = where / ENTITIES_FILE if where is not None else None
     if catalogue is not None and catalogue.is_file():
@@ -35,8 +38,12 @@ def entity_config(settings: Settings, directory: Path | None = None) -> EntityCo
         except (ValueError, OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"{catalogue}: {exc}") from None
         known = {m.alias for m in models}
+        if base.tools:
+            raise ConfigError(f"{catalogue}: tools are declared in the tool registry (`tools:` in the settings "
+                              f"file), not in {ENTITIES_FILE}")
         return base.model_copy(update={
             "models": models + tuple(m for m in base.models if m.alias not in known),
+            "tools": tools,
             "data_classes": tuple(sorted(TAXONOMY | custom | set(base.data_classes))),
         })
     return EntityConfig(
@@ -44,6 +51,7 @@ def entity_config(settings: Settings, directory: Path | None = None) -> EntityCo
         roles=settings.policy.roles,
         groups=settings.policy.groups,
         models=models,
+        tools=tools,
         data_classes=tuple(sorted(TAXONOMY | custom)),
     )
 

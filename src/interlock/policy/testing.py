@@ -7,7 +7,7 @@ A file (YAML, or JSON) holds optional named ``principals`` and a list of ``cases
     cases:
       - name: support may refund small amounts
         principal: alice                  # a name from ``principals`` or an inline mapping
-        action: call_tool                 # invoke_model | send_data | restore_data | call_tool
+        action: call_tool                 # invoke_model | send_data | restore_data | call_tool | send_data_to_tool
         resource: refund_payment          # a model alias, a data class or a tool name
         context: {arguments: {amount: 50}}
         expect: allow
@@ -30,6 +30,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "send_data": frozenset({"allow", "redact", "mask", "block"}),
     "restore_data": frozenset({"allow", "deny"}),
     "call_tool": frozenset({"allow", "approve", "deny"}),
+    "send_data_to_tool": frozenset({"allow", "deny"}),
 }
 
 
@@ -120,6 +121,11 @@ def ask(engine: PolicyEngine, principal: Principal, app: Principal | None, actio
             raise CaseError("context.arguments must be a mapping")
         t = engine.tool_call(principal, app, resource, arguments)
         return Answer(t.outcome, t.policy_ids, t.reason, t.errors)
+    if action == "send_data_to_tool":
+        if "tool" not in context:
+            raise CaseError("send_data_to_tool needs context.tool")
+        d = engine.data_to_tool(principal, app, str(context["tool"]), [resource])[resource]
+        return Answer("allow" if d.allowed else "deny", d.policy_ids, d.reason, d.errors)
     raise CaseError(f"unknown action {action!r}; use one of {sorted(ACTIONS)}")
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import re2
 
@@ -99,3 +100,19 @@ _DEFAULT_RESTORER = Restorer()
 def restore(text: str, mapping: PlaceholderMap, allowed_classes: Container[str]) -> str:
     """Convenience wrapper around a shared, stateless :class:`Restorer`."""
     return _DEFAULT_RESTORER.restore(text, mapping, allowed_classes)
+
+
+def mask_json(value: Any, scan: Callable[[str], list[Finding]]) -> Any:
+    """A copy of a JSON value with every sensitive value found (in strings and object keys) masked:
+    what approvers, audit payloads and logs may show of tool arguments."""
+    if isinstance(value, str):
+        found = scan(value)
+        return redact(value, found, _MASK_EVERYTHING, PlaceholderMap("mask")).text if found else value
+    if isinstance(value, dict):
+        return {mask_json(k, scan): mask_json(v, scan) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_json(v, scan) for v in value]
+    return value
+
+
+_MASK_EVERYTHING = ActionPolicy({}, default="mask")

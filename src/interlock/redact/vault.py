@@ -41,22 +41,29 @@ class VaultCipher:
     def generate_key() -> str:
         return base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()
 
+    def seal_bytes(self, data: bytes, bound_to: str) -> bytes:
+        """Encrypt ``data``; it opens only with this key and the same ``bound_to`` (authenticated, not secret)."""
+        nonce = os.urandom(_NONCE)
+        return _VERSION + nonce + self._aead.encrypt(nonce, data, bound_to.encode())
+
+    def open_bytes(self, blob: bytes, bound_to: str) -> bytes:
+        if len(blob) < 1 + _NONCE + 16 or blob[:1] != _VERSION:
+            raise VaultError("sealed data has an unknown format")
+        nonce, sealed = blob[1:1 + _NONCE], blob[1 + _NONCE:]
+        try:
+            return self._aead.decrypt(nonce, sealed, bound_to.encode())
+        except InvalidTag as exc:
+            raise VaultError(f"sealed data does not open with this key for {bound_to!r}") from exc
+
     def seal(self, mapping: PlaceholderMap) -> bytes:
         payload = json.dumps(
             [[e.placeholder, e.data_class, e.value] for e in mapping.entries()], ensure_ascii=False,
             separators=(",", ":"),
         ).encode()
-        nonce = os.urandom(_NONCE)
-        return _VERSION + nonce + self._aead.encrypt(nonce, payload, mapping.conversation_id.encode())
+        return self.seal_bytes(payload, mapping.conversation_id)
 
     def open(self, blob: bytes, conversation_id: str) -> PlaceholderMap:
-        if len(blob) < 1 + _NONCE + 16 or blob[:1] != _VERSION:
-            raise VaultError("sealed placeholder map has an unknown format")
-        nonce, sealed = blob[1:1 + _NONCE], blob[1 + _NONCE:]
-        try:
-            payload = self._aead.decrypt(nonce, sealed, conversation_id.encode())
-        except InvalidTag as exc:
-            raise VaultError("sealed placeholder map does not open with this key for this conversation") from exc
+        payload = self.open_bytes(blob, conversation_id)
         mapping = PlaceholderMap(conversation_id)
         for placeholder, data_class, value in json.loads(payload):
             mapping.add(Entry(placeholder, data_class, value))

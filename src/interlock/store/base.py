@@ -53,6 +53,55 @@ class RecordQuery:
     newest_first: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class ApprovalRow:
+    """An approval request as stored: the columns it is found by, and the request itself (JSON)."""
+
+    id: str
+    tenant: str
+    state: str
+    requester: str
+    created: float
+    # When something next happens to a pending request (escalation or expiry).
+    due: float
+    version: int
+    doc: bytes
+
+
+APPROVAL_COLUMNS = "id, tenant, state, requester, created, due, version, doc"
+
+
+def approval_from_row(r: Sequence[Any]) -> ApprovalRow:
+    return ApprovalRow(str(r[0]), str(r[1]), str(r[2]), str(r[3]), float(r[4]), float(r[5]), int(r[6]), bytes(r[7]))
+
+
+def approval_values(row: ApprovalRow) -> tuple[Any, ...]:
+    return (row.id, row.tenant, row.state, row.requester, row.created, row.due, row.version, row.doc)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolPin:
+    """The definition (description and input schema) of an MCP tool as an administrator accepted it."""
+
+    name: str
+    server: str
+    digest: str
+    definition: bytes
+    approved_by: str
+    approved_at: float
+
+
+PIN_COLUMNS = "name, server, digest, definition, approved_by, approved_at"
+
+
+def pin_from_row(r: Sequence[Any]) -> ToolPin:
+    return ToolPin(str(r[0]), str(r[1]), str(r[2]), bytes(r[3]), str(r[4]), float(r[5]))
+
+
+def pin_values(pin: ToolPin) -> tuple[Any, ...]:
+    return (pin.name, pin.server, pin.digest, pin.definition, pin.approved_by, pin.approved_at)
+
+
 class Store(Protocol):
     dialect: str
 
@@ -95,6 +144,25 @@ class Store(Protocol):
     async def vault_put(self, conversation_id: str, blob: bytes, ttl_seconds: float) -> None: ...
     async def vault_erase(self, conversation_id: str) -> bool: ...
     async def vault_purge_expired(self) -> int: ...
+
+    async def approval_insert(self, row: ApprovalRow) -> None: ...
+    async def approval_get(self, approval_id: str) -> ApprovalRow | None: ...
+
+    async def approval_replace(self, row: ApprovalRow, expected_version: int) -> bool:
+        """Store ``row`` if the stored version is still ``expected_version``; False if someone else changed it."""
+        ...
+
+    async def approvals_query(self, *, tenant: str | None, state: str | None, limit: int) -> list[ApprovalRow]:
+        """Newest first."""
+        ...
+
+    async def approvals_due(self, now: float, limit: int) -> list[ApprovalRow]:
+        """Pending requests whose escalation or expiry time has come."""
+        ...
+
+    async def tool_pin_get(self, name: str) -> ToolPin | None: ...
+    async def tool_pin_put(self, pin: ToolPin) -> None: ...
+    async def tool_pins(self) -> list[ToolPin]: ...
 
 
 class StoreVault:

@@ -17,14 +17,20 @@ from interlock.audit.merkle import MerkleAccumulator
 from interlock.identity.keys import ApiKeyRecord
 from interlock.settings import StoreSettings
 from interlock.store.base import (
+    APPROVAL_COLUMNS,
     KEY_COLUMNS,
     LOG_COLUMNS,
     LOG_ROWS_SQL,
+    PIN_COLUMNS,
     PROBE_ROW,
+    ApprovalRow,
     LogEntry,
     LogRow,
     RecordQuery,
+    ToolPin,
     advance_frontier,
+    approval_from_row,
+    approval_values,
     checkpoint_from_row,
     decode_record,
     key_from_row,
@@ -33,6 +39,8 @@ from interlock.store.base import (
     log_rows_for,
     migrations,
     payload_rows,
+    pin_from_row,
+    pin_values,
     where_clause,
 )
 
@@ -187,3 +195,51 @@ class PostgresStore:
             f"SELECT seq, record FROM audit_log{where} ORDER BY seq {order} LIMIT ${len(args)}", *args
         )
         return [(int(r["seq"]), decode_record(bytes(r["record"]))) for r in rows]
+
+    # -- approvals and tool pins ---------------------------------------------------------------
+
+    async def approval_insert(self, row: ApprovalRow) -> None:
+        await self.pool.execute(f"INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                *approval_values(row))
+
+    async def approval_get(self, approval_id: str) -> ApprovalRow | None:
+        row = await self.pool.fetchrow(f"SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = $1", approval_id)
+        return approval_from_row(tuple(row)) if row else None
+
+    async def approval_replace(self, row: ApprovalRow, expected_version: int) -> bool:
+        status: str = await self.pool.execute(
+            "UPDATE approvals SET state = $1, due = $2, version = $3, doc = $4 WHERE id = $5 AND version = $6",
+            row.state, row.due, row.version, row.doc, row.id, expected_version)
+        return status.endswith(" 1")
+
+    async def approvals_query(self, *, tenant: str | None, state: str | None, limit: int) -> list[ApprovalRow]:
+        conds: list[str] = []
+        args: list[Any] = []
+        for column, value in (("tenant", tenant), ("state", state)):
+            if value is not None:
+                args.append(value)
+                conds.append(f"{column} = ${len(args)}")
+        where = (" WHERE " + " AND ".join(conds)) if conds else ""
+        args.append(limit)
+        rows = await self.pool.fetch(
+            f"SELECT {APPROVAL_COLUMNS} FROM approvals{where} ORDER BY created DESC LIMIT ${len(args)}", *args)
+        return [approval_from_row(tuple(r)) for r in rows]
+
+    async def approvals_due(self, now: float, limit: int) -> list[ApprovalRow]:
+        rows = await self.pool.fetch(f"SELECT {APPROVAL_COLUMNS} FROM approvals WHERE state = 'pending' AND due <= $1 "
+                                     f"ORDER BY due LIMIT $2", now, limit)
+        return [approval_from_row(tuple(r)) for r in rows]
+
+    async def tool_pin_get(self, name: str) -> ToolPin | None:
+        row = await self.pool.fetchrow(f"SELECT {PIN_COLUMNS} FROM tool_pins WHERE name = $1", name)
+        return pin_from_row(tuple(row)) if row else None
+
+    async def tool_pin_put(self, pin: ToolPin) -> None:
+        await self.pool.execute(
+            f"INSERT INTO tool_pins ({PIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET "
+            "server = excluded.server, digest = excluded.digest, definition = excluded.definition, "
+            "approved_by = excluded.approved_by, approved_at = excluded.approved_at", *pin_values(pin))
+
+    async def tool_pins(self) -> list[ToolPin]:
+        rows = await self.pool.fetch(f"SELECT {PIN_COLUMNS} FROM tool_pins ORDER BY name")
+        return [pin_from_row(tuple(r)) for r in rows]

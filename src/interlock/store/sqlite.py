@@ -21,14 +21,20 @@ from interlock.audit.merkle import MerkleAccumulator
 from interlock.identity.keys import ApiKeyRecord
 from interlock.settings import StoreSettings, sqlite_path
 from interlock.store.base import (
+    APPROVAL_COLUMNS,
     KEY_COLUMNS,
     LOG_COLUMNS,
     LOG_ROWS_SQL,
+    PIN_COLUMNS,
     PROBE_ROW,
+    ApprovalRow,
     LogEntry,
     LogRow,
     RecordQuery,
+    ToolPin,
     advance_frontier,
+    approval_from_row,
+    approval_values,
     checkpoint_from_row,
     decode_record,
     key_from_row,
@@ -37,6 +43,8 @@ from interlock.store.base import (
     log_rows_for,
     migrations,
     payload_rows,
+    pin_from_row,
+    pin_values,
     where_clause,
 )
 
@@ -262,3 +270,53 @@ class SqliteStore:
             f"SELECT seq, record FROM audit_log{where} ORDER BY seq {order} LIMIT ?", (*args, query.limit)
         ).fetchall()
         return [(int(seq), decode_record(rec)) for seq, rec in rows]
+
+    # -- approvals and tool pins ---------------------------------------------------------------
+
+    async def approval_insert(self, row: ApprovalRow) -> None:
+        await self._in_writer(lambda: self._w.execute(
+            f"INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", approval_values(row)))
+
+    async def approval_get(self, approval_id: str) -> ApprovalRow | None:
+        row = self._r.execute(f"SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = ?", (approval_id,)).fetchone()
+        return approval_from_row(row) if row else None
+
+    async def approval_replace(self, row: ApprovalRow, expected_version: int) -> bool:
+        def run() -> bool:
+            cur = self._w.execute(
+                "UPDATE approvals SET state = ?, due = ?, version = ?, doc = ? WHERE id = ? AND version = ?",
+                (row.state, row.due, row.version, row.doc, row.id, expected_version))
+            return cur.rowcount > 0
+
+        done: bool = await self._in_writer(run)
+        return done
+
+    async def approvals_query(self, *, tenant: str | None, state: str | None, limit: int) -> list[ApprovalRow]:
+        conds, args = [], []
+        for column, value in (("tenant", tenant), ("state", state)):
+            if value is not None:
+                conds.append(f"{column} = ?")
+                args.append(value)
+        where = (" WHERE " + " AND ".join(conds)) if conds else ""
+        rows = self._r.execute(f"SELECT {APPROVAL_COLUMNS} FROM approvals{where} ORDER BY created DESC LIMIT ?",
+                               (*args, limit)).fetchall()
+        return [approval_from_row(r) for r in rows]
+
+    async def approvals_due(self, now: float, limit: int) -> list[ApprovalRow]:
+        rows = self._r.execute(f"SELECT {APPROVAL_COLUMNS} FROM approvals WHERE state = 'pending' AND due <= ? "
+                               f"ORDER BY due LIMIT ?", (now, limit)).fetchall()
+        return [approval_from_row(r) for r in rows]
+
+    async def tool_pin_get(self, name: str) -> ToolPin | None:
+        row = self._r.execute(f"SELECT {PIN_COLUMNS} FROM tool_pins WHERE name = ?", (name,)).fetchone()
+        return pin_from_row(row) if row else None
+
+    async def tool_pin_put(self, pin: ToolPin) -> None:
+        await self._in_writer(lambda: self._w.execute(
+            f"INSERT INTO tool_pins ({PIN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+            "server = excluded.server, digest = excluded.digest, definition = excluded.definition, "
+            "approved_by = excluded.approved_by, approved_at = excluded.approved_at", pin_values(pin)))
+
+    async def tool_pins(self) -> list[ToolPin]:
+        rows = self._r.execute(f"SELECT {PIN_COLUMNS} FROM tool_pins ORDER BY name").fetchall()
+        return [pin_from_row(r) for r in rows]
