@@ -12,6 +12,8 @@ TAXONOMY: frozenset[str] = frozenset({
     "pii.national_id", "pci.card_number", "fin.iban", "fin.bank_account", "net.ip_address",
     "net.mac_address", "secret.url_credentials", "secret.api_key", "secret.private_key",
     "secret.password", "secret.token", "secret.connection_string",
+    # Found only in tool results, by ``detect.injection``.
+    "threat.prompt_injection",
 })
 
 

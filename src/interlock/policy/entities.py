@@ -20,7 +20,8 @@ Hosting = Literal["external", "on_prem"]
 Risk = Literal["low", "medium", "high"]
 SideEffects = Literal["none", "read", "write", "external"]
 
-DATA_CLASS_FAMILIES: frozenset[str] = frozenset({"pii", "pci", "fin", "net", "secret", "custom"})
+# ``threat``: content that attacks the model rather than exposing anyone (prompt injection in tool output).
+DATA_CLASS_FAMILIES: frozenset[str] = frozenset({"pii", "pci", "fin", "net", "secret", "threat", "custom"})
 
 DEFAULT_DATA_CLASSES: tuple[str, ...] = (
     "pii.name", "pii.email", "pii.phone", "pii.address", "pii.date_of_birth", "pii.national_id",
