@@ -233,11 +233,11 @@ permit (principal in Role::"analyst", action == Action::"invoke_model", resource
 
 
 def write_policies(directory: Path) -> Path:
-    """The built-in data and restore policies, with model access narrowed: ``restricted`` is for analysts."""
+    """The built-in data, restore and tool policies, with model access narrowed: ``restricted`` is for analysts."""
     from interlock.policy.setup import default_policy_dir
 
     directory.mkdir(parents=True, exist_ok=True)
-    for name in ("data.cedar", "restore.cedar"):
+    for name in ("data.cedar", "restore.cedar", "tools.cedar"):
         shutil.copy(default_policy_dir() / name, directory / name)
     (directory / "models.cedar").write_text(MODELS_POLICY, encoding="utf-8")
     return directory
@@ -289,6 +289,11 @@ def gateway_settings(*, mock_base_url: str, dead_port: int, store_url: str, work
             {"alias": "slow", "provider": "slowup", "upstream_model": "mock"},
             # Both routes reach the mock: shows whether a failure was retried on the fallback.
             {"alias": "twice", "provider": "upstream", "upstream_model": "mock", "fallbacks": ["mock"]},
+        ],
+        # Every tool call a model proposes is judged against the registry: this one runs (low risk).
+        "tools": [
+            {"name": "get_weather", "description": "Current weather", "risk": "low", "side_effects": "read",
+             "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
         ],
     }
     if jwks_file is not None:

@@ -89,6 +89,13 @@ def test_check_config_names_a_missing_api_key_variable(tmp_path: Path) -> None:
     assert "sk-present" not in ok.stdout
 
 
+def test_the_example_deployment_file_is_valid() -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "interlock.yaml"
+    done = interlock("check-config", "--config", str(example), env={"OPENAI_API_KEY": "sk-unused"})
+    assert done.exit_code == 0, done.stderr
+    assert "model gpt-4o" in done.stdout
+
+
 def test_check_config_never_prints_a_store_password(tmp_path: Path) -> None:
     path = write(tmp_path / "interlock.yaml",
                  {**BASE, "store": {"url": "postgresql://gateway:hunter2secret@db.internal:5432/interlock"}})

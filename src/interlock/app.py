@@ -15,7 +15,8 @@ from typing import Any
 
 import msgspec
 
-from interlock.detect import cli_scan
+from interlock.approvals.http import ApprovalsApi
+from interlock.detect.cli import cli_scan
 from interlock.engine import Engine, new_request_id
 from interlock.errors import (
     Forbidden,
@@ -93,7 +94,10 @@ class InterlockApp:
             ("GET", "/admin/policy"): self.admin_policy,
             ("POST", "/admin/policy/reload"): self.admin_policy_reload,
             ("POST", "/admin/scan"): self.admin_scan,
+            ("GET", "/admin/tools"): self.admin_tools,
         }
+        self.approvals_api = ApprovalsApi(engine, self._authenticated)
+        self._routes.update(self.approvals_api.routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -106,10 +110,18 @@ class InterlockApp:
         if self._mock is not None and path.startswith("/_mock/"):
             await self._mock({**scope, "path": path[len("/_mock"):]}, receive, send)
             return
+        if path in ("/mcp", "/mcp/"):
+            await self.mcp(scope, receive, send)
+            return
         handler = self._routes.get((scope["method"], path))
         if handler is None and scope["method"] == "POST" and path.startswith("/admin/keys/") \
                 and path.endswith("/revoke"):
             handler = self.admin_revoke_key
+        if handler is None and scope["method"] == "POST" and path.startswith("/admin/tools/") \
+                and path.endswith("/approve"):
+            handler = self.admin_approve_tool
+        if handler is None:
+            handler = self.approvals_api.match(scope["method"], path)
         request_id = new_request_id()
         if handler is None:
             known = any(p == path for _, p in self._routes)
@@ -312,6 +324,51 @@ class InterlockApp:
             await send_error(send, refusal, request_id)
             return
         await send_json(send, 200, result, request_id)
+
+    # -- MCP ------------------------------------------------------------------------------------
+
+    async def mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The MCP gateway (streamable HTTP); it authenticates every request itself."""
+        if self.engine.mcp is None:
+            await send_error(send, NotFound("The MCP gateway is off: declare upstream servers under mcp.servers "
+                                            "in the settings."), new_request_id())
+            return
+        try:
+            await self.engine.mcp(scope, receive, send)
+        except ClientGone:
+            return
+
+    async def admin_tools(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The tool registry with each MCP tool's pin: pinned, changed (needs re-approval), unavailable."""
+        request_id = new_request_id()
+        if await self._admin(scope, send, request_id) is None:
+            return
+        if self.engine.mcp is None:
+            data = [{"name": t.name, "server": None, "state": "not_proxied"} for t in self.engine.tools]
+        else:
+            data = await self.engine.mcp.tool_states(definitions=_query_params(scope).get("definitions") == "1")
+        await send_json(send, 200, {"object": "list", "data": data}, request_id)
+
+    async def admin_approve_tool(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Accept an MCP tool's current definition: {"digest": ...} (optional) approves only that one."""
+        request_id = new_request_id()
+        admin = await self._admin(scope, send, request_id)
+        if admin is None:
+            return
+        name = scope["path"][len("/admin/tools/"):-len("/approve")]
+        try:
+            if self.engine.mcp is None:
+                raise NotFound(f"There is no MCP tool {name!r}: the MCP gateway is off.")
+            raw = await self._body(scope, receive)
+            doc = decode_json_object(raw, self.settings.limits.max_json_depth) if raw.strip() else {}
+            digest = doc.get("digest")
+            if digest is not None and not isinstance(digest, str):
+                raise InvalidRequest("digest must be a string (sha256:...).", param="digest")
+            view = await self.engine.mcp.approve(name, admin.id, admin.tenant, digest)
+        except Refusal as refusal:
+            await send_error(send, refusal, request_id)
+            return
+        await send_json(send, 200, view, request_id)
 
     async def admin_audit(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()

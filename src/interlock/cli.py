@@ -174,12 +174,16 @@ def keys_revoke(config: Path | None, key_id: str) -> None:
 
 
 def _register() -> None:
+    from interlock.cli_approvals import approvals
     from interlock.cli_audit import audit
     from interlock.cli_policy import policy, scan
+    from interlock.cli_tools import tools
 
+    main.add_command(approvals)
     main.add_command(audit)
     main.add_command(policy)
     main.add_command(scan)
+    main.add_command(tools)
 
 
 _register()

@@ -119,7 +119,7 @@ def policy_explain(config: Path | None, principal_id: str, kind: str, tenant: st
 @click.option("--model", default=None, help="Decide actions as for this model alias (default: redact everything).")
 def scan(config: Path | None, source: Any, as_json: bool, model: str | None) -> None:
     """Find sensitive data in a file (or stdin) and show it redacted, in-process."""
-    from interlock.detect import cli_scan
+    from interlock.detect.cli import cli_scan
     from interlock.engine import build_detector
     from interlock.redact import ActionPolicy
 

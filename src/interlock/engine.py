@@ -11,8 +11,10 @@ import contextlib
 import secrets
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from interlock.approvals import ApprovalService
+from interlock.approvals.webhook import Webhook
 from interlock.audit.log import AuditLog
 from interlock.audit.writer import AuditWriter
 from interlock.detect import DetectionConfig, Detector
@@ -25,9 +27,11 @@ from interlock.pipeline.authenticate import Authenticate
 from interlock.pipeline.authorize import AuthorizeModel
 from interlock.pipeline.call import Call
 from interlock.pipeline.forward import Forward, build_routes
-from interlock.pipeline.guard import DataGuard
+from interlock.pipeline.guard import DataGuard, vault_cipher
+from interlock.pipeline.intercept import InterceptToolCalls
 from interlock.pipeline.parse import ParseChatRequest
 from interlock.pipeline.protect import ProtectInput
+from interlock.pipeline.resume import ResumeApproved
 from interlock.pipeline.reveal import RevealOutput
 from interlock.pipeline.runner import Pipeline
 from interlock.policy.setup import default_policy_dir, load_policies
@@ -36,6 +40,10 @@ from interlock.providers.openai_compat import OpenAIUpstream
 from interlock.settings import ConfigError, DetectionSettings, ModelSettings, Settings
 from interlock.store import Store, open_store
 from interlock.telemetry.metrics import Metrics
+from interlock.tools import ToolGate, ToolRegistry
+
+if TYPE_CHECKING:
+    from interlock.tools.mcp_gateway import McpGateway
 
 
 def new_request_id() -> str:
@@ -67,14 +75,29 @@ class Engine:
                                                       "shadow policy"))
         self.detector = build_detector(settings.detection)
         self.guard = DataGuard(self.detector, self.policy, self.store, settings.redaction, key_dir(settings))
+        self.tools = ToolRegistry(settings.tools)
+        self.tool_gate = ToolGate(self.tools, self.policy, self.guard.scan)
+        hook = settings.approvals.webhook
+        self.approvals = ApprovalService(self.store, settings.approvals, self.writer,
+                                         lambda: vault_cipher(settings.redaction, key_dir(settings)),
+                                         Webhook(hook) if hook is not None else None)
+        self.approvals.recheck = self._recheck_tool_call
+        # The MCP gateway at /mcp, when upstream MCP servers are declared (the MCP SDK is loaded only then).
+        self.mcp: McpGateway | None = None
+        if settings.mcp.servers:
+            from interlock.tools.mcp_gateway import McpGateway
+
+            self.mcp = McpGateway(self)
         self.pipeline = Pipeline(
             (
                 Authenticate(self.authenticator),
                 ParseChatRequest(settings.limits.max_json_depth, settings.limits.max_messages),
                 AuthorizeModel(self.models, self.policy, self.shadow_policy),
                 ProtectInput(self.guard),
+                ResumeApproved(self.approvals),
                 Forward(build_routes(self.models, self.upstreams)),
                 RevealOutput(self.guard, settings.detection.scan_output),
+                InterceptToolCalls(self.tool_gate, self.approvals, self.guard.scan),
             ),
             self.writer,
             self.metrics,
@@ -96,6 +119,9 @@ class Engine:
         await self.audit.start()
         for watcher in self.policy_watchers:
             await watcher.start()
+        await self.approvals.start()
+        if self.mcp is not None:
+            await self.mcp.start()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             # SIGHUP reloads the policies in this worker (a supervisor may deliver it to every worker).
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload_policies)
@@ -112,11 +138,20 @@ class Engine:
         self.started = False
         for watcher in self.policy_watchers:
             await watcher.stop()
+        if self.mcp is not None:
+            await self.mcp.stop()
+        await self.approvals.stop()
         await self.writer.stop()
         await self.audit.stop()
         for up in self.upstreams.values():
             await up.close()
         await self.store.close()
+
+    def _recheck_tool_call(self, principal: Principal, app: Principal | None, tool: str,
+                           arguments: dict[str, Any]) -> str:
+        """An approver's edited arguments must pass the gate as the original call did (run or approve)."""
+        verdict = self.tool_gate.check(principal, app, tool, arguments)
+        return verdict.message if verdict.outcome == "deny" else ""
 
     def new_call(self, endpoint: str, raw_body: bytes, headers: dict[str, str]) -> Call:
         return Call(request_id=new_request_id(), endpoint=endpoint, raw_body=raw_body, headers=headers)
@@ -174,6 +209,9 @@ class Engine:
             checks["policy_reload_error"] = rejected[0]
         if self.shadow_policy is not None:
             checks["shadow_policy_version"] = self.shadow_policy.version
+        if self.mcp is not None:
+            # Reported, not required: an unreachable MCP server takes its tools away, not the gateway.
+            checks["mcp_servers"] = self.mcp.readiness()
         checks["ready"] = self.started and checks["store"] == "ok" and self.writer.healthy and bool(self.models)
         return checks
 

@@ -110,12 +110,24 @@ def acme_settings(tree: dict[str, Any]) -> None:
     ]
     # Room for pasted documents of several megabytes.
     tree["limits"]["max_body_bytes"] = 8 * 1024 * 1024
+    # The tool the model calls below, in the registry (calls to tools outside it are refused).
+    tree["tools"] = [{"name": LOOKUP_TOOL_NAME, "risk": "low", "side_effects": "read",
+                      "parameters": {"type": "object", "properties": {"note": {"type": "string"}}}}]
+
+
+def acme_policies() -> dict[str, str]:
+    """The example policies, plus a permit for the lookup tool the model calls in these tests."""
+    files = {str(p.relative_to(EXAMPLE_POLICIES)): p.read_text(encoding="utf-8")
+             for p in EXAMPLE_POLICIES.rglob("*") if p.is_file()}
+    files["lookup.cedar"] = (f'@id("test.tools.lookup")\npermit (principal, action == Action::"call_tool", '
+                             f'resource == Tool::"{LOOKUP_TOOL_NAME}");\n')
+    return files
 
 
 @pytest.fixture(scope="module", params=STORES)
 def acme(request: pytest.FixtureRequest, gateway_factory: GatewayFactory) -> Iterator[Gateway]:
     """A gateway on the example organisation's policies, once per store."""
-    gw = gateway_factory(request.param, keys=ACME_KEYS, policies=EXAMPLE_POLICIES, adjust=acme_settings)
+    gw = gateway_factory(request.param, keys=ACME_KEYS, policies=acme_policies(), adjust=acme_settings)
     yield gw
     gw.stop()
 

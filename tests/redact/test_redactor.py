@@ -68,7 +68,7 @@ def test_action_policy_rejects_unknown_action() -> None:
 
 
 def test_cli_scan_output(detector: Detector) -> None:
-    from interlock.detect import cli_scan
+    from interlock.detect.cli import cli_scan
 
     result = cli_scan("mail a@example.com", detector, ActionPolicy())
     assert result["redacted"] == "mail [EMAIL_1]"

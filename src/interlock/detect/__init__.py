@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from interlock.detect.cli import cli_scan
 from interlock.detect.config import TAXONOMY, CustomPattern, DetectionConfig
 from interlock.detect.detector import Detector
 from interlock.detect.finding import Finding
@@ -10,4 +9,4 @@ from interlock.detect.ner import NerBackend, SpacyNer
 from interlock.detect.recognizer import Pattern, Recognizer
 
 __all__ = ["TAXONOMY", "CustomPattern", "DetectionConfig", "Detector", "Finding", "NerBackend", "Pattern",
-           "Recognizer", "SpacyNer", "cli_scan"]
+           "Recognizer", "SpacyNer"]

@@ -80,6 +80,12 @@ class Call:
     # What sensitive data was found and what was done to it: (class, action, where), never the value.
     data_findings: list[tuple[str, str, str]] = field(default_factory=list)
 
+    # Every tool call the model proposed (or an approval resumed), as judged: tool, outcome, code, policy
+    # ids, approval id; never argument values.
+    tool_verdicts: list[dict[str, Any]] = field(default_factory=list)
+    # Approvals this call spent to answer with their tool calls instead of asking the model.
+    resumed_approvals: list[str] = field(default_factory=list)
+
     decisions: list[StageDecision] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
@@ -138,6 +144,10 @@ class Call:
             for item in self.data_findings:
                 counts[item] = counts.get(item, 0) + 1
             rec["data"] = [{"class": c, "action": a, "where": w, "count": n} for (c, a, w), n in sorted(counts.items())]
+        if self.tool_verdicts:
+            rec["tools"] = self.tool_verdicts
+        if self.resumed_approvals:
+            rec["resumed_approvals"] = self.resumed_approvals
         if self.shadow_differences:
             rec["shadow_differences"] = self.shadow_differences
         if self.attempts:

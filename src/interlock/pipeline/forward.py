@@ -46,6 +46,8 @@ class Forward:
         self._routes = routes
 
     async def __call__(self, call: Call) -> None:
+        if call.response is not None or call.stream_iter is not None:
+            return  # answered without the model (an approved tool call resumed)
         chain = self._routes[call.model_alias]
         last: Refusal = UpstreamUnavailable("No route is configured for this model.")
         for route in chain:

@@ -6,6 +6,10 @@ schema, predicted output, and what goes to the provider beside the prompt (``use
 Each text is scanned once; Cedar is asked once for all classes found; then the texts are rewritten in
 place: placeholders (``redact``), irreversible masks (``mask``), or a refusal naming the class
 (``block``). The upstream sees only the result.
+
+Tool results (messages with role ``tool``, or the older ``function``) are also read for instruction-like
+text (``detect.injection``): a result that tries to steer the model is a finding of class
+``threat.prompt_injection``, recorded with where ``tool_result`` and decided by policy like any class.
 """
 
 from __future__ import annotations
@@ -16,12 +20,17 @@ from typing import Any
 import msgspec
 
 from interlock.detect.finding import Finding
+from interlock.detect.injection import PROMPT_INJECTION, PromptInjectionRecognizer
 from interlock.pipeline.call import Call
 from interlock.pipeline.guard import DataGuard
 from interlock.redact import ActionPolicy, redact
 from interlock.redact.redactor import check_blocked
 
 Setter = Callable[[str], None]
+
+# Where a text sits, as the call record names it.
+INPUT = "input"
+TOOL_RESULT = "tool_result"
 
 
 def _setter(container: dict[str, Any], key: str) -> Setter:
@@ -42,24 +51,24 @@ def _item_setter(container: list[Any], index: int) -> Setter:
 _SCHEMA_STRUCTURE = frozenset({"type", "format", "pattern", "$ref", "$schema", "$id", "$anchor", "required"})
 
 
-def _text_slots(body: dict[str, Any]) -> list[tuple[str, Setter]]:
-    """Every string the model (or its provider) reads, with a way to replace it."""
-    slots: list[tuple[str, Setter]] = []
+def _text_slots(body: dict[str, Any]) -> list[tuple[str, Setter, str]]:
+    """Every string the model (or its provider) reads, with a way to replace it and where it sits."""
+    slots: list[tuple[str, Setter, str]] = []
 
-    def slot(container: dict[str, Any], key: str) -> None:
+    def slot(container: dict[str, Any], key: str, where: str = INPUT) -> None:
         value = container.get(key)
         if isinstance(value, str) and value:
-            slots.append((value, _setter(container, key)))
+            slots.append((value, _setter(container, key), where))
 
-    def content(holder: dict[str, Any], key: str) -> None:
+    def content(holder: dict[str, Any], key: str, where: str = INPUT) -> None:
         value = holder.get(key)
         if isinstance(value, str):
-            slot(holder, key)
+            slot(holder, key, where)
         elif isinstance(value, list):
             for part in value:
                 if isinstance(part, dict):
-                    slot(part, "text")
-                    slot(part, "refusal")
+                    slot(part, "text", where)
+                    slot(part, "refusal", where)
 
     def schema(node: Any) -> None:
         """The prose of a JSON schema: descriptions, titles, examples, defaults, enum values."""
@@ -76,7 +85,7 @@ def _text_slots(body: dict[str, Any]) -> list[tuple[str, Setter]]:
             elif isinstance(current, list):
                 for index, value in enumerate(current):
                     if isinstance(value, str) and value:
-                        slots.append((value, _item_setter(current, index)))
+                        slots.append((value, _item_setter(current, index), INPUT))
                     elif isinstance(value, dict | list):
                         stack.append(value)
 
@@ -89,7 +98,7 @@ def _text_slots(body: dict[str, Any]) -> list[tuple[str, Setter]]:
     for message in body.get("messages", ()):
         if not isinstance(message, dict):
             continue
-        content(message, "content")
+        content(message, "content", TOOL_RESULT if message.get("role") in ("tool", "function") else INPUT)
         for tool_call in message.get("tool_calls") or ():
             if isinstance(tool_call, dict) and isinstance(tool_call.get("function"), dict):
                 slot(tool_call["function"], "arguments")
@@ -120,18 +129,23 @@ def _text_slots(body: dict[str, Any]) -> list[tuple[str, Setter]]:
 class ProtectInput:
     name = "protect"
 
-    def __init__(self, guard: DataGuard) -> None:
+    def __init__(self, guard: DataGuard, injection: PromptInjectionRecognizer | None = None) -> None:
         self._guard = guard
+        self._injection = injection if injection is not None else PromptInjectionRecognizer()
 
     async def __call__(self, call: Call) -> None:
         slots = _text_slots(call.body)
         scanned: list[tuple[str, Setter, list[Finding]]] = []
         everything: list[Finding] = []
-        for text, setter in slots:
+        for text, setter, where in slots:
             findings = self._guard.scan(text)
+            flagged = self._injection.scan(text) if where == TOOL_RESULT else []
+            everything.extend(findings)
+            if flagged:
+                everything.extend(flagged)
+                findings = _beside(findings, flagged)
             if findings:
                 scanned.append((text, setter, findings))
-                everything.extend(findings)
         mapping = await self._guard.mapping(call)
         call.mapping = mapping
         if not everything:
@@ -140,15 +154,29 @@ class ProtectInput:
         policy = self._guard.actions(call, everything)
         # Refuse before rewriting anything, naming every blocked class (never a value).
         for f in everything:
-            call.data_findings.append((f.data_class, policy.action_for(f.data_class), "input"))
+            where = TOOL_RESULT if f.data_class == PROMPT_INJECTION else INPUT
+            call.data_findings.append((f.data_class, policy.action_for(f.data_class), where))
         check_blocked(everything, policy)
         # The audit payload keeps no raw value even where policy lets the model see it: those are masked.
+        # An injected instruction is evidence, not anyone's data: what the model read is kept as it was.
         kept = audit_policy(policy)
+        if policy.action_for(PROMPT_INJECTION) == "allow":
+            kept = ActionPolicy({**kept.by_class, PROMPT_INJECTION: "allow"}, default=kept.default)
         for text, setter, findings in scanned:
             setter(redact(text, findings, kept, mapping).text)
         call.payload = {"messages": _copy(call.body.get("messages"))}
         for text, setter, findings in scanned:
             setter(redact(text, findings, policy, mapping).text)
+
+
+def _beside(findings: list[Finding], flagged: list[Finding]) -> list[Finding]:
+    """What a text is rewritten with: its data findings, plus flagged spans that overlap none of them.
+
+    A sensitive value inside an injected instruction keeps its own finding, so its own action (a
+    placeholder, say) applies whatever policy does with the instruction around it.
+    """
+    clear = [f for f in flagged if not any(f.start < d.end and d.start < f.end for d in findings)]
+    return sorted([*findings, *clear], key=lambda f: f.start)
 
 
 def audit_policy(policy: ActionPolicy) -> ActionPolicy:
