@@ -80,7 +80,8 @@ def test_release_holds_from_an_open_opener(detector: Detector) -> None:
     hold = detector.hold
     prose = "word " * 60
     safe, _ = hold.release(prose, 0)
-    assert safe == len(prose) - hold.plain
+    assert safe == len(prose) - hold.blanket
+    assert hold.release(prose, 0, short=False)[0] == len(prose) - hold.plain
     text = prose + "postgres://admin:S3cr3tPa55@db.internal.example:5432/orders"
     assert hold.release(text, 0)[0] <= len(prose)
     # Once whitespace ends the URL (and the text after it has arrived), the hold is over.
@@ -89,3 +90,34 @@ def test_release_holds_from_an_open_opener(detector: Detector) -> None:
     # Prose with an opener word releases after a few words, not after the recognizer's max_len.
     text = prose + "reset your password by clicking the link in the e-mail" + " word" * 25
     assert hold.release(text, 0)[0] > len(prose) + 20
+
+
+def test_the_short_hold_is_a_few_words_in_plain_prose(detector: Detector) -> None:
+    hold = detector.hold
+    assert hold.blanket <= 16 < hold.plain
+    prose = "the answer is that we can help you with this today " * 4
+    assert hold.release(prose, 0)[0] == len(prose) - hold.blanket
+
+
+def test_a_digit_holds_from_just_before_it(detector: Detector) -> None:
+    hold = detector.hold
+    text = "word " * 30 + "call +44 20 7946"
+    digit = text.index("+44") + 1
+    safe, _ = hold.release(text, 0)
+    assert safe <= digit - 1
+    assert safe >= len("word " * 30) - hold.blanket
+
+
+def test_an_unfinished_trigger_holds_the_name_after_it(detector: Detector) -> None:
+    hold = detector.hold
+    text = "word " * 30 + "Dear Jo"
+    assert hold.release(text, 0)[0] <= text.index("Dear")
+    # A trigger that went out before the name arrived still holds the name (found in the left context).
+    start = len("word " * 30) + len("Dear ")
+    assert hold.release(text + "hn Smith", start)[0] == start
+
+
+def test_a_continental_street_name_is_held_until_its_number(detector: Detector) -> None:
+    hold = detector.hold
+    text = "word " * 30 + "Hauptstraße  "
+    assert hold.release(text, 0)[0] <= text.index("Haupt")

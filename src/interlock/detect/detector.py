@@ -35,7 +35,8 @@ class Detector:
         self.max_match_len = max(r.max_len for r in self._recognizers)
         self.context_window = self.config.context_window
         # What a streaming redactor must hold back; raises if a recognizer would make that long.
-        self.hold = HoldBack(self._recognizers, self.context_window, self.config.max_plain_len)
+        self.hold = HoldBack(self._recognizers, self.context_window, self.config.max_plain_len,
+                             exact=self._ner is None)
         self._prefilter, self._owners, self._always = _build_prefilter(self._recognizers)
 
     @property

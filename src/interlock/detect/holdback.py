@@ -46,11 +46,17 @@ class _OpenerGroup:
 class HoldBack:
     """The streaming hold-back rule for one set of recognizers (immutable, safe to share)."""
 
-    def __init__(self, recognizers: Sequence[Recognizer], context_window: int, max_plain_len: int) -> None:
+    def __init__(self, recognizers: Sequence[Recognizer], context_window: int, max_plain_len: int,
+                 *, exact: bool = True) -> None:
         right = context_window + WORD_SLACK
         plain = 1
         token = right
         lookbehind = right
+        # The short hold (see ``release``): what must always be held before the trailing token, and the
+        # digit-anchored recognizers' window, lead and gap.
+        blanket = 0
+        digit_window = digit_lead = digit_gap = 0
+        pending: list[tuple[Any, int]] = []
         by_pattern: dict[tuple[str, bool], list[_Rule]] = {}
         for r in recognizers:
             lookbehind = max(lookbehind, r.lookbehind)
@@ -71,6 +77,11 @@ class HoldBack:
                     by_pattern.setdefault((opener.pattern, opener.case_insensitive), []).append(rule)
                     # An opener (and its lead) still arriving must not be released before it is complete.
                     plain = max(plain, width + opener.lead)
+                    if opener.pending is None:
+                        blanket = max(blanket, width + opener.lead)
+                    elif opener.pending:
+                        pending.append((compile_re2(f"(?:{opener.pending})$",
+                                                    case_insensitive=opener.case_insensitive), opener.lead))
             elif r.single_token:
                 token = max(token, r.max_len + max(right, r.lookahead))
             else:
@@ -84,10 +95,23 @@ class HoldBack:
                 if widest is not None:
                     need = max(need, widest + r.lookahead)
                 plain = max(plain, need)
+                if r.digit_anchored:
+                    digit_window = max(digit_window, need)
+                    digit_lead = max(digit_lead, r.digit_lead)
+                    digit_gap = max(digit_gap, r.digit_gap)
+                else:
+                    blanket = max(blanket, need)
         self.plain = plain
         self.token_cap = token
         self.lookbehind = lookbehind + 1
         self.right = right
+        # ``exact``: every recognizer declares where its spans can start (no NER model, whose entities
+        # could start anywhere), so the short hold applies; otherwise the plain hold always does.
+        self.exact = exact
+        self.blanket = max(1, blanket, digit_gap)
+        self._digit_window = digit_window
+        self._digit_lead = digit_lead
+        self._pending = tuple(pending)
         self._groups = tuple(
             _OpenerGroup(compile_re2(pattern, case_insensitive=ci), tuple(rules),
                          max(rule.reach + rule.right for rule in rules))
@@ -100,16 +124,39 @@ class HoldBack:
         lo = max(start, len(text) - self.token_cap)
         return max(lo, *(text.rfind(c, lo) + 1 for c in WHITESPACE))
 
-    def release(self, text: str, start: int) -> tuple[int, int]:
+    def release(self, text: str, start: int, *, short: bool = True) -> tuple[int, int]:
         """``(safe, settled)``: text before ``safe`` may be emitted unless a finding straddles it;
-        ``settled`` is where the trailing partial token starts."""
+        ``settled`` is where the trailing partial token starts. ``short=False`` asks for the plain hold
+        (the caller knows of values that may repeat anywhere, such as names taken from an address)."""
         settled = self.settled(text, start)
-        safe = settled - self.plain
+        safe = self._short(text, start, settled) if short and self.exact else settled - self.plain
         if safe <= start:
             return start, settled
         for group in self._groups:
             safe = self._before_open_opener(group, text, start, safe)
         return safe, settled
+
+    def _short(self, text: str, start: int, settled: int) -> int:
+        """The short hold. An unfinished finding of a digit-anchored recognizer starts at most
+        ``digit_lead`` before its first digit, and lies within ``digit_window`` of ``settled``: so either
+        its first digit has arrived, at or after the first digit in that window, or it has not, and the
+        finding started in the trailing token or at most ``digit_gap`` before it. Openers whose unfinished
+        match can reach back before the trailing token hold from where their ``pending`` pattern matches;
+        the rest of every opener's match is held by ``_before_open_opener``."""
+        safe = settled - self.blanket
+        if self._digit_window:
+            window = max(start, settled - self._digit_window)
+            found = _DIGIT.search(text, window)
+            if found is not None:
+                safe = min(safe, max(window, found.start() - self._digit_lead))
+        if self._pending:
+            tail = max(start, len(text) - 2 * MAX_OPENER_WIDTH)
+            piece = text[tail:]
+            for regex, lead in self._pending:
+                match = regex.search(piece)
+                if match is not None:
+                    safe = min(safe, tail + match.start() - lead)
+        return safe
 
     def _before_open_opener(self, group: _OpenerGroup, text: str, start: int, safe: int) -> int:
         """Pull ``safe`` back to the earliest opener of ``group`` whose match may still be arriving.
@@ -118,7 +165,9 @@ class HoldBack:
         searched, and only up to where one could still pull ``safe`` back.
         """
         n = len(text)
-        lo = max(start, n - group.release)
+        # Emitted left context too: an opener whose last part arrived after its first part went out
+        # (``pending=""``) still holds what follows it.
+        lo = max(0, n - group.release)
         limit = min(n, safe + self._max_lead)
         if lo >= limit:
             return safe
@@ -151,6 +200,7 @@ def _released(text: str, p: int, after: int, rule: _Rule) -> bool:
     return runs is not None and runs.end() < len(tail) and after + runs.end() + rule.right <= n
 
 
+_DIGIT = compile_re2(r"[0-9]")
 _GAP_REGEXES: dict[int, Any] = {}
 
 

@@ -76,6 +76,13 @@ class Opener:
     gaps: int | None = None
     reach: int | None = None
     case_insensitive: bool = True
+    # While a match of this opener is still arriving, what of it can stand before the trailing partial
+    # token (and so could be emitted too early)? ``None``: unknown, so streaming holds the opener's width
+    # plus ``lead`` before that token, always. ``""``: nothing of any span it covers (the opener has no
+    # whitespace and its lead lies in the same token, or spans start only at its last character). A
+    # pattern: RE2 that matches, at the very end of the text, the arrived part of an unfinished opener
+    # (from where a span may start): text is held from there (less ``lead``) only when it matches.
+    pending: str | None = None
 
 
 MAX_OPENER_WIDTH = 48
@@ -113,8 +120,9 @@ class Recognizer:
 
     Streaming (see ``interlock.detect.holdback``): a recognizer without ``openers`` must have a small
     ``max_len`` (at most ``DetectionConfig.max_plain_len``), because the streaming redactor holds that
-    much back everywhere; or set ``single_token`` if what it reports never contains whitespace. Longer
-    recognizers declare ``openers`` and text is held back only from an opener until the match is over.
+    much back everywhere, unless it is ``digit_anchored``; or set ``single_token`` if what it reports
+    never contains whitespace. Longer recognizers declare ``openers`` and text is held back only from an
+    opener until the match is over.
     ``lookbehind`` and ``lookahead`` bound how far before and after a reported span its patterns read.
     """
 
@@ -133,6 +141,13 @@ class Recognizer:
     lookahead: int = 2
     # Words that, directly before a match, mean it is something else ("version 1.2.3.4").
     rejected_after: frozenset[str] = frozenset()
+    # Streaming, for recognizers without openers: every reported span contains a digit at most
+    # ``digit_lead`` characters after its start, and the part before that digit contains whitespace only
+    # if it is at most ``digit_gap`` characters long (0: never). Text far from any digit is then released
+    # without waiting for the recognizer's whole ``max_len`` and context window.
+    digit_anchored: bool = False
+    digit_lead: int = 0
+    digit_gap: int = 0
 
     def __init__(self) -> None:
         self._compiled = tuple(

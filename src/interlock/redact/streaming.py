@@ -34,6 +34,9 @@ class StreamingRedactor:
         # Held back after the start of the trailing partial token when no opener is open.
         self.hold_back = detector.hold.plain
         self._seen: dict[str, Finding] = {}  # values already redacted earlier in this stream
+        # A value of several words seen earlier may come again anywhere, with no digit or opener to
+        # announce it; so may a name taken from an e-mail address: then the plain hold applies.
+        self._repeats_anywhere = False
         self._buf = ""
         self._emitted = 0  # chars at the start of _buf that are already out, kept as left context
 
@@ -44,7 +47,8 @@ class StreamingRedactor:
 
     def feed(self, chunk: str) -> str:
         self._buf += chunk
-        safe, settled = self._hold.release(self._buf, self._emitted)
+        short = not self._repeats_anywhere and "@" not in self._buf
+        safe, settled = self._hold.release(self._buf, self._emitted, short=short)
         if safe <= self._emitted:
             return ""
         right = self._hold.right
@@ -95,7 +99,10 @@ class StreamingRedactor:
         check_blocked(inside, self._policy)
         for f in inside:
             if f.end - f.start >= 4 and len(self._seen) < 256:
-                self._seen.setdefault(self._buf[base + f.start:base + f.end], f)
+                value = self._buf[base + f.start:base + f.end]
+                self._seen.setdefault(value, f)
+                if not self._repeats_anywhere and any(c in value for c in WHITESPACE):
+                    self._repeats_anywhere = True
         out = redact(self._buf[base:cut], inside, self._policy, self._mapping).text
         keep_from = self._left_edge(cut - self._hold.lookbehind)
         self._buf = self._buf[keep_from:]

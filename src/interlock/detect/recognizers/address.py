@@ -24,10 +24,15 @@ class StreetAddressRecognizer(Recognizer):
     # to it, so ordinary numbers in prose are not held back. ``gaps`` counts the whitespace runs each
     # form can still contain after its opener.
     openers = (
-        Opener(r"\d{1,6}[A-Za-z]?\s{1,8}[A-Z]", gaps=12, reach=160, case_insensitive=False),
-        Opener(_CONTINENTAL_SUFFIX + r"\s{1,8}\d", lead=31, gaps=2, reach=160, case_insensitive=False),
-        Opener(r"\d{1,4}(?:\s?bis)?,?\s{1,8}" + _ROUTE, gaps=8, reach=160, case_insensitive=False),
-        Opener(_PO_BOX, gaps=1, reach=160, case_insensitive=False),
+        Opener(r"\d{1,6}[A-Za-z]?\s{1,8}[A-Z]", gaps=12, reach=160, case_insensitive=False,
+               pending=r"\d{1,6}[A-Za-z]?\s{1,8}"),
+        # The street name is one word ending in the suffix; until the number arrives, hold that word.
+        Opener(_CONTINENTAL_SUFFIX + r"\s{1,8}\d", lead=31, gaps=2, reach=160, case_insensitive=False,
+               pending=rf"[A-ZÄÖÜ][a-zäöüß]{{2,30}}{_CONTINENTAL_SUFFIX}\s{{1,8}}"),
+        Opener(r"\d{1,4}(?:\s?bis)?,?\s{1,8}" + _ROUTE, gaps=8, reach=160, case_insensitive=False,
+               pending=r"\d{1,4}(?:\s?bis)?,?\s{1,8}\S*"),
+        Opener(_PO_BOX, gaps=1, reach=160, case_insensitive=False,
+               pending=r"(?:P\.?\s(?:O\.?\s?)?|P\.?O\.?\s|Post\s(?:Office\s)?)"),
     )
     patterns = (
         Pattern(

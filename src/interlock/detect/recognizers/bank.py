@@ -10,6 +10,7 @@ class AbaRoutingRecognizer(Recognizer):
     name = "aba_routing"
     data_class = "fin.bank_account"
     max_len = 9
+    digit_anchored = True
     context_required = True
     patterns = (Pattern("ABA routing number", r"\b\d{9}\b", 0.45),)
     context = ("routing", "aba", "rtn", "routing number", "transit", "ach", "wire")
@@ -25,6 +26,7 @@ class BankAccountRecognizer(Recognizer):
     name = "bank_account"
     data_class = "fin.bank_account"
     max_len = 20
+    digit_anchored = True
     context_required = True
     patterns = (
         Pattern("account number", r"\b\d{6,17}\b", 0.35),

@@ -31,6 +31,7 @@ class CardNumberRecognizer(Recognizer):
     name = "card_number"
     data_class = "pci.card_number"
     max_len = 24
+    digit_anchored = True
     patterns = (
         Pattern("card number", r"\b\d(?:[ \-]?\d){12,18}\b", 0.85),
     )

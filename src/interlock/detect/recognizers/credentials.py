@@ -23,7 +23,7 @@ class PasswordRecognizer(Recognizer):
     max_len = 128
     keywords = ("pass", "pwd", "secret", "kennwort", "mot de passe", "contraseña")
     # The key word, then at most two whitespace runs (around the separator) before a value without any.
-    openers = (Opener("pass|pwd|secret|kennwort|contraseña", gaps=2),)
+    openers = (Opener("pass|pwd|secret|kennwort|contraseña", gaps=2, pending=""),)
     lookbehind = 50
     patterns = (
         Pattern(
@@ -51,9 +51,10 @@ class ConnectionStringRecognizer(Recognizer):
     case_insensitive = True
     openers = (
         # The scheme (at most 28 characters) comes before "://"; a URL has no whitespace.
-        Opener("://", lead=28, gaps=0, reach=512),
+        Opener("://", lead=28, gaps=0, reach=512, pending=""),
         Opener(r"(?:server|data source|host|endpoint|defaultendpointsprotocol|accountname|user id|uid)\s{0,16}=",
-               reach=512),
+               reach=512, pending=r"(?:server|data|data source|host|endpoint|defaultendpointsprotocol|accountname|"
+                                  r"user|user id|uid)\s{1,16}"),
     )
     patterns = (
         Pattern(
@@ -79,7 +80,7 @@ class UrlCredentialsRecognizer(Recognizer):
     data_class = "secret.url_credentials"
     max_len = 400
     keywords = ("://",)
-    openers = (Opener("://", gaps=0, reach=403),)
+    openers = (Opener("://", gaps=0, reach=403, pending=""),)
     lookbehind = 24
     patterns = (
         Pattern(

@@ -22,7 +22,9 @@ class CustomPatternRecognizer(Recognizer):
         self.lookbehind = width or 64
         if spec.openers:
             alternatives = "|".join(re2.escape(o) for o in spec.openers)
-            self.openers = (Opener(alternatives, reach=self.max_len),)
+            # Openers without whitespace are whole inside one token until they are complete.
+            inline = not any(c.isspace() for o in spec.openers for c in o)
+            self.openers = (Opener(alternatives, reach=self.max_len, pending="" if inline else None),)
         self.context_required = spec.context_required
         self._pattern = Pattern(f"custom pattern #{index}", spec.pattern, spec.confidence, group=spec.group)
         try:

@@ -27,7 +27,7 @@ class HighEntropySecretRecognizer(Recognizer):
     keywords = ("key", "token", "secret", "auth", "bearer", "credential", "apikey", "signature", "session")
     # Each key word below contains one of these; after it, at most three whitespace runs (around the
     # separator and after "bearer") come before a value that has none.
-    openers = (Opener("key|secret|token|credential|session|bearer|authorization", gaps=3),)
+    openers = (Opener("key|secret|token|credential|session|bearer|authorization", gaps=3, pending=""),)
     lookbehind = 96
     patterns = (
         Pattern(

@@ -20,6 +20,8 @@ class IbanRecognizer(Recognizer):
     name = "iban"
     data_class = "fin.iban"
     max_len = 42
+    # Two letters of country code, then digits.
+    digit_anchored, digit_lead = True, 2
     patterns = (
         Pattern("IBAN", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", 0.9),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from interlock.detect.context import tokens
 from interlock.detect.finding import Finding
-from interlock.detect.recognizer import Pattern, Recognizer
+from interlock.detect.recognizer import Opener, Pattern, Recognizer
 
 _NAME = r"[A-Z][a-z]+(?:[\-'][A-Z][a-z]+)?"
 _FULL = rf"({_NAME}(?:\s+(?:[A-Z]\.\s+)?{_NAME}){{0,2}})"
@@ -23,6 +23,20 @@ class PersonNameRecognizer(Recognizer):
     max_len = 64
     lookbehind = 62  # the longest trigger and the whitespace after it
     lookahead = 18
+    # Every form starts with a trigger word; each opener is the trigger up to the name's first capital, so
+    # a name is held back only after a trigger (``pending=""``: nothing of the name precedes that capital),
+    # and prose elsewhere flows. ``gaps`` counts the whitespace runs the rest of a match may hold.
+    openers = (
+        Opener(r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Madam|Herr|Frau|Mme|Mlle|M)\.?\s{1,16}[A-Z]",
+               gaps=4, reach=90, case_insensitive=False, pending=""),
+        Opener(r"(?i:my name is|i am called|this is|name:|i'm)\s{1,16}[A-Z]",
+               gaps=4, reach=95, case_insensitive=False, pending=""),
+        Opener(r"(?i:dear|hi|hello|hey)\s{1,16}[A-Z]", gaps=5, reach=105, case_insensitive=False, pending=""),
+        Opener(r"(?i:regards|best|thanks|thank you|sincerely|cheers|yours truly|yours|warmly|best wishes|"
+               r"respectfully)\s{0,16}[,.!]?\s{0,16}\n", gaps=6, reach=145, case_insensitive=False, pending=""),
+        Opener(r"(?i:signed|signed by|contact person|patient|employee)\s{0,16}:?\s{1,16}[A-Z]",
+               gaps=4, reach=115, case_insensitive=False, pending=""),
+    )
     patterns = (
         Pattern("honorific", rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Madam|Herr|Frau|Mme|Mlle|M)\.?\s{{1,16}}{_FULL}",
                 0.8, group=1),

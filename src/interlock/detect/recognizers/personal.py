@@ -12,6 +12,8 @@ class DateOfBirthRecognizer(Recognizer):
     name = "date_of_birth"
     data_class = "pii.date_of_birth"
     max_len = 32
+    # A numeric date starts with a digit; "September. 3, 1990" has at most 13 characters before it.
+    digit_anchored, digit_lead, digit_gap = True, 13, 13
     context_required = True
     case_insensitive = True
     patterns = (
@@ -20,7 +22,7 @@ class DateOfBirthRecognizer(Recognizer):
                 0.4),
         Pattern("day month year", rf"\b(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTHS}\.?,?\s+(?:19|20)\d\d\b",
                 0.45),
-        Pattern("month day year", rf"\b{_MONTHS}\.?\s+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?,?\s+(?:19|20)\d\d\b", 0.45),
+        Pattern("month day year", rf"\b{_MONTHS}\.?\s{{1,3}}(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?,?\s+(?:19|20)\d\d\b", 0.45),
     )
     context = ("born", "birth", "date of birth", "dob", "d o b", "birthday", "birthdate", "bday", "née",
                "geboren", "né", "naissance")
@@ -32,6 +34,7 @@ class AgeRecognizer(Recognizer):
     name = "age"
     data_class = "pii.age"
     max_len = 3  # the number; the words that make it an age are around it
+    digit_anchored = True
     lookbehind = 40
     lookahead = 25
     case_insensitive = True

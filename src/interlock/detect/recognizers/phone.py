@@ -17,6 +17,8 @@ class PhoneRecognizer(Recognizer):
     name = "phone"
     data_class = "pii.phone"
     max_len = 32
+    # "+44 ...", "(415) ..." or a digit first.
+    digit_anchored, digit_lead = True, 1
     patterns = (
         Pattern("international phone", r"\+\d{1,3}[\s.\-]?(?:\(\d{1,4}\)[\s.\-]?)?\d[\d\s.\-]{4,18}\d\b", 0.7),
         Pattern("national phone", r"(?:^|[^+\w])((?:\(\d{2,5}\)[\s.\-]?|\d)[\d\s.\-]{5,18}\d)\b", 0.5, group=1),

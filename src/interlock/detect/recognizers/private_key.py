@@ -20,7 +20,7 @@ class PrivateKeyRecognizer(Recognizer):
     name = "private_key"
     data_class = "secret.private_key"
     max_len = 8192
-    openers = (Opener("-----BEGIN", reach=8192, case_insensitive=False),)
+    openers = (Opener("-----BEGIN", reach=8192, case_insensitive=False, pending=""),)
     keywords = ("-----begin",)
     patterns = (
         Pattern("PEM private key", r"-----BEGIN (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----", 0.99),

@@ -59,7 +59,7 @@ class JwtRecognizer(Recognizer):
     name = "jwt"
     data_class = _TOKEN
     max_len = 2400
-    openers = (Opener("eyJ", gaps=0, case_insensitive=False),)
+    openers = (Opener("eyJ", gaps=0, case_insensitive=False, pending=""),)
     keywords = ("eyj",)
     patterns = (
         Pattern("JSON Web Token", r"\beyJ[A-Za-z0-9_\-]{8,600}\.eyJ[A-Za-z0-9_\-]{8,1000}\.[A-Za-z0-9_\-]{16,700}",

@@ -10,6 +10,7 @@ class CanadaSinRecognizer(Recognizer):
     name = "ca_sin"
     data_class = "pii.national_id"
     max_len = 11
+    digit_anchored = True
     context_required = True
     patterns = (Pattern("Canada SIN", r"\b\d{3}[- ]?\d{3}[- ]?\d{3}\b", 0.4),)
     context = ("sin", "social insurance", "social insurance number", "nas")

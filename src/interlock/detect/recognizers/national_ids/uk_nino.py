@@ -11,6 +11,8 @@ class UkNinoRecognizer(Recognizer):
     name = "uk_nino"
     data_class = "pii.national_id"
     max_len = 13
+    # "AB 12 34 56 C": two letters and a space before the first digit.
+    digit_anchored, digit_lead, digit_gap = True, 3, 3
     patterns = (
         Pattern(
             "UK NINO",

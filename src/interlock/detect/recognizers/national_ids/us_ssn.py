@@ -12,6 +12,7 @@ class UsSsnRecognizer(Recognizer):
     name = "us_ssn"
     data_class = "pii.national_id"
     max_len = 11
+    digit_anchored = True
     patterns = (
         Pattern("US SSN (grouped)", r"\b\d{3}([- ])\d{2}([- ])\d{4}\b", 0.65),
         Pattern("US SSN (bare, needs context)", r"\b\d{9}\b", 0.2),
