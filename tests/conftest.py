@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from gateway_support import STANDARD_KEYS, Gateway, GatewayFactory, JwtIssuer, free_port
+from gateway_support import (
+    STANDARD_KEYS,
+    Gateway,
+    GatewayFactory,
+    JwtIssuer,
+    create_pg_database,
+    drop_pg_database,
+    free_port,
+)
 from interlock.providers.mock import MockLLM
 
 # Either store; the PostgreSQL ones carry the ``postgres`` marker (they fail, never skip, without a server).
@@ -80,3 +89,16 @@ def http(gateway: Gateway) -> Iterator[httpx.Client]:
     """A raw HTTP client for the common gateway, for what the SDK would not send."""
     with httpx.Client(base_url=gateway.url, timeout=30) as client:
         yield client
+
+
+@pytest.fixture(params=STORES)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh store for one test: a SQLite file, or a PostgreSQL database (fails if the server is down)."""
+    if request.param == "sqlite":
+        yield "sqlite:///" + str(tmp_path / "store.db")
+        return
+    url = create_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)

@@ -35,7 +35,7 @@ from interlock.http import (
     encode,
     error_document,
     headers_of,
-    read_body,
+    read_request_body,
     send_error,
     send_event,
     send_json,
@@ -151,14 +151,7 @@ class InterlockApp:
                 return
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes:
-        declared = None
-        for k, v in scope["headers"]:
-            if k == b"content-length":
-                try:
-                    declared = int(v)
-                except ValueError:
-                    raise InvalidRequest("The Content-Length header is not a number.") from None
-        return await read_body(receive, self._limit, declared)
+        return await read_request_body(scope, receive, self._limit)
 
     # -- the model endpoint -------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from interlock.errors import PayloadTooLarge, Refusal
+from interlock.errors import InvalidRequest, PayloadTooLarge, Refusal
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -40,6 +40,18 @@ async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes
         if not msg.get("more_body", False):
             break
     return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+async def read_request_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The request body, refused early when its declared length is over ``limit``."""
+    declared = None
+    for k, v in scope["headers"]:
+        if k == b"content-length":
+            try:
+                declared = int(v)
+            except ValueError:
+                raise InvalidRequest("The Content-Length header is not a number.") from None
+    return await read_body(receive, limit, declared)
 
 
 def headers_of(scope: Scope) -> dict[str, str]:

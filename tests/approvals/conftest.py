@@ -4,7 +4,6 @@ the people who ask and decide, and a gateway with approval routes and a webhook 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,20 +17,7 @@ from approvals_support import (
     approvals_gateway,
 )
 
-from gateway_support import Gateway, GatewayFactory, create_pg_database, drop_pg_database
-
-
-@pytest.fixture(params=STORES)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh store for one test: a SQLite file, or a PostgreSQL database (fails if the server is down)."""
-    if request.param == "sqlite":
-        yield "sqlite:///" + str(tmp_path / "approvals.db")
-        return
-    url = create_pg_database()
-    try:
-        yield url
-    finally:
-        drop_pg_database(url)
+from gateway_support import Gateway, GatewayFactory
 
 
 @pytest.fixture

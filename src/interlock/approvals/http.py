@@ -23,7 +23,7 @@ from interlock.approvals.service import not_found
 # Loaded before the redaction and pipeline packages: those import the detector package while it imports them.
 from interlock.detect.finding import Finding
 from interlock.errors import Forbidden, InternalFailure, InvalidRequest, Refusal
-from interlock.http import ClientGone, Receive, Scope, Send, read_body, send_error, send_json
+from interlock.http import ClientGone, Receive, Scope, Send, read_request_body, send_error, send_json
 from interlock.identity.principal import Principal
 from interlock.pipeline.parse import decode_json_object
 from interlock.redact import ActionPolicy, PlaceholderMap, redact
@@ -271,14 +271,7 @@ class ApprovalsApi:
         await self._answer(send, run)
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes:
-        declared = None
-        for k, v in scope["headers"]:
-            if k == b"content-length":
-                try:
-                    declared = int(v)
-                except ValueError:
-                    raise InvalidRequest("The Content-Length header is not a number.") from None
-        return await read_body(receive, self._limit, declared)
+        return await read_request_body(scope, receive, self._limit)
 
     async def _answer(self, send: Send, run: Callable[[str], Awaitable[Answer]]) -> None:
         from interlock.engine import new_request_id
