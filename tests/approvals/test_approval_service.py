@@ -370,3 +370,43 @@ async def test_stopping_lets_webhook_deliveries_finish(services: ServiceFactory,
         assert sorted(receiver.events(created.id)) == ["approval.approved", "approval.requested"]
         assert all(d.signed_with(WEBHOOK_SECRET) for d in receiver.about(created.id))
         assert not any(d.signed_with("another-secret-0123456789") for d in receiver.about(created.id))
+
+
+# -- nothing stands without its audit record -------------------------------------------------------
+
+class _LogDown(Exception):
+    pass
+
+
+def break_the_log(service: ApprovalService, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def append(record: dict[str, Any], payload: dict[str, Any] | None = None) -> int:
+        raise _LogDown("the audit log cannot be written")
+
+    monkeypatch.setattr(service._writer, "append", append)
+
+
+async def test_a_request_the_log_cannot_record_is_not_kept(services: ServiceFactory,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    service = await services()
+    break_the_log(service, monkeypatch)
+    with pytest.raises(_LogDown):
+        await propose(service)
+    assert await service.search("acme") == []
+
+
+async def test_a_decision_the_log_cannot_record_is_undone(services: ServiceFactory,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    service = await services()
+    created = await propose(service)
+    with monkeypatch.context() as patch:
+        break_the_log(service, patch)
+        with pytest.raises(_LogDown):
+            await service.decide(created.id, RITA, "approve", "fine")
+        still = await service.get(created.id)
+        assert still is not None
+        assert (still.state, still.votes) == ("pending", [])
+    # Once the log works again the same decision goes through, recorded.
+    decided = await service.decide(created.id, RITA, "approve", "fine")
+    assert decided.state == "approved"
+    events = [r["event"] for r in await services.records(created.id)]
+    assert events == ["approval.requested", "approval.approved"]

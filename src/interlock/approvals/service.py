@@ -152,9 +152,31 @@ class ApprovalService:
 
     async def _insert(self, approval: Approval, actor: Principal) -> None:
         await self._store.approval_insert(self._row(approval, 0))
-        await self._announce("approval.requested", approval, actor.id,
-                             {"arguments": approval.arguments_view} if approval.kind == "tool_call"
-                             else {"title": approval.title, "details": approval.details})
+        try:
+            await self._announce("approval.requested", approval, actor.id,
+                                 {"arguments": approval.arguments_view} if approval.kind == "tool_call"
+                                 else {"title": approval.title, "details": approval.details})
+        except BaseException:
+            # A request the audit log does not know of must not exist (fail closed).
+            with contextlib.suppress(Exception):
+                await self._store.approval_delete(approval.id)
+            raise
+
+    async def _change(self, row: ApprovalRow, approval: Approval, event: str, actor: str | None,
+                      payload: dict[str, Any] | None) -> bool:
+        """Store ``approval`` over ``row`` (compare-and-set), then record it. A change the audit log could
+        not record is undone, so no decision, expiry or use stands without its record (fail closed)."""
+        if not await self._store.approval_replace(self._row(approval, row.version + 1), row.version):
+            return False
+        try:
+            await self._announce(event, approval, actor, payload)
+        except BaseException:
+            restored = ApprovalRow(row.id, row.tenant, row.state, row.requester, row.created, row.due,
+                                   row.version + 2, row.doc)
+            with contextlib.suppress(Exception):
+                await self._store.approval_replace(restored, row.version + 1)
+            raise
+        return True
 
     # ---- reading
 
@@ -276,9 +298,8 @@ class ApprovalService:
             elif approval.approvals >= approval.quorum:
                 approval.state, approval.decided_at = "approved", now
                 event = "approval.approved"
-            if await self._store.approval_replace(self._row(approval, row.version + 1), row.version):
-                await self._announce(event, approval, approver.id,
-                                     {"edited": edited, "arguments": approval.arguments_view} if edited else None)
+            if await self._change(row, approval, event, approver.id,
+                                  {"edited": edited, "arguments": approval.arguments_view} if edited else None):
                 return approval
         raise ApprovalRefused(f"Approval request {approval_id} kept changing while it was being decided; "
                               f"try again.", code="approval_conflict", status=409)
@@ -344,8 +365,7 @@ class ApprovalService:
                 raise approval_state_refusal(approval)
             arguments = self.arguments_of(approval)
             approval.state, approval.used_at = "used", time.time()
-            if await self._store.approval_replace(self._row(approval, row.version + 1), row.version):
-                await self._announce("approval.used", approval, principal.id, None)
+            if await self._change(row, approval, "approval.used", principal.id, None):
                 return approval, arguments
         raise ApprovalRefused(f"Approval request {approval_id} kept changing; try again.", code="approval_conflict",
                               status=409)
@@ -371,8 +391,7 @@ class ApprovalService:
             if approval.state != "pending" or at < approval.expires:
                 return approval
             approval.state, approval.decided_at, approval.outcome_reason = "expired", at, "expired"
-            if await self._store.approval_replace(self._row(approval, row.version + 1), row.version):
-                await self._announce("approval.expired", approval, None, None)
+            if await self._change(row, approval, "approval.expired", None, None):
                 return approval
         return None
 
@@ -385,8 +404,7 @@ class ApprovalService:
             if approval.state != "pending" or not approval.escalation_due(time.time() if now is None else now):
                 return approval
             approval.escalated = True
-            if await self._store.approval_replace(self._row(approval, row.version + 1), row.version):
-                await self._announce("approval.escalated", approval, None, None)
+            if await self._change(row, approval, "approval.escalated", None, None):
                 return approval
         return None
 

@@ -206,6 +206,10 @@ class PostgresStore:
         row = await self.pool.fetchrow(f"SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = $1", approval_id)
         return approval_from_row(tuple(row)) if row else None
 
+    async def approval_delete(self, approval_id: str) -> bool:
+        status: str = await self.pool.execute("DELETE FROM approvals WHERE id = $1", approval_id)
+        return status.endswith(" 1")
+
     async def approval_replace(self, row: ApprovalRow, expected_version: int) -> bool:
         status: str = await self.pool.execute(
             "UPDATE approvals SET state = $1, due = $2, version = $3, doc = $4 WHERE id = $5 AND version = $6",

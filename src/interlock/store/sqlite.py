@@ -281,6 +281,11 @@ class SqliteStore:
         row = self._r.execute(f"SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = ?", (approval_id,)).fetchone()
         return approval_from_row(row) if row else None
 
+    async def approval_delete(self, approval_id: str) -> bool:
+        deleted: bool = await self._in_writer(
+            lambda: self._w.execute("DELETE FROM approvals WHERE id = ?", (approval_id,)).rowcount > 0)
+        return deleted
+
     async def approval_replace(self, row: ApprovalRow, expected_version: int) -> bool:
         def run() -> bool:
             cur = self._w.execute(
