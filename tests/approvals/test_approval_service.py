@@ -410,3 +410,13 @@ async def test_a_decision_the_log_cannot_record_is_undone(services: ServiceFacto
     assert decided.state == "approved"
     events = [r["event"] for r in await services.records(created.id)]
     assert events == ["approval.requested", "approval.approved"]
+
+
+async def test_an_approvers_queue_is_not_hidden_behind_newer_requests_for_others(services: ServiceFactory) -> None:
+    service = await services()
+    # One payment for finance, then many newer proposals for the reviewers.
+    payment = await service.propose(ALICE, None, title="Refund 40 EUR", details="pay_1", route="payments")
+    for i in range(40):
+        await service.propose(ALICE, None, title=f"Proposal {i}", details="x")
+    assert [a.id for a in await service.pending_for(FIN, limit=5)] == [payment.id]
+    assert len(await service.pending_for(RITA, limit=5)) == 5

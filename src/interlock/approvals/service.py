@@ -45,6 +45,7 @@ log = logging.getLogger("interlock.approvals")
 
 _POLL_SECONDS = 0.25
 _CAS_ATTEMPTS = 8
+_PENDING_SCAN = 10_000
 _canonical = msgspec.json.Encoder(order="sorted").encode
 
 # Checks edited arguments as policy would check the original call; returns a problem, or "" if fine.
@@ -235,14 +236,24 @@ class ApprovalService:
                 self._changed[approval_id] = (event, waiting - 1)
 
     async def pending_for(self, approver: Principal, limit: int = 100) -> list[Approval]:
-        """Pending requests this approver may decide now and has not voted on yet, newest first."""
-        rows = await self._store.approvals_query(tenant=approver.tenant, state="pending", limit=limit * 4)
+        """Pending requests this approver may decide now and has not voted on yet, newest first.
+
+        Every pending request of the tenant is looked at (up to ``_PENDING_SCAN``, far more than people
+        can work through), so a request for this approver is not hidden behind newer ones for others."""
+        rows = await self._store.approvals_query(tenant=approver.tenant, state="pending", limit=_PENDING_SCAN)
         out = []
-        for approval in await self._current(rows):
-            if approval.state == "pending" and approval.may_decide(approver) \
-                    and all(v.by != approver.id for v in approval.votes):
-                out.append(approval)
-        return out[:limit]
+        for row in rows:
+            approval = decode(row.doc)
+            if not approval.may_decide(approver) and not (approval.escalate_to is not None
+                                                           and approval.escalate_to.include(approver)):
+                continue
+            current = (await self._current([row]))[0]
+            if current.state == "pending" and current.may_decide(approver) \
+                    and all(v.by != approver.id for v in current.votes):
+                out.append(current)
+                if len(out) >= limit:
+                    break
+        return out
 
     async def search(self, tenant: str | None, state: str | None = None, limit: int = 100) -> list[Approval]:
         rows = await self._store.approvals_query(tenant=tenant, state=state, limit=limit)
