@@ -96,15 +96,16 @@ class ServiceFactory:
         while self._running:
             await _stop(*self._running.pop())
 
-    async def records(self, approval_id: str) -> list[dict[str, Any]]:
-        """The audit records about one request, in log order, read through a store of their own."""
+    async def records(self, approval_id: str, *, refused: bool = False) -> list[dict[str, Any]]:
+        """The audit records about one request, in log order, read through a store of their own; records
+        of refused decision attempts only with ``refused`` (their own test checks them)."""
         store = open_store(StoreSettings(url=self.store_url))
         await store.open()
         try:
             rows = await store.query_records(RecordQuery(request_id=approval_id, newest_first=False, limit=1000))
         finally:
             await store.close()
-        return [record for _, record in rows]
+        return [record for _, record in rows if refused or record.get("event") != "approval.decision_refused"]
 
     async def events(self, approval_id: str) -> list[str]:
         return [r["event"] for r in await self.records(approval_id)]

@@ -420,3 +420,19 @@ async def test_an_approvers_queue_is_not_hidden_behind_newer_requests_for_others
         await service.propose(ALICE, None, title=f"Proposal {i}", details="x")
     assert [a.id for a in await service.pending_for(FIN, limit=5)] == [payment.id]
     assert len(await service.pending_for(RITA, limit=5)) == 5
+
+
+async def test_refused_decisions_are_recorded(services: ServiceFactory) -> None:
+    service = await services()
+    created = await propose(service)
+    await refused("approval_self", 403, service.decide(created.id, ALICE, "approve"))
+    await refused("approval_forbidden", 403, service.decide(created.id, OUTSIDER, "approve"))
+    await service.decide(created.id, RITA, "reject", "not now")
+    await refused("approval_decided", 409, service.decide(created.id, RON, "approve"))
+    records = await services.records(created.id, refused=True)
+    refusals = [(r["principal"], r["refusal_code"]) for r in records if r["event"] == "approval.decision_refused"]
+    assert refusals == [("alice", "approval_self"), ("olga", "approval_forbidden"), ("ron", "approval_decided")]
+    assert all(r["outcome"] == "refused" for r in records if r["event"] == "approval.decision_refused")
+    # Asking about a request of another tenant records nothing there.
+    await refused("approval_not_found", 404, service.decide(created.id, OTHER_TENANT, "approve"))
+    assert len(await services.records(created.id, refused=True)) == len(records)

@@ -209,6 +209,8 @@ def test_an_approver_edits_a_held_tool_call_from_the_command_line(approvals_gw: 
 
     assert in_engine(approvals_gw, spend) == {"payment_id": "pay_81", "amount": 250, "currency": "EUR"}
     records = [r for r in approvals_gw.records() if r.get("approval_id") == approval_id]
-    assert [r["event"] for r in records] == ["approval.requested", "approval.approved", "approval.used"]
-    assert records[1]["decision"]["edited"] == ["amount"]
-    assert records[0]["arguments_digest"] != records[1]["arguments_digest"]
+    assert [r["event"] for r in records] == ["approval.requested", "approval.decision_refused",
+                                             "approval.decision_refused", "approval.approved", "approval.used"]
+    assert [r.get("refusal_code") for r in records[1:3]] == ["approval_edit_invalid", "approval_edit_invalid"]
+    assert records[3]["decision"]["edited"] == ["amount"]
+    assert records[0]["arguments_digest"] != records[3]["arguments_digest"]

@@ -44,7 +44,9 @@ def long_poll(gw: Gateway, approval_id: str, headers: dict[str, str], timeout: f
 
 
 def approval_records(gw: Gateway, approval_id: str) -> list[dict[str, Any]]:
-    return [r for r in gw.records() if r.get("approval_id") == approval_id]
+    """The request's lifecycle records (refused decision attempts are checked on their own)."""
+    return [r for r in gw.records()
+            if r.get("approval_id") == approval_id and r.get("event") != "approval.decision_refused"]
 
 
 def test_a_proposal_waits_for_an_approver_and_wakes_the_long_poll(

@@ -277,7 +277,17 @@ class ApprovalService:
                      reason: str = "", edits: dict[str, Any] | None = None, *,
                      app: Principal | None = None) -> Approval:
         """One approver's vote. ``app`` is the application the approver decides through, if any: it may not
-        be the requester or the app that asked either."""
+        be the requester or the app that asked either. A refused attempt on a request the approver's tenant
+        holds (their own request, not their route, too late, already decided) is recorded too."""
+        try:
+            return await self._decide(approval_id, approver, decision, reason, edits, app)
+        except Refusal as refusal:
+            if refusal.code not in ("approval_not_found", "approval_conflict"):
+                await self._record_refused(approval_id, approver, decision, refusal)
+            raise
+
+    async def _decide(self, approval_id: str, approver: Principal, decision: Literal["approve", "reject"],
+                      reason: str, edits: dict[str, Any] | None, app: Principal | None) -> Approval:
         for _ in range(_CAS_ATTEMPTS):
             row = await self._store.approval_get(approval_id)
             if row is None:
@@ -478,6 +488,27 @@ class ApprovalService:
             waiter[0].set()
         if self._webhook is not None:
             self._webhook.notify(event, approval.view())
+
+
+    async def _record_refused(self, approval_id: str, approver: Principal, decision: str, refusal: Refusal) -> None:
+        """The audit record of a decision that was refused; the refusal stands whether or not it is written."""
+        row = await self._store.approval_get(approval_id)
+        if row is None or row.tenant != approver.tenant:
+            return
+        approval = decode(row.doc)
+        record: dict[str, Any] = {
+            "v": 1, "request_id": approval.request_id or approval.id, "time": round(time.time(), 6),
+            "endpoint": "approvals", "event": "approval.decision_refused", "approval_id": approval.id,
+            "kind": approval.kind, "state": approval.state, "tenant": approval.tenant, "principal": approver.id,
+            "requester": approval.requester, "route": approval.route, "status": refusal.status,
+            "outcome": "refused", "refusal_code": refusal.code, "decision": {"by": approver.id, "decision": decision},
+        }
+        if approval.tool:
+            record["tool"] = approval.tool
+        try:
+            await self._writer.append(record, None)
+        except Exception:
+            log.exception("the refused decision on %s could not be recorded", approval_id)
 
 
 def approval_state_refusal(approval: Approval) -> Refusal:
