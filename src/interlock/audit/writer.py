@@ -17,7 +17,7 @@ from typing import Any
 
 from interlock.audit.canonical import canonical_json, payload_hash
 from interlock.audit.merkle import leaf_hash
-from interlock.errors import ServiceUnavailable
+from interlock.errors import InternalFailure, Refusal, ServiceUnavailable
 from interlock.store.base import LogEntry, Store
 from interlock.tasks import cancel_and_wait
 
@@ -79,6 +79,19 @@ class AuditWriter:
             await self._queue.put((_SENTINEL, asyncio.get_running_loop().create_future()))
             await self._task
             self._task = None
+
+    async def record(self, record: dict[str, Any], payload: dict[str, Any] | None) -> Refusal | None:
+        """Append a call's record; the refusal to answer with if it could not be made durable, else None."""
+        try:
+            await self.append(record, payload)
+        except Refusal as refusal:
+            return refusal
+        except Exception:
+            request_id = record.get("request_id")
+            log.exception("the record of %s could not be written", request_id)
+            return InternalFailure(f"The call could not be recorded, so it was refused. "
+                                   f"Quote request id {request_id} to your administrator.")
+        return None
 
     async def append(self, record: dict[str, Any], payload: dict[str, Any] | None = None) -> int:
         """Queue a record (and its redacted payload, kept only for the retention period) and return

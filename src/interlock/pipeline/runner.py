@@ -56,12 +56,4 @@ class Pipeline:
     async def finish(self, call: Call) -> Refusal | None:
         """Make the record durable. A call whose record cannot be written is refused."""
         self._metrics.observe_call(call)
-        try:
-            await self._writer.append(call.record(), call.payload)
-        except Refusal as refusal:
-            return refusal
-        except Exception:
-            log.exception("audit record for %s could not be written", call.request_id)
-            return InternalFailure(f"The call could not be recorded, so it was refused. "
-                                   f"Quote request id {call.request_id} to your administrator.")
-        return None
+        return await self._writer.record(call.record(), call.payload)

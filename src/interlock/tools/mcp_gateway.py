@@ -321,15 +321,7 @@ class McpGateway:
         metrics = self._engine.metrics
         if metrics.enabled and call.refusal_code:
             metrics.refusals.labels(call.refusal_code).inc()
-        try:
-            await self._engine.writer.append(call.record(), call.payload or None)
-        except Refusal as refusal:
-            return refusal
-        except Exception:
-            log.exception("recording MCP call %s failed", call.request_id)
-            return ServiceUnavailable(f"The call could not be recorded, so its answer is withheld. Quote request "
-                                      f"id {call.request_id} to your administrator.")
-        return None
+        return await self._engine.writer.record(call.record(), call.payload or None)
 
     @staticmethod
     def _error(call: McpCall, refusal: Refusal) -> MCPError:
