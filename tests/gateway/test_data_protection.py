@@ -431,6 +431,7 @@ def test_model_emitting_a_secret_is_refused(acme: Gateway, mock: MockLLM, secret
                                                         extra_body={"mock": reply})
     assert caught.value.code == "data_blocked"
     assert data_class in caught.value.message
+    assert "model's answer" in caught.value.message
     for fragment in secret_fragments(value):
         assert fragment not in caught.value.response.text
     assert len(mock.received) == 1
@@ -452,6 +453,7 @@ def test_model_streaming_a_secret_is_cut_off(acme: Gateway, mock: MockLLM, chunk
     assert isinstance(error.body, dict)
     assert error.body["type"] == "permission_error"
     assert "secret.api_key" in error.message
+    assert "model's answer" in error.message
     assert AWS_KEY_ID not in text
     assert AWS_KEY_ID[:8] not in text  # not even the start of it
     assert AWS_KEY_ID not in str(error.body)

@@ -61,7 +61,7 @@ class RevealOutput:
                 policy = self._guard.actions(call, findings)
                 for f in findings:
                     call.data_findings.append((f.data_class, policy.action_for(f.data_class), "output"))
-                check_blocked(findings, policy)
+                check_blocked(findings, policy, answer=True)
                 outputs.append(redact(text, findings, audit_policy(policy), mapping).text)
                 text = redact(text, findings, policy, mapping).text
             else:

@@ -33,10 +33,15 @@ class Redaction:
     applied: tuple[tuple[str, str], ...]
 
 
-def check_blocked(findings: Iterable[Finding], policy: ActionPolicy) -> None:
+def check_blocked(findings: Iterable[Finding], policy: ActionPolicy, *, answer: bool = False) -> None:
+    """Refuse with ``data_blocked`` if any finding's class is blocked; ``answer``: the findings are in
+    what the model returned, not in what the caller sent."""
     blocked = sorted({f.data_class for f in findings if policy.action_for(f.data_class) == "block"})
     if blocked:
         names = ", ".join(blocked)
+        if answer:
+            raise DataBlocked(f"The model's answer contains data of class {names}, which policy does not allow "
+                              "to be shown here, so the answer was withheld.")
         raise DataBlocked(f"The request contains data of class {names}, which policy does not allow to be "
                           "sent here. Remove it and try again.")
 

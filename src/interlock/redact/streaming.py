@@ -24,7 +24,8 @@ _MAX_PLACEHOLDER = 48
 
 
 class StreamingRedactor:
-    """``feed`` chunks, emit what it returns, then emit ``flush()`` once at the end."""
+    """For a model's streamed answer: ``feed`` chunks, emit what it returns, then emit ``flush()`` once at
+    the end. A blocked class raises ``DataBlocked`` saying the answer was withheld."""
 
     def __init__(self, detector: Detector, policy: ActionPolicy, mapping: PlaceholderMap) -> None:
         self._detector = detector
@@ -96,7 +97,7 @@ class StreamingRedactor:
             start = max(f.start, base)
             inside.append(Finding(f.data_class, start - base, min(f.end, cut) - base, f.confidence,
                                   f.detector, f.explanation))
-        check_blocked(inside, self._policy)
+        check_blocked(inside, self._policy, answer=True)
         for f in inside:
             if f.end - f.start >= 4 and len(self._seen) < 256:
                 value = self._buf[base + f.start:base + f.end]
