@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
-from types import FrameType
-
 import pytest
 
 from interlock.detect.injection import PROMPT_INJECTION, PromptInjectionRecognizer, combined
@@ -132,19 +128,8 @@ ADVERSARIAL = {
 }
 
 
-@pytest.fixture
-def _alarm() -> Iterator[None]:
-    def fail(signum: int, frame: FrameType | None) -> None:
-        raise TimeoutError("scan did not finish within 60 s: matching is not linear")
 
-    previous = signal.signal(signal.SIGALRM, fail)
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
-
-
-@pytest.mark.usefixtures("_alarm")
+@pytest.mark.usefixtures("scan_deadline")
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
 def test_adversarial_input_completes(recognizer: PromptInjectionRecognizer, name: str) -> None:
     text = ADVERSARIAL[name]

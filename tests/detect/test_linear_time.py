@@ -3,10 +3,6 @@ into a failure instead of a stuck run. No timing is asserted."""
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
-from types import FrameType
-
 import pytest
 
 from interlock.detect import Detector
@@ -31,16 +27,7 @@ ADVERSARIAL = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _alarm() -> Iterator[None]:
-    def fail(signum: int, frame: FrameType | None) -> None:
-        raise TimeoutError("scan did not finish within 60 s: matching is not linear")
-
-    previous = signal.signal(signal.SIGALRM, fail)
-    signal.alarm(60)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, previous)
+pytestmark = pytest.mark.usefixtures("scan_deadline")
 
 
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
