@@ -43,6 +43,24 @@ JWT_AUDIENCE = "interlock-gateway"
 T = TypeVar("T")
 
 
+def wait_until_ready(proc: subprocess.Popen[bytes], url: str, timeout: float, log: Callable[[], str]) -> None:
+    """Poll ``url``/readyz until it answers 200; raise with the server's log if it exits or never gets ready."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"interlock serve exited with {proc.returncode}:\n{log()}")
+        try:
+            r = httpx.get(url + "/readyz", timeout=2)
+            if r.status_code == 200:
+                return
+            last = r.text
+        except httpx.TransportError as exc:
+            last = repr(exc)
+        time.sleep(0.05)
+    raise RuntimeError(f"interlock serve was not ready within {timeout} s ({last}):\n{log()}")
+
+
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code, even when an event loop is already running here."""
     try:
@@ -347,20 +365,7 @@ class Gateway:
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         assert self.proc is not None
-        deadline = time.monotonic() + timeout
-        last = ""
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"interlock serve exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                r = httpx.get(self.url + "/readyz", timeout=2)
-                if r.status_code == 200:
-                    return
-                last = r.text
-            except httpx.TransportError as exc:
-                last = repr(exc)
-            time.sleep(0.05)
-        raise RuntimeError(f"interlock serve was not ready within {timeout} s ({last}):\n{self.log()}")
+        wait_until_ready(self.proc, self.url, timeout, self.log)
 
     def terminate(self) -> int:
         """SIGTERM, then wait for a graceful exit; returns the exit code."""

@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-import httpx
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway_support import write_policies
+from gateway_support import wait_until_ready, write_policies
 from interlock.audit.checkpoint import load_private_key
 from interlock.audit.merkle import MerkleAccumulator
 from interlock.engine import Engine
@@ -395,21 +394,11 @@ class GatewayProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.env.directory,
                                          env=clean_env(), start_new_session=True)
-        deadline = time.monotonic() + timeout
-        last = ""
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"interlock serve exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                r = httpx.get(self.url + "/readyz", timeout=2)
-                if r.status_code == 200:
-                    return
-                last = r.text
-            except httpx.TransportError as exc:
-                last = repr(exc)
-            time.sleep(0.05)
-        self.kill()
-        raise RuntimeError(f"interlock serve was not ready within {timeout} s ({last}):\n{self.log()}")
+        try:
+            wait_until_ready(self.proc, self.url, timeout, self.log)
+        except RuntimeError:
+            self.kill()
+            raise
 
     def kill(self) -> None:
         """SIGKILL the whole process group: no shutdown hook, no final checkpoint."""

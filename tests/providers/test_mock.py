@@ -23,18 +23,6 @@ WEATHER_TOOL: Any = {
 WEATHER_CALL = {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}
 
 
-@pytest.fixture(scope="module")
-def mock_llm() -> Iterator[MockLLM]:
-    with MockLLM() as server:
-        yield server
-
-
-@pytest.fixture
-def mock(mock_llm: MockLLM) -> MockLLM:
-    mock_llm.clear()
-    return mock_llm
-
-
 @pytest.fixture
 def client(mock: MockLLM) -> Iterator[openai.OpenAI]:
     with openai.OpenAI(base_url=mock.base_url, api_key="sk-test", max_retries=0) as sdk:
