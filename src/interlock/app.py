@@ -412,8 +412,15 @@ def build_app(settings: Settings) -> InterlockApp:
     return InterlockApp(Engine(settings), mock)
 
 
+# How long a thread that wants the GIL waits before the running one is made to let go (Python's
+# default is 5 ms). The store's writer thread needs the GIL back after every statement it runs; on a
+# busy event loop, the default would add milliseconds to each commit, which every call waits for.
+SWITCH_INTERVAL_SECONDS = 0.0005
+
+
 def create_app() -> InterlockApp:
     """Factory for the server: settings come from the file named in ``INTERLOCK_CONFIG``."""
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     path = os.environ.get(CONFIG_ENV)
     try:
         return build_app(load_settings(Path(path) if path else None))

@@ -95,6 +95,29 @@ async def test_appends_get_consecutive_sequence_numbers(store: Store) -> None:
     assert [r["request_id"] for _, r in rows[:3]] == ["r0", "r1", "r2"]
 
 
+async def test_a_batch_larger_than_one_statement_holds(store: Store) -> None:
+    # SQLite binds at most 32,766 parameters per statement: 3,000 rows of 11 columns take two.
+    batch = [entry(f"big{i}") for i in range(3000)]
+    assert await store.append_entries(batch) == 0
+    size, _ = await store.frontier()
+    assert size == 3000
+    hashes = await store.leaf_hashes(0, 3000)
+    assert hashes == [e.leaf_hash for e in batch]
+
+
+async def test_appending_on_the_calling_thread(store: Store) -> None:
+    assert await store.append_entries([entry("queued")]) == 0
+    first = store.append_entries_now([entry("now0"), entry("now1")])
+    if store.dialect == "postgresql":
+        assert first is None  # never blocks the event loop on the network
+        assert await store.append_entries([entry("after")]) == 1
+        return
+    assert first == 1
+    assert await store.append_entries([entry("after")]) == 3
+    rows = await store.query_records(RecordQuery(limit=10, newest_first=False))
+    assert [r["request_id"] for _, r in rows] == ["queued", "now0", "now1", "after"]
+
+
 async def test_query_filters(store: Store) -> None:
     await store.append_entries([
         entry("a", ts=10.0, tenant="t1", principal="alice", model="m1"),
@@ -199,3 +222,29 @@ async def test_query_by_data_class_and_outcome(store: Store) -> None:
     assert [r["request_id"] for _, r in refused] == ["r-both"]
     ok_mail = await store.query_records(RecordQuery(outcome="ok", data_class="pii.email"))
     assert [r["request_id"] for _, r in ok_mail] == ["r-mail"]
+
+
+def test_a_busy_writer_is_not_waited_for_on_the_calling_thread(tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    async def scenario() -> None:
+        path = tmp_path / "busy.db"
+        s = open_store(StoreSettings(url=f"sqlite:///{path}"))
+        await s.open()
+        try:
+            # Another process holds the writers' lock: the caller gets None at once, and nothing is written.
+            fd = os.open(str(path) + "-writer.lock", os.O_RDWR)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                assert s.append_entries_now([entry("not-now")]) is None
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+            assert s.append_entries_now([entry("now")]) == 0
+            rows = await s.query_records(RecordQuery())
+            assert [r["request_id"] for _, r in rows] == ["now"]
+        finally:
+            await s.close()
+
+    asyncio.run(scenario())

@@ -127,8 +127,13 @@ class AuditWriter:
                 await self._commit(live)
 
     async def _commit(self, batch: list[tuple[LogEntry, asyncio.Future[int]]]) -> None:
+        entries = [e for e, _ in batch]
         try:
-            first = await self._store.append_entries([e for e, _ in batch])
+            # A lone record with nothing else queued: the event loop has nothing better to do than
+            # wait for the disk, and two thread hand-offs would cost more than the write.
+            first = self._store.append_entries_now(entries) if len(batch) == 1 and self._queue.empty() else None
+            if first is None:
+                first = await self._store.append_entries(entries)
         except Exception as exc:
             self.healthy = False
             self.last_error = f"{type(exc).__name__}: {exc}"

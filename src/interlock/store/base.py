@@ -118,6 +118,11 @@ class Store(Protocol):
         """Append in one durable transaction; returns the sequence number of the first entry."""
         ...
 
+    def append_entries_now(self, entries: Sequence[LogEntry]) -> int | None:
+        """Like ``append_entries`` but on the calling thread, if the store can do that at once for a
+        local file; ``None`` (nothing written) otherwise."""
+        ...
+
     async def probe_append(self) -> None:
         """Raise unless an append could be written now; writes nothing (the transaction is rolled back)."""
         ...

@@ -118,6 +118,9 @@ class PostgresStore:
                                first + len(entries), advance_frontier(frontier, entries))
         return first
 
+    def append_entries_now(self, entries: Sequence[LogEntry]) -> int | None:
+        return None  # a network round trip must not block the event loop
+
     async def probe_append(self) -> None:
         async with self.pool.acquire() as conn:
             tx = conn.transaction()
