@@ -47,13 +47,16 @@ def serve(config: Path | None, host: str | None, port: int | None, workers: int 
         _demo_key(settings)
     _check_startable(settings)
     srv = settings.server
-    if srv.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="interlock-metrics-")
+    if srv.workers > 1 and "INTERLOCK_METRICS_DIR" not in os.environ:
+        # Where each worker publishes its metrics for the others' /metrics (telemetry/metrics.py).
+        os.environ["INTERLOCK_METRICS_DIR"] = tempfile.mkdtemp(prefix="interlock-metrics-")
     click.echo(f"interlock: serving on http://{srv.host}:{srv.port} ({srv.workers} worker(s), "
                f"store {shown_url(settings.store.url)}, models: {', '.join(m.alias for m in settings.models) or 'none'})",
                err=True)
     uvicorn.run("interlock.app:create_app", factory=True, host=srv.host, port=srv.port, workers=srv.workers,
                 loop="uvloop", http="httptools", log_level="warning", access_log=False,
+                # Nothing reads the client's address, so no X-Forwarded-For rewriting per request.
+                proxy_headers=False,
                 timeout_graceful_shutdown=int(srv.shutdown_grace_seconds), lifespan="on")
 
 

@@ -39,7 +39,7 @@ from interlock.policy.watch import PolicyWatcher
 from interlock.providers.openai_compat import OpenAIUpstream
 from interlock.settings import ConfigError, DetectionSettings, ModelSettings, Settings
 from interlock.store import Store, open_store
-from interlock.telemetry.metrics import Metrics
+from interlock.telemetry.metrics import Metrics, metrics_dir
 from interlock.tools import ToolGate, ToolRegistry
 
 if TYPE_CHECKING:
@@ -54,7 +54,8 @@ class Engine:
     def __init__(self, settings: Settings, *, store: Store | None = None) -> None:
         self.settings = settings
         self.store = store if store is not None else open_store(settings.store)
-        self.metrics = Metrics(settings.telemetry.metrics)
+        # With several workers, each publishes its values to INTERLOCK_METRICS_DIR for the others' /metrics.
+        self.metrics = Metrics(settings.telemetry.metrics, directory=metrics_dir())
         self.writer = AuditWriter(self.store, window_ms=settings.store.commit_window_ms,
                                   batch_max=settings.store.commit_batch_max,
                                   timeout_seconds=settings.store.commit_timeout_seconds,
@@ -125,6 +126,7 @@ class Engine:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             # SIGHUP reloads the policies in this worker (a supervisor may deliver it to every worker).
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload_policies)
+        await self.metrics.start()
         self.started = True
 
     def reload_policies(self) -> None:
@@ -136,16 +138,20 @@ class Engine:
         if not self.started:
             return
         self.started = False
-        for watcher in self.policy_watchers:
-            await watcher.stop()
-        if self.mcp is not None:
-            await self.mcp.stop()
-        await self.approvals.stop()
-        await self.writer.stop()
-        await self.audit.stop()
-        for up in self.upstreams.values():
-            await up.close()
-        await self.store.close()
+        try:
+            for watcher in self.policy_watchers:
+                await watcher.stop()
+            if self.mcp is not None:
+                await self.mcp.stop()
+            await self.approvals.stop()
+            await self.writer.stop()
+            await self.audit.stop()
+            for up in self.upstreams.values():
+                await up.close()
+            await self.store.close()
+        finally:
+            # Last: calls finishing during shutdown are counted in this worker's final snapshot.
+            await self.metrics.stop()
 
     def _recheck_tool_call(self, principal: Principal, app: Principal | None, tool: str,
                            arguments: dict[str, Any]) -> str:

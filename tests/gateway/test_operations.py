@@ -6,6 +6,7 @@ import concurrent.futures
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from gateway_support import (
     wait_until,
 )
 from interlock.providers.mock import MockLLM
+from interlock.telemetry.metrics import PUBLISH_INTERVAL_SECONDS
 
 
 def metric_values(gateway: Gateway) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -89,15 +91,24 @@ def test_metrics_count_requests_stages_and_refusals(gateway: Gateway, mock: Mock
 def test_metrics_add_up_across_workers(two_workers: Gateway, mock: MockLLM) -> None:
     gw = two_workers
     key = ("interlock_refusals_total", (("code", "model_not_found"),))
+    # Each worker publishes its counts every PUBLISH_INTERVAL_SECONDS: let earlier tests' calls settle first.
+    time.sleep(3 * PUBLISH_INTERVAL_SECONDS)
     before = metric_values(gw).get(key, 0.0)
     for _ in range(6):
         r = httpx.post(gw.url + "/v1/chat/completions",
                        json={"model": "nope", "messages": [{"role": "user", "content": "x"}]},
                        headers={"authorization": f"Bearer {gw.keys['plain-user'].key}", "connection": "close"})
         assert r.status_code == 404
-    # Counts from every worker add up, whichever worker answers the scrape.
-    for _ in range(3):
+    # Counts from every worker add up once each has published them. A scrape adds the answering worker's live
+    # counts to the others' last snapshots, so the first exact one only shows the others have published ...
+    wait_until(lambda: metric_values(gw).get(key, 0.0) - before == 6, timeout=5,
+               what="every worker's refusals counted in /metrics")
+    # ... the answering worker publishes its own within an interval ...
+    time.sleep(2 * PUBLISH_INTERVAL_SECONDS)
+    # ... and from then on every scrape is exact, whichever worker answers it.
+    for _ in range(8):
         assert metric_values(gw)[key] - before == 6
+        time.sleep(0.05)
 
 
 # -- readiness follows the store ---------------------------------------------------------------------

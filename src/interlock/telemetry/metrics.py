@@ -1,76 +1,429 @@
-"""Prometheus metrics: requests, refusals, latency by stage and upstream.
+"""Prometheus metrics: requests, refusals, latency by stage and upstream, tokens, data findings.
 
-With several worker processes, prometheus-client's multiprocess mode aggregates across them
-(``PROMETHEUS_MULTIPROC_DIR`` is set by ``interlock serve --workers N``).
+Every request records about fifteen values (one per pipeline stage, then the call's own), on the
+event-loop thread, which is the gateway's throughput bottleneck. prometheus-client takes a lock per
+``observe``/``inc`` (about 4 us each); here values are plain Python numbers, lists and dicts with no
+lock, which is safe because they are only ever touched from the event-loop thread (the pipeline, the
+MCP gateway, the ``/metrics`` handler and the publisher task all run there): call nothing here from
+another thread. prometheus-client still writes the exposition format, from a custom collector.
+
+Several worker processes (``interlock serve --workers N``) share a directory, ``INTERLOCK_METRICS_DIR``.
+Each worker publishes a snapshot of its own values to ``<pid>-<start time>.json`` there (written to a temporary file,
+then renamed, so a reader never sees half a file) every 0.25 s when something changed, and once more
+when the engine stops. ``/metrics`` adds every other worker's last snapshot to this worker's live values:
+a scrape can lag other workers by about 0.25 s, and a worker that died still counts with its last
+snapshot (counters are totals since start-up, so its calls remain counted).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
-from typing import Any
+import time
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
+from itertools import accumulate
+from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client import multiprocess as mp
+import msgspec
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
 
 from interlock.pipeline.call import Call
+
+log = logging.getLogger("interlock.telemetry")
+
+METRICS_DIR_ENV = "INTERLOCK_METRICS_DIR"
+PUBLISH_INTERVAL_SECONDS = 0.25
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _STAGE_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30)
 
+Labels = tuple[str, ...]
+
+
+def metrics_dir() -> Path | None:
+    """The directory shared by the workers (``INTERLOCK_METRICS_DIR``), or None for a single process."""
+    value = os.environ.get(METRICS_DIR_ENV)
+    return Path(value) if value else None
+
+
+class HistogramChild:
+    """One label set of a histogram: a count per bucket (not cumulative; the last one is ``+Inf``) and the sum.
+
+    The count of observations is the sum of the bucket counts, so it is not kept apart.
+    """
+
+    __slots__ = ("bounds", "buckets", "created", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.buckets = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+        self.created = time.time()
+
+    def observe(self, value: float) -> None:
+        # bisect_left puts a value equal to a bound in that bound's bucket: Prometheus ``le`` means <=.
+        self.buckets[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+    @property
+    def count(self) -> int:
+        return sum(self.buckets)
+
+
+class CounterChild:
+    """One label set of a counter."""
+
+    __slots__ = ("created", "value")
+
+    def __init__(self) -> None:
+        self.value = 0.0
+        self.created = time.time()
+
+
+class CounterFamily:
+    """A counter: its children by label values."""
+
+    def __init__(self, name: str, documentation: str, labelnames: Labels = ()) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = labelnames
+        self.children: dict[Labels, CounterChild] = {}
+
+    def child(self, labels: Labels) -> CounterChild:
+        found = self.children.get(labels)
+        if found is None:
+            found = self.children[labels] = CounterChild()
+        return found
+
+
+class HistogramFamily:
+    """A histogram: its children by label values, all with the same bucket bounds."""
+
+    def __init__(self, name: str, documentation: str, labelnames: Labels, buckets: Iterable[float]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = labelnames
+        self.bounds = tuple(float(b) for b in buckets)
+        # The ``le`` label values, written exactly as prometheus-client writes them.
+        self.le = (*(floatToGoString(b) for b in self.bounds), "+Inf")  # type: ignore[no-untyped-call]
+        self.children: dict[Labels, HistogramChild] = {}
+
+    def child(self, labels: Labels) -> HistogramChild:
+        found = self.children.get(labels)
+        if found is None:
+            found = self.children[labels] = HistogramChild(self.bounds)
+        return found
+
+
+class Snapshot(msgspec.Struct, frozen=True):
+    """One worker's values, as published to the shared directory.
+
+    ``counters``: family name -> [label values, value, created]. ``histograms``: family name ->
+    [label values, per-bucket counts (not cumulative, ``+Inf`` last), sum, created].
+    """
+
+    counters: dict[str, list[tuple[Labels, float, float]]] = {}
+    histograms: dict[str, list[tuple[Labels, list[int], float, float]]] = {}
+
+
+_encode = msgspec.json.Encoder().encode
+_decode_snapshot = msgspec.json.Decoder(Snapshot).decode
+
 
 class Metrics:
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.requests = Counter("interlock_requests", "Calls handled", ("model", "status"), registry=self.registry)
-        self.refusals = Counter("interlock_refusals", "Calls refused, by code", ("code",), registry=self.registry)
-        self.latency = Histogram("interlock_request_seconds", "Whole-call latency", ("model",),
-                                 buckets=_LATENCY_BUCKETS, registry=self.registry)
-        self.stage = Histogram("interlock_stage_seconds", "Time spent in each pipeline stage", ("stage",),
-                               buckets=_STAGE_BUCKETS, registry=self.registry)
-        self.upstream = Histogram("interlock_upstream_seconds", "Upstream latency", ("provider",),
-                                  buckets=_LATENCY_BUCKETS, registry=self.registry)
-        self.shadow = Counter("interlock_policy_shadow_differences", "Calls where the shadow policy set "
-                              "would have decided differently", registry=self.registry)
-        self.data = Counter("interlock_data_findings", "Sensitive data found, by class and action",
-                            ("data_class", "action"), registry=self.registry)
-        self.tokens = Counter("interlock_tokens", "Tokens reported by upstreams", ("model", "kind"),
-                              registry=self.registry)
-        # Children are looked up once per label set: labels() costs more than observe() itself.
-        self._children: dict[tuple[str, ...], Any] = {}
+    """The gateway's metrics, recorded lock-free on the event-loop thread (see the module docstring)."""
 
-    def _child(self, metric: Any, *labels: str) -> Any:
-        key = (metric._name, *labels)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*labels)
-        return child
+    def __init__(self, enabled: bool = True, directory: Path | None = None, worker: str | None = None) -> None:
+        self.enabled = enabled
+        # Where the workers publish their snapshots (None: a single process, nothing published or read).
+        self.directory = directory
+        # This worker's snapshot file name: its pid and start time (a later process given the same pid
+        # must not overwrite a dead worker's totals), unless a test names it.
+        self._worker = worker or f"{os.getpid()}-{time.time_ns()}"
+        self.requests = CounterFamily("interlock_requests", "Calls handled", ("model", "status"))
+        self.refusals = CounterFamily("interlock_refusals", "Calls refused, by code", ("code",))
+        self.latency = HistogramFamily("interlock_request_seconds", "Whole-call latency", ("model",),
+                                       _LATENCY_BUCKETS)
+        self.stage = HistogramFamily("interlock_stage_seconds", "Time spent in each pipeline stage", ("stage",),
+                                     _STAGE_BUCKETS)
+        self.upstream = HistogramFamily("interlock_upstream_seconds", "Upstream latency", ("provider",),
+                                        _LATENCY_BUCKETS)
+        self.shadow = CounterFamily("interlock_policy_shadow_differences", "Calls where the shadow policy set "
+                                    "would have decided differently")
+        self.data = CounterFamily("interlock_data_findings", "Sensitive data found, by class and action",
+                                  ("data_class", "action"))
+        self.tokens = CounterFamily("interlock_tokens", "Tokens reported by upstreams", ("model", "kind"))
+        self.families: tuple[CounterFamily | HistogramFamily, ...] = (
+            self.requests, self.refusals, self.latency, self.stage, self.upstream, self.shadow, self.data, self.tokens)
+        # A counter with no labels is shown (at 0) before its first increment, as prometheus-client shows it.
+        self._shadow = self.shadow.child(())
+        # The hot path finds its children by the bare label value (no tuple to build and hash) ...
+        self._stages: dict[str, HistogramChild] = {}
+        self._latencies: dict[str, HistogramChild] = {}
+        self._upstreams: dict[str, HistogramChild] = {}
+        self._refusals: dict[str, CounterChild] = {}
+        # ... or by (model, status as an int): no str(status) per call.
+        self._requests: dict[tuple[str, int], CounterChild] = {}
+        # model -> (prompt, completion) token counters.
+        self._tokens: dict[str, tuple[CounterChild, CounterChild]] = {}
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Collector(self))
+        # Nothing is written until something is counted (a CLI command's engine leaves no file behind).
+        self._published = _encode(self.snapshot())
+        self._publisher: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    # -- recording (the hot path) -------------------------------------------------------------------
 
     def stage_seconds(self, stage: str, seconds: float) -> None:
+        """One pipeline stage took ``seconds`` (eight or so per call: kept to a dict lookup and three operations)."""
         if not self.enabled:
             return
-        self._child(self.stage, stage).observe(seconds)
+        child = self._stages.get(stage)
+        if child is None:
+            child = self._stages[stage] = self.stage.child((stage,))
+        # HistogramChild.observe, inlined: the method call would cost about as much again.
+        child.buckets[bisect_left(child.bounds, seconds)] += 1
+        child.sum += seconds
 
     def observe_call(self, call: Call) -> None:
+        """A finished call: its status, refusal, latency, upstream latency, tokens and data findings."""
         if not self.enabled:
             return
-        model = call.model_alias if call.provider else "-"
-        self._child(self.requests, model, str(call.status)).inc()
+        provider = call.provider
+        model = call.model_alias if provider else "-"
+        status = call.status
+        counter = self._requests.get((model, status))
+        if counter is None:
+            counter = self._requests[model, status] = self.requests.child((model, str(status)))
+        counter.value += 1
         if call.refusal_code:
-            self._child(self.refusals, call.refusal_code).inc()
-        self._child(self.latency, model).observe(call.elapsed_ms() / 1000.0)
+            self.count_refusal(call.refusal_code)
+        hist = self._latencies.get(model)
+        if hist is None:
+            hist = self._latencies[model] = self.latency.child((model,))
+        seconds = call.elapsed_ms() / 1000.0
+        hist.buckets[bisect_left(hist.bounds, seconds)] += 1
+        hist.sum += seconds
         if call.shadow_differences:
-            self.shadow.inc()
+            self._shadow.value += 1
         for data_class, action, _ in call.data_findings:
-            self._child(self.data, data_class, action).inc()
-        if call.provider:
-            self._child(self.upstream, call.provider).observe(call.upstream_ms / 1000.0)
-            self._child(self.tokens, model, "prompt").inc(call.usage.prompt_tokens)
-            self._child(self.tokens, model, "completion").inc(call.usage.completion_tokens)
+            self.data.child((data_class, action)).value += 1
+        if provider:
+            hist = self._upstreams.get(provider)
+            if hist is None:
+                hist = self._upstreams[provider] = self.upstream.child((provider,))
+            seconds = call.upstream_ms / 1000.0
+            hist.buckets[bisect_left(hist.bounds, seconds)] += 1
+            hist.sum += seconds
+            tokens = self._tokens.get(model)
+            if tokens is None:
+                tokens = self._tokens[model] = (self.tokens.child((model, "prompt")),
+                                                self.tokens.child((model, "completion")))
+            usage = call.usage
+            tokens[0].value += usage.prompt_tokens
+            tokens[1].value += usage.completion_tokens
+
+    def count_refusal(self, code: str) -> None:
+        """One call refused with this code (the pipeline's calls count theirs in ``observe_call``)."""
+        if not self.enabled:
+            return
+        counter = self._refusals.get(code)
+        if counter is None:
+            counter = self._refusals[code] = self.refusals.child((code,))
+        counter.value += 1
+
+    # -- exposition ---------------------------------------------------------------------------------
 
     def render(self) -> bytes:
-        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
-            registry = CollectorRegistry()
-            mp.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-            return generate_latest(registry)
+        """The Prometheus text format: this worker's live values plus every other worker's last snapshot."""
         return generate_latest(self.registry)
+
+    def snapshot(self) -> Snapshot:
+        """This worker's values, as they would be published."""
+        counters: dict[str, list[tuple[Labels, float, float]]] = {}
+        histograms: dict[str, list[tuple[Labels, list[int], float, float]]] = {}
+        for family in self.families:
+            if isinstance(family, CounterFamily):
+                counters[family.name] = [(labels, c.value, c.created) for labels, c in family.children.items()]
+            else:
+                histograms[family.name] = [(labels, list(h.buckets), h.sum, h.created)
+                                           for labels, h in family.children.items()]
+        return Snapshot(counters, histograms)
+
+    def merged(self) -> Snapshot:
+        """This worker's live values plus the last snapshot of every other worker in the directory."""
+        return merge([self.snapshot(), *read_snapshots(self.directory, skip=self._file_name())], self.families)
+
+    def collect(self) -> Iterator[Metric]:
+        """The metric families, built with prometheus-client's own classes (it writes the text format)."""
+        merged = self.merged()
+        for family in self.families:
+            if isinstance(family, CounterFamily):
+                counter = CounterMetricFamily(family.name, family.documentation, labels=family.labelnames)
+                for labels, value, created in merged.counters.get(family.name, ()):
+                    counter.add_metric(labels, value, created=created)
+                yield counter
+                continue
+            histogram = HistogramMetricFamily(family.name, family.documentation, labels=family.labelnames)
+            for labels, buckets, total, created in merged.histograms.get(family.name, ()):
+                histogram.add_metric(labels, list(zip(family.le, map(float, accumulate(buckets)), strict=True)),
+                                     total)
+                # prometheus-client shows when each child was created, as it does for a counter.
+                histogram.samples.append(Sample(family.name + "_created", dict(zip(family.labelnames, labels,
+                                                                                    strict=True)), created))
+            yield histogram
+
+    # -- publication across workers -----------------------------------------------------------------
+
+    def _file_name(self) -> str:
+        return self._worker + ".json"
+
+    def publish(self) -> bool:
+        """Write this worker's snapshot to the shared directory now, if it changed since the last one written."""
+        data = self._changed()
+        if data is None:
+            return False
+        self._write(data)
+        self._published = data
+        return True
+
+    def _changed(self) -> bytes | None:
+        # Read on the event-loop thread, which owns the live values (about 70 us for a few dozen series).
+        if self.directory is None:
+            return None
+        data = _encode(self.snapshot())
+        return None if data == self._published else data
+
+    def _write(self, data: bytes) -> None:
+        # Written under a temporary name, then renamed: readers see the previous snapshot or this one, whole.
+        assert self.directory is not None
+        name = self._file_name()
+        temporary = self.directory / f".{name}.tmp"
+        temporary.write_bytes(data)
+        os.replace(temporary, self.directory / name)
+
+    async def start(self) -> None:
+        """Start publishing this worker's snapshot, when workers share a directory."""
+        if self.enabled and self.directory is not None and self._publisher is None:
+            self._stopping = asyncio.Event()
+            self._publisher = asyncio.create_task(self._publish_periodically(self._stopping),
+                                                  name="metrics-publisher")
+
+    async def stop(self) -> None:
+        """Stop publishing, after a last snapshot so that nothing this worker counted is lost."""
+        task, self._publisher = self._publisher, None
+        if task is not None:
+            self._stopping.set()
+            await task
+
+    async def _publish_periodically(self, stopping: asyncio.Event) -> None:
+        # The file is written in a thread: a create, write and rename takes about 0.5-1 ms on a disk-backed
+        # /tmp, too much for the event loop four times a second. Stopping is a signal, not a cancellation,
+        # so that a write in progress is never overtaken by an older one; the last round is the final publish.
+        failing = False
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), PUBLISH_INTERVAL_SECONDS)
+            try:
+                data = self._changed()
+                if data is not None:
+                    await asyncio.to_thread(self._write, data)
+                    self._published = data
+                failing = False
+            except OSError as exc:
+                if not failing:  # once per outage, not four times a second
+                    log.warning("cannot publish metrics to %s (the other workers' /metrics miss this one's): %s",
+                                self.directory, exc)
+                failing = True
+            if stopping.is_set():
+                return
+
+
+class _Collector(Collector):
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        return self._metrics.collect()
+
+
+def read_snapshots(directory: Path | None, skip: str = "") -> list[Snapshot]:
+    """Every worker's published snapshot in ``directory`` but ``skip``; a file that cannot be read or parsed
+    (a stray file, a disk error) is left out rather than failing the scrape."""
+    if directory is None:
+        return []
+    snapshots: list[Snapshot] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError as exc:
+        log.warning("cannot read the metrics of the other workers in %s: %s", directory, exc)
+        return snapshots
+    for entry in entries:
+        if entry.name == skip or entry.name.startswith(".") or not entry.name.endswith(".json"):
+            continue
+        try:
+            with open(entry.path, "rb") as f:
+                snapshots.append(_decode_snapshot(f.read()))
+        except (OSError, msgspec.DecodeError) as exc:
+            log.debug("ignoring the metrics snapshot %s: %s", entry.path, exc)
+    return snapshots
+
+
+def merge(snapshots: Iterable[Snapshot], families: Iterable[CounterFamily | HistogramFamily]) -> Snapshot:
+    """Add snapshots up: counters and histogram buckets and sums are summed per label set; ``created`` is the
+    earliest. Entries that do not fit the family (unknown name, wrong number of labels or buckets) are dropped."""
+    counters: dict[str, dict[Labels, list[float]]] = {}
+    histograms: dict[str, dict[Labels, tuple[list[int], list[float]]]] = {}
+    shapes: dict[str, tuple[int, int]] = {}
+    for family in families:
+        if isinstance(family, CounterFamily):
+            counters[family.name] = {}
+            shapes[family.name] = (len(family.labelnames), 0)
+        else:
+            histograms[family.name] = {}
+            shapes[family.name] = (len(family.labelnames), len(family.bounds) + 1)
+    for snap in snapshots:
+        for name, entries in snap.counters.items():
+            into = counters.get(name)
+            if into is None:
+                continue
+            n_labels = shapes[name][0]
+            for labels, value, created in entries:
+                if len(labels) != n_labels:
+                    continue
+                seen = into.get(labels)
+                if seen is None:
+                    into[labels] = [value, created]
+                else:
+                    seen[0] += value
+                    seen[1] = min(seen[1], created)
+        for name, hist_entries in snap.histograms.items():
+            hist_into = histograms.get(name)
+            if hist_into is None:
+                continue
+            n_labels, n_buckets = shapes[name]
+            for labels, buckets, total, created in hist_entries:
+                if len(labels) != n_labels or len(buckets) != n_buckets:
+                    continue
+                found = hist_into.get(labels)
+                if found is None:
+                    hist_into[labels] = (list(buckets), [total, created])
+                else:
+                    counts, rest = found
+                    for i, n in enumerate(buckets):
+                        counts[i] += n
+                    rest[0] += total
+                    rest[1] = min(rest[1], created)
+    return Snapshot(
+        {name: [(labels, v[0], v[1]) for labels, v in by.items()] for name, by in counters.items()},
+        {name: [(labels, counts, rest[0], rest[1]) for labels, (counts, rest) in by.items()]
+         for name, by in histograms.items()},
+    )

@@ -318,9 +318,8 @@ class McpGateway:
 
     async def _finish(self, call: McpCall) -> Refusal | None:
         """Make the record durable; a call whose record cannot be written is refused."""
-        metrics = self._engine.metrics
-        if metrics.enabled and call.refusal_code:
-            metrics.refusals.labels(call.refusal_code).inc()
+        if call.refusal_code:
+            self._engine.metrics.count_refusal(call.refusal_code)
         return await self._engine.writer.record(call.record(), call.payload or None)
 
     @staticmethod
