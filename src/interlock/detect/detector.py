@@ -38,6 +38,7 @@ class Detector:
         self.hold = HoldBack(self._recognizers, self.context_window, self.config.max_plain_len,
                              exact=self._ner is None)
         self._prefilter, self._owners, self._always = _build_prefilter(self._recognizers)
+        self._always_order = tuple(sorted(self._always))
 
     @property
     def recognizers(self) -> tuple[Recognizer, ...]:
@@ -65,17 +66,20 @@ class Detector:
         candidates: list[Finding] = []
         hits: dict[int, set[int]] = {}
         if self._prefilter is not None:
-            for global_index in self._prefilter.Match(text) or ():
+            # The set searches UTF-8 bytes: ASCII text is passed as the bytes the scan already holds.
+            subject = text if scan.ascii_bytes is None else scan.ascii_bytes
+            for global_index in self._prefilter.Match(subject) or ():
                 owner, local = self._owners[global_index]
                 hits.setdefault(owner, set()).add(local)
-        for index, recognizer in enumerate(self._recognizers):
-            if index in self._always:
-                candidates.extend(recognizer.scan(scan))
-            elif index in hits:
-                candidates.extend(recognizer.scan(scan, hits[index]))
+        floor = self.config.min_confidence
+        # The recognizers that always run and those with a pattern the prefilter saw, in their order (the
+        # order of candidates decides ties in ``resolve_overlaps``); ``hits.get`` is None for the former.
+        for index in sorted(self._always.union(hits)) if hits else self._always_order:
+            candidates.extend(self._recognizers[index].scan(scan, hits.get(index), floor))
         emails = [f for f in candidates if f.data_class == "pii.email"]
         if emails:
-            candidates.extend(names_from_email_locals(text, emails, forward_only=not backward))
+            candidates.extend(names_from_email_locals(text, emails, forward_only=not backward,
+                                                      lowered=scan.lowered))
         if self._ner is not None:
             candidates.extend(self._ner.entities(text))
         return resolve_overlaps(self._keep(text, candidates))
@@ -150,6 +154,8 @@ def repeat_values(text: str, findings: list[Finding], max_values: int = 256,
 
 
 def resolve_overlaps(candidates: list[Finding]) -> list[Finding]:
+    if len(candidates) < 2:
+        return list(candidates)
     ordered = sorted(candidates, key=lambda f: (-f.confidence, -(f.end - f.start), f.start))
     starts: list[int] = []
     ends: list[int] = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Container
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,67 @@ def compile_re2(pattern: str, *, case_insensitive: bool = False) -> re2._Regexp:
     options.max_mem = 64 << 20
     options.log_errors = False
     return re2.compile(pattern, options)
+
+
+# Fast path. The ``re2`` module's Python layer costs several microseconds per match on top of the
+# RE2 search itself: every call re-encodes the whole text to UTF-8, converts the byte offsets of each
+# match to character offsets and builds a match object. In ASCII text (nearly every prompt) a byte
+# offset is a character offset, so :class:`Matcher` searches the text encoded once per scan
+# (``ScanText.ascii_bytes``) with the compiled RE2 program directly, stepping from match to match exactly
+# as ``finditer`` does. Other text goes through ``finditer``, as it always has. The wrapper's private
+# program (``_Regexp._regexp``) is used only if this version of it has the shape relied on here;
+# otherwise every search goes through ``finditer``.
+_UNANCHORED: Any = getattr(getattr(getattr(getattr(re2, "_re2", None), "RE2", None), "Anchor", None),
+                           "UNANCHORED", None)
+
+
+def _program(regex: re2._Regexp) -> Any:
+    """The compiled RE2 program behind ``regex``, or ``None`` if it cannot be searched directly."""
+    program: Any = getattr(regex, "_regexp", None)
+    if _UNANCHORED is None or not callable(getattr(program, "Match", None)):
+        return None
+    try:
+        found = program.Match(_UNANCHORED, b"", 0, 0)
+    except Exception:
+        return None
+    return program if isinstance(found, list | tuple) and len(found) == regex.groups + 1 else None
+
+
+class Matcher:
+    """A compiled RE2 pattern and the capture group it reports.
+
+    ``group``: the group whose span is reported; -1 for the first capture group that took part in
+    the match (matches where none did are reported as ``(-1, -1)``, for the caller to skip).
+    """
+
+    __slots__ = ("_groups", "_program", "group", "regex")
+
+    def __init__(self, regex: re2._Regexp, group: int = 0) -> None:
+        self.regex = regex
+        self.group = group
+        self._groups: int = regex.groups
+        self._program = _program(regex)
+
+    def spans(self, scan: ScanText) -> Iterator[tuple[int, int]]:
+        """The span of ``group`` in each successive match in ``scan.text``, as ``finditer`` finds them."""
+        data = scan.ascii_bytes
+        program = self._program
+        if data is None or program is None:
+            for match in self.regex.finditer(scan.text):
+                yield _span(match, self.group, self._groups)
+            return
+        group = self.group
+        pos, end = 0, len(data)
+        while True:
+            spans = program.Match(_UNANCHORED, data, pos, end)
+            whole = spans[0]
+            if whole[0] == -1:
+                return
+            yield spans[group] if group >= 0 else _first_taking_part(spans)
+            if pos == end:
+                return
+            # After an empty match, step one character on, as ``finditer`` does.
+            pos = pos + 1 if whole[1] == pos else whole[1]
 
 
 _BOUNDED = re.compile(r"(?<!\\)\{(\d+),(\d+)\}")
@@ -101,15 +162,19 @@ class Pattern:
 
 @dataclass(frozen=True, slots=True)
 class ScanText:
-    """The text being scanned plus what every recognizer may want from it, computed once."""
+    """The text being scanned plus what every recognizer may want from it, computed once.
+
+    ``ascii_bytes``: the text as bytes when it is all ASCII (else ``None``), for :class:`Matcher`'s fast path.
+    """
 
     text: str
     lowered: str
     context_window: int
+    ascii_bytes: bytes | None = None
 
     @classmethod
     def of(cls, text: str, context_window: int) -> ScanText:
-        return cls(text, text.lower(), context_window)
+        return cls(text, text.lower(), context_window, text.encode("ascii") if text.isascii() else None)
 
 
 class Recognizer:
@@ -148,10 +213,16 @@ class Recognizer:
     digit_anchored: bool = False
     digit_lead: int = 0
     digit_gap: int = 0
+    # For a costly ``validate``: the most it can add to a pattern's score. The context around a
+    # candidate is then judged first, and a candidate that could not reach the detector's floor even
+    # so is not validated at all (the result is the same; only the work is saved). ``None``: validate
+    # every candidate.
+    validate_bonus: float | None = None
 
     def __init__(self) -> None:
         self._compiled = tuple(
-            (p, compile_re2(p.regex, case_insensitive=self.case_insensitive)) for p in self.patterns
+            (p, Matcher(compile_re2(p.regex, case_insensitive=self.case_insensitive), p.group))
+            for p in self.patterns
         )
         self._context = ContextWords(self.context)
         self._negative = ContextWords(self.negative_context)
@@ -171,7 +242,8 @@ class Recognizer:
         return pattern.score
 
     def applies(self, scan: ScanText) -> bool:
-        return not self.keywords or any(k in scan.lowered for k in self.keywords)
+        # ``map`` over the bound ``__contains__`` is ``k in scan.lowered`` without a generator frame.
+        return not self.keywords or any(map(scan.lowered.__contains__, self.keywords))
 
     def set_patterns(self) -> tuple[str, ...] | None:
         """Patterns for the detector's one-pass prefilter, or ``None`` if this recognizer must always run."""
@@ -180,47 +252,67 @@ class Recognizer:
         flag = "(?i)" if self.case_insensitive else ""
         return tuple(f"{flag}{relax_bounds(p.regex)}" for p, _ in self._compiled)
 
-    def scan(self, scan: ScanText, hits: Container[int] | None = None) -> list[Finding]:
-        """``hits``: indices of this recognizer's patterns known to match somewhere (``None``: unknown)."""
+    def scan(self, scan: ScanText, hits: Container[int] | None = None, floor: float = 0.0) -> list[Finding]:
+        """``hits``: indices of this recognizer's patterns known to match somewhere (``None``: unknown).
+        ``floor``: the confidence below which the caller drops a finding anyway."""
         if not self.applies(scan):
             return []
         found: list[Finding] = []
         text = scan.text
-        for index, (pattern, regex) in enumerate(self._compiled):
+        early = self.validate_bonus is not None and floor > 0.0
+        for index, (pattern, matcher) in enumerate(self._compiled):
             if hits is not None and index not in hits:
                 continue
-            for match in regex.finditer(text):
-                start, end = _span(match, pattern.group, regex.groups)
+            for start, end in matcher.spans(scan):
                 if start < 0 or end - start > self.max_len or end == start:
+                    continue
+                context = self.context_effect(scan, start, end) if early else None
+                if early and (context is None or
+                              _adjusted(pattern.score + (self.validate_bonus or 0.0), context) < floor):
                     continue
                 score = self.validate(text[start:end], pattern)
                 if score is None:
                     continue
-                finding = self.score_context(scan, start, end, score, pattern.name,
-                                             pattern.data_class or self.data_class)
-                if finding is not None:
-                    found.append(finding)
+                if context is None:
+                    context = self.context_effect(scan, start, end)
+                    if context is None:
+                        continue
+                found.append(Finding(pattern.data_class or self.data_class, start, end,
+                                     round(_adjusted(score, context), 3), self.name, pattern.name + context[2]))
         return found
 
-    def score_context(self, scan: ScanText, start: int, end: int, score: float, rule: str,
-                      data_class: str) -> Finding | None:
-        explanation = rule
-        if self._context or self._negative or self.rejected_after:
-            left, right = window_tokens(scan.text, start, end, scan.context_window)
-            if left and left[-1] in self.rejected_after:
-                return None
-            around = [*left, "\x00", *right]
-            hit = self._context.first_hit(around) if self._context else None
-            if hit is not None:
-                score = min(1.0, score + CONTEXT_BOOST)
-                explanation += f"; context '{hit}'"
-            elif self.context_required:
-                return None
-            miss = self._negative.first_hit(around) if self._negative else None
-            if miss is not None:
-                score -= NEGATIVE_PENALTY
-                explanation += f"; counter-context '{miss}'"
-        return Finding(data_class, start, end, round(score, 3), self.name, explanation)
+    def context_effect(self, scan: ScanText, start: int, end: int) -> tuple[bool, bool, str] | None:
+        """What the words around a span do to its score: (boosted, penalised, explanation suffix), or
+        ``None`` if they rule it out."""
+        if not (self._context or self._negative or self.rejected_after):
+            return _NO_CONTEXT
+        left, right = window_tokens(scan.text, start, end, scan.context_window)
+        if left and left[-1] in self.rejected_after:
+            return None
+        around = [*left, "\x00", *right]
+        hit = self._context.first_hit(around)  # None for an empty set of words, as for no hit
+        if hit is None and self.context_required:
+            return None
+        miss = self._negative.first_hit(around)
+        if hit is None and miss is None:
+            return _NO_CONTEXT
+        note = (f"; context '{hit}'" if hit is not None else "") + \
+            (f"; counter-context '{miss}'" if miss is not None else "")
+        return hit is not None, miss is not None, note
+
+
+_NO_CONTEXT = (False, False, "")
+_NO_SPAN = (-1, -1)
+
+
+def _adjusted(score: float, context: tuple[bool, bool, str]) -> float:
+    """A score after its context: monotonic in ``score``, so a ceiling stays a ceiling."""
+    boosted, penalised, _ = context
+    if boosted:
+        score = min(1.0, score + CONTEXT_BOOST)
+    if penalised:
+        score -= NEGATIVE_PENALTY
+    return score
 
 
 def _span(match: Any, group: int, groups: int) -> tuple[int, int]:
@@ -230,4 +322,12 @@ def _span(match: Any, group: int, groups: int) -> tuple[int, int]:
         span: tuple[int, int] = match.span(index)
         if span[0] >= 0:
             return span
-    return (-1, -1)
+    return _NO_SPAN
+
+
+def _first_taking_part(spans: list[tuple[int, int]]) -> tuple[int, int]:
+    """Like ``_span`` with group -1, over the raw spans of a match (whole match first)."""
+    for span in spans[1:]:
+        if span[0] >= 0:
+            return span
+    return _NO_SPAN

@@ -7,7 +7,7 @@ import re2
 from interlock.detect.checksums import CHECKSUMS
 from interlock.detect.config import CustomPattern
 from interlock.detect.context import ContextWords
-from interlock.detect.recognizer import Opener, Pattern, Recognizer, compile_re2, pattern_width
+from interlock.detect.recognizer import Matcher, Opener, Pattern, Recognizer, compile_re2, pattern_width
 
 
 class CustomPatternRecognizer(Recognizer):
@@ -33,7 +33,7 @@ class CustomPatternRecognizer(Recognizer):
             raise ValueError(f"custom pattern for {spec.data_class} is not valid RE2 syntax: {exc}") from exc
         if spec.group > regex.groups:
             raise ValueError(f"custom pattern for {spec.data_class} has no capture group {spec.group}")
-        self._compiled = ((self._pattern, regex),)
+        self._compiled = ((self._pattern, Matcher(regex, spec.group)),)
         self._context = ContextWords(spec.context)
         self._negative = ContextWords(())
         self._checksum = CHECKSUMS[spec.checksum] if spec.checksum else None

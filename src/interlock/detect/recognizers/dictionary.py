@@ -7,7 +7,7 @@ from collections.abc import Container, Mapping
 import re2
 
 from interlock.detect.finding import Finding
-from interlock.detect.recognizer import Recognizer, ScanText, compile_re2
+from interlock.detect.recognizer import Matcher, Recognizer, ScanText, compile_re2
 
 
 class DictionaryRecognizer(Recognizer):
@@ -29,20 +29,19 @@ class DictionaryRecognizer(Recognizer):
                 if key:
                     self._class_of.setdefault(key, data_class)
         self.max_len = max((len(t) for t in self._class_of), default=1) * 2
-        self._regex = None
+        self._matcher = None
         if self._class_of:
             # Longest first, so "Acme Corp Ltd" wins over "Acme" at the same position.
             ordered = sorted(self._class_of, key=len, reverse=True)
             body = "|".join(re2.escape(t).replace(r"\ ", r"\s+") for t in ordered)
-            self._regex = compile_re2(rf"(?:^|\b)(?:{body})(?:\b|$)", case_insensitive=True)
+            self._matcher = Matcher(compile_re2(rf"(?:^|\b)(?:{body})(?:\b|$)", case_insensitive=True))
 
-    def scan(self, scan: ScanText, hits: Container[int] | None = None) -> list[Finding]:
-        if self._regex is None:
+    def scan(self, scan: ScanText, hits: Container[int] | None = None, floor: float = 0.0) -> list[Finding]:
+        if self._matcher is None:
             return []
         found: list[Finding] = []
         text = scan.text
-        for match in self._regex.finditer(text):
-            start, end = match.span()
+        for start, end in self._matcher.spans(scan):
             if end - start > self.max_len:
                 continue
             value = " ".join(text[start:end].split()).casefold()

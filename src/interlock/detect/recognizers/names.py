@@ -65,18 +65,22 @@ class PersonNameRecognizer(Recognizer):
 
 
 def names_from_email_locals(text: str, emails: list[Finding], seen_limit: int = 64, *,
-                            forward_only: bool = False) -> list[Finding]:
+                            forward_only: bool = False, lowered: str | None = None) -> list[Finding]:
     """A name that repeats the local part of an address in the text (``jane.doe@`` -> "Jane Doe");
-    with ``forward_only``, only after the address."""
+    with ``forward_only``, only after the address. ``lowered``: ``text.lower()``, if already at hand."""
     found: list[Finding] = []
-    lowered = text.lower()
+    if lowered is None:
+        lowered = text.lower()
     seen: set[str] = set()
     for email in emails[:seen_limit]:
         local = text[email.start:email.end].split("@", 1)[0]
         parts = [p for p in local.replace("_", ".").replace("-", ".").split(".") if p]
-        if len(parts) < 2 or not all(p.isalpha() and len(p) > 1 for p in parts[:2]):
+        if len(parts) < 2:
             continue
-        phrase = " ".join(parts[:2]).lower()
+        first, second = parts[0], parts[1]
+        if not (first.isalpha() and len(first) > 1 and second.isalpha() and len(second) > 1):
+            continue
+        phrase = f"{first} {second}".lower()
         if phrase in seen:
             continue
         seen.add(phrase)

@@ -26,16 +26,15 @@ class PrivateKeyRecognizer(Recognizer):
         Pattern("PEM private key", r"-----BEGIN (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----", 0.99),
     )
 
-    def scan(self, scan: ScanText, hits: Container[int] | None = None) -> list[Finding]:
+    def scan(self, scan: ScanText, hits: Container[int] | None = None, floor: float = 0.0) -> list[Finding]:
         if not self.applies(scan):
             return []
         text = scan.text
         found: list[Finding] = []
         next_end = -2
         last_stop = 0
-        for pattern, regex in self._compiled:
-            for match in regex.finditer(text):
-                start, header_end = match.span()
+        for pattern, matcher in self._compiled:
+            for start, header_end in matcher.spans(scan):
                 if start < last_stop:
                     continue
                 if next_end != -1 and next_end < header_end:

@@ -1,0 +1,158 @@
+"""The fast paths for ASCII text give exactly what the general paths give.
+
+``Matcher`` searches ASCII text with the compiled RE2 program directly instead of through the ``re2``
+module's ``finditer``, and ``window_tokens`` folds ASCII windows with ``bytes.translate``. Both must
+change nothing: every finding, span, confidence and explanation stays the same, for ASCII text and
+for text that is not (which keeps taking the general paths).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from interlock.detect import CustomPattern, DetectionConfig, Detector, Finding
+from interlock.detect import recognizer as recognizer_module
+from interlock.detect.context import WORD_SLACK, tokens, window_tokens
+from interlock.detect.recognizer import Matcher, ScanText, _span, compile_re2
+from interlock.detect.recognizers.dictionary import DictionaryRecognizer
+
+from .test_linear_time import ADVERSARIAL
+from .test_recognizers import NEGATIVES, POSITIVES
+
+_NON_ASCII = ["é", "ß", "İ", "Ⅻ", "😀", "中文", "\u00a0", "\u212a", "ﬁ", "ǅ", "Σ", "\u200b", "Straße"]
+
+
+def _corpus() -> list[str]:
+    """The recognizer tables, each text also with non-ASCII characters, in upper case and with JSON-style
+    escapes, plus seeded random mixtures of their words and some long and adversarial texts."""
+    base = [text for _, text, _ in POSITIVES] + [text for _, text in NEGATIVES] + [
+        "mail a@b.io, card 4111111111111111, ip 10.0.0.7, IBAN GB82WEST12345698765432, "
+        "key AKIAIOSFODNN7EXAMPLE, phone +1 202 555 0147",
+        "From: anna.kowalski@example.org\nAnna Kowalski asked for a refund.",
+        "order 4111 1111 1111 1111, later Paid by card 4111 1111 1111 1111 today",
+        "status of PROJECT0042 and blue   falcon, member M-123456789015, ticket TCK-20931",
+        "Reply to the customer at dana.whitfield@example.com, order reference 4471-12345-A.",
+    ]
+    rng = random.Random(20240611)
+    texts = list(base)
+    for text in base:
+        cut = rng.randrange(len(text) + 1)
+        texts += [rng.choice(_NON_ASCII) + " " + text, text[:cut] + rng.choice(_NON_ASCII) + text[cut:],
+                  text.upper(), text.replace(" ", "\\n", 2)]
+    words = " ".join(base).split()
+    for _ in range(400):
+        picked = [rng.choice(words) for _ in range(rng.randint(1, 40))]
+        if rng.random() < 0.3:
+            picked.insert(rng.randrange(len(picked) + 1), rng.choice(_NON_ASCII))
+        texts.append(rng.choice([" ", "  ", "\n", ", ", "\t"]).join(picked))
+    texts += [value[:4000] for value in ADVERSARIAL.values()]
+    texts += [" ".join(base) * 3, "é " + " ".join(base) * 3, "", " ", "@", "a@b.co", "\\n"]
+    return texts
+
+
+CORPUS = _corpus()
+
+CONFIGS = {
+    "default": DetectionConfig(),
+    "extras": DetectionConfig(
+        allow_list=("support@example.com",),
+        dictionaries={"custom.codename": ("Blue Falcon", "Project0042", "Zürich")},
+        custom_patterns=(
+            CustomPattern("custom.member_id", r"\bM-\d{12}\b", context=("member",), checksum="luhn",
+                          confidence=0.4, context_required=True),
+            CustomPattern("custom.ticket", r"\b(TCK)-(\d{4,8})\b", group=2, confidence=0.7),
+        ),
+        min_confidence=0.3, context_window=20),
+}
+
+
+def reference_window_tokens(text: str, start: int, end: int, size: int) -> tuple[list[str], list[str]]:
+    """``window_tokens`` as it was before its ASCII fast path: one character at a time."""
+    def plain_tokens(part: str) -> list[str]:
+        return part.lower().translate({c: " " for c in range(128) if not chr(c).isalnum()}).split()
+
+    lo, hi = max(0, start - size), min(len(text), end + size)
+    while lo > 0 and text[lo - 1].isalnum() and start - lo < size + WORD_SLACK:
+        lo -= 1
+    while hi < len(text) and text[hi].isalnum() and hi - end < size + WORD_SLACK:
+        hi += 1
+    return plain_tokens(text[lo:start]), plain_tokens(text[end:hi])
+
+
+def general_scan_text(cls: type[ScanText], text: str, context_window: int) -> ScanText:
+    """``ScanText.of`` without the ASCII bytes: every search goes through ``re2``'s ``finditer``."""
+    return cls(text, text.lower(), context_window, None)
+
+
+def _results(detector: Detector) -> list[tuple[list[Finding], ...]]:
+    return [(detector.scan(text), detector.scan(text, backward=False), detector.scan_direct(text)) for text in CORPUS]
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_fast_paths_change_no_finding(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    detector = Detector(CONFIGS[name])
+    fast = _results(detector)
+    with monkeypatch.context() as patch:
+        patch.setattr(ScanText, "of", classmethod(general_scan_text))
+        patch.setattr(recognizer_module, "window_tokens", reference_window_tokens)
+        assert ScanText.of("abc", 1).ascii_bytes is None
+        general = _results(detector)
+    assert ScanText.of("abc", 1).ascii_bytes == b"abc"
+    assert sum(len(found[0]) for found in fast) > 1000  # the corpus does exercise the recognizers
+    for text, got, expected in zip(CORPUS, fast, general, strict=True):
+        assert got == expected, text
+
+
+def test_the_fast_path_is_taken_for_ascii_text_only() -> None:
+    assert ScanText.of("plain text", 48).ascii_bytes == b"plain text"
+    assert ScanText.of("café", 48).ascii_bytes is None
+    # The installed re2 module has the shape the fast path needs; without it every search would quietly
+    # take the slow path.
+    recognizers = Detector(CONFIGS["extras"]).recognizers
+    for r in recognizers:
+        for _, matcher in r._compiled:
+            assert matcher._program is not None, r.name
+    dictionary = next(r for r in recognizers if isinstance(r, DictionaryRecognizer))
+    assert dictionary._matcher is not None
+    assert dictionary._matcher._program is not None
+
+
+@pytest.mark.parametrize(("pattern", "group"), [
+    (r"a*", 0), (r"\b", 0), (r"(?:^|x)", 0), (r"$", 0), (r"(a)|(b)", 2), (r"(a)|(b)", -1), (r"(x)?(y)", 1),
+    (r"(x)?(y)", -1), (r"\d+(?:-(\d+))?", 1), (r"\d+(?:-(\d+))?", -1), (r"(a*)", 1),
+])
+def test_matcher_steps_from_match_to_match_as_finditer_does(pattern: str, group: int) -> None:
+    # Empty matches, unset groups and anchors: the cases where stepping on by hand could go wrong.
+    regex = compile_re2(pattern)
+    matcher = Matcher(regex, group)
+    for text in ["", "a", "aab ba xy y 12-34 5", "  xa\nb\n", "y" * 7 + "aaa", "bxbxbx", "12-"]:
+        expected = [_span(m, group, regex.groups) for m in regex.finditer(text)]
+        assert list(matcher.spans(ScanText.of(text, 0))) == expected, (pattern, text)
+        assert list(matcher.spans(ScanText(text, text.lower(), 0, None))) == expected, (pattern, text)
+
+
+def test_matcher_spans_equal_finditer_on_the_corpus() -> None:
+    recognizers = Detector(CONFIGS["extras"]).recognizers
+    for text in CORPUS:
+        scan = ScanText.of(text, 48)
+        for r in recognizers:
+            for _, matcher in r._compiled:
+                regex = matcher.regex
+                expected = [_span(m, matcher.group, regex.groups) for m in regex.finditer(text)]
+                assert list(matcher.spans(scan)) == expected, (r.name, text)
+
+
+def test_window_tokens_match_the_character_by_character_reading() -> None:
+    rng = random.Random(7)
+    alphabets = ["aB9 .-_\n\t@Zz0x", "ab", "a ", "AbC-", "\x00\x7f a", "aé İ-", "x😀 y"]
+    for _ in range(10_000):
+        alphabet = rng.choice(alphabets)
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 90)))
+        start = rng.randint(0, len(text))
+        end = rng.randint(start, len(text))
+        size = rng.choice([0, 1, 3, 10, 30, 48])
+        assert window_tokens(text, start, end, size) == reference_window_tokens(text, start, end, size), \
+            (text, start, end, size)
+        assert tokens(text) == text.lower().translate({c: " " for c in range(128) if not chr(c).isalnum()}).split()
