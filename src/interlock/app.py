@@ -122,12 +122,11 @@ class InterlockApp:
             handler = self.admin_approve_tool
         if handler is None:
             handler = self.approvals_api.match(scope["method"], path)
-        request_id = new_request_id()
         if handler is None:
             known = any(p == path for _, p in self._routes)
             err: Refusal = InvalidRequest(f"{scope['method']} is not allowed on {path}.", status=405) if known \
                 else NotFound(f"There is no endpoint at {path}.")
-            await send_error(send, err, request_id)
+            await send_error(send, err, new_request_id())
             return
         try:
             await handler(scope, receive, send)

@@ -248,3 +248,49 @@ def test_a_busy_writer_is_not_waited_for_on_the_calling_thread(tmp_path: Path) -
             await s.close()
 
     asyncio.run(scenario())
+
+
+def test_cached_keys_follow_changes_made_by_other_processes(tmp_path: Path) -> None:
+    import sqlite3
+    import time
+
+    async def scenario() -> None:
+        url = f"sqlite:///{tmp_path / 'keys.db'}"
+        # Two store instances on one file, as two worker processes (or a worker and the CLI) would be.
+        worker, admin = open_store(StoreSettings(url=url)), open_store(StoreSettings(url=url))
+        await worker.open()
+        await admin.open()
+        try:
+            _, first = new_key("first", Principal(id="u1", kind="user"))
+            await admin.create_key(first)
+            assert await worker.key_by_prefix(first.prefix) == await admin.key_by_prefix(first.prefix)  # cached
+            # A key created elsewhere works at once (unknown prefixes are never cached).
+            _, second = new_key("second", Principal(id="u2", kind="user"))
+            assert await worker.key_by_prefix(second.prefix) is None
+            await admin.create_key(second)
+            found = await worker.key_by_prefix(second.prefix)
+            assert found is not None
+            assert found.id == second.id
+            # A revocation elsewhere is seen on the very next look-up.
+            assert await admin.revoke_key(first.id, 4242.0) is True
+            found = await worker.key_by_prefix(first.prefix)
+            assert found is not None
+            assert found.revoked == 4242.0
+
+            # The cache is really used: a change that bypasses the store is not seen at once...
+            assert (await worker.key_by_prefix(second.prefix)) is not None  # cached under the current counter
+            with sqlite3.connect(tmp_path / "keys.db") as raw:
+                raw.execute("UPDATE api_keys SET revoked = 7.0 WHERE id = ?", (second.id,))
+            stale = await worker.key_by_prefix(second.prefix)
+            assert stale is not None
+            assert stale.revoked is None
+            # ...but within the cache's one-second bound.
+            time.sleep(1.05)
+            fresh = await worker.key_by_prefix(second.prefix)
+            assert fresh is not None
+            assert fresh.revoked == 7.0
+        finally:
+            await worker.close()
+            await admin.close()
+
+    asyncio.run(scenario())

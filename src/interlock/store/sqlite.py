@@ -11,12 +11,20 @@ the moment the lock is free, where SQLite's own busy handler would poll with sle
 The writer thread must take the GIL back after every statement; while the event loop is busy that
 can take up to the interpreter's switch interval each time. An append is therefore a handful of
 statements whatever the batch size (rows go in multi-row ``INSERT`` statements).
+
+Key look-ups are cached in each process, and revocation still takes effect on the next call in every
+process: every change to a key bumps a counter in a small file beside the database (under the writer
+lock, before and after the change), which every process maps into memory. A cached key is used only
+while the counter is what it was when the key was read, which costs a memory read, not a query (a
+query on the loop releases the GIL, and a busy writer thread then makes the loop wait for it back).
+Entries also expire after a second, in case a change was made some other way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
+import mmap
 import os
 import sqlite3
 import threading
@@ -61,6 +69,10 @@ from interlock.store.base import (
 _BUSY_TIMEOUT_MS = 15_000
 # SQLite's limit on bound parameters per statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32).
 _MAX_PARAMS = 32_766
+# Key cache: entries are trusted at most this long without a look-up, and at most this many are kept.
+_KEY_CACHE_SECONDS = 1.0
+_KEY_CACHE_MAX = 10_000
+_EPOCH_BYTES = 8
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -85,11 +97,19 @@ class SqliteStore:
         self._lock_fd: int | None = None
         # Held around every use of the writer connection, whichever thread makes it.
         self._wmutex = threading.Lock()
+        # The key-change counter shared by every process using this file (see the module docstring).
+        self._epoch_fd: int | None = None
+        self._epoch: mmap.mmap | None = None
+        self._keys: dict[str, tuple[ApiKeyRecord, bytes, float]] = {}
 
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._lock_fd = os.open(self.path + "-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            self._epoch_fd = os.open(self.path + "-keys.epoch", os.O_RDWR | os.O_CREAT, 0o600)
+            if os.fstat(self._epoch_fd).st_size < _EPOCH_BYTES:
+                os.ftruncate(self._epoch_fd, _EPOCH_BYTES)  # zeros; never shrinks a counter already there
+            self._epoch = mmap.mmap(self._epoch_fd, _EPOCH_BYTES, access=mmap.ACCESS_READ)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="interlock-sqlite-writer")
         self._wconn = await self._in_writer(_connect, self.path)
         await self._in_writer(self._migrate)
@@ -107,6 +127,13 @@ class SqliteStore:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+        if self._epoch is not None:
+            self._epoch.close()
+            self._epoch = None
+        if self._epoch_fd is not None:
+            os.close(self._epoch_fd)
+            self._epoch_fd = None
+        self._keys.clear()
 
     async def _in_writer(self, fn: Any, *args: Any) -> Any:
         if self._writer is None:
@@ -162,14 +189,25 @@ class SqliteStore:
 
     async def create_key(self, record: ApiKeyRecord) -> None:
         row = key_row(record)
-        await self._in_writer(
-            lambda: self._w.execute(f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES "
-                                    f"({', '.join('?' * len(row))})", row)
-        )
+        await self._in_writer(self._changing_keys, lambda: self._w.execute(
+            f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row))
 
     async def key_by_prefix(self, prefix: str) -> ApiKeyRecord | None:
+        epoch = self._epoch[:_EPOCH_BYTES] if self._epoch is not None else None
+        now = time.monotonic()
+        hit = self._keys.get(prefix)
+        if hit is not None and hit[1] == epoch and now - hit[2] < _KEY_CACHE_SECONDS:
+            return hit[0]
         row = self._r.execute(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE prefix = ?", (prefix,)).fetchone()
-        return key_from_row(row) if row else None
+        record = key_from_row(row) if row else None
+        # Kept only if no key changed while it was read. Unknown prefixes are not kept: a key created
+        # a moment later must work at once.
+        if record is not None and epoch is not None and self._epoch is not None \
+                and self._epoch[:_EPOCH_BYTES] == epoch:
+            if len(self._keys) >= _KEY_CACHE_MAX:
+                self._keys.clear()
+            self._keys[prefix] = (record, epoch, now)
+        return record
 
     async def list_keys(self) -> list[ApiKeyRecord]:
         rows = self._r.execute(f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created").fetchall()
@@ -181,8 +219,26 @@ class SqliteStore:
                                   (at, key_id))
             return cur.rowcount > 0
 
-        result: bool = await self._in_writer(run)
+        result: bool = await self._in_writer(self._changing_keys, run)
         return result
+
+    def _changing_keys(self, change: Any) -> Any:
+        """Run a change to the keys table, bumping the shared counter before and after it (in the
+        writer thread, under the writer lock, so bumps from several processes never interleave).
+        Before: a process that reads the old row meanwhile does not keep it under the counter it saw.
+        After: one that kept the old row before the change stops using it."""
+        self._bump_epoch()
+        try:
+            return change()
+        finally:
+            self._bump_epoch()
+
+    def _bump_epoch(self) -> None:
+        if self._epoch_fd is None:
+            return
+        current = int.from_bytes(os.pread(self._epoch_fd, _EPOCH_BYTES, 0).ljust(_EPOCH_BYTES, b"\0"), "little")
+        os.pwrite(self._epoch_fd, ((current + 1) % (1 << 64)).to_bytes(_EPOCH_BYTES, "little"), 0)
+        self._keys.clear()
 
     # -- audit log ----------------------------------------------------------------------------
 
