@@ -5,10 +5,11 @@ Everything runs on this machine: the mock upstream (``interlock mock-llm``), the
 (``interlock serve`` with a SQLite store, durable audit records), and the load generator (wrk, a C
 program, so it takes as little CPU from the two processes under test as possible).
 
-Reports added latency at concurrency 1 (p50, p99) and throughput at concurrency 16, and writes
-benchmarks/reports/gateway.md and gateway.json.
+Reports added latency at concurrency 1 (p50, p99) and throughput at concurrency 16 for each number
+of gateway worker processes asked for (default: 1 and 2), time to first token of a long stream, and
+writes benchmarks/reports/gateway.md and gateway.json.
 
-    python benchmarks/gateway_bench.py [--duration 10] [--workers 1]
+    python benchmarks/gateway_bench.py [--duration 10] [--workers 1,2]
 
 Needs ``wrk`` on the PATH (Debian: ``apt-get install wrk``).
 """
@@ -128,117 +129,154 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
+def start_gateway(work: Path, workers: int, mock_port: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int, str, Path]:
+    """A gateway with its own fresh SQLite store, and a key for it."""
+    port = free_port()
+    config = work / f"interlock-{workers}w.yaml"
+    db = work / f"bench-{workers}w.db"
+    config.write_text(
+        f"server: {{host: 127.0.0.1, port: {port}, workers: {workers}}}\n"
+        f"store: {{url: 'sqlite:///{db}'}}\n"
+        f"providers:\n  upstream: {{type: openai, base_url: 'http://127.0.0.1:{mock_port}/v1'}}\n"
+        "models:\n  - {alias: mock, provider: upstream, upstream_model: mock, hosting: on_prem}\n"
+    )
+    key = json.loads(subprocess.run(
+        [sys.executable, "-m", "interlock", "keys", "create", "--config", str(config), "--name", "bench",
+         "--json"], capture_output=True, text=True, check=True, env=env).stdout)["key"]
+    proc = subprocess.Popen([sys.executable, "-m", "interlock", "serve", "--config", str(config)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{port}/readyz")
+    return proc, port, key, db
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    proc.wait(timeout=60)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=int, default=10, help="seconds per measured run")
-    ap.add_argument("--workers", type=int, default=1, help="gateway worker processes")
+    ap.add_argument("--workers", default="1,2",
+                    help="gateway worker processes; a comma-separated list measures each in turn (default 1,2)")
     args = ap.parse_args()
+    worker_counts = [int(w) for w in str(args.workers).split(",")]
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
 
     work = Path(tempfile.mkdtemp(prefix="interlock-bench-"))
-    mock_port, gw_port = free_port(), free_port()
+    mock_port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    procs: list[subprocess.Popen[bytes]] = []
+    # "%d" stays in the body for wrk's per-request counter; "%" signs of the text are escaped for it.
+    body = json.dumps({"model": "mock", "messages": [
+        {"role": "system", "content": "You are a concise assistant for the billing team."},
+        {"role": "user", "content": PROMPT}]})
+    # A long streamed answer, a word per chunk with 2 ms between chunks, as a model would send it.
+    stream_body = json.dumps({"model": "mock", "stream": True, "messages": [
+        {"role": "user", "content": PROMPT % 0}], "mock": {"reply": (PROMPT % 0) * 3,
+                                                            "chunk_delay_ms": 2}}).encode()
+    path = "/v1/chat/completions"
+    results: dict[str, Any] = {}
+    samples: dict[str, list[float]] = {}
+    records: dict[int, int] = {}
+    metrics_text = ""
+    mock = subprocess.Popen([sys.executable, "-m", "interlock", "mock-llm", "--port", str(mock_port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        procs.append(subprocess.Popen([sys.executable, "-m", "interlock", "mock-llm", "--port", str(mock_port)],
-                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_http(f"http://127.0.0.1:{mock_port}/healthz")
-        config = work / "interlock.yaml"
-        config.write_text(
-            f"server: {{host: 127.0.0.1, port: {gw_port}, workers: {args.workers}}}\n"
-            f"store: {{url: 'sqlite:///{work / 'bench.db'}'}}\n"
-            f"providers:\n  upstream: {{type: openai, base_url: 'http://127.0.0.1:{mock_port}/v1'}}\n"
-            "models:\n  - {alias: mock, provider: upstream, upstream_model: mock, hosting: on_prem}\n"
-        )
-        key = json.loads(subprocess.run(
-            [sys.executable, "-m", "interlock", "keys", "create", "--config", str(config), "--name", "bench",
-             "--json"], capture_output=True, text=True, check=True, env=env).stdout)["key"]
-        procs.append(subprocess.Popen([sys.executable, "-m", "interlock", "serve", "--config", str(config)],
-                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_http(f"http://127.0.0.1:{gw_port}/readyz")
-
-        # "%d" stays in the body for wrk's per-request counter; "%" signs of the text are escaped for it.
-        body = json.dumps({"model": "mock", "messages": [
-            {"role": "system", "content": "You are a concise assistant for the billing team."},
-            {"role": "user", "content": PROMPT}]})
-        direct_url = f"http://127.0.0.1:{mock_port}/v1/chat/completions"
-        gw_url = f"http://127.0.0.1:{gw_port}/v1/chat/completions"
-        results: dict[str, Any] = {}
-        for name, url, k in (("direct", direct_url, None), ("gateway", gw_url, key)):
-            wrk(url, body, k, 16, 2, work)  # warm-up: connections, caches, the SQLite file
-            results[f"{name}_c1"] = wrk(url, body, k, 1, args.duration, work)
-            results[f"{name}_c16"] = wrk(url, body, k, 16, args.duration, work)
-        # A long streamed answer, a word per chunk with 2 ms between chunks, as a model would send it.
-        stream_body = json.dumps({"model": "mock", "stream": True, "messages": [
-            {"role": "user", "content": PROMPT % 0}], "mock": {"reply": (PROMPT % 0) * 3,
-                                                                "chunk_delay_ms": 2}}).encode()
-        for name, port, k in (("direct", mock_port, None), ("gateway", gw_port, key)):
-            time_to_first_token("127.0.0.1", port, "/v1/chat/completions", stream_body, k, 10)
-            results[f"{name}_ttft"] = time_to_first_token("127.0.0.1", port, "/v1/chat/completions", stream_body, k, 200)
-        with urllib.request.urlopen(f"http://127.0.0.1:{gw_port}/metrics") as r:
-            metrics_text = r.read().decode()
+        direct_url = f"http://127.0.0.1:{mock_port}{path}"
+        wrk(direct_url, body, None, 16, 2, work)  # warm-up
+        results["direct_c1"] = wrk(direct_url, body, None, 1, args.duration, work)
+        results["direct_c16"] = wrk(direct_url, body, None, 16, args.duration, work)
+        time_to_first_token("127.0.0.1", mock_port, path, stream_body, None, 10)
+        samples["direct"] = time_to_first_token("127.0.0.1", mock_port, path, stream_body, None, 200)
+        for n in worker_counts:
+            gateway, gw_port, key, db = start_gateway(work, n, mock_port, env)
+            try:
+                gw_url = f"http://127.0.0.1:{gw_port}{path}"
+                wrk(gw_url, body, key, 16, 2, work)  # warm-up: connections, caches, the SQLite file
+                results[f"gateway_{n}w_c1"] = wrk(gw_url, body, key, 1, args.duration, work)
+                results[f"gateway_{n}w_c16"] = wrk(gw_url, body, key, 16, args.duration, work)
+                if n == worker_counts[0]:
+                    time_to_first_token("127.0.0.1", gw_port, path, stream_body, key, 10)
+                    samples["gateway"] = time_to_first_token("127.0.0.1", gw_port, path, stream_body, key, 200)
+                    with urllib.request.urlopen(f"http://127.0.0.1:{gw_port}/metrics") as r:
+                        metrics_text = r.read().decode()
+            finally:
+                stop(gateway)
+            records[n] = _count_records(db)
     finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            p.wait(timeout=30)
+        stop(mock)
 
-    records = _count_records(work / "bench.db")
-    added_p50 = (results["gateway_c1"]["p50_us"] - results["direct_c1"]["p50_us"]) / 1000
-    added_p99 = (results["gateway_c1"]["p99_us"] - results["direct_c1"]["p99_us"]) / 1000
-    ttft: dict[str, dict[str, float]] = {}
-    for name in ("direct", "gateway"):
-        samples = results.pop(f"{name}_ttft")
-        ttft[name] = {"p50_ms": round(pct(samples, 0.5) * 1000, 3), "p99_ms": round(pct(samples, 0.99) * 1000, 3)}
+    r = results
+    per_workers: dict[str, Any] = {}
+    for n in worker_counts:
+        c1, c16 = r[f"gateway_{n}w_c1"], r[f"gateway_{n}w_c16"]
+        per_workers[str(n)] = {
+            "added_latency_ms": {"p50": round((c1["p50_us"] - r["direct_c1"]["p50_us"]) / 1000, 3),
+                                 "p99": round((c1["p99_us"] - r["direct_c1"]["p99_us"]) / 1000, 3)},
+            "throughput_rps_c16": round(c16["rps"]),
+            "p50_latency_ms_c16": round(c16["p50_us"] / 1000, 3),
+            "audit_records_written": records[n],
+        }
+    ttft = {name: {"p50_ms": round(pct(v, 0.5) * 1000, 3), "p99_ms": round(pct(v, 0.99) * 1000, 3)}
+            for name, v in samples.items()}
     added_ttft = ttft["gateway"]["p50_ms"] - ttft["direct"]["p50_ms"]
     summary = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "workers": args.workers,
         "duration_s": args.duration,
         "controls": ("API key check, request validation, Cedar model-access and data-class decisions, detection and "
                      "redaction of the prompt, output scan and restore, durable audit record with Merkle leaf and "
                      "redacted payload (SQLite, synchronous=FULL, group commit)"),
-        "added_latency_ms": {"p50": round(added_p50, 3), "p99": round(added_p99, 3)},
-        "throughput_rps_c16": {"direct": round(results["direct_c16"]["rps"]),
-                               "gateway": round(results["gateway_c16"]["rps"])},
+        "direct": {"p50_ms_c1": round(r["direct_c1"]["p50_us"] / 1000, 3),
+                   "p99_ms_c1": round(r["direct_c1"]["p99_us"] / 1000, 3),
+                   "throughput_rps_c16": round(r["direct_c16"]["rps"])},
+        "gateway_by_workers": per_workers,
         "time_to_first_token_ms": ttft,
+        "time_to_first_token_workers": worker_counts[0],
         "added_time_to_first_token_ms_p50": round(added_ttft, 3),
-        "audit_records_written": records,
         "raw": results,
         "stage_metrics": [ln for ln in metrics_text.splitlines() if ln.startswith("interlock_stage_seconds_sum")],
     }
     REPORTS.mkdir(exist_ok=True)
     (REPORTS / "gateway.json").write_text(json.dumps(summary, indent=2) + "\n")
-    r = results
     md = [
         "# Gateway overhead benchmark",
         "",
-        f"Run {summary['when']} on {summary['machine']}; gateway workers: {args.workers}; "
-        f"{args.duration} s per run; load generator wrk on the same machine.",
+        f"Run {summary['when']} on {summary['machine']}; {args.duration} s per run; load generator wrk, the mock "
+        "upstream and the gateway all on this machine.",
         f"Controls on: {summary['controls']}.",
         "",
-        "| measure | direct to mock | through Interlock | added |",
-        "|---|---|---|---|",
-        f"| p50 latency, concurrency 1 | {r['direct_c1']['p50_us'] / 1000:.3f} ms | "
-        f"{r['gateway_c1']['p50_us'] / 1000:.3f} ms | {added_p50:.3f} ms |",
-        f"| p99 latency, concurrency 1 | {r['direct_c1']['p99_us'] / 1000:.3f} ms | "
-        f"{r['gateway_c1']['p99_us'] / 1000:.3f} ms | {added_p99:.3f} ms |",
-        f"| throughput, concurrency 16 | {r['direct_c16']['rps']:.0f} req/s | {r['gateway_c16']['rps']:.0f} req/s | |",
-        f"| p50 latency, concurrency 16 | {r['direct_c16']['p50_us'] / 1000:.3f} ms | "
-        f"{r['gateway_c16']['p50_us'] / 1000:.3f} ms | |",
-        f"| streaming, time to first token, p50 | {ttft['direct']['p50_ms']:.3f} ms | "
-        f"{ttft['gateway']['p50_ms']:.3f} ms | {added_ttft:.3f} ms |",
-        f"| streaming, time to first token, p99 | {ttft['direct']['p99_ms']:.3f} ms | "
-        f"{ttft['gateway']['p99_ms']:.3f} ms | |",
+        "| measure | direct to mock | " + " | ".join(f"through Interlock, {n} worker{'s' if n > 1 else ''}"
+                                                     for n in worker_counts) + " |",
+        "|---|---|" + "---|" * len(worker_counts),
+    ]
+
+    def row(label: str, direct: str, each: Any) -> None:
+        md.append(f"| {label} | {direct} | " + " | ".join(each(n) for n in worker_counts) + " |")
+
+    row("p50 latency, concurrency 1", f"{r['direct_c1']['p50_us'] / 1000:.3f} ms",
+        lambda n: f"{r[f'gateway_{n}w_c1']['p50_us'] / 1000:.3f} ms")
+    row("added p50, concurrency 1", "", lambda n: f"**{per_workers[str(n)]['added_latency_ms']['p50']:.3f} ms**")
+    row("p99 latency, concurrency 1", f"{r['direct_c1']['p99_us'] / 1000:.3f} ms",
+        lambda n: f"{r[f'gateway_{n}w_c1']['p99_us'] / 1000:.3f} ms")
+    row("added p99, concurrency 1", "", lambda n: f"**{per_workers[str(n)]['added_latency_ms']['p99']:.3f} ms**")
+    row("throughput, concurrency 16", f"{r['direct_c16']['rps']:.0f} req/s",
+        lambda n: f"**{r[f'gateway_{n}w_c16']['rps']:.0f} req/s**")
+    row("p50 latency, concurrency 16", f"{r['direct_c16']['p50_us'] / 1000:.3f} ms",
+        lambda n: f"{r[f'gateway_{n}w_c16']['p50_us'] / 1000:.3f} ms")
+    row("audit records durable after the run", "", lambda n: str(records[n]))
+    md += [
         "",
-        f"Audit records durable in SQLite after the run: {records}.",
+        f"Streaming, time to first token ({worker_counts[0]} worker{'s' if worker_counts[0] > 1 else ''}): "
+        f"p50 {ttft['direct']['p50_ms']:.3f} ms direct, {ttft['gateway']['p50_ms']:.3f} ms through Interlock "
+        f"(**{added_ttft:.3f} ms added**); p99 {ttft['direct']['p99_ms']:.3f} ms and {ttft['gateway']['p99_ms']:.3f} ms. "
+        "The streamed answer arrives a word per chunk with 2 ms between chunks; the gateway scans and restores it.",
         "",
         "Targets: added p50 <= 1 ms, p99 <= 3 ms at concurrency 1; >= 1,500 req/s at concurrency 16; "
         "time to first token added <= 5 ms with output redaction on.",
-        "The streamed answer arrives a word per chunk with 2 ms between chunks; the gateway scans and restores it.",
-        "For reference, LiteLLM's proxy without guardrails measured about 14 ms p50 added latency and "
+        "For reference, LiteLLM's proxy without guardrails (2 workers) measured about 14 ms p50 added latency and "
         "about 140 req/s at concurrency 16 on a comparable 2-core machine.",
         "",
     ]
