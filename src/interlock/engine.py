@@ -59,7 +59,8 @@ class Engine:
         self.writer = AuditWriter(self.store, window_ms=settings.store.commit_window_ms,
                                   batch_max=settings.store.commit_batch_max,
                                   timeout_seconds=settings.store.commit_timeout_seconds,
-                                  payload_retention_seconds=settings.audit.payload_retention_days * 86400)
+                                  payload_retention_seconds=settings.audit.payload_retention_days * 86400,
+                                  commit_on_loop=settings.store.commit_on_loop)
         self.audit = AuditLog(self.store, settings.audit)
         self.jwt = JwtVerifier(settings.identity.jwt) if settings.identity.jwt is not None else None
         self.authenticator = Authenticator(self.store, settings.identity, self.jwt)

@@ -44,6 +44,9 @@ class StoreSettings(_Frozen):
     commit_batch_max: Annotated[int, Field(ge=1, le=100_000)] = 1024
     # A call whose record is not durable within this time is refused (fail closed).
     commit_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    # SQLite: commit on the event loop (it waits for the disk; no thread hand-offs or GIL contention)
+    # rather than in the writer thread (the loop keeps serving while the disk is slow).
+    commit_on_loop: bool = True
     pool_size: Annotated[int, Field(ge=1, le=200)] = 10
 
     @field_validator("url")

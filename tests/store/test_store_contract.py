@@ -252,7 +252,6 @@ def test_a_busy_writer_is_not_waited_for_on_the_calling_thread(tmp_path: Path) -
 
 def test_cached_keys_follow_changes_made_by_other_processes(tmp_path: Path) -> None:
     import sqlite3
-    import time
 
     async def scenario() -> None:
         url = f"sqlite:///{tmp_path / 'keys.db'}"
@@ -285,7 +284,7 @@ def test_cached_keys_follow_changes_made_by_other_processes(tmp_path: Path) -> N
             assert stale is not None
             assert stale.revoked is None
             # ...but within the cache's one-second bound.
-            time.sleep(1.05)
+            await asyncio.sleep(1.05)
             fresh = await worker.key_by_prefix(second.prefix)
             assert fresh is not None
             assert fresh.revoked == 7.0

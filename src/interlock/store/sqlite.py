@@ -265,8 +265,7 @@ class SqliteStore:
 
     def append_entries_now(self, entries: Sequence[LogEntry]) -> int | None:
         """Append on the calling thread, blocking it until the commit is on disk; ``None`` (nothing
-        written) if the writer connection is busy. For a lone record on an otherwise idle event loop,
-        this saves the two thread hand-offs, which cost more than the write itself."""
+        written) if the writer connection is busy, here or in another process."""
         if self._lock_fd is None or not self._wmutex.acquire(blocking=False):
             return None
         try:
