@@ -41,16 +41,23 @@ PROMPT = (
     "Reply to the customer at dana.whitfield@example.com, order reference 4471-%d-A."
 )
 
-# Every request differs (a counter in the order reference), so no cache can answer for the detector.
+# Every request differs, across wrk's threads and across runs (a run number, the thread and a counter
+# make the order reference), so no cache can answer for the detector: only the system prompt repeats,
+# as it would in real traffic.
 WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 %(auth)s
 local template = [[%(body)s]]
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
 local counter = 0
 request = function()
   counter = counter + 1
-  return wrk.format(nil, nil, nil, string.format(template, counter))
+  return wrk.format(nil, nil, nil, string.format(template, %(run)d * 1000000 + tid * 100000 + counter))
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -60,6 +67,7 @@ done = function(summary, latency, requests)
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.mean))
 end
 """
+_runs = iter(range(101, 1000))
 
 
 def free_port() -> int:
@@ -83,7 +91,7 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
 def wrk(url: str, body: str, key: str | None, connections: int, duration: int, workdir: Path) -> dict[str, Any]:
     script = workdir / f"wrk_{connections}_{'gw' if key else 'direct'}.lua"
     auth = f'wrk.headers["Authorization"] = "Bearer {key}"' if key else ""
-    script.write_text(WRK_SCRIPT % {"body": body, "auth": auth})
+    script.write_text(WRK_SCRIPT % {"body": body, "auth": auth, "run": next(_runs)})
     threads = 1 if connections == 1 else 2
     out = subprocess.run(
         ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--latency", "-s", str(script), url],
