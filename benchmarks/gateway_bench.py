@@ -9,7 +9,7 @@ Reports added latency at concurrency 1 (p50, p99) and throughput at concurrency 
 of gateway worker processes asked for (default: 1 and 2), time to first token of a long stream, and
 writes benchmarks/reports/gateway.md and gateway.json.
 
-    python benchmarks/gateway_bench.py [--duration 10] [--workers 1,2]
+    python benchmarks/gateway_bench.py [--duration 6] [--rounds 3] [--workers 1,2]
 
 Needs ``wrk`` on the PATH (Debian: ``apt-get install wrk``).
 """
@@ -34,16 +34,17 @@ HERE = Path(__file__).resolve().parent
 REPORTS = HERE / "reports"
 
 PROMPT = (
-    "Summarise the following support ticket in two sentences for the account team. The customer says "
+    "Summarise the following support ticket (case %s) in two sentences for the account team. The customer says "
     "their invoices for the last quarter were issued twice, that the duplicate charges appeared on the "
     "company card, and that they need a corrected statement before the end of the month for their auditors. "
     "They also ask whether the annual plan can be moved to monthly billing without losing the discount. "
     "Reply to the customer at dana.whitfield@example.com, order reference 4471-%d-A."
 )
 
-# Every request differs, across wrk's threads and across runs (a run number, the thread and a counter
-# make the order reference), so no cache can answer for the detector: only the system prompt repeats,
-# as it would in real traffic.
+# Every request differs, across wrk's threads and across runs, so no cache can answer for the detector;
+# only the system prompt repeats, as it would in real traffic. The case name is a number unique to the
+# run, the thread and the request, written in letters so that it adds no digits for the recognizers;
+# the order reference carries the thread's request counter, as digits.
 WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -54,10 +55,19 @@ setup = function(thread)
   threads = threads + 1
   thread:set("tid", threads)
 end
+local function letters(n)
+  local out = ""
+  while n > 0 do
+    out = string.char(65 + n %% 26) .. out
+    n = math.floor(n / 26)
+  end
+  return out
+end
 local counter = 0
 request = function()
   counter = counter + 1
-  return wrk.format(nil, nil, nil, string.format(template, %(run)d * 1000000 + tid * 100000 + counter))
+  local case = letters(%(run)d * 1000000 + tid * 100000 + counter)
+  return wrk.format(nil, nil, nil, string.format(template, case, counter))
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -162,11 +172,24 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.wait(timeout=60)
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per measure, the median over the rounds (this machine's speed drifts from minute to minute)."""
+    out: dict[str, Any] = {}
+    for k in ("p50_us", "p90_us", "p99_us", "rps"):
+        values = sorted(run[k] for run in runs)
+        out[k] = values[len(values) // 2]
+    out["requests"] = sum(run["requests"] for run in runs)
+    out["rounds"] = [{k: run[k] for k in ("p50_us", "p99_us", "rps")} for run in runs]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    ap.add_argument("--duration", type=int, default=6, help="seconds per measured run")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of (direct, each gateway) runs, interleaved; medians are reported")
     ap.add_argument("--workers", default="1,2",
-                    help="gateway worker processes; a comma-separated list measures each in turn (default 1,2)")
+                    help="gateway worker processes; a comma-separated list measures each (default 1,2)")
     args = ap.parse_args()
     worker_counts = [int(w) for w in str(args.workers).split(",")]
     if shutil.which("wrk") is None:
@@ -175,48 +198,54 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="interlock-bench-"))
     mock_port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    # "%d" stays in the body for wrk's per-request counter; "%" signs of the text are escaped for it.
+    # "%s" and "%d" stay in the body for wrk to fill in per request.
     body = json.dumps({"model": "mock", "messages": [
         {"role": "system", "content": "You are a concise assistant for the billing team."},
         {"role": "user", "content": PROMPT}]})
-    # A long streamed answer, a word per chunk with 2 ms between chunks, as a model would send it.
+    # A streamed answer, a word per chunk with 2 ms between chunks, as a model would send it.
     stream_body = json.dumps({"model": "mock", "stream": True, "messages": [
-        {"role": "user", "content": PROMPT % 0}], "mock": {"reply": (PROMPT % 0) * 3,
-                                                            "chunk_delay_ms": 2}}).encode()
+        {"role": "user", "content": PROMPT % ("STREAM", 0)}], "mock": {"reply": PROMPT % ("STREAM", 0),
+                                                                    "chunk_delay_ms": 2}}).encode()
     path = "/v1/chat/completions"
-    results: dict[str, Any] = {}
+    runs: dict[str, list[dict[str, Any]]] = {}
     samples: dict[str, list[float]] = {}
     records: dict[int, int] = {}
     metrics_text = ""
-    mock = subprocess.Popen([sys.executable, "-m", "interlock", "mock-llm", "--port", str(mock_port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs: list[subprocess.Popen[bytes]] = []
     try:
+        procs.append(subprocess.Popen([sys.executable, "-m", "interlock", "mock-llm", "--port", str(mock_port)],
+                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_http(f"http://127.0.0.1:{mock_port}/healthz")
-        direct_url = f"http://127.0.0.1:{mock_port}{path}"
-        wrk(direct_url, body, None, 16, 2, work)  # warm-up
-        results["direct_c1"] = wrk(direct_url, body, None, 1, args.duration, work)
-        results["direct_c16"] = wrk(direct_url, body, None, 16, args.duration, work)
-        time_to_first_token("127.0.0.1", mock_port, path, stream_body, None, 10)
-        samples["direct"] = time_to_first_token("127.0.0.1", mock_port, path, stream_body, None, 200)
+        # Every target is up for the whole run, and the rounds interleave them, so a slower or faster
+        # minute of the machine falls on all of them alike.
+        targets: list[tuple[str, str, str | None]] = [("direct", f"http://127.0.0.1:{mock_port}{path}", None)]
+        gateways: dict[int, tuple[int, str, Path]] = {}
         for n in worker_counts:
-            gateway, gw_port, key, db = start_gateway(work, n, mock_port, env)
-            try:
-                gw_url = f"http://127.0.0.1:{gw_port}{path}"
-                wrk(gw_url, body, key, 16, 2, work)  # warm-up: connections, caches, the SQLite file
-                results[f"gateway_{n}w_c1"] = wrk(gw_url, body, key, 1, args.duration, work)
-                results[f"gateway_{n}w_c16"] = wrk(gw_url, body, key, 16, args.duration, work)
-                if n == worker_counts[0]:
-                    time_to_first_token("127.0.0.1", gw_port, path, stream_body, key, 10)
-                    samples["gateway"] = time_to_first_token("127.0.0.1", gw_port, path, stream_body, key, 200)
-                    with urllib.request.urlopen(f"http://127.0.0.1:{gw_port}/metrics") as r:
-                        metrics_text = r.read().decode()
-            finally:
-                stop(gateway)
-            records[n] = _count_records(db)
+            proc, gw_port, gw_key, db = start_gateway(work, n, mock_port, env)
+            procs.append(proc)
+            gateways[n] = (gw_port, gw_key, db)
+            targets.append((f"gateway_{n}w", f"http://127.0.0.1:{gw_port}{path}", gw_key))
+        for _, url, auth in targets:
+            wrk(url, body, auth, 16, 2, work)  # warm-up: connections, caches, the SQLite file
+        for _ in range(args.rounds):
+            for name, url, auth in targets:
+                runs.setdefault(f"{name}_c1", []).append(wrk(url, body, auth, 1, args.duration, work))
+                runs.setdefault(f"{name}_c16", []).append(wrk(url, body, auth, 16, args.duration, work))
+        first_port, first_key, _ = gateways[worker_counts[0]]
+        ttft_targets: list[tuple[str, int, str | None]] = [("direct", mock_port, None),
+                                                          ("gateway", first_port, first_key)]
+        for name, port, auth in ttft_targets:
+            time_to_first_token("127.0.0.1", port, path, stream_body, auth, 10)
+            samples[name] = time_to_first_token("127.0.0.1", port, path, stream_body, auth, 200)
+        with urllib.request.urlopen(f"http://127.0.0.1:{first_port}/metrics") as resp:
+            metrics_text = resp.read().decode()
     finally:
-        stop(mock)
+        for proc in reversed(procs):
+            stop(proc)
+    for n, (_, _, db) in gateways.items():
+        records[n] = _count_records(db)
 
-    r = results
+    r = {name: median_run(v) for name, v in runs.items()}
     per_workers: dict[str, Any] = {}
     for n in worker_counts:
         c1, c16 = r[f"gateway_{n}w_c1"], r[f"gateway_{n}w_c16"]
@@ -234,6 +263,7 @@ def main() -> None:
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "duration_s": args.duration,
+        "rounds": args.rounds,
         "controls": ("API key check, request validation, Cedar model-access and data-class decisions, detection and "
                      "redaction of the prompt, output scan and restore, durable audit record with Merkle leaf and "
                      "redacted payload (SQLite, synchronous=FULL, group commit)"),
@@ -244,7 +274,7 @@ def main() -> None:
         "time_to_first_token_ms": ttft,
         "time_to_first_token_workers": worker_counts[0],
         "added_time_to_first_token_ms_p50": round(added_ttft, 3),
-        "raw": results,
+        "raw": r,
         "stage_metrics": [ln for ln in metrics_text.splitlines() if ln.startswith("interlock_stage_seconds_sum")],
     }
     REPORTS.mkdir(exist_ok=True)
@@ -252,8 +282,9 @@ def main() -> None:
     md = [
         "# Gateway overhead benchmark",
         "",
-        f"Run {summary['when']} on {summary['machine']}; {args.duration} s per run; load generator wrk, the mock "
-        "upstream and the gateway all on this machine.",
+        f"Run {summary['when']} on {summary['machine']}; load generator wrk, the mock upstream and the gateways "
+        f"all on this machine. {args.rounds} interleaved rounds of {args.duration} s runs per target; each figure "
+        "is the median over the rounds.",
         f"Controls on: {summary['controls']}.",
         "",
         "| measure | direct to mock | " + " | ".join(f"through Interlock, {n} worker{'s' if n > 1 else ''}"
@@ -274,6 +305,8 @@ def main() -> None:
         lambda n: f"**{r[f'gateway_{n}w_c16']['rps']:.0f} req/s**")
     row("p50 latency, concurrency 16", f"{r['direct_c16']['p50_us'] / 1000:.3f} ms",
         lambda n: f"{r[f'gateway_{n}w_c16']['p50_us'] / 1000:.3f} ms")
+    row("throughput per round, concurrency 16", " / ".join(f"{x['rps']:.0f}" for x in r["direct_c16"]["rounds"]),
+        lambda n: " / ".join(f"{x['rps']:.0f}" for x in r[f"gateway_{n}w_c16"]["rounds"]))
     row("audit records durable after the run", "", lambda n: str(records[n]))
     md += [
         "",
@@ -281,6 +314,9 @@ def main() -> None:
         f"p50 {ttft['direct']['p50_ms']:.3f} ms direct, {ttft['gateway']['p50_ms']:.3f} ms through Interlock "
         f"(**{added_ttft:.3f} ms added**); p99 {ttft['direct']['p99_ms']:.3f} ms and {ttft['gateway']['p99_ms']:.3f} ms. "
         "The streamed answer arrives a word per chunk with 2 ms between chunks; the gateway scans and restores it.",
+        "",
+        "Every prompt differs (a case name unique to the run, the thread and the request), so the detector's "
+        "cache of recently scanned texts answers only for the system prompt.",
         "",
         "Targets: added p50 <= 1 ms, p99 <= 3 ms at concurrency 1; >= 1,500 req/s at concurrency 16; "
         "time to first token added <= 5 ms with output redaction on.",
