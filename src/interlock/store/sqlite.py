@@ -105,8 +105,8 @@ class SqliteStore:
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._lock_fd = os.open(self.path + "-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
-            self._epoch_fd = os.open(self.path + "-keys.epoch", os.O_RDWR | os.O_CREAT, 0o600)
+            self._lock_fd = os.open(self.path + "-writer.lock", os.O_RDWR | os.O_CREAT, 0o660)
+            self._epoch_fd = os.open(self.path + "-keys.epoch", os.O_RDWR | os.O_CREAT, 0o660)
             if os.fstat(self._epoch_fd).st_size < _EPOCH_BYTES:
                 os.ftruncate(self._epoch_fd, _EPOCH_BYTES)  # zeros; never shrinks a counter already there
             self._epoch = mmap.mmap(self._epoch_fd, _EPOCH_BYTES, access=mmap.ACCESS_READ)
