@@ -3,8 +3,8 @@
 A call awaits ``append``; the drain task gathers every record queued while the previous commit
 was on disk and writes them together (on the event loop itself with ``commit_on_loop``, when the
 store can: measured on SQLite, the thread hand-offs and GIL contention of a writer thread cost more
-CPU per call than the loop loses waiting for the disk). Under load that amortises the fsync across many calls;
-idle, a lone record commits at once. A failed write fails every call in the batch (fail closed),
+CPU per call than the loop loses waiting for the disk). Under load that amortises the fsync across
+many calls; idle, a lone record commits at once. A failed write fails every call in the batch (fail closed),
 and ``healthy`` turns false until a write succeeds again, which ``/readyz`` reports. Meanwhile the
 writer probes the store (an append rolled back) now and then, so readiness comes back once the store
 is repaired even if no call arrives: a load balancer sends none to an instance that is not ready.

@@ -1,8 +1,10 @@
 """The embedded store: one SQLite file in WAL mode.
 
-Writes go through one dedicated thread and one connection, so a batch of audit records is one
-transaction and one fsync. Reads (key look-ups) use their own connection on the event loop: a
-point query on an indexed column takes microseconds, less than a hop to a thread would.
+Writes use one connection, so a batch of audit records is one transaction and one fsync. They run in
+a dedicated thread, except audit appends the caller makes on its own thread (``append_entries_now``,
+what the audit writer does with ``store.commit_on_loop``). Reads (key look-ups) use their own
+connection on the event loop: a point query on an indexed column takes microseconds, less than a
+hop to a thread would.
 
 Several worker processes may share the file. Their writes are serialised by an advisory lock on a
 file beside the database (``flock``), taken before ``BEGIN IMMEDIATE``: a waiting process is woken
@@ -23,13 +25,14 @@ Entries also expire after a second, in case a change was made some other way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import mmap
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -141,15 +144,31 @@ class SqliteStore:
         return await asyncio.get_running_loop().run_in_executor(self._writer, self._locked, fn, *args)
 
     def _locked(self, fn: Any, *args: Any) -> Any:
-        """Run ``fn`` with the writer connection to itself, in this process and across processes."""
-        with self._wmutex:
+        with self._writing(wait=True):
+            return fn(*args)
+
+    @contextlib.contextmanager
+    def _writing(self, *, wait: bool) -> Iterator[bool]:
+        """Hold the writer connection, in this process and across processes. Without ``wait``, yields
+        False (holding nothing) if someone else holds it now."""
+        if not self._wmutex.acquire(blocking=wait):
+            yield False
+            return
+        try:
             if self._lock_fd is None:
-                return fn(*args)
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+                yield True
+                return
             try:
-                return fn(*args)
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        finally:
+            self._wmutex.release()
 
     @property
     def _r(self) -> sqlite3.Connection:
@@ -234,9 +253,9 @@ class SqliteStore:
             self._bump_epoch()
 
     def _bump_epoch(self) -> None:
-        if self._epoch_fd is None:
+        if self._epoch_fd is None or self._epoch is None:
             return
-        current = int.from_bytes(os.pread(self._epoch_fd, _EPOCH_BYTES, 0).ljust(_EPOCH_BYTES, b"\0"), "little")
+        current = int.from_bytes(self._epoch[:_EPOCH_BYTES], "little")
         os.pwrite(self._epoch_fd, ((current + 1) % (1 << 64)).to_bytes(_EPOCH_BYTES, "little"), 0)
         self._keys.clear()
 
@@ -266,19 +285,10 @@ class SqliteStore:
     def append_entries_now(self, entries: Sequence[LogEntry]) -> int | None:
         """Append on the calling thread, blocking it until the commit is on disk; ``None`` (nothing
         written) if the writer connection is busy, here or in another process."""
-        if self._lock_fd is None or not self._wmutex.acquire(blocking=False):
+        if self._lock_fd is None:
             return None
-        try:
-            try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return None  # another process is writing: wait for it in the writer thread
-            try:
-                return self._append(entries)
-            finally:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-        finally:
-            self._wmutex.release()
+        with self._writing(wait=False) as held:
+            return self._append(entries) if held else None
 
     def _probe(self) -> None:
         conn = self._w
