@@ -77,8 +77,10 @@ class Matcher:
         data = scan.ascii_bytes
         program = self._program
         if data is None or program is None:
+            group, groups = self.group, self._groups
             for match in self.regex.finditer(scan.text):
-                yield _span(match, self.group, self._groups)
+                yield match.span(group) if group >= 0 else _first_taking_part(
+                    [match.span(i) for i in range(groups + 1)])
             return
         group = self.group
         pos, end = 0, len(data)
@@ -259,24 +261,24 @@ class Recognizer:
             return []
         found: list[Finding] = []
         text = scan.text
-        early = self.validate_bonus is not None and floor > 0.0
+        # With a costly validator, the context is judged first (see ``validate_bonus``).
+        ceiling = self.validate_bonus if floor > 0.0 else None
         for index, (pattern, matcher) in enumerate(self._compiled):
             if hits is not None and index not in hits:
                 continue
             for start, end in matcher.spans(scan):
                 if start < 0 or end - start > self.max_len or end == start:
                     continue
-                context = self.context_effect(scan, start, end) if early else None
-                if early and (context is None or
-                              _adjusted(pattern.score + (self.validate_bonus or 0.0), context) < floor):
-                    continue
-                score = self.validate(text[start:end], pattern)
-                if score is None:
-                    continue
-                if context is None:
+                if ceiling is not None:
                     context = self.context_effect(scan, start, end)
-                    if context is None:
+                    if context is None or _adjusted(pattern.score + ceiling, context) < floor:
                         continue
+                    score = self.validate(text[start:end], pattern)
+                else:
+                    score = self.validate(text[start:end], pattern)
+                    context = self.context_effect(scan, start, end) if score is not None else None
+                if score is None or context is None:
+                    continue
                 found.append(Finding(pattern.data_class or self.data_class, start, end,
                                      round(_adjusted(score, context), 3), self.name, pattern.name + context[2]))
         return found
@@ -315,18 +317,9 @@ def _adjusted(score: float, context: tuple[bool, bool, str]) -> float:
     return score
 
 
-def _span(match: Any, group: int, groups: int) -> tuple[int, int]:
-    if group >= 0:
-        return match.span(group)  # type: ignore[no-any-return]
-    for index in range(1, groups + 1):
-        span: tuple[int, int] = match.span(index)
-        if span[0] >= 0:
-            return span
-    return _NO_SPAN
-
-
 def _first_taking_part(spans: list[tuple[int, int]]) -> tuple[int, int]:
-    """Like ``_span`` with group -1, over the raw spans of a match (whole match first)."""
+    """The span of the first capture group that took part in a match, given all its spans (whole
+    match first); ``(-1, -1)`` if none did."""
     for span in spans[1:]:
         if span[0] >= 0:
             return span
