@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib.util
 import json
 import os
 import secrets
@@ -22,6 +23,7 @@ import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 import asyncpg
@@ -582,3 +584,13 @@ class GatewayFactory:
             drop_pg_database(url)
         if errors:
             raise RuntimeError("\n".join(errors))
+
+
+def load_module(name: str, path: Path) -> ModuleType:
+    """A Python file that is not on the import path (an example, an independent verifier), loaded as ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import importlib.util
 import json
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from types import ModuleType
 import pytest
 from audit_log_support import KEY_NAME, AuditEnv, payload_for, record_for, run_sync, running_engine
 
+from gateway_support import load_module
 from interlock.audit.checkpoint import verifier_key
 from interlock.audit.export import ProofBundleError, verify_proof_bundle
 from interlock.engine import Engine
@@ -22,12 +22,7 @@ from interlock.engine import Engine
 def independent_verifier() -> ModuleType:
     """tests/audit/independent_verifier.py: a second reading of the RFC that imports nothing of ours."""
     path = Path(__file__).resolve().parent.parent / "audit" / "independent_verifier.py"
-    spec = importlib.util.spec_from_file_location("audit_log_independent_verifier", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module("audit_log_independent_verifier", path)
 
 
 async def append_with_payloads(engine: Engine, count: int, start: int = 0) -> list[str]:

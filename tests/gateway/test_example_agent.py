@@ -7,7 +7,6 @@ arguments, and one over the hard limit never reaches the agent at all.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 import time
@@ -20,18 +19,13 @@ import httpx
 import pytest
 from test_tool_calls import KEYS, example_policies, tool_settings
 
-from gateway_support import ApiKey, Gateway, GatewayFactory
+from gateway_support import ApiKey, Gateway, GatewayFactory, load_module
 
 AGENT_FILE = Path(__file__).resolve().parents[2] / "examples" / "agent" / "agent.py"
 
 
 def load_agent() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("example_agent", AGENT_FILE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module("example_agent", AGENT_FILE)
 
 
 @pytest.fixture(scope="module")
