@@ -91,6 +91,24 @@ def test_name_from_email_local_part(detector: Detector) -> None:
     assert names == ["Anna Kowalski"]
 
 
+@pytest.mark.parametrize("before", ["", "\u0130\u0130 ", "\u0130stanbul office: "])
+def test_name_from_email_local_part_where_lower_case_is_longer(detector: Detector, before: str) -> None:
+    # "\u0130".lower() is two characters: offsets taken from text.lower() would miss or misplace the name.
+    text = f"{before}Anna Kowalski asked; write to anna.kowalski@example.org"
+    found = {(f.data_class, text[f.start:f.end]) for f in detector.scan(text)}
+    assert ("pii.name", "Anna Kowalski") in found
+    assert ("pii.email", "anna.kowalski@example.org") in found
+
+
+def test_lone_surrogates_are_scanned_not_raised(detector: Detector) -> None:
+    # A JSON string can carry "\ud800", which has no UTF-8 form; the rest of the text is still scanned.
+    text = "Card 4111 1111 1111 1111 \ud800, mail anna.kowalski@example.org \udfff\ud83d end"
+    found = {(f.data_class, text[f.start:f.end]) for f in detector.scan(text)}
+    assert ("pci.card_number", "4111 1111 1111 1111") in found
+    assert ("pii.email", "anna.kowalski@example.org") in found
+    assert all("\ud800" not in value and "\udfff" not in value for _, value in found)
+
+
 def test_repetition_forward_only(detector: Detector) -> None:
     # "order" demotes the first mention; the later one is a card on its own.
     filler = " and then we went on talking about the weather for a good while, as one does."

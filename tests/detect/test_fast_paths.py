@@ -16,7 +16,7 @@ import pytest
 from interlock.detect import CustomPattern, DetectionConfig, Detector, Finding
 from interlock.detect import recognizer as recognizer_module
 from interlock.detect.context import WORD_SLACK, tokens, window_tokens
-from interlock.detect.recognizer import Matcher, ScanText, compile_re2
+from interlock.detect.recognizer import Matcher, ScanText, compile_re2, lower_in_place
 from interlock.detect.recognizers.dictionary import DictionaryRecognizer
 
 from .test_linear_time import ADVERSARIAL
@@ -84,7 +84,7 @@ def reference_window_tokens(text: str, start: int, end: int, size: int) -> tuple
 
 def general_scan_text(cls: type[ScanText], text: str, context_window: int) -> ScanText:
     """``ScanText.of`` without the ASCII bytes: every search goes through ``re2``'s ``finditer``."""
-    return cls(text, text.lower(), context_window, None)
+    return cls(text, lower_in_place(text), context_window, None)
 
 
 def _results(detector: Detector) -> list[tuple[list[Finding], ...]]:

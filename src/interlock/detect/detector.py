@@ -18,6 +18,8 @@ from interlock.detect.recognizers import build_recognizers
 from interlock.detect.recognizers.names import names_from_email_locals
 
 _ESCAPED_LETTER = re.compile(r"\\[nrtfbv]")
+# Surrogate code points: a JSON string may carry one ("\\ud800"), but it has no UTF-8 form for RE2.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _blank_escape(match: re.Match[str]) -> str:
@@ -62,6 +64,9 @@ class Detector:
             # In JSON strings and code, "\nAKIA..." is a newline then a key: the escape's letter must not
             # glue onto the value. Blanking it keeps every offset, so spans still index the original text.
             text = _ESCAPED_LETTER.sub(_blank_escape, text)
+        if not text.isascii() and _SURROGATE.search(text):
+            # Scanned as U+FFFD, one character for one, so every offset still indexes the original text.
+            text = _SURROGATE.sub("\ufffd", text)
         scan = ScanText.of(text, self.config.context_window)
         candidates: list[Finding] = []
         hits: dict[int, set[int]] = {}

@@ -162,6 +162,15 @@ class Pattern:
     data_class: str | None = None
 
 
+def lower_in_place(text: str) -> str:
+    """``text.lower()`` with every character at its own index: a character whose lower case is longer
+    (\u0130, "I" with a dot, becomes two) is kept as it is, so offsets found in the result fit ``text``."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(low if len(low := ch.lower()) == 1 else ch for ch in text)
+
+
 @dataclass(frozen=True, slots=True)
 class ScanText:
     """The text being scanned plus what every recognizer may want from it, computed once.
@@ -176,7 +185,9 @@ class ScanText:
 
     @classmethod
     def of(cls, text: str, context_window: int) -> ScanText:
-        return cls(text, text.lower(), context_window, text.encode("ascii") if text.isascii() else None)
+        if text.isascii():
+            return cls(text, text.lower(), context_window, text.encode("ascii"))
+        return cls(text, lower_in_place(text), context_window)
 
 
 class Recognizer:

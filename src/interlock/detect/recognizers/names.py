@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from interlock.detect.context import tokens
 from interlock.detect.finding import Finding
-from interlock.detect.recognizer import Opener, Pattern, Recognizer
+from interlock.detect.recognizer import Opener, Pattern, Recognizer, lower_in_place
 
 _NAME = r"[A-Z][a-z]+(?:[\-'][A-Z][a-z]+)?"
 _FULL = rf"({_NAME}(?:\s+(?:[A-Z]\.\s+)?{_NAME}){{0,2}})"
@@ -67,10 +67,10 @@ class PersonNameRecognizer(Recognizer):
 def names_from_email_locals(text: str, emails: list[Finding], seen_limit: int = 64, *,
                             forward_only: bool = False, lowered: str | None = None) -> list[Finding]:
     """A name that repeats the local part of an address in the text (``jane.doe@`` -> "Jane Doe");
-    with ``forward_only``, only after the address. ``lowered``: ``text.lower()``, if already at hand."""
+    with ``forward_only``, only after the address. ``lowered``: ``lower_in_place(text)``, if already at hand."""
     found: list[Finding] = []
     if lowered is None:
-        lowered = text.lower()
+        lowered = lower_in_place(text)
     seen: set[str] = set()
     for email in emails[:seen_limit]:
         local = text[email.start:email.end].split("@", 1)[0]
@@ -80,7 +80,7 @@ def names_from_email_locals(text: str, emails: list[Finding], seen_limit: int = 
         first, second = parts[0], parts[1]
         if not (first.isalpha() and len(first) > 1 and second.isalpha() and len(second) > 1):
             continue
-        phrase = f"{first} {second}".lower()
+        phrase = lower_in_place(f"{first} {second}")
         if phrase in seen:
             continue
         seen.add(phrase)
