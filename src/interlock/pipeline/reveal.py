@@ -46,8 +46,9 @@ class RevealOutput:
                 continue
             if isinstance(message.get("content"), str):
                 message["content"] = self._inspect(call, message["content"], mapping, rights, outputs)
-            for tool_call in message.get("tool_calls") or ():
-                fn = tool_call.get("function") if isinstance(tool_call, dict) else None
+            # Tool calls, and the older single ``function_call``: arguments are model output like any other.
+            functions = [t.get("function") if isinstance(t, dict) else None for t in message.get("tool_calls") or ()]
+            for fn in [*functions, message.get("function_call")]:
                 if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
                     fn["arguments"] = self._inspect(call, fn["arguments"], mapping, rights, outputs)
         self._finish(call, outputs)
@@ -77,7 +78,8 @@ class RevealOutput:
 
     async def _stream(self, call: Call, chunks: AsyncIterator[dict[str, Any]], mapping: PlaceholderMap,
                       rights: RestoreRights) -> AsyncIterator[dict[str, Any]]:
-        # One text stream per choice's content (tool index -1) and per tool call's arguments.
+        # One text stream per choice's content (tool index -1), per tool call's arguments, and for the
+        # arguments of an older-style ``function_call`` (index -2).
         redactors: dict[tuple[int, int], StreamingRedactor] = {}
         restorers: dict[tuple[int, int], StreamingRestorer] = {}
         kept: dict[tuple[int, int], list[str]] = {}
@@ -97,6 +99,10 @@ class RevealOutput:
                 kept.setdefault(key, []).append(safe)
                 kept_len += len(safe)
             return res.feed(safe) + (res.flush() if final else "")
+
+        def legacy_tail_of(index: int) -> str:
+            key = (index, _LEGACY)
+            return through(key, "", True) if key in redactors or key in restorers else ""
 
         def tool_tails(index: int) -> list[dict[str, Any]]:
             """What the argument streams of one choice still hold, as tool-call deltas."""
@@ -127,10 +133,16 @@ class RevealOutput:
                     fn = tool_call.get("function") if isinstance(tool_call, dict) else None
                     if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
                         fn["arguments"] = through((index, int(tool_call.get("index") or 0)), fn["arguments"], False)
+                legacy = delta.get("function_call")
+                if isinstance(legacy, dict) and isinstance(legacy.get("arguments"), str):
+                    legacy["arguments"] = through((index, _LEGACY), legacy["arguments"], False)
                 if final:
                     tails = tool_tails(index)
                     if tails:
                         delta["tool_calls"] = [*(delta.get("tool_calls") or ()), *tails]
+                    legacy_tail = legacy_tail_of(index)
+                    if legacy_tail:
+                        delta["function_call"] = _with_tail(delta.get("function_call"), legacy_tail)
             yield chunk
         # A stream that ended without a finish_reason still releases what it held back.
         for index in sorted({key[0] for key in set(redactors) | set(restorers)}):
@@ -139,6 +151,9 @@ class RevealOutput:
             tails = tool_tails(index)
             if tails:
                 rest["tool_calls"] = tails
+            legacy_tail = legacy_tail_of(index)
+            if legacy_tail:
+                rest["function_call"] = {"arguments": legacy_tail}
             if rest:
                 yield {"id": "", "object": "chat.completion.chunk", "created": 0, "model": call.model_alias,
                        "choices": [{"index": index, "delta": rest, "finish_reason": None}]}
@@ -153,6 +168,16 @@ class RevealOutput:
             return text
         policy = ActionPolicy({f.data_class: "mask" for f in findings}, default="mask")
         return redact(text, findings, policy, mapping).text
+
+
+_LEGACY = -2  # the stream key of a choice's older-style function_call arguments
+
+
+def _with_tail(function_call: Any, tail: str) -> dict[str, Any]:
+    """A final delta's function_call with the held-back end of its arguments appended."""
+    if not isinstance(function_call, dict):
+        return {"arguments": tail}
+    return {**function_call, "arguments": str(function_call.get("arguments") or "") + tail}
 
 
 class _LazyActions(Mapping[str, Action]):

@@ -55,6 +55,8 @@ class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     reply: str | None = None
     echo: bool | Literal["all"] | None = None
     tool_calls: list[ToolCallSpec] = []
+    # OpenAI format only: ask for the first tool call in the older ``function_call`` form.
+    legacy_function_call: bool = False
     chunks: Annotated[int, msgspec.Meta(ge=1)] | None = None
     status: Annotated[int, msgspec.Meta(ge=400, le=599)] | None = None
     message: str | None = None
@@ -94,6 +96,7 @@ class Answer:
     tool_calls: tuple[ToolCall, ...]
     prompt_tokens: int
     completion_tokens: int
+    legacy: bool = False  # the first tool call in the older ``function_call`` form
 
 
 def choose_scenario(header: str | None, body_mock: object, directive: str | None) -> Scenario:
@@ -141,12 +144,18 @@ def answer(scenario: Scenario, prompt: Prompt, *, id_prefix: str) -> Answer:
         usage = scenario.usage
         prompt_tokens = _first(usage.prompt_tokens, usage.input_tokens, prompt_tokens)
         completion = _first(usage.completion_tokens, usage.output_tokens, completion)
-    return Answer(text=text, tool_calls=tool_calls, prompt_tokens=prompt_tokens, completion_tokens=completion)
+    return Answer(text=text, tool_calls=tool_calls, prompt_tokens=prompt_tokens, completion_tokens=completion,
+                  legacy=scenario.legacy_function_call)
 
 
 def openai_completion(result: Answer, model: str) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": result.text, "refusal": None}
-    if result.tool_calls:
+    finish = "tool_calls" if result.tool_calls else "stop"
+    if result.tool_calls and result.legacy:
+        call = result.tool_calls[0]
+        message["function_call"] = {"name": call.name, "arguments": call.arguments}
+        finish = "function_call"
+    elif result.tool_calls:
         message["tool_calls"] = [
             {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
             for call in result.tool_calls
@@ -156,8 +165,7 @@ def openai_completion(result: Answer, model: str) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": None,
-                     "finish_reason": "tool_calls" if result.tool_calls else "stop"}],
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         "usage": _openai_usage(result),
     }
 
@@ -174,12 +182,19 @@ def openai_events(result: Answer, model: str, scenario: Scenario, include_usage:
     yield chunk({"role": "assistant", "content": first_content, "refusal": None})
     for piece in split_text(result.text or "", scenario.chunks):
         yield chunk({"content": piece})
-    for index, call in enumerate(result.tool_calls):
-        yield chunk({"tool_calls": [{"index": index, "id": call.id, "type": "function",
-                                     "function": {"name": call.name, "arguments": ""}}]})
+    if result.tool_calls and result.legacy:
+        call = result.tool_calls[0]
+        yield chunk({"function_call": {"name": call.name, "arguments": ""}})
         for piece in split_arguments(call.arguments, scenario.chunks):
-            yield chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
-    yield chunk({}, "tool_calls" if result.tool_calls else "stop")
+            yield chunk({"function_call": {"arguments": piece}})
+        yield chunk({}, "function_call")
+    else:
+        for index, call in enumerate(result.tool_calls):
+            yield chunk({"tool_calls": [{"index": index, "id": call.id, "type": "function",
+                                         "function": {"name": call.name, "arguments": ""}}]})
+            for piece in split_arguments(call.arguments, scenario.chunks):
+                yield chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+        yield chunk({}, "tool_calls" if result.tool_calls else "stop")
     if include_usage:
         yield b"data: " + _encode({**head, "choices": [], "usage": _openai_usage(result)}) + b"\n\n"
     yield b"data: [DONE]\n\n"
