@@ -332,6 +332,8 @@ class Gateway:
     workers: int = 1
     proc: subprocess.Popen[bytes] | None = None
     keys: dict[str, ApiKey] = field(default_factory=dict)
+    # INTERLOCK_* variables for the server process (nothing else from outside leaks in).
+    env: dict[str, str] = field(default_factory=dict)
     _clients: list[openai.OpenAI] = field(default_factory=list)
 
     @property
@@ -361,7 +363,7 @@ class Gateway:
             args += ["--workers", str(self.workers)]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.directory,
-                                         env=clean_env(), start_new_session=True)
+                                         env=clean_env(self.env), start_new_session=True)
         if wait:
             self.wait_ready(timeout)
 

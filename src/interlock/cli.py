@@ -33,6 +33,8 @@ def serve(config: Path | None, host: str | None, port: int | None, workers: int 
     """Run the gateway. With no settings file: SQLite here, the built-in mock model, a demo key."""
     import uvicorn
 
+    from interlock.telemetry.metrics import METRICS_DIR_ENV, clear_snapshots, metrics_dir
+
     if host is not None:
         os.environ["INTERLOCK_SERVER__HOST"] = host
     if port is not None:
@@ -47,9 +49,14 @@ def serve(config: Path | None, host: str | None, port: int | None, workers: int 
         _demo_key(settings)
     _check_startable(settings)
     srv = settings.server
-    if srv.workers > 1 and "INTERLOCK_METRICS_DIR" not in os.environ:
+    shared = metrics_dir()
+    if shared is not None:
+        # Snapshots of an earlier run's workers: their calls are not this run's.
+        if clear_snapshots(shared):
+            click.echo(f"interlock: cleared the metrics an earlier run left in {shared}", err=True)
+    elif srv.workers > 1:
         # Where each worker publishes its metrics for the others' /metrics (telemetry/metrics.py).
-        os.environ["INTERLOCK_METRICS_DIR"] = tempfile.mkdtemp(prefix="interlock-metrics-")
+        os.environ[METRICS_DIR_ENV] = tempfile.mkdtemp(prefix="interlock-metrics-")
     click.echo(f"interlock: serving on http://{srv.host}:{srv.port} ({srv.workers} worker(s), "
                f"store {shown_url(settings.store.url)}, models: {', '.join(m.alias for m in settings.models) or 'none'})",
                err=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -109,6 +110,36 @@ def test_metrics_add_up_across_workers(two_workers: Gateway, mock: MockLLM) -> N
     for _ in range(8):
         assert metric_values(gw)[key] - before == 6
         time.sleep(0.05)
+
+
+def test_a_restart_does_not_count_the_earlier_run_s_metrics_again(gateway_factory: GatewayFactory,
+                                                                   tmp_path: Path) -> None:
+    """A metrics directory set by the operator is reused across restarts: the snapshots an earlier run's
+    workers left there are cleared at start, other files are left alone."""
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    stale = {"counters": {"interlock_refusals": [[["model_not_found"], 1000.0, 1.0]]}, "histograms": {}}
+    for name in ("4242-1700000000000000000.json", ".4242-1700000000000000001.json.tmp"):
+        (shared / name).write_bytes(msgspec.json.encode(stale))
+    (shared / "README.json").write_text("{}")
+    gw = gateway_factory("sqlite", workers=2, start=False, keys=STANDARD_KEYS[1:2])
+    gw.env = {"INTERLOCK_METRICS_DIR": str(shared)}
+    gw.start()
+    try:
+        key = ("interlock_refusals_total", (("code", "model_not_found"),))
+        r = httpx.post(gw.url + "/v1/chat/completions", json={"model": "nope", "messages": [{"role": "user",
+                       "content": "x"}]}, headers={"authorization": f"Bearer {gw.keys['plain-user'].key}"})
+        assert r.status_code == 404
+        # Once both workers have published, the count is this run's one refusal, not the stale thousand.
+        time.sleep(3 * PUBLISH_INTERVAL_SECONDS)
+        for _ in range(4):
+            assert metric_values(gw).get(key) == 1.0
+        assert not (shared / "4242-1700000000000000000.json").exists()
+        assert not (shared / ".4242-1700000000000000001.json.tmp").exists()
+        assert (shared / "README.json").read_text() == "{}"
+        assert "cleared the metrics an earlier run left" in gw.log()
+    finally:
+        gw.stop()
 
 
 # -- readiness follows the store ---------------------------------------------------------------------

@@ -12,7 +12,8 @@ Each worker publishes a snapshot of its own values to ``<pid>-<start time>.json`
 then renamed, so a reader never sees half a file) every 0.25 s when something changed, and once more
 when the engine stops. ``/metrics`` adds every other worker's last snapshot to this worker's live values:
 a scrape can lag other workers by about 0.25 s, and a worker that died still counts with its last
-snapshot (counters are totals since start-up, so its calls remain counted).
+snapshot (counters are totals since start-up, so its calls remain counted). ``interlock serve`` clears
+the snapshots an earlier run left in the directory before its workers start (``clear_snapshots``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import time
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
@@ -45,6 +47,23 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 _STAGE_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30)
 
 Labels = tuple[str, ...]
+
+
+# What a worker writes: "<pid>-<start ns>.json", and ".<that>.tmp" while writing it.
+_SNAPSHOT_FILE = re.compile(r"\.?\d+-\d+\.json(\.tmp)?")
+
+
+def clear_snapshots(directory: Path) -> int:
+    """Remove the snapshots that workers of an earlier run left in ``directory`` (creating it if missing),
+    so that a new run does not count their calls again; other files are left alone. Returns how many."""
+    directory.mkdir(parents=True, exist_ok=True)
+    removed = 0
+    for entry in os.scandir(directory):
+        if entry.is_file() and _SNAPSHOT_FILE.fullmatch(entry.name):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed += 1
+    return removed
 
 
 def metrics_dir() -> Path | None:
