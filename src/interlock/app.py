@@ -160,6 +160,15 @@ class InterlockApp:
     # -- the model endpoint -------------------------------------------------------------------
 
     async def chat(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Counted while under way: the audit writer lets the loop serve them while a commit waits for the disk.
+        writer = self.engine.writer
+        writer.in_flight += 1
+        try:
+            await self._chat(scope, receive, send)
+        finally:
+            writer.in_flight -= 1
+
+    async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = headers_of(scope)
         try:
             raw = await self._body(scope, receive)

@@ -15,7 +15,7 @@ from interlock.identity.keys import hash_key, new_key
 from interlock.identity.principal import Principal
 from interlock.settings import StoreSettings
 from interlock.store import RecordQuery, Store, open_store
-from interlock.store.base import LogEntry
+from interlock.store.base import LogEntry, advance_frontier
 
 
 @pytest.fixture
@@ -108,14 +108,27 @@ async def test_a_batch_larger_than_one_statement_holds(store: Store) -> None:
 async def test_appending_on_the_calling_thread(store: Store) -> None:
     assert await store.append_entries([entry("queued")]) == 0
     first = store.append_entries_now([entry("now0"), entry("now1")])
+    started = store.start_append([entry("started")])
     if store.dialect == "postgresql":
         assert first is None  # never blocks the event loop on the network
+        assert started is None  # its pool appends without blocking the event loop anyway
         assert await store.append_entries([entry("after")]) == 1
         return
     assert first == 1
-    assert await store.append_entries([entry("after")]) == 3
+    assert started is not None
+    # While the started append waits for the disk, the writer is taken: no other append can be made on
+    # the loop, and one queued for the writer thread lands after it, with no gap in the sequence.
+    assert store.append_entries_now([entry("busy")]) is None
+    assert store.start_append([entry("busy")]) is None
+    after = asyncio.ensure_future(store.append_entries([entry("after")]))
+    assert await started == 3
+    assert await after == 4
+    names = ["queued", "now0", "now1", "started", "after"]
     rows = await store.query_records(RecordQuery(limit=10, newest_first=False))
-    assert [r["request_id"] for _, r in rows] == ["queued", "now0", "now1", "after"]
+    assert [r["request_id"] for _, r in rows] == names
+    size, frontier = await store.frontier()
+    assert size == len(names)
+    assert frontier == advance_frontier(None, [entry(n) for n in names])
 
 
 async def test_query_filters(store: Store) -> None:
@@ -238,12 +251,16 @@ def test_a_busy_writer_is_not_waited_for_on_the_calling_thread(tmp_path: Path) -
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 assert s.append_entries_now([entry("not-now")]) is None
+                assert s.start_append([entry("not-now")]) is None
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
             assert s.append_entries_now([entry("now")]) == 0
-            rows = await s.query_records(RecordQuery())
-            assert [r["request_id"] for _, r in rows] == ["now"]
+            started = s.start_append([entry("later")])
+            assert started is not None
+            assert await started == 1
+            rows = await s.query_records(RecordQuery(newest_first=False))
+            assert [r["request_id"] for _, r in rows] == ["now", "later"]
         finally:
             await s.close()
 

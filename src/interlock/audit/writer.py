@@ -67,6 +67,9 @@ class AuditWriter:
         self._task: asyncio.Task[None] | None = None
         self._probe: asyncio.Task[None] | None = None
         self._closing = False
+        # Calls under way whose records come here (the HTTP layer counts them): with none but the batch
+        # being written, an append on the loop waits for the disk there instead of handing the wait off.
+        self.in_flight = 0
         self.healthy = True
         self.last_error = ""
 
@@ -133,8 +136,16 @@ class AuditWriter:
         entries = [e for e, _ in batch]
         try:
             # On the loop, if the store can (a local SQLite file not being written by another process
-            # right now): no thread hand-offs, and no writer thread contending for the GIL.
-            first = self._store.append_entries_now(entries) if self._on_loop else None
+            # right now): no hand-off of the rows to the writer thread, nor GIL contention with it. While
+            # other calls are under way, only the wait for the disk is handed off, so the loop serves
+            # them meanwhile; otherwise the loop waits itself, sooner back than after a hand-off.
+            first: int | None = None
+            if self._on_loop:
+                if self.in_flight > len(batch):
+                    started = self._store.start_append(entries)
+                    first = await started if started is not None else None
+                else:
+                    first = self._store.append_entries_now(entries)
             if first is None:
                 first = await self._store.append_entries(entries)
         except Exception as exc:

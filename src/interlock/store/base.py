@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -121,6 +122,12 @@ class Store(Protocol):
     def append_entries_now(self, entries: Sequence[LogEntry]) -> int | None:
         """Like ``append_entries`` but on the calling thread, if the store can do that at once for a
         local file; ``None`` (nothing written) otherwise."""
+        ...
+
+    def start_append(self, entries: Sequence[LogEntry]) -> asyncio.Future[int] | None:
+        """Like ``append_entries``, but started at once on the event loop if the store can (a local file
+        whose writer is free), with only the wait for the disk done elsewhere: the future of the first
+        sequence number, durable when it is done. ``None`` (nothing written) otherwise."""
         ...
 
     async def probe_append(self) -> None:

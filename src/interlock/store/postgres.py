@@ -6,6 +6,7 @@ every instance and worker writes into one total order without gaps.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -120,6 +121,9 @@ class PostgresStore:
 
     def append_entries_now(self, entries: Sequence[LogEntry]) -> int | None:
         return None  # a network round trip must not block the event loop
+
+    def start_append(self, entries: Sequence[LogEntry]) -> asyncio.Future[int] | None:
+        return None  # the pool's connections already append without blocking the event loop
 
     async def probe_append(self) -> None:
         async with self.pool.acquire() as conn:

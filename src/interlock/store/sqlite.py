@@ -1,10 +1,13 @@
 """The embedded store: one SQLite file in WAL mode.
 
 Writes use one connection, so a batch of audit records is one transaction and one fsync. They run in
-a dedicated thread, except audit appends the caller makes on its own thread (``append_entries_now``,
-what the audit writer does with ``store.commit_on_loop``). Reads (key look-ups) use their own
-connection on the event loop: a point query on an indexed column takes microseconds, less than a
-hop to a thread would.
+a dedicated thread, except audit appends made on the event loop (what the audit writer does with
+``store.commit_on_loop``): ``append_entries_now`` writes and commits there, the loop waiting for the
+disk (when it has nothing else to do: a hand-off to a thread and back costs more than it saves on an
+idle machine); ``start_append`` writes the rows there and hands only the ``COMMIT``, which waits for
+the disk, to a thread of its own, so the loop serves other calls meanwhile.
+Reads (key look-ups) use their own connection on the event loop: a point query on an indexed column
+takes microseconds, less than a hop to a thread would.
 
 Several worker processes may share the file. Their writes are serialised by an advisory lock on a
 file beside the database (``flock``), taken before ``BEGIN IMMEDIATE``: a waiting process is woken
@@ -95,6 +98,8 @@ class SqliteStore:
     def __init__(self, settings: StoreSettings) -> None:
         self.path = sqlite_path(settings.url)
         self._writer: ThreadPoolExecutor | None = None
+        # Waits for the disk on behalf of appends started on the loop (their COMMIT); never takes the lock.
+        self._syncer: ThreadPoolExecutor | None = None
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
@@ -114,11 +119,16 @@ class SqliteStore:
                 os.ftruncate(self._epoch_fd, _EPOCH_BYTES)  # zeros; never shrinks a counter already there
             self._epoch = mmap.mmap(self._epoch_fd, _EPOCH_BYTES, access=mmap.ACCESS_READ)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="interlock-sqlite-writer")
+        self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="interlock-sqlite-sync")
         self._wconn = await self._in_writer(_connect, self.path)
         await self._in_writer(self._migrate)
         self._rconn = _connect(self.path)
 
     async def close(self) -> None:
+        if self._syncer is not None:
+            # An append's COMMIT still under way finishes (and lets go of the writer) first.
+            self._syncer.shutdown(wait=True)
+            self._syncer = None
         if self._writer is not None:
             if self._wconn is not None:
                 await self._in_writer(self._wconn.close)
@@ -151,21 +161,32 @@ class SqliteStore:
     def _writing(self, *, wait: bool) -> Iterator[bool]:
         """Hold the writer connection, in this process and across processes. Without ``wait``, yields
         False (holding nothing) if someone else holds it now."""
-        if not self._wmutex.acquire(blocking=wait):
-            yield False
-            return
+        held = self._take_writer(wait=wait)
         try:
-            if self._lock_fd is None:
-                yield True
-                return
-            try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
+            yield held
+        finally:
+            if held:
+                self._release_writer()
+
+    def _take_writer(self, *, wait: bool) -> bool:
+        if not self._wmutex.acquire(blocking=wait):
+            return False
+        if self._lock_fd is None:
+            return True
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._wmutex.release()
+            return False
+        except BaseException:
+            self._wmutex.release()
+            raise
+        return True
+
+    def _release_writer(self) -> None:
+        """Let go of what ``_take_writer`` took; any thread may (an append's COMMIT ends in the sync thread)."""
+        try:
+            if self._lock_fd is not None:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         finally:
             self._wmutex.release()
@@ -262,6 +283,13 @@ class SqliteStore:
     # -- audit log ----------------------------------------------------------------------------
 
     def _append(self, entries: Sequence[LogEntry]) -> int:
+        first = self._write_rows(entries)
+        self._commit()
+        return first
+
+    def _write_rows(self, entries: Sequence[LogEntry]) -> int:
+        """Begin the append's transaction and write its rows (nothing waits for the disk yet); on failure
+        nothing stays begun."""
         conn = self._w
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -272,11 +300,19 @@ class SqliteStore:
             conn.execute("INSERT INTO audit_frontier (id, size, frontier) VALUES (1, ?, ?) ON CONFLICT (id) "
                          "DO UPDATE SET size = excluded.size, frontier = excluded.frontier",
                          (first + len(entries), advance_frontier(frontier, entries)))
-            conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         return first
+
+    def _commit(self) -> None:
+        conn = self._w
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     async def append_entries(self, entries: Sequence[LogEntry]) -> int:
         first: int = await self._in_writer(self._append, entries)
@@ -289,6 +325,33 @@ class SqliteStore:
             return None
         with self._writing(wait=False) as held:
             return self._append(entries) if held else None
+
+    def start_append(self, entries: Sequence[LogEntry]) -> asyncio.Future[int] | None:
+        """Start an append on the event loop: the rows are written here at once, then a thread waits for
+        the ``COMMIT`` to reach the disk. ``None`` (nothing written) if the writer connection is busy,
+        here or in another process. The writer stays held until the commit ends, whoever awaits it."""
+        if self._lock_fd is None or self._syncer is None or not self._take_writer(wait=False):
+            return None
+        try:
+            first = self._write_rows(entries)
+        except BaseException:
+            self._release_writer()
+            raise
+
+        def commit() -> int:
+            try:
+                self._commit()
+            finally:
+                self._release_writer()
+            return first
+
+        try:
+            return asyncio.get_running_loop().run_in_executor(self._syncer, commit)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._w.execute("ROLLBACK")
+            self._release_writer()
+            raise
 
     def _probe(self) -> None:
         conn = self._w
