@@ -1,0 +1,77 @@
+"""Where the audit writer makes an append on SQLite: on the loop, waiting for the disk there, when the
+batch is all that is under way; rows on the loop and the COMMIT in a thread while other calls are."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+from interlock.audit.writer import AuditWriter
+from interlock.settings import StoreSettings
+from interlock.store.base import LogEntry, RecordQuery
+from interlock.store.sqlite import SqliteStore
+
+
+class RecordingStore(SqliteStore):
+    """The real store, noting which way each append went."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(StoreSettings(url=f"sqlite:///{path}"))
+        self.paths: list[tuple[str, int]] = []
+
+    def append_entries_now(self, entries: Sequence[LogEntry]) -> int | None:
+        first = super().append_entries_now(entries)
+        if first is not None:
+            self.paths.append(("loop", len(entries)))
+        return first
+
+    def start_append(self, entries: Sequence[LogEntry]) -> asyncio.Future[int] | None:
+        started = super().start_append(entries)
+        if started is not None:
+            self.paths.append(("loop+sync thread", len(entries)))
+        return started
+
+    async def append_entries(self, entries: Sequence[LogEntry]) -> int:
+        self.paths.append(("writer thread", len(entries)))
+        return await super().append_entries(entries)
+
+
+def record(n: int) -> dict[str, object]:
+    return {"request_id": f"req_{n}", "time": 1000.0 + n, "tenant": "t", "status": 200}
+
+
+async def test_a_lone_call_commits_on_the_loop_and_busy_ones_hand_off_the_wait(tmp_path: Path) -> None:
+    store = RecordingStore(tmp_path / "paths.db")
+    await store.open()
+    writer = AuditWriter(store, window_ms=0, batch_max=1024, timeout_seconds=30, commit_on_loop=True)
+    await writer.start()
+    try:
+        writer.in_flight = 1
+        assert await writer.append(record(0)) == 0
+        assert store.paths == [("loop", 1)]
+        # Other calls under way: the loop must not sit in fsync while they wait for it.
+        writer.in_flight = 8
+        firsts = await asyncio.gather(*(writer.append(record(n)) for n in range(1, 4)))
+        assert sorted(firsts) == [1, 2, 3]
+        assert {path for path, _ in store.paths[1:]} == {"loop+sync thread"}
+        assert sum(n for _, n in store.paths[1:]) == 3
+        # Not on the loop at all when told so.
+        off = AuditWriter(store, window_ms=0, batch_max=1024, timeout_seconds=30, commit_on_loop=False)
+        await off.start()
+        try:
+            off.in_flight = 8
+            assert await off.append(record(4)) == 4
+        finally:
+            await off.stop()
+        assert store.paths[-1] == ("writer thread", 1)
+    finally:
+        await writer.stop()
+        await store.close()
+    reopened = SqliteStore(StoreSettings(url=f"sqlite:///{tmp_path / 'paths.db'}"))
+    await reopened.open()
+    try:
+        rows = await reopened.query_records(RecordQuery(limit=10, newest_first=False))
+        assert [r["request_id"] for _, r in rows] == [f"req_{n}" for n in range(5)]
+    finally:
+        await reopened.close()
