@@ -475,6 +475,11 @@ def test_model_emitting_a_secret_in_tool_arguments_is_refused(acme: Gateway, moc
     assert GITHUB_TOKEN[:10] not in "".join(received)
 
 
+# The older way to offer a function (``functions``), answered with a single ``function_call``.
+LEGACY_FUNCTIONS: Any = [{"name": LOOKUP_TOOL_NAME,
+                          "parameters": {"type": "object", "properties": {"note": {"type": "string"}}}}]
+
+
 def _legacy_arguments(stream: Any, into: list[str]) -> None:
     """Append every piece of an older-style function_call's arguments in a stream to ``into``."""
     for c in stream:
@@ -485,16 +490,15 @@ def _legacy_arguments(stream: Any, into: list[str]) -> None:
 
 def test_legacy_function_call_arguments_are_scanned_like_tool_calls(acme: Gateway, mock: MockLLM) -> None:
     # The older single function_call form is model output too: a secret in it is refused, whole or streamed.
-    functions = [{"name": LOOKUP_TOOL_NAME, "parameters": {"type": "object", "properties": {"note": {"type": "string"}}}}]
     scenario = {"tool_calls": [{"name": LOOKUP_TOOL_NAME, "arguments": {"note": GITHUB_TOKEN}}],
                 "legacy_function_call": True}
     support = client(acme, "support")
     with pytest.raises(openai.PermissionDeniedError) as caught:
-        support.chat.completions.create(model=EXTERNAL, messages=user("go"), functions=functions,
+        support.chat.completions.create(model=EXTERNAL, messages=user("go"), functions=LEGACY_FUNCTIONS,
                                         extra_body={"mock": scenario})
     assert caught.value.code == "data_blocked"
     assert GITHUB_TOKEN[:10] not in str(caught.value.body)
-    stream = support.chat.completions.create(model=EXTERNAL, messages=user("go"), functions=functions, stream=True,
+    stream = support.chat.completions.create(model=EXTERNAL, messages=user("go"), functions=LEGACY_FUNCTIONS, stream=True,
                                              extra_body={"mock": {**scenario, "chunks": 7}})
     received: list[str] = []
     with pytest.raises(openai.APIError) as streamed_error:
@@ -504,20 +508,19 @@ def test_legacy_function_call_arguments_are_scanned_like_tool_calls(acme: Gatewa
 
 
 def test_legacy_function_call_arguments_are_restored(acme: Gateway, mock: MockLLM) -> None:
-    functions = [{"name": LOOKUP_TOOL_NAME, "parameters": {"type": "object", "properties": {"note": {"type": "string"}}}}]
     conversation = {"x-interlock-conversation-id": "legacy-" + secrets.token_hex(6)}
     support = client(acme, "support")
     support.chat.completions.create(model=EXTERNAL, messages=user(f"Customer {EMAIL} called."),
                                     extra_headers=conversation, extra_body={"mock": {"reply": "ok"}})
     scenario = {"tool_calls": [{"name": LOOKUP_TOOL_NAME, "arguments": {"note": "mail [EMAIL_1]"}}],
                 "legacy_function_call": True}
-    answer = support.chat.completions.create(model=EXTERNAL, messages=user("Look them up."), functions=functions,
+    answer = support.chat.completions.create(model=EXTERNAL, messages=user("Look them up."), functions=LEGACY_FUNCTIONS,
                                              extra_headers=conversation, extra_body={"mock": scenario})
     function_call = answer.choices[0].message.function_call
     assert function_call is not None
     assert function_call.name == LOOKUP_TOOL_NAME
     assert json.loads(function_call.arguments) == {"note": f"mail {EMAIL}"}
-    stream = support.chat.completions.create(model=EXTERNAL, messages=user("Look them up."), functions=functions,
+    stream = support.chat.completions.create(model=EXTERNAL, messages=user("Look them up."), functions=LEGACY_FUNCTIONS,
                                              stream=True, extra_headers=conversation,
                                              extra_body={"mock": {**scenario, "chunks": 9}})
     pieces: list[str] = []
