@@ -379,7 +379,7 @@ class _LogDown(Exception):
 
 
 def break_the_log(service: ApprovalService, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def append(record: dict[str, Any], payload: dict[str, Any] | None = None) -> int:
+    async def append(record: dict[str, Any], payload: dict[str, Any] | None = None, **_: Any) -> int:
         raise _LogDown("the audit log cannot be written")
 
     monkeypatch.setattr(service._writer, "append", append)

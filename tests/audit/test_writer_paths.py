@@ -9,7 +9,7 @@ from pathlib import Path
 
 from interlock.audit.writer import AuditWriter
 from interlock.settings import StoreSettings
-from interlock.store.base import LogEntry, RecordQuery
+from interlock.store.base import ApprovalConflict, ApprovalRow, ApprovalWrite, LogEntry, RecordQuery
 from interlock.store.sqlite import SqliteStore
 
 
@@ -73,5 +73,40 @@ async def test_a_lone_call_commits_on_the_loop_and_busy_ones_hand_off_the_wait(t
     try:
         rows = await reopened.query_records(RecordQuery(limit=10, newest_first=False))
         assert [r["request_id"] for _, r in rows] == [f"req_{n}" for n in range(5)]
+    finally:
+        await reopened.close()
+
+
+async def test_of_two_changes_to_one_approval_only_the_first_is_written(tmp_path: Path) -> None:
+    store = RecordingStore(tmp_path / "approvals.db")
+    await store.open()
+    writer = AuditWriter(store, window_ms=5, batch_max=1024, timeout_seconds=30, commit_on_loop=True)
+    await writer.start()
+
+    def row(version: int, state: str) -> ApprovalRow:
+        return ApprovalRow("apr_1", "t", state, "alice", 1.0, 2.0, version, state.encode())
+
+    try:
+        assert await writer.append(record(0), approval=ApprovalWrite(row(0, "pending"))) == 0
+        # Both read version 0 (queued together, they share a batch): the second finds it changed, and
+        # the rest of the batch is written without it.
+        results = await asyncio.gather(
+            writer.append(record(1), approval=ApprovalWrite(row(1, "approved"), 0)),
+            writer.append(record(2), approval=ApprovalWrite(row(1, "rejected"), 0)),
+            writer.append(record(3)),
+            return_exceptions=True)
+        assert results[0] == 1
+        assert isinstance(results[1], ApprovalConflict)
+        assert results[2] == 2
+        assert await store.approval_get("apr_1") == row(1, "approved")
+        assert writer.healthy  # a conflict is the caller's answer, not a broken store
+    finally:
+        await writer.stop()
+        await store.close()
+    reopened = SqliteStore(StoreSettings(url=f"sqlite:///{tmp_path / 'approvals.db'}"))
+    await reopened.open()
+    try:
+        rows = await reopened.query_records(RecordQuery(limit=10, newest_first=False))
+        assert [r["request_id"] for _, r in rows] == ["req_0", "req_1", "req_3"]
     finally:
         await reopened.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -15,7 +16,9 @@ from interlock.identity.keys import hash_key, new_key
 from interlock.identity.principal import Principal
 from interlock.settings import StoreSettings
 from interlock.store import RecordQuery, Store, open_store
-from interlock.store.base import LogEntry, advance_frontier
+from interlock.store.base import ApprovalConflict, ApprovalRow, ApprovalWrite, LogEntry, advance_frontier
+from interlock.store.postgres import PostgresStore
+from interlock.store.sqlite import SqliteStore
 
 
 @pytest.fixture
@@ -333,3 +336,48 @@ def test_cached_keys_follow_changes_made_by_other_processes(tmp_path: Path) -> N
             await admin.close()
 
     asyncio.run(scenario())
+
+
+# -- approval changes ride with their records ---------------------------------------------------------
+
+
+def _approval(version: int, state: str = "pending") -> ApprovalRow:
+    return ApprovalRow("apr_1", "acme", state, "alice", 1000.0, 2000.0, version, f'{{"state":"{state}"}}'.encode())
+
+
+def _with(e: LogEntry, write: ApprovalWrite) -> LogEntry:
+    return dataclasses.replace(e, approval=write)
+
+
+async def _break_the_log(store: Store) -> None:
+    """Every insert into the log fails from now on (a trigger), as a full disk or a broken table would."""
+    if isinstance(store, SqliteStore):
+        await store._in_writer(lambda: store._w.execute(
+            "CREATE TRIGGER log_down BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'log down'); END"))
+        return
+    assert isinstance(store, PostgresStore)
+    await store.pool.execute("CREATE FUNCTION log_down() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'log down'; "
+                             "END $$ LANGUAGE plpgsql")
+    await store.pool.execute("CREATE TRIGGER log_down BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION log_down()")
+
+
+async def test_an_approval_change_and_its_record_are_written_together_or_not_at_all(store: Store) -> None:
+    assert await store.append_entries([_with(entry("requested"), ApprovalWrite(_approval(0)))]) == 0
+    assert await store.approval_get("apr_1") == _approval(0)
+    # A compare-and-set against a version that is no longer there writes neither, nor anything else.
+    with pytest.raises(ApprovalConflict) as stale:
+        await store.append_entries([entry("beside"), _with(entry("stale"), ApprovalWrite(_approval(2, "approved"), 1))])
+    assert stale.value.index == 1
+    # So does inserting one that exists.
+    with pytest.raises(ApprovalConflict):
+        await store.append_entries([_with(entry("again"), ApprovalWrite(_approval(0)))])
+    assert (await store.frontier())[0] == 1
+    assert await store.append_entries([_with(entry("approved"), ApprovalWrite(_approval(1, "approved"), 0))]) == 1
+    assert await store.approval_get("apr_1") == _approval(1, "approved")
+    # A record that cannot be written takes its change with it.
+    await _break_the_log(store)
+    with pytest.raises(Exception, match="log down"):
+        await store.append_entries([_with(entry("used"), ApprovalWrite(_approval(2, "used"), 1))])
+    assert await store.approval_get("apr_1") == _approval(1, "approved")
+    rows = await store.query_records(RecordQuery(newest_first=False))
+    assert [r["request_id"] for _, r in rows] == ["requested", "approved"]

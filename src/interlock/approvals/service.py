@@ -35,7 +35,7 @@ from interlock.audit.writer import AuditWriter
 from interlock.errors import Refusal
 from interlock.identity.principal import Principal
 from interlock.settings import ApprovalRouteSettings, ApprovalSettings
-from interlock.store.base import ApprovalRow, Store
+from interlock.store.base import ApprovalConflict, ApprovalRow, ApprovalWrite, Store
 from interlock.tasks import cancel_and_wait
 
 if TYPE_CHECKING:  # the vault module imports the detector; only the type is needed here
@@ -152,31 +152,21 @@ class ApprovalService:
         return approval
 
     async def _insert(self, approval: Approval, actor: Principal) -> None:
-        await self._store.approval_insert(self._row(approval, 0))
-        try:
-            await self._announce("approval.requested", approval, actor.id,
-                                 {"arguments": approval.arguments_view} if approval.kind == "tool_call"
-                                 else {"title": approval.title, "details": approval.details})
-        except BaseException:
-            # A request the audit log does not know of must not exist (fail closed).
-            with contextlib.suppress(Exception):
-                await self._store.approval_delete(approval.id)
-            raise
+        # Stored in the transaction that records it: a request the audit log does not know of never exists.
+        await self._announce("approval.requested", approval, actor.id,
+                             {"arguments": approval.arguments_view} if approval.kind == "tool_call"
+                             else {"title": approval.title, "details": approval.details},
+                             ApprovalWrite(self._row(approval, 0)))
 
     async def _change(self, row: ApprovalRow, approval: Approval, event: str, actor: str | None,
                       payload: dict[str, Any] | None) -> bool:
-        """Store ``approval`` over ``row`` (compare-and-set), then record it. A change the audit log could
-        not record is undone, so no decision, expiry or use stands without its record (fail closed)."""
-        if not await self._store.approval_replace(self._row(approval, row.version + 1), row.version):
-            return False
+        """Store ``approval`` over ``row`` (compare-and-set) in the transaction that records it: no
+        decision, expiry or use stands without its record (fail closed). False if the row changed."""
         try:
-            await self._announce(event, approval, actor, payload)
-        except BaseException:
-            restored = ApprovalRow(row.id, row.tenant, row.state, row.requester, row.created, row.due,
-                                   row.version + 2, row.doc)
-            with contextlib.suppress(Exception):
-                await self._store.approval_replace(restored, row.version + 1)
-            raise
+            await self._announce(event, approval, actor, payload,
+                                 ApprovalWrite(self._row(approval, row.version + 1), row.version))
+        except ApprovalConflict:
+            return False
         return True
 
     # ---- reading
@@ -464,8 +454,9 @@ class ApprovalService:
                            due if due != float("inf") else 1e18, version, encode(approval))
 
     async def _announce(self, event: str, approval: Approval, actor: str | None,
-                        payload: dict[str, Any] | None) -> None:
-        """Audit record first (fails the operation if it cannot be written), then wake waiters and notify."""
+                        payload: dict[str, Any] | None, write: ApprovalWrite) -> None:
+        """The change and its audit record in one transaction (the operation fails if they cannot be
+        written), then wake waiters and notify."""
         record: dict[str, Any] = {
             "v": 1, "request_id": approval.request_id or approval.id, "time": round(time.time(), 6),
             "endpoint": "approvals", "event": event, "approval_id": approval.id, "kind": approval.kind,
@@ -482,7 +473,7 @@ class ApprovalService:
             last = approval.votes[-1]
             record["decision"] = {"by": last.by, "decision": last.decision, "reason": last.reason,
                                   "edited": last.edited}
-        await self._writer.append(record, payload)
+        await self._writer.append(record, payload, approval=write)
         waiter = self._changed.get(approval.id)
         if waiter is not None:
             waiter[0].set()

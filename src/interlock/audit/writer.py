@@ -20,7 +20,7 @@ from typing import Any
 from interlock.audit.canonical import canonical_json, payload_hash
 from interlock.audit.merkle import leaf_hash
 from interlock.errors import InternalFailure, Refusal, ServiceUnavailable
-from interlock.store.base import LogEntry, Store
+from interlock.store.base import ApprovalConflict, ApprovalWrite, LogEntry, Store
 from interlock.tasks import cancel_and_wait
 
 log = logging.getLogger("interlock.audit")
@@ -30,8 +30,9 @@ _PROBE_MAX_SECONDS = 5.0
 
 
 def entry_for(record: dict[str, Any], payload: dict[str, Any] | None = None,
-              payload_expires: float | None = None) -> LogEntry:
-    """The log entry for a record; a payload is stored apart and the record commits to its hash."""
+              payload_expires: float | None = None, approval: ApprovalWrite | None = None) -> LogEntry:
+    """The log entry for a record; a payload is stored apart and the record commits to its hash. An
+    approval change the record is the record of is stored in the same transaction."""
     body = digest = None
     if payload is not None:
         body = canonical_json(payload)
@@ -51,6 +52,7 @@ def entry_for(record: dict[str, Any], payload: dict[str, Any] | None = None,
         payload_hash=digest,
         payload=body,
         payload_expires=payload_expires,
+        approval=approval,
     )
 
 
@@ -99,9 +101,11 @@ class AuditWriter:
                                    f"Quote request id {request_id} to your administrator.")
         return None
 
-    async def append(self, record: dict[str, Any], payload: dict[str, Any] | None = None) -> int:
+    async def append(self, record: dict[str, Any], payload: dict[str, Any] | None = None, *,
+                     approval: ApprovalWrite | None = None) -> int:
         """Queue a record (and its redacted payload, kept only for the retention period) and return
-        its sequence number once it is durable."""
+        its sequence number once it is durable. With ``approval``, that row is stored in the same
+        transaction; ``ApprovalConflict`` if it changed meanwhile (then neither is written)."""
         if self._task is None or self._closing:
             raise ServiceUnavailable("The audit log is not accepting records (the gateway is stopping); "
                                      "retry against another instance.")
@@ -110,7 +114,7 @@ class AuditWriter:
         if payload is not None and self._retention <= 0:
             payload = None
         expires = time.time() + self._retention if payload is not None else None
-        self._queue.put_nowait((entry_for(record, payload, expires), fut))
+        self._queue.put_nowait((entry_for(record, payload, expires, approval), fut))
         # A timer rather than wait_for: no task per call, and the record stays queued either way.
         timer = loop.call_later(self._timeout, _expire, fut)
         try:
@@ -133,6 +137,17 @@ class AuditWriter:
                 await self._commit(live)
 
     async def _commit(self, batch: list[tuple[LogEntry, asyncio.Future[int]]]) -> None:
+        while batch:
+            try:
+                await self._commit_once(batch)
+                return
+            except ApprovalConflict as conflict:
+                # That entry's approval changed since its caller read it: it alone fails, the rest go again.
+                _, fut = batch.pop(conflict.index)
+                if not fut.done():
+                    fut.set_exception(conflict)
+
+    async def _commit_once(self, batch: list[tuple[LogEntry, asyncio.Future[int]]]) -> None:
         entries = [e for e, _ in batch]
         try:
             # On the loop, if the store can (a local SQLite file not being written by another process
@@ -148,6 +163,8 @@ class AuditWriter:
                     first = self._store.append_entries_now(entries)
             if first is None:
                 first = await self._store.append_entries(entries)
+        except ApprovalConflict:
+            raise
         except Exception as exc:
             self.healthy = False
             self.last_error = f"{type(exc).__name__}: {exc}"

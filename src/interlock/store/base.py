@@ -34,6 +34,27 @@ class LogEntry:
     # Sensitive material (already redacted) kept apart from the leaf, so it can be erased.
     payload: bytes | None = None
     payload_expires: float | None = None
+    # An approval change this record is the record of: stored in the same transaction, or neither is.
+    approval: ApprovalWrite | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalWrite:
+    """An approval row to store with the entry that records it: inserted when ``expected_version`` is
+    None, else put in place of the stored row only if that still has ``expected_version``."""
+
+    row: ApprovalRow
+    expected_version: int | None = None
+
+
+class ApprovalConflict(Exception):
+    """The approval row entry ``index`` of an append would store exists already, or changed since it was
+    read. Nothing of the append was written; the other entries can be appended without it."""
+
+    def __init__(self, index: int, approval_id: str) -> None:
+        super().__init__(f"approval {approval_id} changed meanwhile")
+        self.index = index
+        self.approval_id = approval_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,13 +178,8 @@ class Store(Protocol):
     async def vault_erase(self, conversation_id: str) -> bool: ...
     async def vault_purge_expired(self) -> int: ...
 
-    async def approval_insert(self, row: ApprovalRow) -> None: ...
+    # Approval rows are written only with their audit records (``LogEntry.approval``).
     async def approval_get(self, approval_id: str) -> ApprovalRow | None: ...
-    async def approval_delete(self, approval_id: str) -> bool: ...
-
-    async def approval_replace(self, row: ApprovalRow, expected_version: int) -> bool:
-        """Store ``row`` if the stored version is still ``expected_version``; False if someone else changed it."""
-        ...
 
     async def approvals_query(self, *, tenant: str | None, state: str | None, limit: int) -> list[ApprovalRow]:
         """Newest first."""

@@ -24,7 +24,9 @@ from interlock.store.base import (
     LOG_ROWS_SQL,
     PIN_COLUMNS,
     PROBE_ROW,
+    ApprovalConflict,
     ApprovalRow,
+    ApprovalWrite,
     LogEntry,
     LogRow,
     RecordQuery,
@@ -106,6 +108,9 @@ class PostgresStore:
     async def append_entries(self, entries: Sequence[LogEntry]) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _APPEND_LOCK)
+            for index, e in enumerate(entries):
+                if e.approval is not None and not await _write_approval(conn, e.approval):
+                    raise ApprovalConflict(index, e.approval.row.id)
             row = await conn.fetchrow("SELECT size, frontier FROM audit_frontier WHERE id = 1")
             first, frontier = (int(row["size"]), bytes(row["frontier"])) if row else (0, None)
             await conn.copy_records_to_table("audit_log", columns=list(LOG_COLUMNS),
@@ -205,23 +210,9 @@ class PostgresStore:
 
     # -- approvals and tool pins ---------------------------------------------------------------
 
-    async def approval_insert(self, row: ApprovalRow) -> None:
-        await self.pool.execute(f"INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                                *approval_values(row))
-
     async def approval_get(self, approval_id: str) -> ApprovalRow | None:
         row = await self.pool.fetchrow(f"SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = $1", approval_id)
         return approval_from_row(tuple(row)) if row else None
-
-    async def approval_delete(self, approval_id: str) -> bool:
-        status: str = await self.pool.execute("DELETE FROM approvals WHERE id = $1", approval_id)
-        return status.endswith(" 1")
-
-    async def approval_replace(self, row: ApprovalRow, expected_version: int) -> bool:
-        status: str = await self.pool.execute(
-            "UPDATE approvals SET state = $1, due = $2, version = $3, doc = $4 WHERE id = $5 AND version = $6",
-            row.state, row.due, row.version, row.doc, row.id, expected_version)
-        return status.endswith(" 1")
 
     async def approvals_query(self, *, tenant: str | None, state: str | None, limit: int) -> list[ApprovalRow]:
         conds: list[str] = []
@@ -254,3 +245,17 @@ class PostgresStore:
     async def tool_pins(self) -> list[ToolPin]:
         rows = await self.pool.fetch(f"SELECT {PIN_COLUMNS} FROM tool_pins ORDER BY name")
         return [pin_from_row(tuple(r)) for r in rows]
+
+
+async def _write_approval(conn: Any, write: ApprovalWrite) -> bool:
+    """Store an approval row within the current transaction; False if it exists or changed meanwhile."""
+    row = write.row
+    if write.expected_version is None:
+        status: str = await conn.execute(
+            f"INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+            "ON CONFLICT (id) DO NOTHING", *approval_values(row))
+    else:
+        status = await conn.execute(
+            "UPDATE approvals SET state = $1, due = $2, version = $3, doc = $4 WHERE id = $5 AND version = $6",
+            row.state, row.due, row.version, row.doc, row.id, write.expected_version)
+    return status.endswith(" 1")

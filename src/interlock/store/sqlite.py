@@ -51,7 +51,9 @@ from interlock.store.base import (
     LOG_ROWS_SQL,
     PIN_COLUMNS,
     PROBE_ROW,
+    ApprovalConflict,
     ApprovalRow,
+    ApprovalWrite,
     LogEntry,
     LogRow,
     RecordQuery,
@@ -298,6 +300,9 @@ class SqliteStore:
         conn = self._w
         conn.execute("BEGIN IMMEDIATE")
         try:
+            for index, e in enumerate(entries):
+                if e.approval is not None and not _write_approval(conn, e.approval):
+                    raise ApprovalConflict(index, e.approval.row.id)
             row = conn.execute("SELECT size, frontier FROM audit_frontier WHERE id = 1").fetchone()
             first, frontier = (int(row[0]), bytes(row[1])) if row else (0, None)
             _insert_rows(conn, f"INSERT INTO audit_log ({', '.join(LOG_COLUMNS)})", log_rows_for(first, entries))
@@ -450,28 +455,9 @@ class SqliteStore:
 
     # -- approvals and tool pins ---------------------------------------------------------------
 
-    async def approval_insert(self, row: ApprovalRow) -> None:
-        await self._in_writer(lambda: self._w.execute(
-            f"INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", approval_values(row)))
-
     async def approval_get(self, approval_id: str) -> ApprovalRow | None:
         row = self._r.execute(f"SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = ?", (approval_id,)).fetchone()
         return approval_from_row(row) if row else None
-
-    async def approval_delete(self, approval_id: str) -> bool:
-        deleted: bool = await self._in_writer(
-            lambda: self._w.execute("DELETE FROM approvals WHERE id = ?", (approval_id,)).rowcount > 0)
-        return deleted
-
-    async def approval_replace(self, row: ApprovalRow, expected_version: int) -> bool:
-        def run() -> bool:
-            cur = self._w.execute(
-                "UPDATE approvals SET state = ?, due = ?, version = ?, doc = ? WHERE id = ? AND version = ?",
-                (row.state, row.due, row.version, row.doc, row.id, expected_version))
-            return cur.rowcount > 0
-
-        done: bool = await self._in_writer(run)
-        return done
 
     async def approvals_query(self, *, tenant: str | None, state: str | None, limit: int) -> list[ApprovalRow]:
         conds, args = [], []
@@ -502,6 +488,21 @@ class SqliteStore:
     async def tool_pins(self) -> list[ToolPin]:
         rows = self._r.execute(f"SELECT {PIN_COLUMNS} FROM tool_pins ORDER BY name").fetchall()
         return [pin_from_row(r) for r in rows]
+
+
+def _write_approval(conn: sqlite3.Connection, write: ApprovalWrite) -> bool:
+    """Store an approval row within the current transaction; False if it exists or changed meanwhile."""
+    row = write.row
+    if write.expected_version is None:
+        try:
+            conn.execute(f"INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         approval_values(row))
+        except sqlite3.IntegrityError:
+            return False
+        return True
+    cur = conn.execute("UPDATE approvals SET state = ?, due = ?, version = ?, doc = ? WHERE id = ? AND version = ?",
+                       (row.state, row.due, row.version, row.doc, row.id, write.expected_version))
+    return cur.rowcount == 1
 
 
 def _insert_rows(conn: sqlite3.Connection, head: str, rows: Sequence[tuple[Any, ...]]) -> None:
