@@ -37,6 +37,17 @@ class RecordingStore(SqliteStore):
         return await super().append_entries(entries)
 
 
+async def logged_ids(path: Path) -> list[str]:
+    """The request ids in the log, oldest first, read back from the file by a store opened afresh."""
+    reopened = SqliteStore(StoreSettings(url=f"sqlite:///{path}"))
+    await reopened.open()
+    try:
+        rows = await reopened.query_records(RecordQuery(limit=10, newest_first=False))
+    finally:
+        await reopened.close()
+    return [str(r["request_id"]) for _, r in rows]
+
+
 def record(n: int) -> dict[str, object]:
     return {"request_id": f"req_{n}", "time": 1000.0 + n, "tenant": "t", "status": 200}
 
@@ -68,13 +79,7 @@ async def test_a_lone_call_commits_on_the_loop_and_busy_ones_hand_off_the_wait(t
     finally:
         await writer.stop()
         await store.close()
-    reopened = SqliteStore(StoreSettings(url=f"sqlite:///{tmp_path / 'paths.db'}"))
-    await reopened.open()
-    try:
-        rows = await reopened.query_records(RecordQuery(limit=10, newest_first=False))
-        assert [r["request_id"] for _, r in rows] == [f"req_{n}" for n in range(5)]
-    finally:
-        await reopened.close()
+    assert await logged_ids(tmp_path / "paths.db") == [f"req_{n}" for n in range(5)]
 
 
 async def test_of_two_changes_to_one_approval_only_the_first_is_written(tmp_path: Path) -> None:
@@ -103,10 +108,4 @@ async def test_of_two_changes_to_one_approval_only_the_first_is_written(tmp_path
     finally:
         await writer.stop()
         await store.close()
-    reopened = SqliteStore(StoreSettings(url=f"sqlite:///{tmp_path / 'approvals.db'}"))
-    await reopened.open()
-    try:
-        rows = await reopened.query_records(RecordQuery(limit=10, newest_first=False))
-        assert [r["request_id"] for _, r in rows] == ["req_0", "req_1", "req_3"]
-    finally:
-        await reopened.close()
+    assert await logged_ids(tmp_path / "approvals.db") == ["req_0", "req_1", "req_3"]
