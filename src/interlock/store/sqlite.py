@@ -494,12 +494,10 @@ def _write_approval(conn: sqlite3.Connection, write: ApprovalWrite) -> bool:
     """Store an approval row within the current transaction; False if it exists or changed meanwhile."""
     row = write.row
     if write.expected_version is None:
-        try:
-            conn.execute(f"INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         approval_values(row))
-        except sqlite3.IntegrityError:
-            return False
-        return True
+        # Only an existing id is a conflict; any other constraint failing is an error, raised as such.
+        cur = conn.execute(f"INSERT INTO approvals ({APPROVAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                           "ON CONFLICT (id) DO NOTHING", approval_values(row))
+        return cur.rowcount == 1
     cur = conn.execute("UPDATE approvals SET state = ?, due = ?, version = ?, doc = ? WHERE id = ? AND version = ?",
                        (row.state, row.due, row.version, row.doc, row.id, write.expected_version))
     return cur.rowcount == 1
