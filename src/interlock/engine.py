@@ -60,7 +60,8 @@ class Engine:
                                   batch_max=settings.store.commit_batch_max,
                                   timeout_seconds=settings.store.commit_timeout_seconds,
                                   payload_retention_seconds=settings.audit.payload_retention_days * 86400,
-                                  commit_on_loop=settings.store.commit_on_loop)
+                                  commit_on_loop=settings.store.commit_on_loop,
+                                  on_commit=self.metrics.audit_commit)
         self.audit = AuditLog(self.store, settings.audit)
         self.jwt = JwtVerifier(settings.identity.jwt) if settings.identity.jwt is not None else None
         self.authenticator = Authenticator(self.store, settings.identity, self.jwt)

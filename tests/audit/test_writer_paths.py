@@ -109,3 +109,28 @@ async def test_of_two_changes_to_one_approval_only_the_first_is_written(tmp_path
         await writer.stop()
         await store.close()
     assert await logged_ids(tmp_path / "approvals.db") == ["req_0", "req_1", "req_3"]
+
+
+async def test_each_durable_commit_is_reported_with_its_time_and_size_and_a_failed_one_is_not(
+        tmp_path: Path) -> None:
+    store = RecordingStore(tmp_path / "reported.db")
+    await store.open()
+    commits: list[tuple[float, int]] = []
+    writer = AuditWriter(store, window_ms=5, batch_max=1024, timeout_seconds=30, commit_on_loop=True,
+                         on_commit=lambda seconds, records: commits.append((seconds, records)))
+    await writer.start()
+    try:
+        await writer.append(record(0))
+        await asyncio.gather(*(writer.append(record(n)) for n in range(1, 6)))
+        assert sum(n for _, n in commits) == 6
+        assert [n for _, n in commits] == [n for _, n in store.paths]
+        assert all(seconds > 0 for seconds, _ in commits)
+        reported = len(commits)
+        # A batch the store cannot write (here, once it is closed) is not reported.
+        await store.close()
+        [failed] = await asyncio.gather(writer.append(record(6)), return_exceptions=True)
+        assert isinstance(failed, Exception)
+        assert len(commits) == reported
+        assert not writer.healthy
+    finally:
+        await writer.stop()

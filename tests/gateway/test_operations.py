@@ -87,6 +87,11 @@ def test_metrics_count_requests_stages_and_refusals(gateway: Gateway, mock: Mock
     assert delta("interlock_stage_seconds_count", stage="parse") == 4
     assert ("interlock_stage_seconds_bucket", (("le", "+Inf"), ("stage", "forward"))) in after
     assert delta("interlock_tokens_total", model="mock", kind="completion") == 4
+    # Every call, refused or not, waited for its record; the records went to disk in one commit or more.
+    assert delta("interlock_stage_seconds_count", stage="record") == 5
+    assert delta("interlock_audit_commit_records_sum") == 5
+    assert 1 <= delta("interlock_audit_commit_seconds_count") <= 5
+    assert delta("interlock_audit_commit_seconds_sum") > 0
 
 
 def test_metrics_add_up_across_workers(two_workers: Gateway, mock: MockLLM) -> None:

@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from interlock.pipeline.call import Call, Usage
 from interlock.telemetry.metrics import (
+    _BATCH_BUCKETS,
     _LATENCY_BUCKETS,
     _STAGE_BUCKETS,
     PUBLISH_INTERVAL_SECONDS,
@@ -136,11 +137,36 @@ def test_disabled_metrics_count_nothing() -> None:
     m.stage_seconds("parse", 0.1)
     m.observe_call(forwarded())
     m.count_refusal("policy_denied")
+    m.audit_commit(0.001, 3)
     got = samples(m)
-    # Only the unlabelled counter, at 0 (and its creation time), as prometheus-client shows it.
-    assert {name for name, _ in got} == {"interlock_policy_shadow_differences_total",
-                                         "interlock_policy_shadow_differences_created"}
+    # Only the unlabelled families, at 0 (and their creation times), as prometheus-client shows them.
+    assert {name for name, _ in got if not name.startswith("interlock_audit_commit_")} == {
+        "interlock_policy_shadow_differences_total", "interlock_policy_shadow_differences_created"}
     assert got[("interlock_policy_shadow_differences_total", ())] == 0
+    assert got[("interlock_audit_commit_seconds_count", ())] == 0
+    assert got[("interlock_audit_commit_records_sum", ())] == 0
+    assert not [v for (name, _), v in got.items() if name.startswith("interlock_audit_commit_")
+                and not name.endswith("_created") and v != 0]
+
+
+def test_audit_commits_are_timed_and_sized_and_add_up_across_workers(tmp_path: Path) -> None:
+    a = Metrics(directory=tmp_path, worker="201")
+    b = Metrics(directory=tmp_path, worker="202")
+    a.audit_commit(0.0004, 1)
+    a.audit_commit(0.003, 6)
+    b.audit_commit(0.02, 40)
+    assert b.publish()
+    got = samples(a)
+    assert got[("interlock_audit_commit_seconds_count", ())] == 3
+    assert got[("interlock_audit_commit_seconds_sum", ())] == pytest.approx(0.0234)
+    assert got[("interlock_audit_commit_seconds_bucket", (("le", "0.0005"),))] == 1
+    assert got[("interlock_audit_commit_seconds_bucket", (("le", "0.005"),))] == 2
+    assert got[("interlock_audit_commit_records_count", ())] == 3
+    assert got[("interlock_audit_commit_records_sum", ())] == 47
+    assert got[("interlock_audit_commit_records_bucket", (("le", "1.0"),))] == 1
+    assert got[("interlock_audit_commit_records_bucket", (("le", "8.0"),))] == 2
+    assert got[("interlock_audit_commit_records_bucket", (("le", "32.0"),))] == 2
+    assert got[("interlock_audit_commit_records_bucket", (("le", "64.0"),))] == 3
 
 
 # -- the exposition ----------------------------------------------------------------------------------
@@ -161,6 +187,8 @@ def test_the_exposition_parses_back_with_the_expected_families() -> None:
         "interlock_policy_shadow_differences": "counter",
         "interlock_data_findings": "counter",
         "interlock_tokens": "counter",
+        "interlock_audit_commit_seconds": "histogram",
+        "interlock_audit_commit_records": "histogram",
     }
     stage = families["interlock_stage_seconds"]
     assert [s.labels["le"] for s in stage.samples if s.name.endswith("_bucket")] == [*STAGE_LE, "+Inf"]
@@ -185,6 +213,10 @@ def test_the_exposition_is_what_prometheus_client_writes_for_the_same_values() -
     data = Counter("interlock_data_findings", "Sensitive data found, by class and action", ("data_class", "action"),
                    registry=ref)
     tokens = Counter("interlock_tokens", "Tokens reported by upstreams", ("model", "kind"), registry=ref)
+    audit_seconds = Histogram("interlock_audit_commit_seconds", "Time to write one batch of audit records and make "
+                              "it durable", buckets=_STAGE_BUCKETS, registry=ref)
+    audit_records = Histogram("interlock_audit_commit_records", "Audit records per durable commit (group commit)",
+                              buckets=_BATCH_BUCKETS, registry=ref)
 
     for i, v in enumerate([0.00005, 0.0001, 0.00007, 0.5, 31.0, 1.0, 5e-6, 0.0025]):
         name = ("parse", "forward", "authenticate")[i % 3]
@@ -203,6 +235,10 @@ def test_the_exposition_is_what_prometheus_client_writes_for_the_same_values() -
     data.labels("email", "redact").inc()
     tokens.labels("mock", "prompt").inc(3)
     tokens.labels("mock", "completion").inc(4)
+    for seconds, records in ((0.0004, 1), (0.002, 7), (0.03, 1024), (0.0004, 2000)):
+        m.audit_commit(seconds, records)
+        audit_seconds.observe(seconds)
+        audit_records.observe(records)
 
     def without_times(text: bytes) -> str:
         return re.sub(r"(_created(\{[^}]*\})?) \S+\n", r"\1 T\n", text.decode())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from interlock.audit.canonical import canonical_json, payload_hash
@@ -58,8 +59,11 @@ def entry_for(record: dict[str, Any], payload: dict[str, Any] | None = None,
 
 class AuditWriter:
     def __init__(self, store: Store, *, window_ms: float, batch_max: int, timeout_seconds: float,
-                 payload_retention_seconds: float = 0.0, commit_on_loop: bool = False) -> None:
+                 payload_retention_seconds: float = 0.0, commit_on_loop: bool = False,
+                 on_commit: Callable[[float, int], None] | None = None) -> None:
         self._store = store
+        # Told of every durable commit, on the loop: how long it took (seconds) and how many records it held.
+        self._on_commit = on_commit
         self._on_loop = commit_on_loop
         self._retention = payload_retention_seconds
         self._window = window_ms / 1000.0
@@ -149,6 +153,7 @@ class AuditWriter:
 
     async def _commit_once(self, batch: list[tuple[LogEntry, asyncio.Future[int]]]) -> None:
         entries = [e for e, _ in batch]
+        started = time.perf_counter()
         try:
             # On the loop, if the store can (a local SQLite file not being written by another process
             # right now): no hand-off of the rows to the writer thread, nor GIL contention with it. While
@@ -157,8 +162,8 @@ class AuditWriter:
             first: int | None = None
             if self._on_loop:
                 if self.in_flight > len(batch):
-                    started = self._store.start_append(entries)
-                    first = await started if started is not None else None
+                    pending = self._store.start_append(entries)
+                    first = await pending if pending is not None else None
                 else:
                     first = self._store.append_entries_now(entries)
             if first is None:
@@ -177,6 +182,8 @@ class AuditWriter:
                 self._probe = asyncio.create_task(self._recover(), name="interlock-audit-probe")
             return
         self.healthy = True
+        if self._on_commit is not None:
+            self._on_commit(time.perf_counter() - started, len(batch))
         for i, (_, fut) in enumerate(batch):
             if not fut.done():
                 fut.set_result(first + i)

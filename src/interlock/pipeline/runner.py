@@ -17,6 +17,9 @@ from interlock.telemetry.metrics import Metrics
 
 log = logging.getLogger("interlock.pipeline")
 
+# The metrics' name for the wait until a call's record is durable (after the stages, not one of them).
+RECORD_STAGE = "record"
+
 
 class Pipeline:
     def __init__(self, stages: Sequence[Stage], writer: AuditWriter, metrics: Metrics) -> None:
@@ -54,6 +57,11 @@ class Pipeline:
         return refusal
 
     async def finish(self, call: Call) -> Refusal | None:
-        """Make the record durable. A call whose record cannot be written is refused."""
+        """Make the record durable. A call whose record cannot be written is refused.
+
+        The wait is measured as the ``record`` stage in the metrics (the record cannot hold its own time)."""
         self._metrics.observe_call(call)
-        return await self._writer.record(call.record(), call.payload)
+        started = time.perf_counter()
+        failed = await self._writer.record(call.record(), call.payload)
+        self._metrics.stage_seconds(RECORD_STAGE, time.perf_counter() - started)
+        return failed

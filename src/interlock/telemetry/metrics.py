@@ -45,6 +45,7 @@ PUBLISH_INTERVAL_SECONDS = 0.25
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _STAGE_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 Labels = tuple[str, ...]
 
@@ -179,10 +180,17 @@ class Metrics:
         self.data = CounterFamily("interlock_data_findings", "Sensitive data found, by class and action",
                                   ("data_class", "action"))
         self.tokens = CounterFamily("interlock_tokens", "Tokens reported by upstreams", ("model", "kind"))
+        self.audit_seconds = HistogramFamily("interlock_audit_commit_seconds", "Time to write one batch of audit "
+                                             "records and make it durable", (), _STAGE_BUCKETS)
+        self.audit_batch = HistogramFamily("interlock_audit_commit_records", "Audit records per durable commit "
+                                           "(group commit)", (), _BATCH_BUCKETS)
         self.families: tuple[CounterFamily | HistogramFamily, ...] = (
-            self.requests, self.refusals, self.latency, self.stage, self.upstream, self.shadow, self.data, self.tokens)
-        # A counter with no labels is shown (at 0) before its first increment, as prometheus-client shows it.
+            self.requests, self.refusals, self.latency, self.stage, self.upstream, self.shadow, self.data, self.tokens,
+            self.audit_seconds, self.audit_batch)
+        # A family with no labels is shown (at 0) before its first value, as prometheus-client shows it.
         self._shadow = self.shadow.child(())
+        self._audit_seconds = self.audit_seconds.child(())
+        self._audit_batch = self.audit_batch.child(())
         # The hot path finds its children by the bare label value (no tuple to build and hash) ...
         self._stages: dict[str, HistogramChild] = {}
         self._latencies: dict[str, HistogramChild] = {}
@@ -243,6 +251,13 @@ class Metrics:
             usage = call.usage
             tokens[0].value += usage.prompt_tokens
             tokens[1].value += usage.completion_tokens
+
+    def audit_commit(self, seconds: float, records: int) -> None:
+        """One batch of audit records made durable: how long writing and committing it took, and its size."""
+        if not self.enabled:
+            return
+        self._audit_seconds.observe(seconds)
+        self._audit_batch.observe(records)
 
     def count_refusal(self, code: str) -> None:
         """One call refused with this code (the pipeline's calls count theirs in ``observe_call``)."""
