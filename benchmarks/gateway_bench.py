@@ -7,7 +7,9 @@ program, so it takes as little CPU from the two processes under test as possible
 
 Reports added latency at concurrency 1 (p50, p99) and throughput at concurrency 16 for each number
 of gateway worker processes asked for (default: 1 and 2), time to first token of a long stream, and
-writes benchmarks/reports/gateway.md and gateway.json.
+what the gateway's own metrics say of its audit writer during those runs (records per group commit,
+time per commit, each call's wait for its record), and writes benchmarks/reports/gateway.md and
+gateway.json.
 
     python benchmarks/gateway_bench.py [--duration 6] [--rounds 3] [--workers 1,2]
 
@@ -142,6 +144,47 @@ def time_to_first_token(host: str, port: int, path: str, body: bytes, key: str |
     return out
 
 
+# What the gateway's /metrics says of its audit writer, summed over its workers.
+_AUDIT_SERIES = {
+    "interlock_audit_commit_seconds_count": "commits",
+    "interlock_audit_commit_seconds_sum": "commit_seconds",
+    "interlock_audit_commit_records_sum": "records",
+}
+
+
+def audit_counters(port: int) -> dict[str, float]:
+    """Commits, their total time and records so far, and the calls' total wait for their records."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    time.sleep(0.3)  # other workers publish their values every 0.25 s
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as resp:
+        text = resp.read().decode()
+    out = dict.fromkeys([*_AUDIT_SERIES.values(), "record_wait_seconds", "calls"], 0.0)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in _AUDIT_SERIES:
+                out[_AUDIT_SERIES[sample.name]] += sample.value
+            elif sample.name.startswith("interlock_stage_seconds_") and sample.labels.get("stage") == "record":
+                if sample.name.endswith("_sum"):
+                    out["record_wait_seconds"] += sample.value
+                elif sample.name.endswith("_count"):
+                    out["calls"] += sample.value
+    return out
+
+
+def audit_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after[k] - before[k] for k in before}
+
+
+def audit_summary(deltas: list[dict[str, float]]) -> dict[str, float]:
+    """Over the runs: mean records per commit, mean commit time, mean wait of a call for its record."""
+    total = {k: sum(d[k] for d in deltas) for k in deltas[0]}
+    commits, calls = max(total["commits"], 1.0), max(total["calls"], 1.0)
+    return {"commits": total["commits"], "records_per_commit": round(total["records"] / commits, 2),
+            "commit_ms_mean": round(total["commit_seconds"] / commits * 1000, 3),
+            "record_wait_ms_mean": round(total["record_wait_seconds"] / calls * 1000, 3)}
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
@@ -217,6 +260,7 @@ def main() -> None:
     runs: dict[str, list[dict[str, Any]]] = {}
     samples: dict[str, list[float]] = {}
     records: dict[int, int] = {}
+    audit: dict[str, list[dict[str, float]]] = {}
     metrics_text = ""
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -225,19 +269,23 @@ def main() -> None:
         wait_http(f"http://127.0.0.1:{mock_port}/healthz")
         # Every target is up for the whole run, and the rounds interleave them, so a slower or faster
         # minute of the machine falls on all of them alike.
-        targets: list[tuple[str, str, str | None]] = [("direct", f"http://127.0.0.1:{mock_port}{path}", None)]
+        targets: list[tuple[str, str, str | None, int | None]] = [
+            ("direct", f"http://127.0.0.1:{mock_port}{path}", None, None)]
         gateways: dict[int, tuple[int, str, Path]] = {}
         for n in worker_counts:
             proc, gw_port, gw_key, db = start_gateway(work, n, mock_port, env)
             procs.append(proc)
             gateways[n] = (gw_port, gw_key, db)
-            targets.append((f"gateway_{n}w", f"http://127.0.0.1:{gw_port}{path}", gw_key))
-        for _, url, auth in targets:
+            targets.append((f"gateway_{n}w", f"http://127.0.0.1:{gw_port}{path}", gw_key, gw_port))
+        for _, url, auth, _ in targets:
             wrk(url, body, auth, 16, 2, work)  # warm-up: connections, caches, the SQLite file
         for _ in range(args.rounds):
-            for name, url, auth in targets:
-                runs.setdefault(f"{name}_c1", []).append(wrk(url, body, auth, 1, args.duration, work))
-                runs.setdefault(f"{name}_c16", []).append(wrk(url, body, auth, 16, args.duration, work))
+            for name, url, auth, port in targets:
+                for conc in (1, 16):
+                    before = audit_counters(port) if port else None
+                    runs.setdefault(f"{name}_c{conc}", []).append(wrk(url, body, auth, conc, args.duration, work))
+                    if port and before is not None:
+                        audit.setdefault(f"{name}_c{conc}", []).append(audit_delta(before, audit_counters(port)))
         first_port, first_key, _ = gateways[worker_counts[0]]
         ttft_targets: list[tuple[str, int, str | None]] = [("direct", mock_port, None),
                                                           ("gateway", first_port, first_key)]
@@ -263,6 +311,8 @@ def main() -> None:
             "throughput_share_of_direct": round(share(r["direct_c16"]["rounds"], c16["rounds"]), 4),
             "p50_latency_ms_c16": round(c16["p50_us"] / 1000, 3),
             "audit_records_written": records[n],
+            "audit_c1": audit_summary(audit[f"gateway_{n}w_c1"]),
+            "audit_c16": audit_summary(audit[f"gateway_{n}w_c16"]),
         }
     ttft = {name: {"p50_ms": round(pct(v, 0.5) * 1000, 3), "p99_ms": round(pct(v, 0.99) * 1000, 3)}
             for name, v in samples.items()}
@@ -318,6 +368,13 @@ def main() -> None:
     row("throughput as a share of direct, same round (median)", "",
         lambda n: f"{share(r['direct_c16']['rounds'], r[f'gateway_{n}w_c16']['rounds']):.1%}")
     row("audit records durable after the run", "", lambda n: str(records[n]))
+    for conc in (1, 16):
+        row(f"audit commit, concurrency {conc}: mean time to disk", "",
+            lambda n, c=conc: f"{per_workers[str(n)][f'audit_c{c}']['commit_ms_mean']:.3f} ms")
+        row(f"audit commit, concurrency {conc}: records per commit (mean)", "",
+            lambda n, c=conc: f"{per_workers[str(n)][f'audit_c{c}']['records_per_commit']:.1f}")
+        row(f"a call's wait for its record, concurrency {conc} (mean)", "",
+            lambda n, c=conc: f"{per_workers[str(n)][f'audit_c{c}']['record_wait_ms_mean']:.3f} ms")
     md += [
         "",
         f"Streaming, time to first token ({worker_counts[0]} worker{'s' if worker_counts[0] > 1 else ''}): "
