@@ -8,6 +8,7 @@ made on what the mock model recorded; the client is the official OpenAI SDK.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import re
 import secrets
@@ -597,6 +598,40 @@ def test_conversation_keeps_placeholders_stable_and_per_caller(acme: Gateway, mo
     assert blobs
     assert EMAIL.encode() not in blobs
     assert OTHER_EMAIL.encode() not in blobs
+
+
+def test_turns_of_one_conversation_at_the_same_time_never_share_a_placeholder(acme: Gateway, mock: MockLLM) -> None:
+    """Turns that read the same map and each add a value: a placeholder the model sees means one value,
+    and every value stays restorable in the conversation."""
+    conversation = {"x-interlock-conversation-id": "race-" + secrets.token_hex(6)}
+    support = client(acme, "support")
+    support.chat.completions.create(model=EXTERNAL, messages=user(f"Write to {EMAIL}."), extra_headers=conversation)
+    run = secrets.token_hex(4)
+    addresses = {f"case-{run}-{i}": f"owner.{run}.{i}@example.com" for i in range(12)}
+
+    def turn(case: str) -> None:
+        support.chat.completions.create(model=EXTERNAL, messages=user(f"About {case}, write to {addresses[case]}."),
+                                        extra_headers=conversation, extra_body={"mock": {"reply": "ok"}})
+
+    for _ in range(2):  # two waves: the second reads maps the first left behind
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(addresses)) as pool:
+            list(pool.map(turn, addresses))
+    seen: dict[str, set[str]] = {}
+    for request in mock.received:
+        text = json.dumps(request.body)
+        for case, address in addresses.items():
+            if f"About {case}," in text:
+                assert address not in text
+                for placeholder in re.findall(r"\[EMAIL_\d+\]", text):
+                    seen.setdefault(placeholder, set()).add(address)
+    assert len(seen) == len(addresses)
+    assert all(len(values) == 1 for values in seen.values()), seen
+    # Each placeholder, sent back by the model in a later turn, restores the value it stood for.
+    placeholders = sorted(seen)
+    answer = support.chat.completions.create(
+        model=EXTERNAL, messages=user("Who?"), extra_headers=conversation,
+        extra_body={"mock": {"reply": " ".join(placeholders)}}).choices[0].message.content
+    assert answer == " ".join(next(iter(seen[p])) for p in placeholders)
 
 
 # -- nothing at rest in the clear -------------------------------------------------------------------

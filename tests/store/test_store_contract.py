@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import hashlib
 import json
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -381,3 +382,28 @@ async def test_an_approval_change_and_its_record_are_written_together_or_not_at_
     assert await store.approval_get("apr_1") == _approval(1, "approved")
     rows = await store.query_records(RecordQuery(newest_first=False))
     assert [r["request_id"] for _, r in rows] == ["requested", "approved"]
+
+
+# -- the placeholder vault ---------------------------------------------------------------------------
+
+
+async def test_a_vault_map_is_stored_only_in_place_of_the_version_it_was_read_as(store: Store) -> None:
+    cid = "conv-" + secrets.token_hex(6)
+    assert await store.vault_get(cid) is None
+    assert await store.vault_put(cid, b"first", 60, None)
+    # Two turns read "first"; the one that stores second finds it changed and stores nothing.
+    assert not await store.vault_put(cid, b"again", 60, None)
+    assert await store.vault_put(cid, b"turn-a", 60, b"first")
+    assert not await store.vault_put(cid, b"turn-b", 60, b"first")
+    assert await store.vault_get(cid) == b"turn-a"
+    assert await store.vault_put(cid, b"turn-b", 60, b"turn-a")
+    assert await store.vault_get(cid) == b"turn-b"
+    # An expired map counts as none: a new one takes its place, and its old version no longer matches.
+    assert await store.vault_put(cid, b"short", -1, b"turn-b")
+    assert await store.vault_get(cid) is None
+    assert not await store.vault_put(cid, b"late", 60, b"short")
+    assert await store.vault_put(cid, b"fresh", 60, None)
+    assert await store.vault_get(cid) == b"fresh"
+    assert await store.vault_erase(cid)
+    assert await store.vault_get(cid) is None
+    assert not await store.vault_erase(cid)

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from interlock.detect import Detector
 from interlock.detect.finding import Finding
-from interlock.errors import InvalidRequest
+from interlock.errors import InvalidRequest, ServiceUnavailable
 from interlock.identity.principal import Principal
 from interlock.keyfile import load_or_create
 from interlock.pipeline.call import Call
 from interlock.policy.holder import PolicyHolder
-from interlock.redact import ActionPolicy, PlaceholderMap, Vault, VaultCipher
+from interlock.redact import ActionPolicy, Entry, PlaceholderMap, Vault, VaultBusy, VaultCipher
 from interlock.settings import ConfigError, RedactionSettings
 from interlock.store.base import Store, StoreVault
 
@@ -132,6 +132,13 @@ class DataGuard:
             return PlaceholderMap(call.request_id)
         return await self._vault.load(key)
 
-    async def save(self, call: Call, mapping: PlaceholderMap) -> None:
-        if mapping.conversation_id != call.request_id and len(mapping):
-            await self._vault.save(mapping)
+    async def save(self, call: Call, mapping: PlaceholderMap) -> list[Entry]:
+        """Store what the call added to its conversation's map (nothing without a conversation). Returns
+        the added entries another turn's save left numbered otherwise (see ``Vault.save``)."""
+        if mapping.conversation_id == call.request_id or not mapping.new_entries():
+            return []
+        try:
+            return await self._vault.save(mapping)
+        except VaultBusy:
+            raise ServiceUnavailable("Other requests in this conversation kept changing its placeholder map at "
+                                     "the same moment, so this one was refused. Retry it.") from None

@@ -21,12 +21,17 @@ import msgspec
 
 from interlock.detect.finding import Finding
 from interlock.detect.injection import PROMPT_INJECTION, PromptInjectionRecognizer
+from interlock.errors import ServiceUnavailable
 from interlock.pipeline.call import Call
 from interlock.pipeline.guard import DataGuard
 from interlock.redact import ActionPolicy, redact
 from interlock.redact.redactor import check_blocked
 
 Setter = Callable[[str], None]
+
+# Times the texts may be written again because another turn of the conversation took their placeholders
+# (each time, one of the turns competing for a number gets it: enough for 16 turns at the same moment).
+_REWRITES = 16
 
 # Where a text sits, as the call record names it.
 INPUT = "input"
@@ -162,11 +167,19 @@ class ProtectInput:
         kept = audit_policy(policy)
         if policy.action_for(PROMPT_INJECTION) == "allow":
             kept = ActionPolicy({**kept.by_class, PROMPT_INJECTION: "allow"}, default=kept.default)
-        for text, setter, findings in scanned:
-            setter(redact(text, findings, kept, mapping).text)
-        call.payload = {"messages": _copy(call.body.get("messages"))}
-        for text, setter, findings in scanned:
-            setter(redact(text, findings, policy, mapping).text)
+        for _ in range(_REWRITES):
+            for text, setter, findings in scanned:
+                setter(redact(text, findings, kept, mapping).text)
+            call.payload = {"messages": _copy(call.body.get("messages"))}
+            for text, setter, findings in scanned:
+                setter(redact(text, findings, policy, mapping).text)
+            # In a conversation, the new placeholders are stored before the model sees them. If another
+            # turn stored other values under them meanwhile, the texts are written again with the merged
+            # map (each pass starts from the original texts).
+            if not await self._guard.save(call, mapping):
+                return
+        raise ServiceUnavailable("Other requests in this conversation kept numbering the same placeholders at "
+                                 "the same moment, so this one was refused. Retry it.")
 
 
 def _beside(findings: list[Finding], flagged: list[Finding]) -> list[Finding]:

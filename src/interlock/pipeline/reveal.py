@@ -9,6 +9,7 @@ chunks is still caught, and the first token is not held for the whole generation
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
@@ -18,6 +19,8 @@ from interlock.pipeline.guard import DataGuard, RestoreRights
 from interlock.pipeline.protect import audit_policy
 from interlock.redact import Action, ActionPolicy, PlaceholderMap, StreamingRedactor, StreamingRestorer, redact
 from interlock.redact.redactor import Restorer, check_blocked
+
+log = logging.getLogger("interlock.pipeline")
 
 # How much of a streamed answer is kept for the audit payload.
 _PAYLOAD_CHARS = 64 * 1024
@@ -52,7 +55,17 @@ class RevealOutput:
                 if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
                     fn["arguments"] = self._inspect(call, fn["arguments"], mapping, rights, outputs)
         self._finish(call, outputs)
-        await self._guard.save(call, mapping)
+        await self._save(call, mapping)
+
+    async def _save(self, call: Call, mapping: PlaceholderMap) -> None:
+        """Store the placeholders the answer added. The answer has gone out with them, so one another
+        turn numbered otherwise meanwhile cannot be rewritten: the stored map keeps the other turn's
+        entry, and the clash is logged (class only, never a value)."""
+        clashes = await self._guard.save(call, mapping)
+        if clashes:
+            log.warning("call %s: %d placeholder(s) of its answer (%s) were numbered otherwise by another turn of "
+                        "its conversation meanwhile; the stored map keeps the other turn's", call.request_id,
+                        len(clashes), ", ".join(sorted({e.data_class for e in clashes})))
 
     def _inspect(self, call: Call, text: str, mapping: PlaceholderMap, rights: RestoreRights,
                  outputs: list[str]) -> str:
@@ -159,7 +172,7 @@ class RevealOutput:
                        "choices": [{"index": index, "delta": rest, "finish_reason": None}]}
         texts = ["".join(kept[key]) for key in sorted(kept)]
         self._finish(call, [self._at_rest(call, text, mapping) for text in texts if text])
-        await self._guard.save(call, mapping)
+        await self._save(call, mapping)
 
     def _at_rest(self, call: Call, text: str, mapping: PlaceholderMap) -> str:
         """A streamed answer as it may be kept in the audit payload: values the policy allowed are masked."""

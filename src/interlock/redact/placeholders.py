@@ -26,6 +26,11 @@ class PlaceholderMap:
     _by_value: dict[tuple[str, str], str] = field(default_factory=dict)
     _by_placeholder: dict[str, Entry] = field(default_factory=dict)
     _counters: dict[str, int] = field(default_factory=dict)
+    # The sealed form this map was read from or last stored as (None: nothing stored yet): the vault
+    # stores a new version only in its place, so turns of one conversation never overwrite each other.
+    stored_as: bytes | None = None
+    # How many of the entries (the first ones, in order) are in ``stored_as``.
+    _stored: int = 0
 
     def placeholder_for(self, data_class: str, value: str) -> str:
         key = (data_class, value)
@@ -39,6 +44,26 @@ class PlaceholderMap:
         self._by_value[key] = placeholder
         self._by_placeholder[placeholder] = Entry(placeholder, data_class, value)
         return placeholder
+
+    def placeholder_of(self, data_class: str, value: str) -> str | None:
+        return self._by_value.get((data_class, value))
+
+    def new_entries(self) -> list[Entry]:
+        """The entries added since the map was read or stored."""
+        return self.entries()[self._stored:]
+
+    def mark_stored(self, sealed: bytes) -> None:
+        self.stored_as = sealed
+        self._stored = len(self._by_placeholder)
+
+    def adopt(self, other: PlaceholderMap) -> None:
+        """Become ``other`` (the same conversation's map as stored meanwhile), in place: whoever holds this
+        map sees the entries the vault now holds."""
+        self._by_value = dict(other._by_value)
+        self._by_placeholder = dict(other._by_placeholder)
+        self._counters = dict(other._counters)
+        self.stored_as = other.stored_as
+        self._stored = other._stored
 
     def lookup(self, placeholder: str) -> Entry | None:
         return self._by_placeholder.get(placeholder)

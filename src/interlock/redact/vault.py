@@ -2,6 +2,14 @@
 
 The conversation id is the associated data, so a sealed map copied to another conversation's row
 fails to open instead of leaking into it.
+
+Turns of one conversation may run at the same time, each adding values to the map it read. A map is
+stored only in place of the version it was read as (compare-and-set on the sealed bytes, which differ
+on every save by their nonce). A turn that finds another's version stored meanwhile adds its new
+entries to that one, and is told which of them it cannot keep as numbered: another turn stored a
+different value under the same placeholder, or the same value under another one. The protect stage
+then redoes its texts with the merged map before anything reaches the model, so a placeholder never
+means two values.
 """
 
 from __future__ import annotations
@@ -23,8 +31,16 @@ _VERSION = b"\x01"
 _NONCE = 12
 
 
+# Compare-and-set attempts before a save gives up (each one follows another turn's save).
+SAVE_ATTEMPTS = 8
+
+
 class VaultError(Exception):
     """A sealed map could not be opened: wrong key, wrong conversation, or tampered data."""
+
+
+class VaultBusy(Exception):
+    """Other turns of the conversation kept storing their maps first; nothing of this one was stored."""
 
 
 class VaultCipher:
@@ -75,7 +91,9 @@ class VaultStore(Protocol):
 
     async def get(self, conversation_id: str) -> bytes | None: ...
 
-    async def put(self, conversation_id: str, blob: bytes, ttl_seconds: float) -> None: ...
+    async def put(self, conversation_id: str, blob: bytes, ttl_seconds: float, expected: bytes | None) -> bool:
+        """Store ``blob`` only if what is stored now (unexpired) is ``expected`` (None: nothing); False if not."""
+        ...
 
     async def erase(self, conversation_id: str) -> bool: ...
 
@@ -96,8 +114,11 @@ class InMemoryVaultStore:
             return None
         return row[0]
 
-    async def put(self, conversation_id: str, blob: bytes, ttl_seconds: float) -> None:
+    async def put(self, conversation_id: str, blob: bytes, ttl_seconds: float, expected: bytes | None) -> bool:
+        if await self.get(conversation_id) != expected:
+            return False
         self._rows[conversation_id] = (blob, self._clock() + ttl_seconds)
+        return True
 
     async def erase(self, conversation_id: str) -> bool:
         return self._rows.pop(conversation_id, None) is not None
@@ -122,10 +143,35 @@ class Vault:
 
     async def load(self, conversation_id: str) -> PlaceholderMap:
         blob = await self._store.get(conversation_id)
-        return PlaceholderMap(conversation_id) if blob is None else self._cipher.open(blob, conversation_id)
+        if blob is None:
+            return PlaceholderMap(conversation_id)
+        mapping = self._cipher.open(blob, conversation_id)
+        mapping.mark_stored(blob)
+        return mapping
 
-    async def save(self, mapping: PlaceholderMap) -> None:
-        await self._store.put(mapping.conversation_id, self._cipher.seal(mapping), self._ttl)
+    async def save(self, mapping: PlaceholderMap) -> list[Entry]:
+        """Store the entries added to ``mapping`` since it was read, beside whatever another turn stored
+        meanwhile; ``mapping`` becomes what is stored. Returns the added entries that could not be kept
+        as numbered (see the module docstring): texts written with them must be redone with the map as
+        it now is. Raises :class:`VaultBusy` if other turns kept saving first."""
+        cid = mapping.conversation_id
+        clashes: list[Entry] = []
+        for _ in range(SAVE_ATTEMPTS):
+            if not mapping.new_entries():
+                return clashes
+            sealed = self._cipher.seal(mapping)
+            if await self._store.put(cid, sealed, self._ttl, mapping.stored_as):
+                mapping.mark_stored(sealed)
+                return clashes
+            latest = await self.load(cid)
+            for entry in mapping.new_entries():
+                known = latest.placeholder_of(entry.data_class, entry.value)
+                if known is None and latest.lookup(entry.placeholder) is None:
+                    latest.add(entry)
+                elif known != entry.placeholder:
+                    clashes.append(entry)
+            mapping.adopt(latest)
+        raise VaultBusy(f"the placeholder map of conversation {cid!r} kept changing; nothing was stored")
 
     async def erase(self, conversation_id: str) -> bool:
         return await self._store.erase(conversation_id)

@@ -174,7 +174,8 @@ class Store(Protocol):
     async def purge_expired_payloads(self, now: float) -> int: ...
 
     async def vault_get(self, conversation_id: str) -> bytes | None: ...
-    async def vault_put(self, conversation_id: str, blob: bytes, ttl_seconds: float) -> None: ...
+    async def vault_put(self, conversation_id: str, blob: bytes, ttl_seconds: float,
+                        expected: bytes | None) -> bool: ...
     async def vault_erase(self, conversation_id: str) -> bool: ...
     async def vault_purge_expired(self) -> int: ...
 
@@ -203,8 +204,8 @@ class StoreVault:
     async def get(self, conversation_id: str) -> bytes | None:
         return await self._store.vault_get(conversation_id)
 
-    async def put(self, conversation_id: str, blob: bytes, ttl_seconds: float) -> None:
-        await self._store.vault_put(conversation_id, blob, ttl_seconds)
+    async def put(self, conversation_id: str, blob: bytes, ttl_seconds: float, expected: bytes | None) -> bool:
+        return await self._store.vault_put(conversation_id, blob, ttl_seconds, expected)
 
     async def erase(self, conversation_id: str) -> bool:
         return await self._store.vault_erase(conversation_id)

@@ -185,11 +185,19 @@ class PostgresStore:
                                         conversation_id, time.time())
         return bytes(blob) if blob is not None else None
 
-    async def vault_put(self, conversation_id: str, blob: bytes, ttl_seconds: float) -> None:
-        await self.pool.execute(
-            "INSERT INTO vault (conversation_id, blob, expires) VALUES ($1, $2, $3) ON CONFLICT (conversation_id) "
-            "DO UPDATE SET blob = excluded.blob, expires = excluded.expires",
-            conversation_id, blob, time.time() + ttl_seconds)
+    async def vault_put(self, conversation_id: str, blob: bytes, ttl_seconds: float,
+                        expected: bytes | None) -> bool:
+        now = time.time()
+        if expected is None:  # a new map: takes the place of nothing, or of an expired one
+            status: str = await self.pool.execute(
+                "INSERT INTO vault (conversation_id, blob, expires) VALUES ($1, $2, $3) ON CONFLICT (conversation_id) "
+                "DO UPDATE SET blob = excluded.blob, expires = excluded.expires WHERE vault.expires <= $4",
+                conversation_id, blob, now + ttl_seconds, now)
+        else:
+            status = await self.pool.execute(
+                "UPDATE vault SET blob = $1, expires = $2 WHERE conversation_id = $3 AND blob = $4 AND expires > $5",
+                blob, now + ttl_seconds, conversation_id, expected, now)
+        return status.endswith(" 1")
 
     async def vault_erase(self, conversation_id: str) -> bool:
         status: str = await self.pool.execute("DELETE FROM vault WHERE conversation_id = $1", conversation_id)

@@ -429,11 +429,23 @@ class SqliteStore:
                               (conversation_id, time.time())).fetchone()
         return bytes(row[0]) if row else None
 
-    async def vault_put(self, conversation_id: str, blob: bytes, ttl_seconds: float) -> None:
-        await self._in_writer(lambda: self._w.execute(
-            "INSERT INTO vault (conversation_id, blob, expires) VALUES (?, ?, ?) ON CONFLICT (conversation_id) "
-            "DO UPDATE SET blob = excluded.blob, expires = excluded.expires",
-            (conversation_id, blob, time.time() + ttl_seconds)))
+    async def vault_put(self, conversation_id: str, blob: bytes, ttl_seconds: float,
+                        expected: bytes | None) -> bool:
+        def run() -> bool:
+            now = time.time()
+            if expected is None:  # a new map: takes the place of nothing, or of an expired one
+                cur = self._w.execute(
+                    "INSERT INTO vault (conversation_id, blob, expires) VALUES (?, ?, ?) ON CONFLICT (conversation_id) "
+                    "DO UPDATE SET blob = excluded.blob, expires = excluded.expires WHERE vault.expires <= ?",
+                    (conversation_id, blob, now + ttl_seconds, now))
+            else:
+                cur = self._w.execute(
+                    "UPDATE vault SET blob = ?, expires = ? WHERE conversation_id = ? AND blob = ? AND expires > ?",
+                    (blob, now + ttl_seconds, conversation_id, expected, now))
+            return cur.rowcount == 1
+
+        stored: bool = await self._in_writer(run)
+        return stored
 
     async def vault_erase(self, conversation_id: str) -> bool:
         erased: bool = await self._in_writer(
