@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import itertools
 import json
 import secrets
 from collections.abc import AsyncIterator
@@ -407,3 +408,55 @@ async def test_a_vault_map_is_stored_only_in_place_of_the_version_it_was_read_as
     assert await store.vault_erase(cid)
     assert await store.vault_get(cid) is None
     assert not await store.vault_erase(cid)
+
+
+class _NotingPool:
+    """A PostgreSQL pool that notes what each one-statement append wrote (1) or found stale (0)."""
+
+    def __init__(self, pool: Any, notes: list[int]) -> None:
+        self._pool = pool
+        self._notes = notes
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        result = await self._pool.fetchval(query, *args)
+        if "WITH advanced AS" in query:
+            self._notes.append(int(result))
+        return result
+
+
+async def test_appends_from_two_instances_interleave_in_one_order(store_url: str) -> None:
+    """Each instance starts its next append where it last wrote; when another wrote meanwhile, that guess
+    is stale and the append still lands after everything else, with the frontier over every leaf."""
+    a, b = open_store(StoreSettings(url=store_url)), open_store(StoreSettings(url=store_url))
+    await a.open()
+    await b.open()
+    fast: dict[str, list[int]] = {"a": [], "b": []}
+    if isinstance(a, PostgresStore) and isinstance(b, PostgresStore):
+        # PostgreSQL tries one statement first: note what each such try wrote (1) or found stale (0).
+        for name, s in (("a", a), ("b", b)):
+            s._pool = _NotingPool(s.pool, fast[name])  # type: ignore[assignment]
+    run = secrets.token_hex(4)
+    try:
+        firsts = []
+        for n, (who, size) in enumerate(((a, 2), (a, 3), (b, 1), (a, 2), (b, 2), (b, 1))):
+            batch = [entry(f"il-{run}-{n}-{i}") for i in range(size)]
+            batch[0] = dataclasses.replace(batch[0], payload=b'{"p":1}', payload_hash=hashlib.sha256(
+                run.encode() + bytes([n])).digest())
+            firsts.append((await who.append_entries(batch), size))
+        for (first, size), (following, _) in itertools.pairwise(firsts):
+            assert following == first + size
+        size, frontier = await b.frontier()
+        assert size == firsts[-1][0] + firsts[-1][1]
+        leaves = await a.leaf_hashes(0, size)
+        assert len(leaves) == size
+        assert advance_frontier(None, [dataclasses.replace(entry("leaf"), leaf_hash=h) for h in leaves]) == frontier
+        stored = {r["request_id"] for _, r in await a.query_records(RecordQuery(limit=100, newest_first=True))}
+        assert {f"il-{run}-{n}-0" for n in range(6)} <= stored
+        if isinstance(a, PostgresStore):
+            assert fast == {"a": [1, 0], "b": [0, 1]}
+    finally:
+        await a.close()
+        await b.close()
