@@ -134,3 +134,23 @@ async def test_each_durable_commit_is_reported_with_its_time_and_size_and_a_fail
         assert not writer.healthy
     finally:
         await writer.stop()
+
+
+async def test_a_failing_commit_observer_does_not_hold_back_a_durable_batch(tmp_path: Path) -> None:
+    store = RecordingStore(tmp_path / "observer.db")
+    await store.open()
+
+    def broken(seconds: float, records: int) -> None:
+        raise RuntimeError("observer bug")
+
+    writer = AuditWriter(store, window_ms=0, batch_max=1024, timeout_seconds=5, commit_on_loop=True,
+                         on_commit=broken)
+    await writer.start()
+    try:
+        assert await writer.append(record(0)) == 0
+        assert await writer.append(record(1)) == 1
+        assert writer.healthy
+    finally:
+        await writer.stop()
+        await store.close()
+    assert await logged_ids(tmp_path / "observer.db") == ["req_0", "req_1"]

@@ -183,7 +183,10 @@ class AuditWriter:
             return
         self.healthy = True
         if self._on_commit is not None:
-            self._on_commit(time.perf_counter() - started, len(batch))
+            try:
+                self._on_commit(time.perf_counter() - started, len(batch))
+            except Exception:  # a broken observer must not stop the calls of a durable batch
+                log.exception("the audit commit observer failed")
         for i, (_, fut) in enumerate(batch):
             if not fut.done():
                 fut.set_result(first + i)
