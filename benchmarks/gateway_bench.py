@@ -282,9 +282,9 @@ def main() -> None:
         for _ in range(args.rounds):
             for name, url, auth, port in targets:
                 for conc in (1, 16):
-                    before = audit_counters(port) if port else None
+                    before = audit_counters(port) if port else {}
                     runs.setdefault(f"{name}_c{conc}", []).append(wrk(url, body, auth, conc, args.duration, work))
-                    if port and before is not None:
+                    if port:
                         audit.setdefault(f"{name}_c{conc}", []).append(audit_delta(before, audit_counters(port)))
         first_port, first_key, _ = gateways[worker_counts[0]]
         ttft_targets: list[tuple[str, int, str | None]] = [("direct", mock_port, None),
