@@ -17,7 +17,6 @@ from typing import Any
 import msgspec
 
 from interlock.approvals.http import ApprovalsApi
-from interlock.detect.cli import cli_scan
 from interlock.engine import Engine, new_request_id
 from interlock.errors import (
     Forbidden,
@@ -48,6 +47,7 @@ from interlock.identity.principal import Principal
 from interlock.pipeline.call import Call
 from interlock.pipeline.parse import decode_json_object
 from interlock.redact import ActionPolicy
+from interlock.redact.report import scan_report
 from interlock.settings import ConfigError, Settings, load_settings
 from interlock.store.base import RecordQuery
 
@@ -325,7 +325,7 @@ class InterlockApp:
             text = doc.get("text")
             if not isinstance(text, str):
                 raise InvalidRequest("Send {\"text\": \"...\"}.", param="text")
-            result = cli_scan(text, self.engine.detector, ActionPolicy({}, default="redact"))
+            result = scan_report(text, self.engine.detector, ActionPolicy({}, default="redact"))
         except Refusal as refusal:
             await send_error(send, refusal, request_id)
             return

@@ -119,9 +119,9 @@ def policy_explain(config: Path | None, principal_id: str, kind: str, tenant: st
 @click.option("--model", default=None, help="Decide actions as for this model alias (default: redact everything).")
 def scan(config: Path | None, source: Any, as_json: bool, model: str | None) -> None:
     """Find sensitive data in a file (or stdin) and show it redacted, in-process."""
-    from interlock.detect.cli import cli_scan
     from interlock.engine import build_detector
     from interlock.redact import ActionPolicy
+    from interlock.redact.report import scan_report
 
     settings = load_cli_settings(config)
     raw = source.read()
@@ -137,7 +137,7 @@ def scan(config: Path | None, source: Any, as_json: bool, model: str | None) -> 
             raise click.ClickException(f"no model has the alias {model!r}; the settings name: {', '.join(known)}")
         actions = _actions_for_model(settings, model, detector.scan(text))
     try:
-        result = cli_scan(text, detector, actions)
+        result = scan_report(text, detector, actions)
     except Refusal as refusal:
         raise click.ClickException(refusal.message) from None
     if as_json:

@@ -68,9 +68,9 @@ def test_action_policy_rejects_unknown_action() -> None:
 
 
 def test_cli_scan_output(detector: Detector) -> None:
-    from interlock.detect.cli import cli_scan
+    from interlock.redact.report import scan_report
 
-    result = cli_scan("mail a@example.com", detector, ActionPolicy())
+    result = scan_report("mail a@example.com", detector, ActionPolicy())
     assert result["redacted"] == "mail [EMAIL_1]"
     assert result["counts"] == {"pii.email": 1}
     assert result["findings"][0]["start"] == 5

@@ -1,4 +1,4 @@
-"""What ``interlock scan`` prints: findings and the redacted text, as plain data."""
+"""A scan report: findings and the redacted text of one text, as plain data (``interlock scan``, ``/admin/scan``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from interlock.redact.placeholders import PlaceholderMap
 from interlock.redact.redactor import redact
 
 
-def cli_scan(text: str, detector: Detector, actions: ActionPolicy) -> dict[str, Any]:
+def scan_report(text: str, detector: Detector, actions: ActionPolicy) -> dict[str, Any]:
     """Scan and redact ``text``. A ``block`` action raises :class:`~interlock.errors.DataBlocked`.
 
     Findings carry spans, not values, so the output is safe to log.
