@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -19,9 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import asyncpg
 import click
-import msgspec
 
-from interlock.cli_common import config_option, load_cli_settings, shown_url
+from interlock.cli.common import config_option, echo_json, load_cli_settings, shown_url
 from interlock.errors import Refusal
 from interlock.identity.principal import Principal
 from interlock.settings import ConfigError, Settings
@@ -86,10 +84,6 @@ def _with_engine(settings: Settings, key: str | None,
 
 
 # -- output ---------------------------------------------------------------------------------------
-
-def _echo_json(doc: Any) -> None:
-    sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(doc), indent=2) + b"\n")
-    sys.stdout.flush()
 
 
 def _when(ts: float | None) -> str:
@@ -189,7 +183,7 @@ def approvals_list(config: Path | None, key: str | None, everything: bool, state
 
     views = _with_engine(load_cli_settings(config), key, run)
     if as_json:
-        _echo_json(views)
+        echo_json(views)
         return
     if not views:
         click.echo("no approval requests" if everything or state else "nothing waiting for your decision")
@@ -214,7 +208,7 @@ def approvals_show(config: Path | None, key: str | None, approval_id: str, as_js
 
     view = _with_engine(load_cli_settings(config), key, run)
     if as_json:
-        _echo_json(view)
+        echo_json(view)
     else:
         click.echo("\n".join(_details(view)))
 
@@ -247,7 +241,7 @@ def _decide(config: Path | None, key: str | None, approval_id: str, decision: Li
 
     view = _with_engine(load_cli_settings(config), key, run)
     if as_json:
-        _echo_json(view)
+        echo_json(view)
     elif view["state"] == "pending":
         click.echo(f"{view['id']}: your approval is recorded; {view['approvals']} of {view['quorum']} "
                    f"approvals so far, still pending")

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
-import msgspec
 
-from interlock.cli_common import config_option, load_cli_settings, with_store
+from interlock.cli.common import config_option, echo_json, load_cli_settings, with_store
 from interlock.errors import Refusal
 from interlock.store import Store
 
@@ -25,10 +23,6 @@ from interlock.store import Store
 def tools() -> None:
     """The tool registry and its MCP tools' pinned definitions."""
 
-
-def _echo_json(doc: Any) -> None:
-    sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(doc), indent=2) + b"\n")
-    sys.stdout.flush()
 
 
 @tools.command("list")
@@ -47,7 +41,7 @@ def tools_list(config: Path | None, as_json: bool, definitions: bool) -> None:
 
     views = with_store(settings, run)
     if as_json or definitions:
-        _echo_json({"object": "list", "data": views})
+        echo_json({"object": "list", "data": views})
         return
     if not views:
         click.echo("The tool registry is empty (`tools:` in the settings).")

@@ -1,16 +1,18 @@
-"""What every ``interlock`` subcommand shares: the --config option, settings and store access."""
+"""What every ``interlock`` subcommand shares: the --config option, settings, store access, JSON output."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
 import click
+import msgspec
 
 from interlock.settings import ConfigError, Settings, load_settings
 from interlock.store import Store, open_store
@@ -52,3 +54,21 @@ def with_store(settings: Settings, fn: Callable[[Store], Awaitable[T]]) -> T:
     except (OSError, asyncpg.PostgresError, sqlite3.Error) as exc:
         raise click.ClickException(f"cannot open the store {shown_url(settings.store.url)}: "
                                    f"{type(exc).__name__}: {exc}") from None
+
+
+_sorted_json = msgspec.json.Encoder(order="sorted")
+
+
+def echo_json(doc: Any, *, indent: bool = True) -> None:
+    """One JSON document on stdout: indented for people, or on one line for scripts."""
+    raw = msgspec.json.encode(doc)
+    sys.stdout.buffer.write((msgspec.json.format(raw, indent=2) if indent else raw) + b"\n")
+    sys.stdout.flush()
+
+
+def echo_json_lines(docs: Any) -> None:
+    """JSON Lines on stdout, keys sorted: one object a line, ready for ``jq`` or a log shipper."""
+    out = sys.stdout.buffer
+    for doc in docs:
+        out.write(_sorted_json.encode(doc) + b"\n")
+    out.flush()

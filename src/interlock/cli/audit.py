@@ -10,8 +10,8 @@ from typing import Any
 import click
 import msgspec
 
-from interlock.cli_common import config_option, with_store
-from interlock.cli_common import load_cli_settings as _settings
+from interlock.cli.common import config_option, echo_json_lines, with_store
+from interlock.cli.common import load_cli_settings as _settings
 from interlock.settings import ConfigError, Settings
 from interlock.store import RecordQuery, Store
 
@@ -22,11 +22,7 @@ def audit() -> None:
 
 
 def _print_records(rows: list[tuple[int, dict[str, Any]]]) -> None:
-    enc = msgspec.json.Encoder(order="sorted")
-    out = sys.stdout.buffer
-    for seq, rec in rows:
-        out.write(enc.encode({"seq": seq, **rec}) + b"\n")
-    out.flush()
+    echo_json_lines({"seq": seq, **rec} for seq, rec in rows)
 
 
 @audit.command("tail")
