@@ -7,6 +7,7 @@ import concurrent.futures
 import json
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -15,7 +16,7 @@ import pytest
 from approvals_support import WEBHOOK_SECRET, WebhookReceiver
 
 from gateway_support import CliResult, Gateway, run_async
-from interlock.cli_approvals import _edits
+from interlock.cli.approvals import _edits
 from interlock.engine import Engine
 from interlock.identity.principal import Principal
 from interlock.settings import load_settings
@@ -214,3 +215,24 @@ def test_an_approver_edits_a_held_tool_call_from_the_command_line(approvals_gw: 
     assert [r.get("refusal_code") for r in records[1:3]] == ["approval_edit_invalid", "approval_edit_invalid"]
     assert records[3]["decision"]["edited"] == ["amount"]
     assert records[0]["arguments_digest"] != records[3]["arguments_digest"]
+
+
+def test_an_approver_needs_no_upstream_key(tmp_path: Path) -> None:
+    """Deciding approvals reads the store, never a model: the provider's key is not the approver's business."""
+    from gateway_support import run_cli_process, write_settings
+
+    path = write_settings(tmp_path / "interlock.yaml", {
+        "store": {"url": f"sqlite:///{tmp_path / 'interlock.db'}"},
+        "providers": {"openai": {"base_url": "https://api.example/v1", "api_key_env": "INTERLOCK_TEST_UNSET_KEY"}},
+        "models": [{"alias": "gpt", "provider": "openai", "upstream_model": "gpt-4o"}],
+    })
+    created = run_cli_process(["keys", "create", "--config", str(path), "--name", "rita", "--json"])
+    assert created.exit_code == 0, created.stderr
+    key = json.loads(created.stdout)["key"]
+    listed = run_cli_process(["approvals", "list", "--config", str(path)], env={"INTERLOCK_API_KEY": key})
+    assert listed.exit_code == 0, listed.stderr
+    assert listed.stdout.strip() == "nothing waiting for your decision"
+    # Serving still needs it, and says so before any worker starts.
+    served = run_cli_process(["check-config", "--config", str(path)])
+    assert served.exit_code == 1
+    assert "INTERLOCK_TEST_UNSET_KEY" in served.stderr

@@ -53,19 +53,22 @@ class OpenAIUpstream:
         self._path = "/chat/completions"
         if settings.type == "azure" and settings.api_version:
             self._path += f"?api-version={settings.api_version}"
+        self._headers: list[tuple[str, str]] = []
+        self._pool: HttpPool | None = None
+
+    async def start(self) -> None:
+        """Read the upstream key and open the pool. The key is read here, not at construction, so that
+        what builds an engine without calling models (an approver's command line) never needs it."""
+        s = self.settings
         headers = {"content-type": "application/json", "accept": "application/json, text/event-stream",
-                   **settings.headers}
-        key = settings.api_key()
+                   **s.headers}
+        key = s.api_key()
         if key:
-            if settings.type == "azure":
+            if s.type == "azure":
                 headers["api-key"] = key
             else:
                 headers["authorization"] = f"Bearer {key}"
         self._headers = [(k.lower(), v) for k, v in headers.items()]
-        self._pool: HttpPool | None = None
-
-    async def start(self) -> None:
-        s = self.settings
         self._pool = HttpPool(s.base_url, max_connections=s.max_connections,
                               connect_timeout=s.connect_timeout_seconds, read_timeout=s.read_timeout_seconds)
 
