@@ -69,3 +69,9 @@ def test_readme_quick_start_runs_as_written(tmp_path: Path) -> None:
             server.stdout.close()
     # The embedded defaults keep their state in the working directory.
     assert (tmp_path / "interlock.db").exists()
+
+
+def test_readme_says_how_to_install_the_sdk_its_example_uses() -> None:
+    text = README.read_text(encoding="utf-8")
+    sdk_example = text.index("from openai import OpenAI")
+    assert "pip install openai" in text[:sdk_example]
