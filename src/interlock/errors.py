@@ -82,6 +82,14 @@ class UpstreamUnavailable(Refusal):
     type = "api_error"
 
 
+class UpstreamAuthFailed(Refusal):
+    """The provider refused the gateway's own credentials: a deployment problem, not the caller's."""
+
+    status = 502
+    code = "upstream_auth_failed"
+    type = "api_error"
+
+
 class UpstreamTimeout(Refusal):
     status = 504
     code = "upstream_timeout"

@@ -75,6 +75,9 @@ class ProviderSettings(_Frozen):
     connect_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
     read_timeout_seconds: Annotated[float, Field(gt=0)] = 120.0
     max_connections: Annotated[int, Field(ge=1, le=10_000)] = 256
+    # The largest answer accepted from this provider, as sent and once decoded (gzip, deflate); a
+    # larger one is refused with 502 instead of being held in memory.
+    max_response_bytes: Annotated[int, Field(ge=1024)] = 16 * 1024 * 1024
 
     @field_validator("base_url")
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import zlib
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import cast
@@ -30,11 +31,23 @@ class HttpTimeout(HttpError):
     """No byte arrived within the read timeout (or the connection did not open in time)."""
 
 
+class HttpTooLarge(HttpError):
+    """The response body (as sent, or once decoded) is larger than the pool accepts."""
+
+
+# Statuses whose responses never carry a body, whatever their headers say (RFC 9112 section 6.3).
+_NO_BODY = frozenset({204, 304})
+
+
 class _Conn(asyncio.Protocol):
     """One connection; carries one request at a time."""
 
-    def __init__(self, read_timeout: float) -> None:
+    def __init__(self, read_timeout: float, max_body: int) -> None:
         self._read_timeout = read_timeout
+        self._max_body = max_body
+        self._received = 0
+        # No Content-Length and not chunked: the body ends when the upstream closes the connection.
+        self._until_close = False
         self.transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._loop = asyncio.get_running_loop()
@@ -67,8 +80,16 @@ class _Conn(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if not self.complete:
-            self._fail(HttpError("connection closed before the response was complete"))
+        if self.complete:
+            return
+        if exc is None and self.headers_done and self._until_close and self.error is None:
+            # A close-delimited body (legal in HTTP/1.x): a clean close is its end. The parser has no
+            # way to be told of the end of input, so the message is completed here.
+            self.complete = True
+            self.keep_alive = False
+            self._wake()
+            return
+        self._fail(HttpError("connection closed before the response was complete"))
 
     # -- httptools callbacks ------------------------------------------------------------------
 
@@ -78,8 +99,15 @@ class _Conn(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self.status = self._parser.get_status_code()
         self.headers_done = True
+        delimited = any(k == b"content-length" or (k == b"transfer-encoding" and b"chunked" in v.lower())
+                        for k, v in self.headers)
+        self._until_close = not delimited and self.status >= 200 and self.status not in _NO_BODY
 
     def on_body(self, body: bytes) -> None:
+        self._received += len(body)
+        if self._received > self._max_body:
+            self._fail(HttpTooLarge(f"the response is larger than {self._max_body} bytes"))
+            return
         self._chunks.append(body)
         self._buffered += len(body)
         if self._buffered > _HIGH_WATER and not self._paused and self.transport is not None:
@@ -97,6 +125,8 @@ class _Conn(asyncio.Protocol):
         return self.complete and self.keep_alive and not self.closed and self.error is None and not self._chunks
 
     def reset(self) -> None:
+        self._received = 0
+        self._until_close = False
         self.status = 0
         self.headers = []
         self.headers_done = False
@@ -170,11 +200,12 @@ class _Conn(asyncio.Protocol):
 class Response:
     """A response whose headers have arrived. Read it whole or iterate it, then it is released."""
 
-    def __init__(self, pool: HttpPool, conn: _Conn) -> None:
+    def __init__(self, pool: HttpPool, conn: _Conn, max_body: int) -> None:
         self._pool = pool
         self._conn: _Conn | None = conn
         self.status = conn.status
         self.headers = conn.headers
+        self._decoder = _decoder(self.header(b"content-encoding"), max_body)
 
     def header(self, name: bytes) -> bytes | None:
         for k, v in self.headers:
@@ -186,6 +217,8 @@ class Response:
         conn = self._take()
         try:
             body = await conn.read_all()
+            if self._decoder is not None:
+                body = self._decoder.feed(body) + self._decoder.end()
         except BaseException:
             self._pool.discard(conn)
             raise
@@ -194,9 +227,16 @@ class Response:
 
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         conn = self._take()
+        decoder = self._decoder
         try:
             while (chunk := await conn.next_chunk()) is not None:
+                if decoder is not None:
+                    chunk = decoder.feed(chunk)
+                    if not chunk:
+                        continue
                 yield chunk
+            if decoder is not None and (rest := decoder.end()):
+                yield rest
         except BaseException:
             self._pool.discard(conn)
             raise
@@ -215,11 +255,61 @@ class Response:
         return conn
 
 
+class _Decoder:
+    """gzip or deflate content decoding, incremental, with the decoded size bounded (a small compressed
+    answer may expand to gigabytes)."""
+
+    def __init__(self, encoding: bytes, max_body: int) -> None:
+        self._encoding = encoding
+        # 32 + 15: a zlib or gzip header, detected; "deflate" without a zlib header is retried raw.
+        self._z = zlib.decompressobj(47)
+        self._started = False
+        self._max = max_body
+        self._size = 0
+
+    def feed(self, data: bytes) -> bytes:
+        try:
+            out = self._z.decompress(data, self._max - self._size + 1)
+        except zlib.error:
+            if self._started or self._encoding != b"deflate":
+                raise HttpError(f"the {self._encoding.decode('latin-1')} body does not decode") from None
+            self._z = zlib.decompressobj(-15)
+            try:
+                out = self._z.decompress(data, self._max - self._size + 1)
+            except zlib.error:
+                raise HttpError("the deflate body does not decode") from None
+        self._started = True
+        self._size += len(out)
+        if self._size > self._max or self._z.unconsumed_tail:
+            raise HttpTooLarge(f"the decoded response is larger than {self._max} bytes")
+        return out
+
+    def end(self) -> bytes:
+        try:
+            out = self._z.flush()
+        except zlib.error:
+            raise HttpError("the compressed body ends early") from None
+        self._size += len(out)
+        if self._size > self._max:
+            raise HttpTooLarge(f"the decoded response is larger than {self._max} bytes")
+        return out
+
+
+def _decoder(encoding: bytes | None, max_body: int) -> _Decoder | None:
+    value = (encoding or b"").strip().lower()
+    if value in (b"", b"identity"):
+        return None
+    if value in (b"gzip", b"x-gzip", b"deflate"):
+        return _Decoder(b"gzip" if value == b"x-gzip" else value, max_body)
+    raise HttpError(f"the response has a content encoding this client does not decode: {value.decode('latin-1')}")
+
+
 class HttpPool:
     """Keep-alive connections to one origin (scheme, host, port)."""
 
     def __init__(self, base_url: str, *, max_connections: int, connect_timeout: float,
-                 read_timeout: float, ssl_context: ssl.SSLContext | None = None) -> None:
+                 read_timeout: float, ssl_context: ssl.SSLContext | None = None,
+                 max_response_bytes: int = 16 * 1024 * 1024) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
@@ -232,6 +322,7 @@ class HttpPool:
             self._ssl = ssl_context or ssl.create_default_context()
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
+        self._max_body = max_response_bytes
         self._idle: list[_Conn] = []
         self._slots = asyncio.Semaphore(max_connections)
         self._closed = False
@@ -240,7 +331,7 @@ class HttpPool:
         loop = asyncio.get_running_loop()
         try:
             _, proto = await asyncio.wait_for(
-                loop.create_connection(lambda: _Conn(self._read_timeout), self.host, self.port, ssl=self._ssl,
+                loop.create_connection(lambda: _Conn(self._read_timeout, self._max_body), self.host, self.port, ssl=self._ssl,
                                        server_hostname=self.host if self._ssl else None),
                 self._connect_timeout,
             )
@@ -284,7 +375,7 @@ class HttpPool:
                     if conn.headers_done or conn.status:
                         raise
                     continue
-                return Response(self, conn)
+                return self._response(conn)
             conn = await self._open()
             conn.send(data)
             try:
@@ -292,9 +383,16 @@ class HttpPool:
             except BaseException:
                 self._drop(conn)
                 raise
-            return Response(self, conn)
+            return self._response(conn)
         except BaseException:
             self._slots.release()
+            raise
+
+    def _response(self, conn: _Conn) -> Response:
+        try:
+            return Response(self, conn, self._max_body)
+        except HttpError:
+            self._drop(conn)  # the caller's handler gives the slot back
             raise
 
     def _drop(self, conn: _Conn) -> None:

@@ -12,8 +12,9 @@ from typing import Any
 
 import msgspec
 
-from interlock.errors import Refusal, UpstreamTimeout, UpstreamUnavailable
-from interlock.providers.http_client import HttpError, HttpPool, HttpTimeout, Response
+from interlock.errors import Refusal, UpstreamAuthFailed, UpstreamTimeout, UpstreamUnavailable
+from interlock.providers.http_client import HttpError, HttpPool, HttpTimeout, HttpTooLarge, Response
+from interlock.providers.sse import SseDecoder
 from interlock.settings import ProviderSettings
 
 _encode = msgspec.json.Encoder().encode
@@ -70,7 +71,8 @@ class OpenAIUpstream:
                 headers["authorization"] = f"Bearer {key}"
         self._headers = [(k.lower(), v) for k, v in headers.items()]
         self._pool = HttpPool(s.base_url, max_connections=s.max_connections,
-                              connect_timeout=s.connect_timeout_seconds, read_timeout=s.read_timeout_seconds)
+                              connect_timeout=s.connect_timeout_seconds, read_timeout=s.read_timeout_seconds,
+                              max_response_bytes=s.max_response_bytes)
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -79,6 +81,11 @@ class OpenAIUpstream:
 
     def _unavailable(self, what: str) -> Retryable:
         return Retryable(UpstreamUnavailable(f"The model provider {self.name!r} {what}; try again later."))
+
+    def _too_large(self) -> Retryable:
+        return Retryable(UpstreamUnavailable(
+            f"The model provider {self.name!r} answered with more than {self.settings.max_response_bytes} bytes, "
+            "the limit for one answer (providers.*.max_response_bytes)."))
 
     def _timeout(self) -> Retryable:
         return Retryable(UpstreamTimeout(f"The model provider {self.name!r} did not answer in time; "
@@ -93,10 +100,18 @@ class OpenAIUpstream:
                 raw = await resp.read()
         except HttpTimeout:
             raise self._timeout() from None
+        except HttpTooLarge:
+            raise self._too_large() from None
         except HttpError as exc:
             raise self._unavailable(f"could not be reached ({exc})") from None
         if resp.status >= 500:
             raise self._unavailable(f"failed with HTTP {resp.status}")
+        if resp.status in (401, 403):
+            # The gateway's own credentials were refused: the caller can do nothing about it, another
+            # route may still answer.
+            raise Retryable(UpstreamAuthFailed(
+                f"The model provider {self.name!r} refused the gateway's credentials (HTTP {resp.status}); "
+                "tell your administrator to check the provider's API key."))
         if resp.status >= 400:
             raise UpstreamRejected(f"The model provider refused the request: {_upstream_message(raw)}",
                                    status=resp.status if resp.status in (400, 404, 413, 422, 429) else 400)
@@ -108,6 +123,8 @@ class OpenAIUpstream:
             raw = await resp.read()
         except HttpTimeout:
             raise self._timeout() from None
+        except HttpTooLarge:
+            raise self._too_large() from None
         except HttpError:
             raise self._unavailable("dropped the connection mid-answer") from None
         try:
@@ -145,36 +162,47 @@ class OpenAIUpstream:
         return chained()
 
     async def _chunks(self, resp: Response) -> AsyncGenerator[dict[str, Any], None]:
-        pending = b""
+        events = SseDecoder()
         done = False
         try:
             async for data in resp.iter_chunks():
                 if done:
                     continue
-                pending += data
-                # SSE events end with a blank line; keep any partial line for the next read.
-                *lines, pending = pending.split(b"\n")
-                for raw_line in lines:
-                    line = raw_line.strip()
-                    if not line.startswith(b"data:"):
-                        continue
-                    payload = line[5:].strip()
+                for payload in events.feed(data):
                     if payload == b"[DONE]":
                         done = True
                         break
-                    try:
-                        chunk = _decode(payload)
-                    except msgspec.DecodeError:
-                        raise self._unavailable("sent a malformed stream chunk") from None
-                    if not isinstance(chunk, dict):
-                        raise self._unavailable("sent a stream chunk that is not an object")
-                    if "error" in chunk:
-                        raise self._unavailable("reported an error mid-stream")
-                    yield chunk
+                    for chunk in self._chunks_of(payload):
+                        yield chunk
+            if not done:
+                # A close-delimited stream may end without a blank line after its last event.
+                for payload in events.end():
+                    if payload != b"[DONE]":
+                        for chunk in self._chunks_of(payload):
+                            yield chunk
         except HttpTimeout:
             raise self._timeout() from None
+        except HttpTooLarge:
+            raise self._too_large() from None
         except HttpError:
             raise self._unavailable("dropped the connection mid-stream") from None
-        finally:
-            resp.close()
 
+    def _chunks_of(self, payload: bytes) -> list[dict[str, Any]]:
+        try:
+            return [self._chunk(_decode(payload))]
+        except msgspec.DecodeError:
+            pass
+        if b"\n" in payload:
+            # Several data lines with no blank line between them: one chunk a line, as some servers mean it.
+            try:
+                return [self._chunk(_decode(line)) for line in payload.split(b"\n") if line.strip()]
+            except msgspec.DecodeError:
+                pass
+        raise self._unavailable("sent a malformed stream chunk")
+
+    def _chunk(self, chunk: Any) -> dict[str, Any]:
+        if not isinstance(chunk, dict):
+            raise self._unavailable("sent a stream chunk that is not an object")
+        if "error" in chunk:
+            raise self._unavailable("reported an error mid-stream")
+        return chunk
