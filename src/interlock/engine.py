@@ -64,12 +64,13 @@ class Engine:
                                   on_commit=self.metrics.audit_commit)
         self.audit = AuditLog(self.store, settings.audit)
         self.jwt = JwtVerifier(settings.identity.jwt) if settings.identity.jwt is not None else None
-        self.authenticator = Authenticator(self.store, settings.identity, self.jwt)
         self.models: dict[str, ModelSettings] = {m.alias: m for m in settings.models}
         self.upstreams = {name: OpenAIUpstream(name, p) for name, p in settings.providers.items()}
         policy = load_policies(settings)
         assert policy is not None
         self.policy = policy
+        self.authenticator = Authenticator(self.store, settings.identity, self.jwt,
+                                           lambda: self.policy.engine.config.tenants or settings.policy.tenants)
         self.shadow_policy = load_policies(settings, shadow=True)
         p = settings.policy
         self.policy_watchers = [PolicyWatcher(self.policy, p.dir or default_policy_dir(), p.reload_interval_seconds)]

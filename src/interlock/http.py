@@ -55,7 +55,17 @@ async def read_request_body(scope: Scope, receive: Receive, limit: int) -> bytes
 
 
 def headers_of(scope: Scope) -> dict[str, str]:
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+    """The request headers by lower-case name. A header sent more than once keeps every value,
+    newline-separated (a newline cannot occur inside one value), so identity checks can refuse it
+    instead of silently taking the last."""
+    raw = scope["headers"]
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
+    if len(headers) != len(raw):
+        headers = {}
+        for k, v in raw:
+            name, value = k.decode("latin-1"), v.decode("latin-1")
+            headers[name] = headers[name] + "\n" + value if name in headers else value
+    return headers
 
 
 def error_document(refusal: Refusal, request_id: str) -> dict[str, Any]:

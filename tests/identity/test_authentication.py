@@ -236,3 +236,73 @@ def test_invalid_jwt_is_401(gateway: Gateway, mock: MockLLM, http: httpx.Client,
     assert mock.received == []
     assert gateway.record(r.headers["x-request-id"]).get("principal") is None
 
+
+
+# -- one credential, one end user --------------------------------------------------------------------
+
+
+def assert_400(r: httpx.Response, mentions: str) -> None:
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert mentions.lower() in error["message"].lower()
+    assert error["request_id"] == r.headers["x-request-id"]
+
+
+def test_two_authorization_headers_are_refused_not_resolved(gateway: Gateway, mock: MockLLM,
+                                                            http: httpx.Client) -> None:
+    headers = [("authorization", f"Bearer {gateway.keys['plain-user'].key}"),
+               ("authorization", f"Bearer {gateway.keys['admin'].key}")]
+    r = http.post("/v1/chat/completions", json=CHAT, headers=headers)
+    assert_400(r, "authorization header was sent more than once")
+    assert mock.received == []
+    assert gateway.record(r.headers["x-request-id"]).get("principal") is None
+
+
+def test_authorization_and_x_api_key_naming_different_keys_are_refused(gateway: Gateway, mock: MockLLM,
+                                                                       http: httpx.Client) -> None:
+    headers = {**bearer(gateway.keys["plain-user"].key), "x-api-key": gateway.keys["admin"].key}
+    assert_400(chat(http, headers), "different credentials")
+    same = {**bearer(gateway.keys["plain-user"].key), "x-api-key": gateway.keys["plain-user"].key}
+    assert chat(http, same).status_code == 200
+    assert len(mock.received) == 1
+
+
+def test_two_end_user_headers_are_refused(gateway: Gateway, mock: MockLLM, http: httpx.Client) -> None:
+    headers = [("authorization", f"Bearer {gateway.keys['acting-app'].key}"),
+               ("x-interlock-end-user", "carol"), ("x-interlock-end-user", "admin")]
+    assert_400(http.post("/v1/chat/completions", json=CHAT, headers=headers), "more than once")
+    assert mock.received == []
+
+
+def test_an_end_user_header_and_an_end_user_token_together_are_refused(gateway: Gateway, mock: MockLLM,
+                                                                       http: httpx.Client,
+                                                                       jwt_issuer: JwtIssuer) -> None:
+    headers = {**bearer(gateway.keys["acting-app"].key), "x-interlock-end-user": "carol",
+               "x-interlock-end-user-token": jwt_issuer.token("erin", tenant="default")}
+    assert_400(chat(http, headers), "not both")
+    assert mock.received == []
+
+
+def test_a_jwt_caller_cannot_name_another_end_user(gateway: Gateway, mock: MockLLM, http: httpx.Client,
+                                                   jwt_issuer: JwtIssuer) -> None:
+    headers = {**bearer(jwt_issuer.token("erin", tenant="default")), "x-interlock-end-user": "admin"}
+    r = chat(http, headers)
+    assert r.status_code == 403
+    assert r.json()["error"]["code"] == "permission_denied"
+    assert mock.received == []
+
+
+@pytest.mark.parametrize(("claims", "mentions"), [
+    pytest.param({"sub": ""}, "names nobody", id="empty-sub"),
+    pytest.param({"sub": "   "}, "names nobody", id="blank-sub"),
+    pytest.param({"tenant": "nowhere"}, "tenant this gateway does not know", id="unknown-tenant"),
+    pytest.param({"tenant": ["default"]}, "not a tenant name", id="tenant-not-a-string"),
+])
+def test_a_token_that_names_nobody_known_is_401(gateway: Gateway, mock: MockLLM, http: httpx.Client,
+                                                jwt_issuer: JwtIssuer, claims: dict[str, Any],
+                                                mentions: str) -> None:
+    claims = dict(claims)  # the same parameters serve both stores
+    sub = claims.pop("sub", "grace")
+    assert_401(chat(http, bearer(jwt_issuer.token(sub, **claims))), mentions)
+    assert mock.received == []

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from interlock.errors import Forbidden, Unauthenticated
+from interlock.errors import Forbidden, InvalidRequest, ServiceUnavailable, Unauthenticated
 from interlock.identity.jwt import JwtVerifier
 from interlock.identity.keys import PREFIX_LEN, looks_like_key, matches
 from interlock.identity.principal import Principal
 from interlock.settings import IdentitySettings
 from interlock.store.base import Store
 
+log = logging.getLogger("interlock.identity")
+
 _MAX_END_USER_LEN = 256
+# A header sent more than once arrives with its values newline-separated (see the ASGI layer's
+# ``headers_of``); a newline cannot occur inside one header value.
+_REPEATED = "\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,11 +30,27 @@ class Identity:
 
 
 class Authenticator:
-    def __init__(self, store: Store, settings: IdentitySettings, jwt: JwtVerifier | None) -> None:
+    def __init__(self, store: Store, settings: IdentitySettings, jwt: JwtVerifier | None,
+                 known_tenants: Callable[[], Collection[str]] | None = None) -> None:
         self._store = store
         self._jwt = jwt
         self._end_user_header = settings.end_user_header.lower()
         self._end_user_token_header = settings.end_user_token_header.lower()
+        # The tenants the policy catalogue knows: a token naming another one identifies nobody here.
+        self._known_tenants = known_tenants
+
+    def _unambiguous(self, headers: dict[str, str]) -> None:
+        """One credential, one end user: a repeated or conflicting identity header is refused, never
+        resolved by picking one (which a proxy and the gateway might pick differently)."""
+        for name in ("authorization", "x-api-key", self._end_user_header, self._end_user_token_header):
+            if _REPEATED in headers.get(name, ""):
+                raise InvalidRequest(f"The {name} header was sent more than once; send it once.", param=name)
+        auth, api_key = headers.get("authorization"), headers.get("x-api-key")
+        if auth and api_key and auth.partition(" ")[2].strip() != api_key.strip():
+            raise InvalidRequest("Authorization and x-api-key name different credentials; send one.")
+        if self._end_user_header in headers and self._end_user_token_header in headers:
+            raise InvalidRequest(f"Name the end user once: {self._end_user_header} or "
+                                 f"{self._end_user_token_header}, not both.")
 
     @staticmethod
     def _credential(headers: dict[str, str]) -> str:
@@ -44,7 +67,13 @@ class Authenticator:
                               "create a key with 'interlock keys create'.")
 
     async def key_principal(self, key: str) -> Principal:
-        record = await self._store.key_by_prefix(key[:PREFIX_LEN])
+        try:
+            record = await self._store.key_by_prefix(key[:PREFIX_LEN])
+        except Exception:
+            # Fail closed, and say it is the gateway's state, not the caller's key.
+            log.exception("the key store could not be read")
+            raise ServiceUnavailable("The gateway cannot check API keys right now (its store is unavailable); "
+                                     "try again shortly.") from None
         if record is None or not matches(record, key):
             raise Unauthenticated("The API key is not valid. Check it, or create one with 'interlock keys create'.")
         state = record.state(time.time())
@@ -55,12 +84,17 @@ class Authenticator:
         return record.principal
 
     async def identify(self, headers: dict[str, str]) -> Identity:
+        self._unambiguous(headers)
         token = self._credential(headers)
         if looks_like_key(token):
             caller = await self.key_principal(token)
             method = "api_key"
         elif self._jwt is not None and token.count(".") == 2:
-            return Identity(await self._jwt.verify(token), None, "jwt")
+            user = self._known(await self._jwt.verify(token))
+            if self._end_user_header in headers or self._end_user_token_header in headers:
+                raise Forbidden("A caller signed in with a token acts for itself only; send the end user's "
+                                "request with their own token.")
+            return Identity(user, None, "jwt")
         else:
             raise Unauthenticated("The API key is not valid. Check it, or create one with 'interlock keys create'.")
 
@@ -74,7 +108,7 @@ class Authenticator:
         if user_token is not None:
             if self._jwt is None:
                 raise Unauthenticated("End-user tokens are not configured on this gateway (identity.jwt).")
-            user = await self._jwt.verify(user_token)
+            user = self._known(await self._jwt.verify(user_token))
             if user.tenant != caller.tenant:
                 raise Forbidden("The end user belongs to another tenant than the application.")
             return Identity(user, caller, method + "+user_jwt")
@@ -86,3 +120,8 @@ class Authenticator:
         # An asserted end user is only as trusted as the app: it carries no roles of its own.
         user = Principal(id=asserted, kind="user", tenant=caller.tenant)
         return Identity(user, caller, method + "+asserted_user")
+
+    def _known(self, user: Principal) -> Principal:
+        if self._known_tenants is not None and user.tenant not in self._known_tenants():
+            raise Unauthenticated(f"The token names a tenant this gateway does not know ({user.tenant!r}).")
+        return user

@@ -87,10 +87,16 @@ class JwtVerifier:
             raise Unauthenticated("The token's signature does not verify.") from None
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"The token is not valid: {exc}.") from None
+        subject = claims[s.subject_claim]
+        if not isinstance(subject, str | int) or not str(subject).strip():
+            raise Unauthenticated(f"The token's {s.subject_claim!r} claim is empty: it names nobody.")
+        tenant = claims.get(s.tenant_claim)
+        if tenant is not None and not isinstance(tenant, str):
+            raise Unauthenticated(f"The token's {s.tenant_claim!r} claim is not a tenant name.")
         return Principal(
-            id=str(claims[s.subject_claim]),
+            id=str(subject).strip(),
             kind="user",
-            tenant=str(claims.get(s.tenant_claim) or "default"),
+            tenant=tenant or "default",
             roles=_names(claims.get(s.roles_claim)),
             groups=_names(claims.get(s.groups_claim)),
         )
