@@ -31,6 +31,7 @@ KEYS = (
     KeySpec("support-2", ("support_agent",), tenant="acme"),
     KeySpec("analyst", ("analyst",), tenant="acme"),
     KeySpec("admin", ("admin",), tenant="acme"),
+    KeySpec("helpdesk-app", ("support_agent",), kind="app", tenant="acme", may_act_for=True),
 )
 
 # Beside the example policies: internal addresses never go to the knowledge-base search, and wire transfers
@@ -402,6 +403,20 @@ def test_only_the_requester_can_resume(acme: Gateway, mock: MockLLM) -> None:
         resume(acme, "support", messages, "apr_000000000000000000000000")
     assert unknown.value.code == "approval_not_found"
     # Still usable by the one who asked: nothing was spent by the refusals.
+    answer = resume(acme, "support", messages, approval_id)
+    assert answer.choices[0].finish_reason == "tool_calls"
+
+
+def test_an_app_acting_for_end_users_cannot_resume_as_the_requester(acme: Gateway, mock: MockLLM) -> None:
+    messages, (approval_id,) = hold(acme, "support", ("refund_payment", refund(410), "c_imp"))
+    decide(acme, "finance", approval_id, "approve")
+    helpdesk = acme.client(acme.keys["helpdesk-app"])
+    for end_user in ({"x-interlock-end-user": "support"}, {}):
+        with pytest.raises(openai.NotFoundError) as caught:
+            helpdesk.chat.completions.create(model="mock", messages=messages,  # type: ignore[arg-type]
+                                             extra_headers={"x-interlock-resume": approval_id, **end_user})
+        assert caught.value.code == "approval_not_found"
+    # Nothing was spent: the one who asked still resumes it.
     answer = resume(acme, "support", messages, approval_id)
     assert answer.choices[0].finish_reason == "tool_calls"
 

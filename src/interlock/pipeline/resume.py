@@ -3,7 +3,7 @@
 A tool call held for approval is removed from the model's answer (``pipeline/intercept.py``). Once a
 person approves it, the caller sends the same conversation again with the header
 ``x-interlock-resume: apr_…[,apr_…]``. This stage then spends each approval (once, by whoever asked
-for it) and answers as the model would have: an assistant message carrying the approved calls, with
+for it, through the same application) and answers as the model would have: an assistant message carrying the approved calls, with
 their original ``tool_call_id`` and the approved (possibly approver-edited) arguments, and
 ``finish_reason: "tool_calls"``, streamed or not as the request asks. Nothing is sent upstream.
 
@@ -66,10 +66,13 @@ class ResumeApproved:
         ids = resume_ids(header)
         principal = call.principal
         assert principal is not None
+        app = call.app.id if call.app is not None else None
         for approval_id in ids:
             approval = await self._approvals.get(approval_id)
+            # Only the caller who asked, through the same application (or none), spends an approval: an
+            # application acting for end users must not resume a call someone else asked for by naming them.
             if approval is None or approval.tenant != principal.tenant \
-                    or principal.id not in (approval.requester, approval.app):
+                    or (principal.id, app) != (approval.requester, approval.app):
                 raise not_found(approval_id)
             if approval.kind != "tool_call" or approval.tool is None:
                 raise InvalidRequest(f"Approval request {approval_id} is not for a tool call, so there is no "
