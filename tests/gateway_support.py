@@ -292,13 +292,17 @@ def gateway_settings(*, mock_base_url: str, dead_port: int, store_url: str, work
         "store": {"url": store_url, "commit_timeout_seconds": 5},
         "policy": {"dir": policy_dir, "tenants": ["default", "other"],
                    "roles": ["admin", "analyst", "ops", "reviewer"]},
+        # The mock speaks the OpenAI format (type openai, as a real provider would be configured); tests
+        # script it with a top-level "mock" field, which the gateway forwards unread only because it is
+        # passed through here.
         "providers": {
-            "upstream": {"type": "openai", "base_url": mock_base_url},
+            "upstream": {"type": "openai", "base_url": mock_base_url, "pass_through_fields": ["mock"]},
             # Same mock, but the gateway gives up on it quickly.
-            "slowup": {"type": "openai", "base_url": mock_base_url, "read_timeout_seconds": 0.5},
+            "slowup": {"type": "openai", "base_url": mock_base_url, "read_timeout_seconds": 0.5,
+                       "pass_through_fields": ["mock"]},
             # A port that is bound and never listens: every connection is refused.
             "dead": {"type": "openai", "base_url": f"http://127.0.0.1:{dead_port}/v1",
-                     "connect_timeout_seconds": 2},
+                     "connect_timeout_seconds": 2, "pass_through_fields": ["mock"]},
         },
         "models": [
             {"alias": "mock", "provider": "upstream", "upstream_model": "mock"},

@@ -34,6 +34,7 @@ from interlock.pipeline.protect import ProtectInput
 from interlock.pipeline.resume import ResumeApproved
 from interlock.pipeline.reveal import RevealOutput
 from interlock.pipeline.runner import Pipeline
+from interlock.pipeline.schema import CHAT_FIELDS
 from interlock.policy.setup import default_policy_dir, load_policies
 from interlock.policy.watch import PolicyWatcher
 from interlock.providers.openai_compat import OpenAIUpstream
@@ -95,7 +96,8 @@ class Engine:
         self.pipeline = Pipeline(
             (
                 Authenticate(self.authenticator),
-                ParseChatRequest(settings.limits.max_json_depth, settings.limits.max_messages),
+                ParseChatRequest(settings.limits.max_json_depth, settings.limits.max_messages,
+                                 pass_through_fields(settings)),
                 AuthorizeModel(self.models, self.policy, self.shadow_policy),
                 ProtectInput(self.guard),
                 ResumeApproved(self.approvals),
@@ -223,6 +225,29 @@ class Engine:
             checks["mcp_servers"] = self.mcp.readiness()
         checks["ready"] = self.started and checks["store"] == "ok" and self.writer.healthy and bool(self.models)
         return checks
+
+
+def pass_through_fields(settings: Settings) -> dict[str, frozenset[str]]:
+    """Per alias, the unknown top-level fields forwarded unread: those every provider on its route (the
+    alias and its fallbacks) passes through, plus the alias's own. The built-in mock takes ``mock``."""
+    models = {m.alias: m for m in settings.models}
+
+    def provider_fields(alias: str) -> frozenset[str]:
+        p = settings.providers[models[alias].provider]
+        return frozenset(p.pass_through_fields) | (frozenset({"mock"}) if p.type == "mock" else frozenset())
+
+    out: dict[str, frozenset[str]] = {}
+    for m in settings.models:
+        route = [m.alias, *(f for f in m.fallbacks if f in models)]
+        shared = frozenset.intersection(*(provider_fields(a) for a in route))
+        fields = shared | frozenset(m.pass_through_fields)
+        known = fields & CHAT_FIELDS
+        if known:
+            raise ConfigError(f"models: {m.alias}: pass_through_fields names {', '.join(sorted(known))}, which "
+                              f"the gateway knows and scans; only unknown fields can be passed through")
+        if fields:
+            out[m.alias] = fields
+    return out
 
 
 def key_dir(settings: Settings) -> Path:

@@ -78,6 +78,9 @@ class ProviderSettings(_Frozen):
     # The largest answer accepted from this provider, as sent and once decoded (gzip, deflate); a
     # larger one is refused with 502 instead of being held in memory.
     max_response_bytes: Annotated[int, Field(ge=1024)] = 16 * 1024 * 1024
+    # Top-level request fields this provider takes that the gateway does not know: forwarded unread,
+    # by the deployment's choice (an unknown field is refused otherwise). The built-in mock takes "mock".
+    pass_through_fields: tuple[str, ...] = ()
 
     @field_validator("base_url")
     @classmethod
@@ -113,6 +116,8 @@ class ModelSettings(_Frozen):
     # Aliases tried in order when this one fails to connect or answers 5xx; never on a refusal.
     fallbacks: tuple[str, ...] = ()
     description: str = ""
+    # As the provider's pass_through_fields, for this alias only.
+    pass_through_fields: tuple[str, ...] = ()
 
 
 class JwtSettings(_Frozen):

@@ -264,7 +264,7 @@ def settings_tree(store_url: str, mock_base_url: str) -> dict[str, Any]:
         "store": {"url": store_url, "commit_timeout_seconds": 5},
         "policy": {"dir": "policies", "tenants": ["default", "acme", "globex"], "roles": ["admin", "analyst"]},
         "audit": {"key_name": KEY_NAME, "checkpoint_interval_seconds": 3600, "payload_retention_days": 30},
-        "providers": {"upstream": {"type": "openai", "base_url": mock_base_url}},
+        "providers": {"upstream": {"type": "openai", "base_url": mock_base_url, "pass_through_fields": ["mock"]}},
         "models": [
             {"alias": "mock", "provider": "upstream", "upstream_model": "mock"},
             {"alias": "mock-large", "provider": "upstream", "upstream_model": "mock-large"},

@@ -91,9 +91,11 @@ def test_bad_body_is_a_clear_400(gateway: Gateway, mock: MockLLM, http: httpx.Cl
 
 
 def test_depth_at_the_limit_is_accepted(gateway: Gateway, mock: MockLLM, http: httpx.Client) -> None:
-    # The document itself is one level, so MAX_DEPTH - 1 more levels of nesting is exactly at the limit.
+    # The document, response_format, json_schema and schema are four levels (a schema is free-form JSON, the
+    # one place deep nesting is legitimate), so MAX_DEPTH - 4 more levels are exactly at the limit.
     body = '{"model": "mock", "messages": [{"role": "user", "content": "deep"}], "mock": {"reply": "ok"},' \
-           ' "metadata_blob": ' + nested(MAX_DEPTH - 1) + "}"
+           ' "response_format": {"type": "json_schema", "json_schema": {"name": "deep", "schema": {"enum": ' \
+           + nested(MAX_DEPTH - 4) + "}}}}"
     r = post(http, gateway, body)
     assert r.status_code == 200, r.text
     assert len(mock.received) == 1

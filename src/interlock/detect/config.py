@@ -14,6 +14,8 @@ TAXONOMY: frozenset[str] = frozenset({
     "secret.password", "secret.token", "secret.connection_string",
     # Found only in tool results, by ``detect.injection``.
     "threat.prompt_injection",
+    # Content parts the gateway cannot read; found by the protect stage, one finding per part.
+    "media.image", "media.audio", "media.file",
 })
 
 

@@ -62,6 +62,8 @@ class Call:
     model_alias: str = ""
     stream: bool = False
     client_wants_usage: bool = False
+    # Top-level fields forwarded unread because the deployment passes them through for this model.
+    passed_through: frozenset[str] = frozenset()
 
     provider: str = ""
     upstream_model: str = ""

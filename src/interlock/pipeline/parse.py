@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -11,6 +13,7 @@ from interlock.pipeline.call import Call
 from interlock.pipeline.schema import ChatRequest
 
 _decode = msgspec.json.Decoder().decode
+_UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `(?P<field>[^`]*)`")
 
 
 def json_depth_exceeds(value: Any, limit: int) -> bool:
@@ -50,22 +53,41 @@ def decode_json_object(raw: bytes, max_depth: int) -> dict[str, Any]:
 class ParseChatRequest:
     name = "parse"
 
-    def __init__(self, max_depth: int, max_messages: int) -> None:
+    def __init__(self, max_depth: int, max_messages: int,
+                 pass_through: Mapping[str, frozenset[str]] | None = None) -> None:
         self._max_depth = max_depth
         self._max_messages = max_messages
+        # Per model alias: top-level fields its provider takes that the gateway forwards unread, by choice.
+        self._pass_through = pass_through or {}
 
     async def __call__(self, call: Call) -> None:
         doc = decode_json_object(call.raw_body, self._max_depth)
+        model = doc.get("model")
+        passed = self._pass_through.get(model, frozenset()) if isinstance(model, str) else frozenset()
+        checked = {k: v for k, v in doc.items() if k not in passed} if passed.intersection(doc) else doc
         try:
-            req = msgspec.convert(doc, ChatRequest)
+            req = msgspec.convert(checked, ChatRequest)
         except msgspec.ValidationError as exc:
-            text = str(exc)
-            param = text.rsplit("`$.", 1)[-1].rstrip("`") if "`$." in text else None
-            raise InvalidRequest(f"Invalid chat request: {text}.", param=param) from None
+            raise _invalid(str(exc)) from None
         if len(req.messages) > self._max_messages:
             raise InvalidRequest(f"Too many messages ({len(req.messages)}); the limit is {self._max_messages}.",
                                  param="messages")
         call.body = doc
+        call.passed_through = frozenset(passed.intersection(doc))
         call.model_alias = req.model
         call.stream = req.stream
         call.client_wants_usage = bool(req.stream_options and req.stream_options.include_usage)
+
+
+def _invalid(text: str) -> InvalidRequest:
+    """A validation error as the caller can act on it, naming the field (``param``) as a JSON path."""
+    where = text.rsplit(" - at `", 1)[-1].rstrip("`") if " - at `" in text else "$"
+    unknown = _UNKNOWN_FIELD.match(text)
+    if unknown is not None:
+        field = unknown.group("field")
+        path = f"{where}.{field}"
+        return InvalidRequest(
+            f"The request has a field the gateway does not know: {path[2:] or field}. A field the gateway "
+            f"cannot scan is refused, since its value would reach the provider unread; remove it, or ask an "
+            f"administrator to pass it through for this model (pass_through_fields).", param=path[2:] or field)
+    return InvalidRequest(f"Invalid chat request: {text}.", param=where[2:] or None)

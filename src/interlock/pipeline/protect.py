@@ -56,9 +56,55 @@ def _item_setter(container: list[Any], index: int) -> Setter:
 _SCHEMA_STRUCTURE = frozenset({"type", "format", "pattern", "$ref", "$schema", "$id", "$anchor", "required"})
 
 
-def _text_slots(body: dict[str, Any]) -> list[tuple[str, Setter, str]]:
-    """Every string the model (or its provider) reads, with a way to replace it and where it sits."""
+def _entry_setters(container: dict[str, Any]) -> list[tuple[str, Setter, str, Setter]]:
+    """For a free-form map (metadata): per entry, its key and value with setters. Keys are rewritten too,
+    so the map is rebuilt from its entries on every change, in the original order."""
+    entries = [[k, v] for k, v in container.items()]
+
+    def setter(index: int, part: int) -> Setter:
+        def set_text(new: str) -> None:
+            entries[index][part] = new
+            container.clear()
+            container.update((k, v) for k, v in entries)
+
+        return set_text
+
+    return [(k, setter(i, 0), v, setter(i, 1)) for i, (k, v) in enumerate(entries)]
+
+
+class MediaSlot:
+    """A content part the gateway cannot read (an image, audio, a file): a finding of a ``media.*``
+    class over the whole part, decided by policy like any class. Removed, it becomes a text part."""
+
+    __slots__ = ("data_class", "index", "original", "parts")
+
+    def __init__(self, data_class: str, parts: list[Any], index: int) -> None:
+        self.data_class = data_class
+        self.parts = parts
+        self.index = index
+        self.original = parts[index]
+
+    def finding(self) -> Finding:
+        return Finding(self.data_class, 0, 0, 1.0, "content_part",
+                       f"a content part of type {self.parts[self.index].get('type')!r}, which the gateway cannot "
+                       f"read")
+
+    def remove(self) -> None:
+        self.parts[self.index] = {"type": "text", "text": f"[{self.data_class} removed]"}
+
+    def restore(self) -> None:
+        self.parts[self.index] = self.original
+
+
+_MEDIA_PARTS = {"image_url": "media.image", "input_audio": "media.audio", "file": "media.file"}
+
+
+def _text_slots(body: dict[str, Any]) -> tuple[list[tuple[str, Setter, str]], list[MediaSlot]]:
+    """Every string the model (or its provider) reads, with a way to replace it and where it sits, and
+    every part it cannot read. The request schema is closed (pipeline/schema.py), so this covers it whole:
+    a field added there must be added here (the request-coverage test sends a marker in every one)."""
     slots: list[tuple[str, Setter, str]] = []
+    media: list[MediaSlot] = []
 
     def slot(container: dict[str, Any], key: str, where: str = INPUT) -> None:
         value = container.get(key)
@@ -70,10 +116,22 @@ def _text_slots(body: dict[str, Any]) -> list[tuple[str, Setter, str]]:
         if isinstance(value, str):
             slot(holder, key, where)
         elif isinstance(value, list):
-            for part in value:
-                if isinstance(part, dict):
-                    slot(part, "text", where)
-                    slot(part, "refusal", where)
+            for index, part in enumerate(value):
+                if not isinstance(part, dict):
+                    continue
+                slot(part, "text", where)
+                slot(part, "refusal", where)
+                kind = _MEDIA_PARTS.get(part.get("type", ""))
+                if kind is not None:
+                    media.append(MediaSlot(kind, value, index))
+                inner = part.get(part.get("type", ""))
+                if isinstance(inner, dict):
+                    # What the provider reads beside the bytes: an image's URL, a file's name and id.
+                    if kind == "media.image":
+                        slot(inner, "url", where)
+                    elif kind == "media.file":
+                        slot(inner, "filename", where)
+                        slot(inner, "file_id", where)
 
     def schema(node: Any) -> None:
         """The prose of a JSON schema: descriptions, titles, examples, defaults, enum values."""
@@ -96,39 +154,71 @@ def _text_slots(body: dict[str, Any]) -> list[tuple[str, Setter, str]]:
 
     def function(definition: Any) -> None:
         if isinstance(definition, dict):
+            slot(definition, "name")
             slot(definition, "description")
             if isinstance(definition.get("parameters"), dict):
                 schema(definition["parameters"])
+
+    def call_of(holder: Any) -> None:
+        if isinstance(holder, dict):
+            slot(holder, "name")
+            slot(holder, "arguments")
 
     for message in body.get("messages", ()):
         if not isinstance(message, dict):
             continue
         content(message, "content", TOOL_RESULT if message.get("role") in ("tool", "function") else INPUT)
+        slot(message, "name")
+        slot(message, "refusal")
+        slot(message, "tool_call_id")
+        if isinstance(message.get("audio"), dict):
+            slot(message["audio"], "id")
         for tool_call in message.get("tool_calls") or ():
-            if isinstance(tool_call, dict) and isinstance(tool_call.get("function"), dict):
-                slot(tool_call["function"], "arguments")
-        if isinstance(message.get("function_call"), dict):  # the older form of a tool call
-            slot(message["function_call"], "arguments")
+            if isinstance(tool_call, dict):
+                slot(tool_call, "id")
+                call_of(tool_call.get("function"))
+        call_of(message.get("function_call"))  # the older form of a tool call
     for tool in body.get("tools") or ():
         if isinstance(tool, dict):
             function(tool.get("function"))
     for legacy in body.get("functions") or ():
         function(legacy)
+    for choice in ("tool_choice", "function_call"):
+        chosen = body.get(choice)
+        if isinstance(chosen, dict):
+            call_of(chosen.get("function") if choice == "tool_choice" else chosen)
     response_format = body.get("response_format")
     if isinstance(response_format, dict) and isinstance(response_format.get("json_schema"), dict):
         json_schema = response_format["json_schema"]
+        slot(json_schema, "name")
         slot(json_schema, "description")
         if isinstance(json_schema.get("schema"), dict):
             schema(json_schema["schema"])
     if isinstance(body.get("prediction"), dict):  # predicted output: text the model reads
         content(body["prediction"], "content")
-    # Sent to the provider with the request: end-user id and stored metadata.
-    slot(body, "user")
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        slot(body, "stop")
+    elif isinstance(stop, list):
+        slots.extend((v, _item_setter(stop, i), INPUT) for i, v in enumerate(stop) if isinstance(v, str) and v)
+    if isinstance(body.get("audio"), dict):
+        slot(body["audio"], "voice")
+    location = (body.get("web_search_options") or {}).get("user_location")
+    if isinstance(location, dict) and isinstance(location.get("approximate"), dict):
+        for key in ("city", "country", "region", "timezone"):
+            slot(location["approximate"], key)
+    # Sent to the provider with the request: identifiers of the end user and the caching key.
+    for key in ("user", "safety_identifier", "prompt_cache_key"):
+        slot(body, key)
     metadata = body.get("metadata")
     if isinstance(metadata, dict):
-        for key in list(metadata):
-            slot(metadata, key)
-    return slots
+        for key, set_key, value, set_value in _entry_setters(metadata):
+            slots.append((key, set_key, INPUT))
+            if isinstance(value, str) and value:
+                slots.append((value, set_value, INPUT))
+    # Fields the deployment passes through for a model (call.passed_through) are forwarded unread, by its
+    # choice: the schema refuses every other field it does not know.
+    return slots, media
 
 
 class ProtectInput:
@@ -139,9 +229,9 @@ class ProtectInput:
         self._injection = injection if injection is not None else PromptInjectionRecognizer()
 
     async def __call__(self, call: Call) -> None:
-        slots = _text_slots(call.body)
+        slots, media = _text_slots(call.body)
         scanned: list[tuple[str, Setter, list[Finding]]] = []
-        everything: list[Finding] = []
+        everything: list[Finding] = [m.finding() for m in media]
         for text, setter, where in slots:
             findings = self._guard.scan(text)
             flagged = self._injection.scan(text) if where == TOOL_RESULT else []
@@ -170,7 +260,13 @@ class ProtectInput:
         for _ in range(_REWRITES):
             for text, setter, findings in scanned:
                 setter(redact(text, findings, kept, mapping).text)
+            # Media is never kept at rest: the audit copy names the part; the model gets it only if allowed.
+            for part in media:
+                part.remove()
             call.payload = {"messages": _copy(call.body.get("messages"))}
+            for part in media:
+                if policy.action_for(part.data_class) == "allow":
+                    part.restore()
             for text, setter, findings in scanned:
                 setter(redact(text, findings, policy, mapping).text)
             # In a conversation, the new placeholders are stored before the model sees them. If another

@@ -21,7 +21,9 @@ Risk = Literal["low", "medium", "high"]
 SideEffects = Literal["none", "read", "write", "external"]
 
 # ``threat``: content that attacks the model rather than exposing anyone (prompt injection in tool output).
-DATA_CLASS_FAMILIES: frozenset[str] = frozenset({"pii", "pci", "fin", "net", "secret", "threat", "custom"})
+# ``media``: images, audio and files, which the gateway cannot read and so cannot vouch for.
+DATA_CLASS_FAMILIES: frozenset[str] = frozenset({"pii", "pci", "fin", "net", "secret", "threat", "media",
+                                                 "custom"})
 
 DEFAULT_DATA_CLASSES: tuple[str, ...] = (
     "pii.name", "pii.email", "pii.phone", "pii.address", "pii.date_of_birth", "pii.national_id",
