@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import shutil
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,7 +39,7 @@ from interlock.pipeline.schema import CHAT_FIELDS
 from interlock.policy.setup import default_policy_dir, load_policies
 from interlock.policy.watch import PolicyWatcher
 from interlock.providers.openai_compat import OpenAIUpstream
-from interlock.settings import ConfigError, DetectionSettings, ModelSettings, Settings
+from interlock.settings import ConfigError, DetectionSettings, ModelSettings, Settings, StoreSettings, sqlite_path
 from interlock.store import Store, open_store
 from interlock.telemetry.metrics import Metrics, metrics_dir
 from interlock.tools import ToolGate, ToolRegistry
@@ -206,10 +207,15 @@ class Engine:
                 if engine.model_access(principal, app, m.alias, frozenset(), None).allowed]
 
     async def readiness(self) -> dict[str, Any]:
+        """A fresh probe of what a call needs, answered within the store's readiness timeout."""
         checks: dict[str, Any] = {}
+        limit = self.settings.store.readiness_timeout_seconds
         try:
-            await self.store.ping()
-            checks["store"] = "ok"
+            # Bounded: a store that hangs (a lock held elsewhere, a dead network) is an answer too.
+            await asyncio.wait_for(self.store.ping(), limit)
+            checks["store"] = _disk_room(self.settings.store)
+        except TimeoutError:
+            checks["store"] = f"failed: no answer within {limit:g} s"
         except Exception as exc:
             checks["store"] = f"failed: {type(exc).__name__}"
         checks["audit_writer"] = "ok" if self.writer.healthy else f"failed: {self.writer.last_error}"
@@ -225,6 +231,19 @@ class Engine:
             checks["mcp_servers"] = self.mcp.readiness()
         checks["ready"] = self.started and checks["store"] == "ok" and self.writer.healthy and bool(self.models)
         return checks
+
+
+def _disk_room(store: StoreSettings) -> str:
+    """"ok", or why an embedded store's disk cannot take the next records."""
+    if store.dialect != "sqlite":
+        return "ok"
+    path = sqlite_path(store.url)
+    if path == ":memory:":
+        return "ok"
+    free = shutil.disk_usage(Path(path).resolve().parent).free
+    if free < store.min_free_bytes:
+        return f"failed: {free} bytes free on the store's disk (store.min_free_bytes is {store.min_free_bytes})"
+    return "ok"
 
 
 def pass_through_fields(settings: Settings) -> dict[str, frozenset[str]]:

@@ -48,6 +48,10 @@ class StoreSettings(_Frozen):
     # rather than in the writer thread (the loop keeps serving while the disk is slow).
     commit_on_loop: bool = True
     pool_size: Annotated[int, Field(ge=1, le=200)] = 10
+    # /readyz: the store must answer within this time, and (SQLite) its disk must have this much room
+    # left, or the instance reports itself not ready (a load balancer then sends calls elsewhere).
+    readiness_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
+    min_free_bytes: Annotated[int, Field(ge=0)] = 64 * 1024 * 1024
 
     @field_validator("url")
     @classmethod

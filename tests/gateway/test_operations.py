@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,7 +28,9 @@ from gateway_support import (
     set_pg_connections,
     wait_until,
 )
+from interlock.engine import Engine
 from interlock.providers.mock import MockLLM
+from interlock.settings import Settings, StoreSettings
 from interlock.telemetry.metrics import PUBLISH_INTERVAL_SECONDS
 
 
@@ -277,3 +281,40 @@ def _ready(port: int) -> bool:
         return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
     except httpx.TransportError:
         return False
+
+
+# -- readiness is a fresh, bounded probe -------------------------------------------------------------------
+
+
+async def test_readiness_answers_in_bounded_time_when_the_store_hangs(tmp_path: Path) -> None:
+    engine = Engine(Settings(store=StoreSettings(url=f"sqlite:///{tmp_path / 'ready.db'}",
+                                                 readiness_timeout_seconds=0.3)))
+    await engine.start()
+    try:
+        assert (await engine.readiness())["store"] == "ok"
+
+        async def hang() -> None:
+            await asyncio.sleep(3600)
+
+        engine.store.ping = hang  # type: ignore[method-assign]
+        started = time.monotonic()
+        checks = await engine.readiness()
+        assert time.monotonic() - started < 2
+        assert checks["ready"] is False
+        assert checks["store"] == "failed: no answer within 0.3 s"
+    finally:
+        await engine.stop()
+
+
+async def test_readiness_fails_while_the_store_disk_is_nearly_full(tmp_path: Path) -> None:
+    free = shutil.disk_usage(tmp_path).free
+    engine = Engine(Settings(store=StoreSettings(url=f"sqlite:///{tmp_path / 'ready.db'}",
+                                                 min_free_bytes=free + 10**12)))
+    await engine.start()
+    try:
+        checks = await engine.readiness()
+        assert checks["ready"] is False
+        assert checks["store"].startswith("failed: ")
+        assert "store.min_free_bytes" in checks["store"]
+    finally:
+        await engine.stop()
