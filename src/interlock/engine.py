@@ -43,7 +43,7 @@ from interlock.telemetry.metrics import Metrics, metrics_dir
 from interlock.tools import ToolGate, ToolRegistry
 
 if TYPE_CHECKING:
-    from interlock.tools.mcp_gateway import McpGateway
+    from interlock.tools.mcp.gateway import McpGateway
 
 
 def new_request_id() -> str:
@@ -88,7 +88,7 @@ class Engine:
         # The MCP gateway at /mcp, when upstream MCP servers are declared (the MCP SDK is loaded only then).
         self.mcp: McpGateway | None = None
         if settings.mcp.servers:
-            from interlock.tools.mcp_gateway import McpGateway
+            from interlock.tools.mcp.gateway import McpGateway
 
             self.mcp = McpGateway(self)
         self.pipeline = Pipeline(
