@@ -27,7 +27,6 @@ from interlock.pipeline.authenticate import Authenticate
 from interlock.pipeline.authorize import AuthorizeModel
 from interlock.pipeline.call import Call
 from interlock.pipeline.forward import Forward, build_routes
-from interlock.pipeline.guard import DataGuard, vault_cipher
 from interlock.pipeline.intercept import InterceptToolCalls
 from interlock.pipeline.parse import ParseChatRequest
 from interlock.pipeline.protect import ProtectInput
@@ -37,6 +36,7 @@ from interlock.pipeline.runner import Pipeline
 from interlock.policy.setup import default_policy_dir, load_policies
 from interlock.policy.watch import PolicyWatcher
 from interlock.providers.openai_compat import OpenAIUpstream
+from interlock.redact.guard import DataGuard, vault_cipher
 from interlock.settings import ConfigError, DetectionSettings, ModelSettings, Settings
 from interlock.store import Store, open_store
 from interlock.telemetry.metrics import Metrics, metrics_dir
