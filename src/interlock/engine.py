@@ -27,12 +27,12 @@ from interlock.pipeline.authenticate import Authenticate
 from interlock.pipeline.authorize import AuthorizeModel
 from interlock.pipeline.call import Call
 from interlock.pipeline.forward import Forward, build_routes
-from interlock.pipeline.intercept import InterceptToolCalls
 from interlock.pipeline.parse import ParseChatRequest
 from interlock.pipeline.protect import ProtectInput
 from interlock.pipeline.resume import ResumeApproved
 from interlock.pipeline.reveal import RevealOutput
 from interlock.pipeline.runner import Pipeline
+from interlock.pipeline.tools import CheckTools
 from interlock.policy.setup import default_policy_dir, load_policies
 from interlock.policy.watch import PolicyWatcher
 from interlock.providers.openai_compat import OpenAIUpstream
@@ -100,7 +100,7 @@ class Engine:
                 ResumeApproved(self.approvals),
                 Forward(build_routes(self.models, self.upstreams)),
                 RevealOutput(self.guard, settings.detection.scan_output),
-                InterceptToolCalls(self.tool_gate, self.approvals, self.guard.scan),
+                CheckTools(self.tool_gate, self.approvals, self.guard.scan),
             ),
             self.writer,
             self.metrics,
