@@ -102,8 +102,9 @@ class Engine:
                 RevealOutput(self.guard, settings.detection.scan_output),
                 CheckTools(self.tool_gate, self.approvals, self.guard.scan),
             ),
-            self.writer,
-            self.metrics,
+            self.writer.record,
+            self.metrics.stage_seconds,
+            self.metrics.observe_call,
         )
         self.started = False
 
