@@ -64,7 +64,7 @@ class Engine:
                                   on_commit=self.metrics.audit_commit)
         self.audit = AuditLog(self.store, settings.audit)
         self.jwt = JwtVerifier(settings.identity.jwt) if settings.identity.jwt is not None else None
-        self.authenticator = Authenticator(self.store, settings.identity, self.jwt)
+        self.authenticator = Authenticator(self.store.key_by_prefix, settings.identity, self.jwt)
         self.models: dict[str, ModelSettings] = {m.alias: m for m in settings.models}
         self.upstreams = {name: OpenAIUpstream(name, p) for name, p in settings.providers.items()}
         policy = load_policies(settings)

@@ -1,18 +1,25 @@
-"""Turns request headers into the principal of a call, and the app acting for it if any."""
+"""Turns request headers into the principal of a call, and the app acting for it if any.
+
+Key records are looked up through a callable the engine passes in (the store's ``key_by_prefix``):
+the store keeps ``ApiKeyRecord`` and ``Principal``, so identity sits below it and imports no store.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from interlock.errors import Forbidden, Unauthenticated
 from interlock.identity.jwt import JwtVerifier
-from interlock.identity.keys import PREFIX_LEN, looks_like_key, matches
+from interlock.identity.keys import PREFIX_LEN, ApiKeyRecord, looks_like_key, matches
 from interlock.identity.principal import Principal
 from interlock.settings import IdentitySettings
-from interlock.store.base import Store
 
 _MAX_END_USER_LEN = 256
+
+# The key record whose stored prefix is this one, if any.
+KeyLookup = Callable[[str], Awaitable[ApiKeyRecord | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,8 +30,8 @@ class Identity:
 
 
 class Authenticator:
-    def __init__(self, store: Store, settings: IdentitySettings, jwt: JwtVerifier | None) -> None:
-        self._store = store
+    def __init__(self, key_by_prefix: KeyLookup, settings: IdentitySettings, jwt: JwtVerifier | None) -> None:
+        self._key_by_prefix = key_by_prefix
         self._jwt = jwt
         self._end_user_header = settings.end_user_header.lower()
         self._end_user_token_header = settings.end_user_token_header.lower()
@@ -44,7 +51,7 @@ class Authenticator:
                               "create a key with 'interlock keys create'.")
 
     async def key_principal(self, key: str) -> Principal:
-        record = await self._store.key_by_prefix(key[:PREFIX_LEN])
+        record = await self._key_by_prefix(key[:PREFIX_LEN])
         if record is None or not matches(record, key):
             raise Unauthenticated("The API key is not valid. Check it, or create one with 'interlock keys create'.")
         state = record.state(time.time())
