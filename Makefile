@@ -19,9 +19,11 @@ install-test: $(BIN)/python
 serve: install
 	$(BIN)/interlock serve $(ARGS)
 
+## Lint, type-check, and check the layer contract in pyproject.toml ([tool.importlinter]).
 lint: install-test
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 ## Install test dependencies, lint, type-check and run the whole suite (needs PostgreSQL and Redis).
 test: lint

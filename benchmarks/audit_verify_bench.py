@@ -21,9 +21,9 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from interlock.audit.canonical import canonical_json
-from interlock.audit.checkpoint import Checkpoint, CheckpointSigner
-from interlock.audit.merkle import MerkleAccumulator, leaf_hash
 from interlock.audit.verify import LeafRow, VerifyReport, verify_log
+from interlock.merkle.checkpoint import Checkpoint, CheckpointSigner
+from interlock.merkle.tree import MerkleAccumulator, leaf_hash
 
 SCHEMA = """
 CREATE TABLE audit_log (seq INTEGER PRIMARY KEY, request_id TEXT NOT NULL, ts REAL NOT NULL, tenant TEXT,

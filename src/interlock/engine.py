@@ -28,24 +28,24 @@ from interlock.pipeline.authenticate import Authenticate
 from interlock.pipeline.authorize import AuthorizeModel
 from interlock.pipeline.call import Call
 from interlock.pipeline.forward import Forward, build_routes
-from interlock.pipeline.guard import DataGuard, vault_cipher
-from interlock.pipeline.intercept import InterceptToolCalls
 from interlock.pipeline.parse import ParseChatRequest
 from interlock.pipeline.protect import ProtectInput
 from interlock.pipeline.resume import ResumeApproved
 from interlock.pipeline.reveal import RevealOutput
 from interlock.pipeline.runner import Pipeline
 from interlock.pipeline.schema import CHAT_FIELDS
+from interlock.pipeline.tools import CheckTools
 from interlock.policy.setup import default_policy_dir, load_policies
 from interlock.policy.watch import PolicyWatcher
 from interlock.providers.openai_compat import OpenAIUpstream
+from interlock.redact.guard import DataGuard, vault_cipher
 from interlock.settings import ConfigError, DetectionSettings, ModelSettings, Settings, StoreSettings, sqlite_path
 from interlock.store import Store, open_store
 from interlock.telemetry.metrics import Metrics, metrics_dir
 from interlock.tools import ToolGate, ToolRegistry
 
 if TYPE_CHECKING:
-    from interlock.tools.mcp_gateway import McpGateway
+    from interlock.tools.mcp.gateway import McpGateway
 
 
 def new_request_id() -> str:
@@ -71,7 +71,7 @@ class Engine:
         policy = load_policies(settings)
         assert policy is not None
         self.policy = policy
-        self.authenticator = Authenticator(self.store, settings.identity, self.jwt,
+        self.authenticator = Authenticator(self.store.key_by_prefix, settings.identity, self.jwt,
                                            lambda: self.policy.engine.config.tenants or settings.policy.tenants)
         self.shadow_policy = load_policies(settings, shadow=True)
         p = settings.policy
@@ -91,7 +91,7 @@ class Engine:
         # The MCP gateway at /mcp, when upstream MCP servers are declared (the MCP SDK is loaded only then).
         self.mcp: McpGateway | None = None
         if settings.mcp.servers:
-            from interlock.tools.mcp_gateway import McpGateway
+            from interlock.tools.mcp.gateway import McpGateway
 
             self.mcp = McpGateway(self)
         self.pipeline = Pipeline(
@@ -104,10 +104,11 @@ class Engine:
                 ResumeApproved(self.approvals),
                 Forward(build_routes(self.models, self.upstreams)),
                 RevealOutput(self.guard, settings.detection.scan_output),
-                InterceptToolCalls(self.tool_gate, self.approvals, self.guard.scan),
+                CheckTools(self.tool_gate, self.approvals, self.guard.scan),
             ),
-            self.writer,
-            self.metrics,
+            self.writer.record,
+            self.metrics.stage_seconds,
+            self.metrics.observe_call,
         )
         self.started = False
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from interlock.audit.canonical import canonical_json
-from interlock.audit.checkpoint import Checkpoint, CheckpointSigner
-from interlock.audit.merkle import MerkleAccumulator, leaf_hash
 from interlock.audit.verify import LeafRow
+from interlock.merkle.checkpoint import Checkpoint, CheckpointSigner
+from interlock.merkle.tree import MerkleAccumulator, leaf_hash
 
 KEY_NAME = "audit.example.test/interlock"
 

@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from interlock.audit.checkpoint import (
+from interlock.merkle.checkpoint import (
     CheckpointError,
     CheckpointSigner,
     keygen,

@@ -5,7 +5,7 @@ import hashlib
 import independent_verifier as ref
 import pytest
 
-from interlock.audit.merkle import (
+from interlock.merkle.tree import (
     EMPTY_ROOT,
     CachingSubtrees,
     MemoryLeaves,

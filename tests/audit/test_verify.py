@@ -7,8 +7,8 @@ import pytest
 from sample_log import SampleLog, build_log
 
 from interlock.audit.canonical import canonical_json
-from interlock.audit.merkle import MerkleAccumulator, leaf_hash
 from interlock.audit.verify import LeafRow, TrustedState, verify_log
+from interlock.merkle.tree import MerkleAccumulator, leaf_hash
 
 CHECKPOINTS = (10, 20, 32, 40)
 

@@ -29,12 +29,12 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway_support import wait_until_ready, write_policies
-from interlock.audit.checkpoint import load_private_key
-from interlock.audit.merkle import MerkleAccumulator
 from interlock.engine import Engine
 from interlock.errors import Refusal
 from interlock.identity.keys import new_key
 from interlock.identity.principal import Principal
+from interlock.merkle.checkpoint import load_private_key
+from interlock.merkle.tree import MerkleAccumulator
 from interlock.pipeline.call import Call
 from interlock.settings import Settings, load_settings
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from audit_log_support import KEY_NAME, AuditEnv, record_for, run_sync, running_engine
 
-from interlock.audit.checkpoint import verifier_key
+from interlock.merkle.checkpoint import verifier_key
 
 
 async def write(env: AuditEnv, count: int, *, checkpoint: bool) -> list[str]:

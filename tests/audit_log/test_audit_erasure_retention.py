@@ -14,9 +14,9 @@ import pytest
 from audit_log_support import KEY_NAME, AuditEnv, payload_for, record_for, run_sync, running_engine
 
 from gateway_support import load_module
-from interlock.audit.checkpoint import verifier_key
 from interlock.audit.export import ProofBundleError, verify_proof_bundle
 from interlock.engine import Engine
+from interlock.merkle.checkpoint import verifier_key
 
 
 def independent_verifier() -> ModuleType:

@@ -25,8 +25,8 @@ from audit_log_support import (
     tree_frontier,
 )
 
-from interlock.audit.checkpoint import CheckpointSigner, load_private_key
-from interlock.audit.merkle import MerkleAccumulator
+from interlock.merkle.checkpoint import CheckpointSigner, load_private_key
+from interlock.merkle.tree import MerkleAccumulator
 
 SIZE = 24
 CHECKPOINT_EVERY = 8

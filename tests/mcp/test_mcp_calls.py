@@ -10,7 +10,7 @@ from mcp_types import INVALID_PARAMS
 from upstream_server import AWS_KEY
 
 from gateway_support import Gateway
-from interlock.tools.mcp_gateway import REFUSED
+from interlock.tools.mcp.gateway import REFUSED
 
 
 def record_of(gw: Gateway, request_id: str | None = None, tool: str | None = None) -> dict[str, object]:

@@ -11,7 +11,7 @@ import pytest
 from mcp_support import KEYS, POLICIES, Upstreams, adjust_for_mcp, mcp_client, mcp_records, refusal_of, text_of
 
 from gateway_support import Gateway, GatewayFactory
-from interlock.tools.mcp_gateway import UPSTREAM_FAILED
+from interlock.tools.mcp.gateway import UPSTREAM_FAILED
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -34,12 +34,10 @@ from interlock.approvals.webhook import Webhook
 from interlock.audit.writer import AuditWriter
 from interlock.errors import Refusal
 from interlock.identity.principal import Principal
+from interlock.redact.vault import VaultCipher
 from interlock.settings import ApprovalRouteSettings, ApprovalSettings
 from interlock.store.base import ApprovalConflict, ApprovalRow, ApprovalWrite, Store
 from interlock.tasks import cancel_and_wait
-
-if TYPE_CHECKING:  # the vault module imports the detector; only the type is needed here
-    from interlock.redact.vault import VaultCipher
 
 log = logging.getLogger("interlock.approvals")
 

@@ -21,7 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from interlock.audit.canonical import canonical_json
-from interlock.audit.checkpoint import (
+from interlock.merkle.checkpoint import (
     Checkpoint,
     CheckpointError,
     load_public_key,
@@ -29,7 +29,7 @@ from interlock.audit.checkpoint import (
     verifier_key,
     verify_checkpoint,
 )
-from interlock.audit.merkle import SubtreeHash, inclusion_proof, leaf_hash, verify_inclusion
+from interlock.merkle.tree import SubtreeHash, inclusion_proof, leaf_hash, verify_inclusion
 
 BUNDLE_FORMAT = "interlock-audit-proof/1"
 

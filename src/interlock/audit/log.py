@@ -16,7 +16,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from interlock.audit.checkpoint import (
+from interlock.audit.export import proof_bundle
+from interlock.audit.verify import Problem, TrustedState, VerifyReport, verify_log
+from interlock.keyfile import load_or_create
+from interlock.merkle.checkpoint import (
     SIGNING_KEY_ENV,
     Checkpoint,
     CheckpointSigner,
@@ -25,10 +28,7 @@ from interlock.audit.checkpoint import (
     load_private_key_env,
     private_key_pem,
 )
-from interlock.audit.export import proof_bundle
-from interlock.audit.merkle import CachingSubtrees, MerkleAccumulator, subtree_from_leaf_reader
-from interlock.audit.verify import Problem, TrustedState, VerifyReport, verify_log
-from interlock.keyfile import load_or_create
+from interlock.merkle.tree import CachingSubtrees, MerkleAccumulator, subtree_from_leaf_reader
 from interlock.settings import AuditSettings, ConfigError
 from interlock.store.base import LogRow, Store
 from interlock.tasks import cancel_and_wait

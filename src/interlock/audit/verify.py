@@ -15,8 +15,8 @@ from typing import NamedTuple
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from interlock.audit.checkpoint import Checkpoint, CheckpointError, verify_checkpoint
-from interlock.audit.merkle import MerkleAccumulator
+from interlock.merkle.checkpoint import Checkpoint, CheckpointError, verify_checkpoint
+from interlock.merkle.tree import MerkleAccumulator
 
 
 class LeafRow(NamedTuple):

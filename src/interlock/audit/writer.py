@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from interlock.audit.canonical import canonical_json, payload_hash
-from interlock.audit.merkle import leaf_hash
 from interlock.errors import InternalFailure, Refusal, ServiceUnavailable
+from interlock.merkle.tree import leaf_hash
 from interlock.store.base import ApprovalConflict, ApprovalWrite, LogEntry, Store
 from interlock.tasks import cancel_and_wait
 

@@ -127,8 +127,8 @@ def audit_verify(config: Path | None, public_key_file: Path | None, trusted_file
     """Recompute every leaf and check every signed checkpoint; exit 1 naming the first bad record."""
     import base64
 
-    from interlock.audit.checkpoint import load_public_key, parse_note
     from interlock.audit.verify import TrustedState
+    from interlock.merkle.checkpoint import load_public_key, parse_note
 
     settings = _settings(config)
     trusted = None
@@ -201,7 +201,7 @@ def audit_erase(config: Path | None, request_id: str) -> None:
               help="Where to write the private key (PEM, mode 0600).")
 def audit_keygen(name: str, out: Path) -> None:
     """Create a checkpoint signing key; print the public verifier key to give to auditors."""
-    from interlock.audit.checkpoint import keygen
+    from interlock.merkle.checkpoint import keygen
 
     material = keygen(name)
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

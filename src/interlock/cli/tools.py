@@ -31,7 +31,7 @@ def tools() -> None:
 @click.option("--definitions", is_flag=True, help="Include every tool's current and pinned definition (JSON).")
 def tools_list(config: Path | None, as_json: bool, definitions: bool) -> None:
     """Every registry tool; for MCP tools, whether the server still describes them as approved."""
-    from interlock.tools.mcp_catalog import offline_catalog  # the MCP SDK, loaded only when needed
+    from interlock.tools.mcp.catalog import offline_catalog  # the MCP SDK, loaded only when needed
 
     settings = load_cli_settings(config)
 
@@ -66,7 +66,7 @@ def tools_list(config: Path | None, as_json: bool, definitions: bool) -> None:
 @click.option("--by", default=None, help="Who approves, for the audit log (default: cli:<your user name>).")
 def tools_approve(config: Path | None, name: str, digest: str | None, by: str | None) -> None:
     """Accept the definition NAME's server gives now, so the tool is offered and callable again."""
-    from interlock.tools.mcp_catalog import offline_catalog  # the MCP SDK, loaded only when needed
+    from interlock.tools.mcp.catalog import offline_catalog  # the MCP SDK, loaded only when needed
 
     settings = load_cli_settings(config)
     tool = settings.tool(name)

@@ -1,18 +1,21 @@
-"""Turns request headers into the principal of a call, and the app acting for it if any."""
+"""Turns request headers into the principal of a call, and the app acting for it if any.
+
+Key records are looked up through a callable the engine passes in (the store's ``key_by_prefix``):
+the store keeps ``ApiKeyRecord`` and ``Principal``, so identity sits below it and imports no store.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 
 from interlock.errors import Forbidden, InvalidRequest, ServiceUnavailable, Unauthenticated
 from interlock.identity.jwt import JwtVerifier
-from interlock.identity.keys import PREFIX_LEN, looks_like_key, matches
+from interlock.identity.keys import PREFIX_LEN, ApiKeyRecord, looks_like_key, matches
 from interlock.identity.principal import Principal
 from interlock.settings import IdentitySettings
-from interlock.store.base import Store
 
 log = logging.getLogger("interlock.identity")
 
@@ -20,6 +23,9 @@ _MAX_END_USER_LEN = 256
 # A header sent more than once arrives with its values newline-separated (see the ASGI layer's
 # ``headers_of``); a newline cannot occur inside one header value.
 _REPEATED = "\n"
+
+# The key record whose stored prefix is this one, if any.
+KeyLookup = Callable[[str], Awaitable[ApiKeyRecord | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +36,9 @@ class Identity:
 
 
 class Authenticator:
-    def __init__(self, store: Store, settings: IdentitySettings, jwt: JwtVerifier | None,
+    def __init__(self, key_by_prefix: KeyLookup, settings: IdentitySettings, jwt: JwtVerifier | None,
                  known_tenants: Callable[[], Collection[str]] | None = None) -> None:
-        self._store = store
+        self._key_by_prefix = key_by_prefix
         self._jwt = jwt
         self._end_user_header = settings.end_user_header.lower()
         self._end_user_token_header = settings.end_user_token_header.lower()
@@ -68,7 +74,7 @@ class Authenticator:
 
     async def key_principal(self, key: str) -> Principal:
         try:
-            record = await self._store.key_by_prefix(key[:PREFIX_LEN])
+            record = await self._key_by_prefix(key[:PREFIX_LEN])
         except Exception:
             # Fail closed, and say it is the gateway's state, not the caller's key.
             log.exception("the key store could not be read")

@@ -23,8 +23,8 @@ from interlock.detect.finding import Finding
 from interlock.detect.injection import PROMPT_INJECTION, PromptInjectionRecognizer
 from interlock.errors import ServiceUnavailable
 from interlock.pipeline.call import Call
-from interlock.pipeline.guard import DataGuard
 from interlock.redact import ActionPolicy, redact
+from interlock.redact.guard import CONVERSATION_HEADER, DataGuard
 from interlock.redact.redactor import check_blocked
 
 Setter = Callable[[str], None]
@@ -241,12 +241,12 @@ class ProtectInput:
                 findings = _beside(findings, flagged)
             if findings:
                 scanned.append((text, setter, findings))
-        mapping = await self._guard.mapping(call)
+        mapping = await self._guard.mapping(call.request_id, call.principal, call.headers.get(CONVERSATION_HEADER))
         call.mapping = mapping
         if not everything:
             call.payload = {"messages": call.body.get("messages")}
             return
-        policy = self._guard.actions(call, everything)
+        policy = self._guard.actions(call.principal, call.app, call.model_alias, everything, call.decide)
         # Refuse before rewriting anything, naming every blocked class (never a value).
         for f in everything:
             where = TOOL_RESULT if f.data_class == PROMPT_INJECTION else INPUT
@@ -272,7 +272,7 @@ class ProtectInput:
             # In a conversation, the new placeholders are stored before the model sees them. If another
             # turn stored other values under them meanwhile, the texts are written again with the merged
             # map (each pass starts from the original texts).
-            if not await self._guard.save(call, mapping):
+            if not await self._guard.save(call.request_id, mapping):
                 return
         raise ServiceUnavailable("Other requests in this conversation kept numbering the same placeholders at "
                                  "the same moment, so this one was refused. Retry it.")

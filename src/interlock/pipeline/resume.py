@@ -1,7 +1,7 @@
 """Stage: answer with approved tool calls instead of asking the model again.
 
-A tool call held for approval is removed from the model's answer (``pipeline/intercept.py``). Once a
-person approves it, the caller sends the same conversation again with the header
+A tool call held for approval is removed from the model's answer (the ``tools`` stage,
+``pipeline/tools.py``). Once a person approves it, the caller sends the same conversation again with the header
 ``x-interlock-resume: apr_…[,apr_…]``. This stage then spends each approval (once, by whoever asked
 for it, through the same application) and answers as the model would have: an assistant message carrying the approved calls, with
 their original ``tool_call_id`` and the approved (possibly approver-edited) arguments, and

@@ -15,9 +15,9 @@ from typing import Any
 
 from interlock.detect.finding import Finding
 from interlock.pipeline.call import Call
-from interlock.pipeline.guard import DataGuard, RestoreRights
 from interlock.pipeline.protect import audit_policy
 from interlock.redact import Action, ActionPolicy, PlaceholderMap, StreamingRedactor, StreamingRestorer, redact
+from interlock.redact.guard import DataGuard, RestoreRights
 from interlock.redact.redactor import Restorer, check_blocked
 
 log = logging.getLogger("interlock.pipeline")
@@ -36,7 +36,7 @@ class RevealOutput:
 
     async def __call__(self, call: Call) -> None:
         mapping = call.mapping if call.mapping is not None else PlaceholderMap(call.request_id)
-        rights = self._guard.restore_rights(call)
+        rights = self._guard.restore_rights(call.principal, call.app)
         if call.stream_iter is not None:
             call.stream_iter = self._stream(call, call.stream_iter, mapping, rights)
             return
@@ -61,7 +61,7 @@ class RevealOutput:
         """Store the placeholders the answer added. The answer has gone out with them, so one another
         turn numbered otherwise meanwhile cannot be rewritten: the stored map keeps the other turn's
         entry, and the clash is logged (class only, never a value)."""
-        clashes = await self._guard.save(call, mapping)
+        clashes = await self._guard.save(call.request_id, mapping)
         if clashes:
             log.warning("call %s: %d placeholder(s) of its answer (%s) were numbered otherwise by another turn of "
                         "its conversation meanwhile; the stored map keeps the other turn's", call.request_id,
@@ -72,7 +72,7 @@ class RevealOutput:
         if self._scan:
             findings = [f for f in self._guard.scan(text) if not _is_placeholder(text, f, mapping)]
             if findings:
-                policy = self._guard.actions(call, findings)
+                policy = self._guard.actions(call.principal, call.app, call.model_alias, findings, call.decide)
                 for f in findings:
                     call.data_findings.append((f.data_class, policy.action_for(f.data_class), "output"))
                 check_blocked(findings, policy, answer=True)
@@ -206,7 +206,9 @@ class _LazyActions(Mapping[str, Action]):
             raise KeyError(data_class)  # families are decided by Cedar itself, per class
         action = self._decided.get(data_class)
         if action is None:
-            action = self._guard.actions(self._call, [_probe(data_class)]).action_for(data_class)
+            call = self._call
+            action = self._guard.actions(call.principal, call.app, call.model_alias, [_probe(data_class)],
+                                         call.decide).action_for(data_class)
             self._decided[data_class] = action
             self._call.data_findings.append((data_class, action, "output"))
         return action

@@ -1,31 +1,41 @@
 """Runs the stages in order, fails closed, and makes the call's record durable.
 
-Built once at start-up from an ordered tuple of stages; there is no way to add one afterwards.
+Built once at start-up from an ordered tuple of stages; there is no way to add one afterwards. Where a
+record goes and who watches the stages are callables the engine passes in (the audit writer's
+``record``, the metrics' ``stage_seconds`` and ``observe_call``): the pipeline knows neither.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
-from interlock.audit.writer import AuditWriter
 from interlock.errors import InternalFailure, Refusal
 from interlock.pipeline.call import Call
 from interlock.pipeline.stage import Stage
-from interlock.telemetry.metrics import Metrics
 
 log = logging.getLogger("interlock.pipeline")
 
 # The metrics' name for the wait until a call's record is durable (after the stages, not one of them).
 RECORD_STAGE = "record"
 
+# Makes a call's record (and its payload, kept apart) durable; the refusal to answer with if it could not.
+RecordCall = Callable[[dict[str, Any], dict[str, Any] | None], Awaitable[Refusal | None]]
+# Told how long each stage (and the record's wait) took, in seconds.
+ObserveStage = Callable[[str, float], None]
+# Told about each finished call, before its record is written.
+ObserveCall = Callable[[Call], None]
+
 
 class Pipeline:
-    def __init__(self, stages: Sequence[Stage], writer: AuditWriter, metrics: Metrics) -> None:
+    def __init__(self, stages: Sequence[Stage], record: RecordCall, observe_stage: ObserveStage,
+                 observe_call: ObserveCall) -> None:
         self.stages: tuple[Stage, ...] = tuple(stages)
-        self._writer = writer
-        self._metrics = metrics
+        self._record = record
+        self._observe_stage = observe_stage
+        self._observe_call = observe_call
 
     @property
     def stage_names(self) -> tuple[str, ...]:
@@ -47,7 +57,7 @@ class Pipeline:
             finally:
                 elapsed = time.perf_counter() - started
                 call.timings_ms[stage.name] = elapsed * 1000.0
-                self._metrics.stage_seconds(stage.name, elapsed)
+                self._observe_stage(stage.name, elapsed)
         return None
 
     def refuse(self, call: Call, refusal: Refusal) -> Refusal:
@@ -59,9 +69,9 @@ class Pipeline:
     async def finish(self, call: Call) -> Refusal | None:
         """Make the record durable. A call whose record cannot be written is refused.
 
-        The wait is measured as the ``record`` stage in the metrics (the record cannot hold its own time)."""
-        self._metrics.observe_call(call)
+        The wait is observed as the ``record`` stage (the record cannot hold its own time)."""
+        self._observe_call(call)
         started = time.perf_counter()
-        failed = await self._writer.record(call.record(), call.payload)
-        self._metrics.stage_seconds(RECORD_STAGE, time.perf_counter() - started)
+        failed = await self._record(call.record(), call.payload)
+        self._observe_stage(RECORD_STAGE, time.perf_counter() - started)
         return failed

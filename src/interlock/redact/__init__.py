@@ -1,4 +1,5 @@
-"""Reversible redaction: placeholders, masking, blocking, restoration, streaming, and the vault."""
+"""Reversible redaction: placeholders, masking, blocking, restoration, streaming, the vault, and the data
+guard (``guard.py``) that joins detection, the policy's per-class decisions and the vault."""
 
 from __future__ import annotations
 

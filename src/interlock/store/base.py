@@ -11,10 +11,10 @@ from typing import Any, Protocol
 
 import msgspec
 
-from interlock.audit.checkpoint import Checkpoint
-from interlock.audit.merkle import MerkleAccumulator
 from interlock.identity.keys import ApiKeyRecord
 from interlock.identity.principal import Principal
+from interlock.merkle.checkpoint import Checkpoint
+from interlock.merkle.tree import MerkleAccumulator
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,9 @@ from typing import Any
 
 import asyncpg
 
-from interlock.audit.checkpoint import Checkpoint
-from interlock.audit.merkle import MerkleAccumulator
 from interlock.identity.keys import ApiKeyRecord
+from interlock.merkle.checkpoint import Checkpoint
+from interlock.merkle.tree import MerkleAccumulator
 from interlock.settings import StoreSettings
 from interlock.store.base import (
     APPROVAL_COLUMNS,

@@ -40,9 +40,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from interlock.audit.checkpoint import Checkpoint
-from interlock.audit.merkle import MerkleAccumulator
 from interlock.identity.keys import ApiKeyRecord
+from interlock.merkle.checkpoint import Checkpoint
+from interlock.merkle.tree import MerkleAccumulator
 from interlock.settings import StoreSettings, sqlite_path
 from interlock.store.base import (
     APPROVAL_COLUMNS,

@@ -25,9 +25,10 @@ import os
 import re
 import time
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate
 from pathlib import Path
+from typing import Any, Protocol
 
 import msgspec
 from prometheus_client import CollectorRegistry, generate_latest
@@ -35,8 +36,6 @@ from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricF
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
-
-from interlock.pipeline.call import Call
 
 log = logging.getLogger("interlock.telemetry")
 
@@ -48,6 +47,36 @@ _STAGE_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 Labels = tuple[str, ...]
+
+
+class _Usage(Protocol):
+    @property
+    def prompt_tokens(self) -> int: ...
+    @property
+    def completion_tokens(self) -> int: ...
+
+
+class FinishedCall(Protocol):
+    """What the metrics read of a finished call. The pipeline's ``Call`` is one; telemetry sits below the
+    pipeline and names only what it reads."""
+
+    @property
+    def provider(self) -> str: ...
+    @property
+    def model_alias(self) -> str: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def refusal_code(self) -> str: ...
+    @property
+    def shadow_differences(self) -> Sequence[Any]: ...
+    @property
+    def data_findings(self) -> Sequence[tuple[str, str, str]]: ...
+    @property
+    def upstream_ms(self) -> float: ...
+    @property
+    def usage(self) -> _Usage: ...
+    def elapsed_ms(self) -> float: ...
 
 
 # What a worker writes: "<pid>-<start ns>.json", and ".<that>.tmp" while writing it.
@@ -218,7 +247,7 @@ class Metrics:
             child = self._stages[stage] = self.stage.child((stage,))
         child.observe(seconds)
 
-    def observe_call(self, call: Call) -> None:
+    def observe_call(self, call: FinishedCall) -> None:
         """A finished call: its status, refusal, latency, upstream latency, tokens and data findings."""
         if not self.enabled:
             return

@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from interlock.audit.merkle import HASH_SIZE
+from interlock.merkle.tree import HASH_SIZE
 
 #: The environment variable holding a base64 Ed25519 private key (32-byte seed or PKCS#8 DER).
 SIGNING_KEY_ENV = "INTERLOCK_AUDIT_SIGNING_KEY"

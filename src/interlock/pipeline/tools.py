@@ -95,7 +95,7 @@ def explanation_text(removed: list[Judged]) -> str:
     return "\n".join(j.explanation() for j in removed)
 
 
-class InterceptToolCalls:
+class CheckTools:
     name = "tools"
 
     def __init__(self, gate: ToolGate, approvals: ApprovalService, scan: Scan) -> None:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from interlock.errors import Refusal
 from interlock.store.base import Store, ToolPin
-from interlock.tools.mcp_upstream import UpstreamTool, definition_bytes
+from interlock.tools.mcp.upstream import UpstreamTool, definition_bytes
 from interlock.tools.registry import RegisteredTool
 
 FIRST_USE = "first-use"

@@ -2,6 +2,9 @@
 
 ``DataGuard.actions`` asks Cedar once per call for every class found and turns the answers into an
 ``ActionPolicy`` whose default is ``block``: a class the policy did not decide never passes.
+
+The guard serves the pipeline's stages, the tool gate and the approvals surface alike, so it takes
+plain values (who is calling, which model, which conversation) rather than the pipeline's ``Call``.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import base64
 import os
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from interlock.detect import Detector
@@ -17,13 +20,14 @@ from interlock.detect.finding import Finding
 from interlock.errors import InvalidRequest, ServiceUnavailable
 from interlock.identity.principal import Principal
 from interlock.keyfile import load_or_create
-from interlock.pipeline.call import Call
 from interlock.policy.holder import PolicyHolder
 from interlock.redact import ActionPolicy, Entry, PlaceholderMap, Vault, VaultBusy, VaultCipher
 from interlock.settings import ConfigError, RedactionSettings
 from interlock.store.base import Store, StoreVault
 
 CONVERSATION_HEADER = "x-interlock-conversation-id"
+# Records one decision the policy took: (stage, outcome, reason, policy ids), as ``Call.decide`` does.
+Decide = Callable[[str, str, str, tuple[str, ...]], None]
 _MAX_CONVERSATION_ID = 200
 
 
@@ -95,47 +99,51 @@ class DataGuard:
             self._scanned.popitem(last=False)
         return found
 
-    def actions(self, call: Call, findings: Iterable[Finding]) -> ActionPolicy:
+    def actions(self, principal: Principal | None, app: Principal | None, model: str, findings: Iterable[Finding],
+                decide: Decide) -> ActionPolicy:
+        """What to do with each class found, for this caller and model; each decision goes to ``decide``."""
         classes = {f.data_class for f in findings}
         if not classes:
             return ActionPolicy({}, default="block")
-        assert call.principal is not None
-        decided = self.policy.engine.data_actions(call.principal, call.app, call.model_alias, sorted(classes))
+        assert principal is not None
+        decided = self.policy.engine.data_actions(principal, app, model, sorted(classes))
         by_class = {}
         for data_class, d in decided.items():
             by_class[data_class] = d.action
-            call.decide("data", d.action, f"{data_class}: {d.reason}", d.policy_ids)
+            decide("data", d.action, f"{data_class}: {d.reason}", d.policy_ids)
         return ActionPolicy(by_class, default="block")
 
-    def restore_rights(self, call: Call) -> RestoreRights:
-        assert call.principal is not None
-        return RestoreRights(self.policy, call.principal, call.app)
+    def restore_rights(self, principal: Principal | None, app: Principal | None) -> RestoreRights:
+        assert principal is not None
+        return RestoreRights(self.policy, principal, app)
 
     @staticmethod
-    def _vault_key(call: Call) -> str | None:
-        conv = call.headers.get(CONVERSATION_HEADER)
+    def _vault_key(principal: Principal | None, conversation: str | None) -> str | None:
+        conv = conversation
         if conv is None:
             return None
         conv = conv.strip()
         if not conv or len(conv) > _MAX_CONVERSATION_ID or not conv.isprintable():
             raise InvalidRequest(f"The {CONVERSATION_HEADER} header must be a printable id of at most "
                                  f"{_MAX_CONVERSATION_ID} characters.")
-        assert call.principal is not None
+        assert principal is not None
         # Scoped to the caller: nobody can open another principal's conversation map by guessing its id.
-        p = call.principal
+        p = principal
         scope = base64.urlsafe_b64encode(f"{p.tenant}\x00{p.kind}\x00{p.id}".encode()).decode()
         return f"{scope}/{conv}"
 
-    async def mapping(self, call: Call) -> PlaceholderMap:
-        key = self._vault_key(call)
+    async def mapping(self, request_id: str, principal: Principal | None, conversation: str | None) -> PlaceholderMap:
+        """The placeholder map of the caller's conversation (the value of ``CONVERSATION_HEADER``), or a
+        fresh one of this request alone when no conversation is named."""
+        key = self._vault_key(principal, conversation)
         if key is None:
-            return PlaceholderMap(call.request_id)
+            return PlaceholderMap(request_id)
         return await self._vault.load(key)
 
-    async def save(self, call: Call, mapping: PlaceholderMap) -> list[Entry]:
-        """Store what the call added to its conversation's map (nothing without a conversation). Returns
+    async def save(self, request_id: str, mapping: PlaceholderMap) -> list[Entry]:
+        """Store what the request added to its conversation's map (nothing without a conversation). Returns
         the added entries another turn's save left numbered otherwise (see ``Vault.save``)."""
-        if mapping.conversation_id == call.request_id or not mapping.new_entries():
+        if mapping.conversation_id == request_id or not mapping.new_entries():
             return []
         try:
             return await self._vault.save(mapping)

@@ -37,11 +37,11 @@ from interlock.identity.authenticator import Identity
 from interlock.redact import mask_json
 from interlock.tasks import cancel_and_wait
 from interlock.tools.gate import TOOL_ARGUMENTS_INVALID, TOOL_UNKNOWN, ToolVerdict
-from interlock.tools.mcp_catalog import McpCatalog
-from interlock.tools.mcp_pins import PinBook, PinCheck
-from interlock.tools.mcp_record import CLIENT_CLOSED, McpCall, Timer
-from interlock.tools.mcp_result import ResultBlocked, ResultInspector
-from interlock.tools.mcp_upstream import Upstream, UpstreamTool
+from interlock.tools.mcp.catalog import McpCatalog
+from interlock.tools.mcp.pins import PinBook, PinCheck
+from interlock.tools.mcp.record import CLIENT_CLOSED, McpCall, Timer
+from interlock.tools.mcp.result import ResultBlocked, ResultInspector
+from interlock.tools.mcp.upstream import Upstream, UpstreamTool
 from interlock.tools.registry import compile_schema
 
 if TYPE_CHECKING:

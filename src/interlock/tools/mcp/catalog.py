@@ -17,8 +17,8 @@ from interlock.audit.writer import AuditWriter
 from interlock.errors import NotFound, Refusal
 from interlock.settings import Settings
 from interlock.store.base import Store
-from interlock.tools.mcp_pins import PinBook, PinCheck
-from interlock.tools.mcp_upstream import Upstream, UpstreamTool
+from interlock.tools.mcp.pins import PinBook, PinCheck
+from interlock.tools.mcp.upstream import Upstream, UpstreamTool
 from interlock.tools.registry import RegisteredTool, ToolRegistry
 
 # How long start-up waits for a server's first connection before going on without it.

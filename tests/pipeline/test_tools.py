@@ -1,4 +1,4 @@
-"""The interception stage in-process: every proposed tool call judged, answers rewritten, streams held back.
+"""The tools stage in-process: every proposed tool call judged, answers rewritten, streams held back.
 
 The gate runs the example deployment's registry and policies; approvals are recorded by a stand-in
 service, so each test reads exactly which calls were held and what approvers would see.
@@ -17,7 +17,7 @@ import pytest
 from interlock.detect import Detector
 from interlock.identity.principal import Principal
 from interlock.pipeline.call import Call
-from interlock.pipeline.intercept import InterceptToolCalls
+from interlock.pipeline.tools import CheckTools
 from interlock.policy.holder import PolicyHolder
 from interlock.policy.setup import entity_config
 from interlock.settings import load_settings
@@ -52,8 +52,8 @@ def approvals() -> Approvals:
 
 
 @pytest.fixture
-def stage(gate: ToolGate, approvals: Approvals) -> InterceptToolCalls:
-    return InterceptToolCalls(gate, approvals, gate._scan)  # type: ignore[arg-type]
+def stage(gate: ToolGate, approvals: Approvals) -> CheckTools:
+    return CheckTools(gate, approvals, gate._scan)  # type: ignore[arg-type]
 
 
 def new_call(*, stream: bool = False) -> Call:
@@ -84,7 +84,7 @@ OUTSIDE_MAIL = tool_call("send_email", {"to": [EMAIL], "subject": "Your refund",
 # -- whole answers ------------------------------------------------------------------------------------
 
 
-async def test_allowed_calls_pass_untouched(stage: InterceptToolCalls) -> None:
+async def test_allowed_calls_pass_untouched(stage: CheckTools) -> None:
     call = new_call()
     call.response = answer(SEARCH, SMALL_REFUND)
     before = json.dumps(call.response)
@@ -96,7 +96,7 @@ async def test_allowed_calls_pass_untouched(stage: InterceptToolCalls) -> None:
     assert [d.outcome for d in call.decisions if d.stage == "tools"] == ["allow", "allow"]
 
 
-async def test_a_refused_call_is_removed_and_the_others_stay(stage: InterceptToolCalls) -> None:
+async def test_a_refused_call_is_removed_and_the_others_stay(stage: CheckTools) -> None:
     call = new_call()
     call.response = answer(SEARCH, BIG_REFUND, content="Working on it.")
     await stage(call)
@@ -112,7 +112,7 @@ async def test_a_refused_call_is_removed_and_the_others_stay(stage: InterceptToo
     assert entries[1]["resume"] is None
 
 
-async def test_no_call_left_means_stop_with_an_explanation(stage: InterceptToolCalls,
+async def test_no_call_left_means_stop_with_an_explanation(stage: CheckTools,
                                                            approvals: Approvals) -> None:
     call = new_call()
     call.response = answer(BIG_REFUND, HELD_REFUND)
@@ -140,7 +140,7 @@ async def test_no_call_left_means_stop_with_an_explanation(stage: InterceptToolC
     assert request["request_id"] == "req_test"
 
 
-async def test_approvers_and_the_audit_see_arguments_masked(stage: InterceptToolCalls,
+async def test_approvers_and_the_audit_see_arguments_masked(stage: CheckTools,
                                                             approvals: Approvals) -> None:
     call = new_call()
     call.response = answer(OUTSIDE_MAIL)
@@ -164,7 +164,7 @@ async def test_approvers_and_the_audit_see_arguments_masked(stage: InterceptTool
     ("refund_payment", "[1, 2]", "tool_arguments_invalid"),
     ("refund_payment", {"payment_id": "order-1", "amount": 5, "currency": "EUR"}, "tool_arguments_invalid"),
 ])
-async def test_unknown_tools_and_bad_arguments_are_refused(stage: InterceptToolCalls, name: str, arguments: Any,
+async def test_unknown_tools_and_bad_arguments_are_refused(stage: CheckTools, name: str, arguments: Any,
                                                            code: str) -> None:
     call = new_call()
     call.response = answer(tool_call(name, arguments, "call_x"))
@@ -174,7 +174,7 @@ async def test_unknown_tools_and_bad_arguments_are_refused(stage: InterceptToolC
     assert call.response["choices"][0]["finish_reason"] == "stop"
 
 
-async def test_the_older_function_call_form_is_judged_too(stage: InterceptToolCalls) -> None:
+async def test_the_older_function_call_form_is_judged_too(stage: CheckTools) -> None:
     call = new_call()
     call.response = {"choices": [{"index": 0, "finish_reason": "function_call", "message": {
         "role": "assistant", "content": None,
@@ -187,7 +187,7 @@ async def test_the_older_function_call_form_is_judged_too(stage: InterceptToolCa
     assert call.response["interlock"]["tool_calls"][0]["code"] == "tool_denied"
 
 
-async def test_answers_without_tool_calls_are_left_alone(stage: InterceptToolCalls) -> None:
+async def test_answers_without_tool_calls_are_left_alone(stage: CheckTools) -> None:
     call = new_call()
     call.response = {"choices": [{"index": 0, "finish_reason": "stop",
                                   "message": {"role": "assistant", "content": "hello"}}]}
@@ -197,7 +197,7 @@ async def test_answers_without_tool_calls_are_left_alone(stage: InterceptToolCal
     assert call.decisions == []
 
 
-async def test_a_resumed_answer_is_not_judged_again(stage: InterceptToolCalls, approvals: Approvals) -> None:
+async def test_a_resumed_answer_is_not_judged_again(stage: CheckTools, approvals: Approvals) -> None:
     call = new_call()
     call.resumed_approvals.append("apr_0009")
     call.response = answer(HELD_REFUND)
@@ -228,7 +228,7 @@ async def produce(chunks: list[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]
         yield c
 
 
-async def run_stream(stage: InterceptToolCalls, call: Call, chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def run_stream(stage: CheckTools, call: Call, chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     call.stream_iter = produce(chunks)
     await stage(call)
     assert call.stream_iter is not None
@@ -246,7 +246,7 @@ def interleaved(*calls: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-async def test_stream_text_flows_and_judged_calls_go_out_whole(stage: InterceptToolCalls) -> None:
+async def test_stream_text_flows_and_judged_calls_go_out_whole(stage: CheckTools) -> None:
     call = new_call(stream=True)
     text = [chunk({"role": "assistant", "content": ""}), chunk({"content": "Let me "}), chunk({"content": "check."})]
     out = await run_stream(stage, call, [*text, *interleaved(SEARCH, HELD_REFUND, SMALL_REFUND),
@@ -262,7 +262,7 @@ async def test_stream_text_flows_and_judged_calls_go_out_whole(stage: InterceptT
     assert "pay_3" not in json.dumps(out)
 
 
-async def test_stream_with_no_call_left_ends_with_stop_and_explains(stage: InterceptToolCalls) -> None:
+async def test_stream_with_no_call_left_ends_with_stop_and_explains(stage: CheckTools) -> None:
     call = new_call(stream=True)
     out = await run_stream(stage, call, [chunk({"role": "assistant", "content": None}),
                                          *interleaved(BIG_REFUND), chunk({}, "tool_calls"),
@@ -277,14 +277,14 @@ async def test_stream_with_no_call_left_ends_with_stop_and_explains(stage: Inter
     assert call.finish_reason == "stop"
 
 
-async def test_stream_explanation_follows_streamed_text_after_a_blank_line(stage: InterceptToolCalls) -> None:
+async def test_stream_explanation_follows_streamed_text_after_a_blank_line(stage: CheckTools) -> None:
     call = new_call(stream=True)
     out = await run_stream(stage, call, [chunk({"content": "On it."}), *interleaved(BIG_REFUND),
                                          chunk({}, "tool_calls")])
     assert out[-1]["choices"][0]["delta"]["content"].startswith("\n\nThe call to 'refund_payment'")
 
 
-async def test_stream_that_ends_without_finish_reason_still_judges(stage: InterceptToolCalls) -> None:
+async def test_stream_that_ends_without_finish_reason_still_judges(stage: CheckTools) -> None:
     call = new_call(stream=True)
     out = await run_stream(stage, call, [chunk({"role": "assistant"}), *interleaved(SEARCH, BIG_REFUND)])
     assert len(out) == 2
@@ -294,7 +294,7 @@ async def test_stream_that_ends_without_finish_reason_still_judges(stage: Interc
     assert [e["outcome"] for e in out[1]["interlock"]["tool_calls"]] == ["allowed", "refused"]
 
 
-async def test_stream_of_only_allowed_calls_carries_no_interlock_object(stage: InterceptToolCalls) -> None:
+async def test_stream_of_only_allowed_calls_carries_no_interlock_object(stage: CheckTools) -> None:
     call = new_call(stream=True)
     out = await run_stream(stage, call, [*interleaved(SEARCH), chunk({}, "tool_calls")])
     assert len(out) == 1
@@ -302,7 +302,7 @@ async def test_stream_of_only_allowed_calls_carries_no_interlock_object(stage: I
     assert "interlock" not in out[0]
 
 
-async def test_stream_legacy_function_call_is_held_back(stage: InterceptToolCalls) -> None:
+async def test_stream_legacy_function_call_is_held_back(stage: CheckTools) -> None:
     call = new_call(stream=True)
     args = json.dumps({"payment_id": "pay_9", "amount": 9000, "currency": "EUR"})
     out = await run_stream(stage, call, [
@@ -315,7 +315,7 @@ async def test_stream_legacy_function_call_is_held_back(stage: InterceptToolCall
 
 
 @pytest.mark.parametrize("name", ["", "mail jane.doe@example.org", "4111111111111111", "x" * 65])
-async def test_a_name_that_is_no_tool_name_is_not_repeated(stage: InterceptToolCalls, name: str) -> None:
+async def test_a_name_that_is_no_tool_name_is_not_repeated(stage: CheckTools, name: str) -> None:
     call = new_call()
     call.response = answer(tool_call(name, {}, "call_odd"))
     await stage(call)
