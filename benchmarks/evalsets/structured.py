@@ -14,7 +14,7 @@ TEMPLATES: dict[str, list[str]] = {
         "ValueError: duplicate contact",
         "{{n_timestamp}} DEBUG outbound POST https://api.example.com/v1/charge Authorization: Bearer {{payment}} "
         "body_sha={{n_sha256}}",
-        "[{{n_timestamp}}] worker-3 connecting to postgres://app:{{password}}@{{host}}:{{n_port}}/orders",
+        "[{{n_timestamp}}] worker-3 connecting to postgres://app:{{password}}@{{host}}:5432/orders",
         "{{n_timestamp}} INFO  kyc.check subject=\"{{name}}\" ssn={{ssn}} dob={{dob}} result=pass",
         "{{n_timestamp}} INFO  deploy {{n_version}} commit={{n_git_short}} image={{n_digest}} by={{email}}",
         "{{n_timestamp}} WARN  token rejected: {{jwt}} (expired) client={{ip}}",
@@ -29,7 +29,7 @@ TEMPLATES: dict[str, list[str]] = {
         "\"address\": \"{{address_line}}\",\n    \"dob\": \"{{dob}}\"\n  },\n  \"order\": {\"id\": \"{{n_order_id}}\", "
         "\"total\": \"{{n_amount}}\", \"sku\": \"{{n_sku}}\"}\n}",
         "{\"type\": \"service_account\", \"project_id\": \"billing-prod\", \"private_key_id\": \"{{n_sha1}}\", "
-        "\"private_key\": \"{{pem_json}}\", \"client_email\": \"ci@billing-prod.iam.example.com\"}",
+        "\"private_key\": \"{{pem_json}}\\n\", \"client_email\": \"ci@billing-prod.iam.example.com\"}",
         "{\"event\": \"payment.succeeded\", \"data\": {\"card\": \"{{card}}\", \"holder\": \"{{name}}\", "
         "\"amount\": \"{{n_amount}}\", \"idempotency_key\": \"{{n_uuid}}\"}}",
         "{\"openai_api_key\": \"{{llm}}\", \"model\": \"gpt-4o\", \"timeout_ms\": {{n_build}}}",

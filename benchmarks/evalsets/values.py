@@ -289,7 +289,8 @@ class Values:
         return Item(secrets.pem(self.rng), "secret.private_key", "pem")
 
     def v_pem_json(self) -> Item:
-        return Item(secrets.pem(self.rng).replace("\n", "\\n") + "\\n", "secret.private_key", "pem_escaped")
+        # The escaped newline after the END line belongs to the JSON string, not to the key: the template has it.
+        return Item(secrets.pem(self.rng).replace("\n", "\\n"), "secret.private_key", "pem_escaped")
 
     def v_pem_body(self) -> Item:
         _, body = secrets.pem_body(self.rng)
