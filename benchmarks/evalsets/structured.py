@@ -29,7 +29,7 @@ TEMPLATES: dict[str, list[str]] = {
         "\"address\": \"{{address_line}}\",\n    \"dob\": \"{{dob}}\"\n  },\n  \"order\": {\"id\": \"{{n_order_id}}\", "
         "\"total\": \"{{n_amount}}\", \"sku\": \"{{n_sku}}\"}\n}",
         "{\"type\": \"service_account\", \"project_id\": \"billing-prod\", \"private_key_id\": \"{{n_sha1}}\", "
-        "\"private_key\": \"{{pem_json}}\\n\", \"client_email\": \"ci@billing-prod.iam.example.com\"}",
+        "\"private_key\": \"{{pem_json}}\\n\", \"client_email\": \"{{email}}\"}",
         "{\"event\": \"payment.succeeded\", \"data\": {\"card\": \"{{card}}\", \"holder\": \"{{name}}\", "
         "\"amount\": \"{{n_amount}}\", \"idempotency_key\": \"{{n_uuid}}\"}}",
         "{\"openai_api_key\": \"{{llm}}\", \"model\": \"gpt-4o\", \"timeout_ms\": {{n_build}}}",
