@@ -102,7 +102,12 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=0, help="texts per set for Presidio and the NER backend "
                         "(0: every text)")
     parser.add_argument("--quick", action="store_true", help="samples of 100 texts, large inputs of 1 MB only")
+    parser.add_argument("--render", action="store_true", help="rewrite detect.md from detect.json, run nothing")
     args = parser.parse_args()
+    if args.render:
+        report = json.loads((REPORTS / "detect.json").read_text(encoding="utf-8"))
+        (REPORTS / "detect.md").write_text(detect_report.render(report, [OURS, NER, PRESIDIO]), encoding="utf-8")
+        return
     sets = {label: load(name) for label, name in SETS.items()}
     size = 100 if args.quick else args.sample or max(len(rows) for rows in sets.values())
     samples = {label: sample(rows, size) for label, rows in sets.items()}

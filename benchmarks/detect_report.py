@@ -116,8 +116,7 @@ def _scaling(scaling: dict[str, Any]) -> list[str]:
 
 def _sampling(report: dict[str, Any]) -> str:
     if all(d["sampled_texts"] == d["texts"] for d in report["sets"].values()):
-        return ("**Sampling.** None: every system analysed every text of every set (the column \"all texts\" "
-                "then repeats the first one).")
+        return "**Sampling.** None: every system analysed every text of every set."
     return ("**Sampling.** Presidio and the NER backend analyse a few thousand characters per second, so this "
             f"run compares every system on the same fixed sample of each set (every k-th text, about "
             f"{report['sample_size']} texts); the column \"all texts\" scores the default configuration on the "
