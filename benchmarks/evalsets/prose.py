@@ -81,6 +81,10 @@ ENGLISH: dict[str, list[str]] = {
         "Met {{name}} at the trade fair. Card says: {{phone}} / {{email}}. Based in {{city}}.",
     ],
     "email": [
+        "Hi {{first}},\n\nthanks for the call today. As promised, my direct line is {{phone_ext}} and my mobile "
+        "{{phone}}.\n\n--\n{{name2}} | Account Manager | {{company}}\n{{address_line}}",
+        "Dear Dr. {{last}},\n\nplease find enclosed the results for {{name2}} (born {{dob}}).\n\nSincerely,\n"
+        "{{name}}\n{{po_box}}\nTel {{phone}} · Fax {{phone}}",
         "Dear {{name}},\n\nThank you for your order {{n_order_id}}. Your {{n_product}} will ship on {{n_date}}.\n\n"
         "Kind regards,\n{{name2}}\nCustomer Care\nT: {{phone}}\n{{email2}}",
         "Hi {{first}},\n\nas discussed, here are the credentials for the staging box ({{ip}}):\nuser: "
@@ -117,6 +121,12 @@ ENGLISH: dict[str, list[str]] = {
         "Library request: ISBN {{n_isbn}} and {{n_isbn}}, due back {{n_date}}. Reference {{n_non_luhn_16}}.",
         "Release {{n_version}} ships {{n_product}} support; checksum {{n_md5}}, tag {{n_git_short}}, see {{n_ticket}}.",
         "All stores in the {{n_postcode}} area close at 6pm on {{n_date}}; prices from {{n_amount}}.",
+        "If the courier can't find the house, ring {{phone}} or text {{first}} on {{phone}}.",
+        "Send the signed forms to {{po_box}}, attention {{name}}. Questions: {{phone}}.",
+        "{{name}} {{phone}} {{email}} - met at the booth, wants pricing for {{n_product}}",
+        "Can't make the 3pm, I'm stuck at the airport. Try me at {{phone_intl}} or on WhatsApp {{phone}}. {{first}}",
+        "Tell {{first}} the locker code changed and her new badge is ready; she can collect it from {{name2}}.",
+        "the number on the sticker is {{phone}}, it says call between 9 and 5",
     ],
 }
 

@@ -19,6 +19,8 @@ TEMPLATES: dict[str, list[str]] = {
         "{{n_timestamp}} INFO  deploy {{n_version}} commit={{n_git_short}} image={{n_digest}} by={{email}}",
         "{{n_timestamp}} WARN  token rejected: {{jwt}} (expired) client={{ip}}",
         "{{n_timestamp}} INFO  sms.send to={{phone_intl}} template=otp status=queued id={{n_uuid}}",
+        "{{n_timestamp}} INFO  call.ended from={{phone_intl}} to={{phone}} duration={{n_duration}} "
+        "agent={{email}}",
         "{{n_timestamp}} INFO  sepa.payout iban={{iban}} amount={{n_amount}} ref={{n_order_id}}",
         "Jan 12 03:14:07 gw sshd[{{n_build}}]: Accepted publickey for {{user}} from {{ip}} port {{n_port}}",
     ],
@@ -63,6 +65,8 @@ TEMPLATES: dict[str, list[str]] = {
         "    assert user.id == \"{{n_uuid}}\"",
         "curl -X POST https://api.example.com/v1/messages \\\n  -H \"Authorization: Bearer {{llm}}\" \\\n  -H "
         "\"X-Request-Id: {{n_request_id}}\" \\\n  -d '{\"to\": \"{{email}}\"}'",
+        "contacts = [\n    (\"{{name}}\", \"{{phone}}\"),\n    (\"{{name2}}\", \"{{phone_intl}}\"),\n]  "
+        "# {{n_ticket}}",
         "INSERT INTO customers (name, email, phone, card) VALUES ('{{name}}', '{{email}}', '{{phone}}', '{{card}}');",
         "git remote set-url origin https://oauth2:{{s_gitlab}}@gitlab.example.com/team/app.git\n"
         "git checkout {{n_git_short}}",
@@ -90,6 +94,9 @@ TEMPLATES: dict[str, list[str]] = {
         "Return label\nFrom: {{name}}, {{address_line}}\nTo: Returns Dept, {{n_postcode}} (warehouse code "
         "{{n_build}})\nTracking {{n_tracking}}",
         "Sender: {{name2}}\n{{address_block2}}\nRecipient: {{name}}\n{{address_block}}",
+        "{{name}}\n{{po_box}}\n{{phone}}",
+        "<address>\n  {{name}}<br>\n  {{street}}<br>\n  {{n_postcode}} <!-- sorting code, not the address -->\n"
+        "</address>\n<p>Call {{phone}}</p>",
     ],
     "kv": [
         "name={{name}}; email={{email}}; phone={{phone}}; dob={{dob}}; plan=basic; build={{n_build}}",

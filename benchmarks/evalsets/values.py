@@ -177,7 +177,7 @@ class Values:
         return f"{prefix}{self.rng.randrange(100, 999)} {city}"
 
     def v_street(self) -> Item:
-        text = self._et_street() if self.locale == "et_EE" else str(self.fake.street_address())
+        text = self._et_street() if self.locale == "et_EE" else str(self.fake.street_address()).strip()
         return Item(text, "pii.address", "street")
 
     def v_address_line(self) -> Item:
@@ -195,6 +195,17 @@ class Values:
         if self.rng.random() < 0.35:
             lines.append(str(self.fake.current_country()))
         return Item("\n".join(lines), "pii.address", "block")
+
+    def v_po_box(self) -> Item:
+        r, lang = self.rng, self.locale[:2]
+        number, postcode, city = r.randrange(10, 99999), str(self.fake.postcode()), str(self.fake.city())
+        text = {
+            "de": f"Postfach {number}, {postcode} {city}", "fr": f"BP {number}, {postcode} {city}",
+            "es": f"Apartado de Correos {number}, {postcode} {city}", "it": f"Casella Postale {number}, {postcode} {city}",
+            "nl": f"Postbus {number}, {postcode} {city}", "pl": f"Skrytka pocztowa {number}, {postcode} {city}",
+            "pt": f"Apartado {number}, {postcode} {city}", "sv": f"Box {number}, {postcode} {city}",
+        }.get(lang, f"{r.choice(['P.O. Box', 'PO Box', 'POB'])} {number}, {city} {postcode}")
+        return Item(text, "pii.address", "po_box")
 
     def v_city(self) -> Item:
         return Item(str(self.fake.city()))
