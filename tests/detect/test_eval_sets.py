@@ -1,8 +1,10 @@
 """The committed evaluation sets are well formed: every label points at its value, classes come from the
-taxonomy, every class the benchmark reports is present, and so are the hard negatives."""
+taxonomy, every class the benchmark reports is present, and so are the hard negatives. The benchmark's
+scoring counts leaks as its report says."""
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import unicodedata
@@ -117,3 +119,33 @@ def test_regression_set_is_well_formed() -> None:
 def test_sets_stay_small() -> None:
     for name in (*INDEPENDENT, "eval.jsonl"):
         assert (DATA / name).stat().st_size < 3_000_000, name
+
+
+def _metrics() -> Any:
+    # The benchmark's scoring is a script beside it, not a package module.
+    path = DATA.parent / "detect_metrics.py"
+    spec = importlib.util.spec_from_file_location("detect_metrics", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_scoring_counts_a_value_as_leaked_when_any_digit_survives() -> None:
+    text = "card 4111 1111 1111 1111 order ORD-2024-000123 ok"
+    row = {"text": text, "spans": [{"class": "pci.card_number", "kind": "visa16.spaced", "start": 5, "end": 24}],
+           "negatives": [{"kind": "order_id", "start": 31, "end": 46, "value": "ORD-2024-000123"}]}
+    score = _metrics().score
+    whole = score([row], [[(5, 24, "pci.card_number")]])
+    assert whole["span_leak"] == 0.0
+    assert whole["token_leak"] == 0.0
+    assert whole["negatives_destroyed"] == 0.0
+    # Separators outside the detection do not matter; a digit group outside it does.
+    assert score([row], [[(5, 9, None), (10, 24, "pci.card_number")]])["span_leak"] == 0.0
+    partial = score([row], [[(10, 24, "pci.card_number")]])
+    assert partial["span_leak"] == 1.0
+    assert partial["token_leak"] == 0.25
+    greedy = score([row], [[(0, 46, "pci.card_number")]])
+    assert greedy["negatives_destroyed"] == 1.0
+    assert greedy["over_redaction"] == 3 / 4  # "card", "order" and the order id; not "ok"
