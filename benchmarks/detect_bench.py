@@ -3,7 +3,7 @@
 Run from the repository root (Presidio and spaCy live in .venv-presidio, built once by
 benchmarks/setup_presidio.sh):
 
-    .venv/bin/python benchmarks/detect_bench.py            # every text; about 3 minutes on 2 cores
+    .venv/bin/python benchmarks/detect_bench.py            # every text; 3-5 minutes on 2 busy cores
     .venv/bin/python benchmarks/detect_bench.py --quick    # about 100 texts per set, no 5 MB input
 
 Sets: the two independent ones (benchmarks/data/independent_*.jsonl, see benchmarks/data/README.md) and

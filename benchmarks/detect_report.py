@@ -60,8 +60,10 @@ def _per_class(data: dict[str, Any], names: list[str]) -> list[str]:
             cells.append("-" if pc is None else
                          f"{pct(pc['precision'])} / {pct(pc['recall'])} / {pct(pc['token_leak'])} / {pct(pc['span_leak'])}")
         sampled = data["systems"][names[0]]["per_class"].get(cls, {}).get("gold", 0)
-        rows.append([cls, f"{sampled} / {gold['gold']}", *cells])
-    return _table(["class", "spans (sample / all)", *cols], rows)
+        count = str(sampled) if sampled == gold["gold"] else f"{sampled} / {gold['gold']}"
+        rows.append([cls, count, *cells])
+    header = "spans" if data["sampled_texts"] == data["texts"] else "spans (sample / all)"
+    return _table(["class", header, *cols], rows)
 
 
 def _by_kind(data: dict[str, Any], names: list[str], key: str, field: str) -> list[str]:
@@ -159,9 +161,10 @@ def render(report: dict[str, Any], names: list[str]) -> str:
               "Leak cells: share of sensitive tokens leaked / share of labelled spans leaked.", "",
               *_glance(report, names), ""]
     for label, data in report["sets"].items():
+        sampled = "" if data["sampled_texts"] == data["texts"] else (
+            f"; sample {data['sampled_texts']} texts, {data['sampled_chars']:,} characters")
         lines += [f"## {label}", "",
-                  f"`{data['file']}`: {data['texts']} texts, {data['chars']:,} characters; sample "
-                  f"{data['sampled_texts']} texts, {data['sampled_chars']:,} characters.", "",
+                  f"`{data['file']}`: {data['texts']} texts, {data['chars']:,} characters{sampled}.", "",
                   *_summary(data, names), "",
                   "Per class: precision / recall / sensitive tokens leaked / spans leaked.", "",
                   *_per_class(data, names), ""]
