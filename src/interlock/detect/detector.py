@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections.abc import Iterable
 from typing import Any
 
@@ -159,19 +158,20 @@ def repeat_values(text: str, findings: list[Finding], max_values: int = 256,
 
 
 def resolve_overlaps(candidates: list[Finding]) -> list[Finding]:
+    """The most confident (then longest, then first) findings that overlap no better one, by position.
+
+    Taken characters are marked in a byte map, so each candidate costs its own length: linear in the
+    input. (Sorted lists with insertion were quadratic: 0.9 s of a 1 MB dense scan went to moving
+    list items.)"""
     if len(candidates) < 2:
         return list(candidates)
     ordered = sorted(candidates, key=lambda f: (-f.confidence, -(f.end - f.start), f.start))
-    starts: list[int] = []
-    ends: list[int] = []
+    taken = bytearray(max(f.end for f in candidates))
     chosen: list[Finding] = []
     for f in ordered:
-        i = bisect_left(starts, f.start)
-        if i > 0 and ends[i - 1] > f.start:
+        if f.end <= f.start or taken.find(1, f.start, f.end) != -1:
             continue
-        if i < len(starts) and starts[i] < f.end:
-            continue
-        starts.insert(i, f.start)
-        ends.insert(i, f.end)
-        chosen.insert(i, f)
+        taken[f.start:f.end] = b"\x01" * (f.end - f.start)
+        chosen.append(f)
+    chosen.sort(key=lambda f: f.start)
     return chosen
