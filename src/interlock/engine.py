@@ -80,7 +80,9 @@ class Engine:
             self.policy_watchers.append(PolicyWatcher(self.shadow_policy, p.shadow_dir, p.reload_interval_seconds,
                                                       "shadow policy"))
         self.detector = build_detector(settings.detection)
-        self.guard = DataGuard(self.detector, self.policy, self.store, settings.redaction, key_dir(settings))
+        self.guard = DataGuard(self.detector, self.policy, self.store, settings.redaction, key_dir(settings),
+                               offload_chars=settings.detection.offload_chars,
+                               scan_threads=settings.detection.scan_threads)
         self.tools = ToolRegistry(settings.tools)
         self.tool_gate = ToolGate(self.tools, self.policy, self.guard.scan)
         hook = settings.approvals.webhook
@@ -155,6 +157,7 @@ class Engine:
             await self.audit.stop()
             for up in self.upstreams.values():
                 await up.close()
+            self.guard.close()
             await self.store.close()
         finally:
             # Last: calls finishing during shutdown are counted in this worker's final snapshot.

@@ -193,6 +193,11 @@ class DetectionSettings(_Frozen):
     disabled: tuple[str, ...] = ()
     # Scan what the model returns too (values it emits are handled by the same policy).
     scan_output: bool = True
+    # A call whose texts add up to more than this many characters is scanned on a worker thread, so
+    # the event loop keeps serving other calls meanwhile (a 1 MB dense text takes about a second).
+    offload_chars: Annotated[int, Field(ge=0)] = 64 * 1024
+    # Threads that scan large calls; more large calls than this wait for one.
+    scan_threads: Annotated[int, Field(ge=1, le=64)] = 2
 
 
 class RedactionSettings(_Frozen):

@@ -232,8 +232,8 @@ class ProtectInput:
         slots, media = _text_slots(call.body)
         scanned: list[tuple[str, Setter, list[Finding]]] = []
         everything: list[Finding] = [m.finding() for m in media]
-        for text, setter, where in slots:
-            findings = self._guard.scan(text)
+        found = await self._guard.scan_many([text for text, _, _ in slots])
+        for (text, setter, where), findings in zip(slots, found, strict=True):
             flagged = self._injection.scan(text) if where == TOOL_RESULT else []
             everything.extend(findings)
             if flagged:

@@ -43,17 +43,22 @@ class RevealOutput:
         if call.response is None:
             return
         outputs: list[str] = []
+        slots: list[tuple[dict[str, Any], str]] = []
         for choice in call.response.get("choices") or ():
             message = choice.get("message") if isinstance(choice, dict) else None
             if not isinstance(message, dict):
                 continue
             if isinstance(message.get("content"), str):
-                message["content"] = self._inspect(call, message["content"], mapping, rights, outputs)
+                slots.append((message, "content"))
             # Tool calls, and the older single ``function_call``: arguments are model output like any other.
             functions = [t.get("function") if isinstance(t, dict) else None for t in message.get("tool_calls") or ()]
             for fn in [*functions, message.get("function_call")]:
                 if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
-                    fn["arguments"] = self._inspect(call, fn["arguments"], mapping, rights, outputs)
+                    slots.append((fn, "arguments"))
+        texts = [holder[key] for holder, key in slots]
+        found = await self._guard.scan_many(texts) if self._scan else [[] for _ in texts]
+        for (holder, key), text, findings in zip(slots, texts, found, strict=True):
+            holder[key] = self._inspect(call, text, findings, mapping, rights, outputs)
         self._finish(call, outputs)
         await self._save(call, mapping)
 
@@ -67,10 +72,10 @@ class RevealOutput:
                         "its conversation meanwhile; the stored map keeps the other turn's", call.request_id,
                         len(clashes), ", ".join(sorted({e.data_class for e in clashes})))
 
-    def _inspect(self, call: Call, text: str, mapping: PlaceholderMap, rights: RestoreRights,
+    def _inspect(self, call: Call, text: str, found: list[Finding], mapping: PlaceholderMap, rights: RestoreRights,
                  outputs: list[str]) -> str:
         if self._scan:
-            findings = [f for f in self._guard.scan(text) if not _is_placeholder(text, f, mapping)]
+            findings = [f for f in found if not _is_placeholder(text, f, mapping)]
             if findings:
                 policy = self._guard.actions(call.principal, call.app, call.model_alias, findings, call.decide)
                 for f in findings:

@@ -9,10 +9,12 @@ plain values (who is calling, which model, which conversation) rather than the p
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from interlock.detect import Detector
@@ -69,9 +71,12 @@ _CACHE_ENTRIES = 4096
 
 class DataGuard:
     def __init__(self, detector: Detector, policy: PolicyHolder, store: Store, settings: RedactionSettings,
-                 key_dir: Path) -> None:
+                 key_dir: Path, *, offload_chars: int = 64 * 1024, scan_threads: int = 2) -> None:
         self.detector = detector
         self._scanned: OrderedDict[str, list[Finding]] = OrderedDict()
+        self._offload_chars = offload_chars
+        self._scan_threads = scan_threads
+        self._pool: ThreadPoolExecutor | None = None
         self.policy = policy
         self._settings = settings
         self._store = store
@@ -85,6 +90,22 @@ class DataGuard:
             self._vault_instance = Vault(vault_cipher(self._settings, self._key_dir), StoreVault(self._store),
                                          self._settings.vault_ttl_seconds)
         return self._vault_instance
+
+    async def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
+        """Findings for each text. Large calls are scanned on a scan thread, so the event loop keeps
+        serving other calls meanwhile (the detector is immutable and safe from any thread; the cache of
+        small texts is not, and large texts skip it); small ones here, where a hand-off costs more."""
+        if sum(len(t) for t in texts) <= self._offload_chars:
+            return [self.scan(t) for t in texts]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._scan_threads, thread_name_prefix="interlock-scan")
+        detector = self.detector
+        return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: [detector.scan(t) for t in texts])
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def scan(self, text: str) -> list[Finding]:
         if len(text) > _CACHE_TEXT_MAX:
