@@ -121,6 +121,8 @@ SAMPLES = {
     "aws secret key": "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     "phone": "+1 202 555 0147",
     "card with spaces": "4111 1111 1111 1111",
+    "fullwidth card": "４１１１ １１１１ １１１１ １１１１",
+    "card with invisible characters": "4111\u200b1111 1111\u00ad 1111",
     "iban with spaces": "GB82 WEST 1234 5698 7654 32",
     "name": "Dear Margaret Thatcher,",
     "custom pattern with opener": "TKT " + "A7Q2 " * 30 + "END",
