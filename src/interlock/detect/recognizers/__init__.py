@@ -22,7 +22,7 @@ from interlock.detect.recognizers.national_ids import NATIONAL_ID_RECOGNIZERS
 from interlock.detect.recognizers.network import IPv4Recognizer, IPv6Recognizer, MacAddressRecognizer
 from interlock.detect.recognizers.personal import AgeRecognizer, DateOfBirthRecognizer
 from interlock.detect.recognizers.phone import PhoneRecognizer
-from interlock.detect.recognizers.private_key import PrivateKeyRecognizer
+from interlock.detect.recognizers.private_key import PrivateKeyBodyRecognizer, PrivateKeyRecognizer
 from interlock.detect.recognizers.provider_keys import JwtRecognizer, ProviderKeyRecognizer
 
 
@@ -45,6 +45,7 @@ def build_recognizers(config: DetectionConfig) -> list[Recognizer]:
         ProviderKeyRecognizer(),
         JwtRecognizer(),
         PrivateKeyRecognizer(),
+        PrivateKeyBodyRecognizer(),
         PasswordRecognizer(),
         ConnectionStringRecognizer(),
         UrlCredentialsRecognizer(),
