@@ -15,6 +15,7 @@ from interlock.detect.recognizers.credentials import (
 from interlock.detect.recognizers.custom import CustomPatternRecognizer
 from interlock.detect.recognizers.dictionary import DictionaryRecognizer
 from interlock.detect.recognizers.email import EmailRecognizer
+from interlock.detect.recognizers.email_spelled import SpelledEmailRecognizer
 from interlock.detect.recognizers.entropy import HighEntropySecretRecognizer
 from interlock.detect.recognizers.iban import IbanRecognizer
 from interlock.detect.recognizers.names import PersonNameRecognizer
@@ -29,6 +30,7 @@ from interlock.detect.recognizers.provider_keys import JwtRecognizer, ProviderKe
 def build_recognizers(config: DetectionConfig) -> list[Recognizer]:
     recognizers: list[Recognizer] = [
         EmailRecognizer(),
+        SpelledEmailRecognizer(),
         PhoneRecognizer(config.phone_regions),
         CardNumberRecognizer(),
         IbanRecognizer(),
