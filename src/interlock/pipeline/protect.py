@@ -24,6 +24,7 @@ from interlock.detect.injection import PROMPT_INJECTION, PromptInjectionRecogniz
 from interlock.errors import ServiceUnavailable
 from interlock.pipeline.call import Call
 from interlock.pipeline.guard import DataGuard
+from interlock.pipeline.seams import merged, seam_findings
 from interlock.redact import ActionPolicy, redact
 from interlock.redact.redactor import check_blocked
 
@@ -142,8 +143,12 @@ class ProtectInput:
         slots = _text_slots(call.body)
         scanned: list[tuple[str, Setter, list[Finding]]] = []
         everything: list[Finding] = []
-        for text, setter, where in slots:
-            findings = self._guard.scan(text)
+        own = [self._guard.scan(text) for text, _, _ in slots]
+        # Values split between adjacent texts (two messages, two content parts) are found at the join.
+        if len(slots) > 1:
+            split = seam_findings([text for text, _, _ in slots], own, self._guard.scan)
+            own = [merged(found, pieces) for found, pieces in zip(own, split, strict=True)]
+        for (text, setter, where), findings in zip(slots, own, strict=True):
             flagged = self._injection.scan(text) if where == TOOL_RESULT else []
             everything.extend(findings)
             if flagged:
