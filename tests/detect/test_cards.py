@@ -74,6 +74,7 @@ POSITIVES = [
     # A known brand's number that fails Luhn is still a card when it is labelled as one.
     ("credit card 4111 1111 1111 1112 exp 12/27", "4111 1111 1111 1112"),
     ("Karte 5500000000000005", "5500000000000005"),
+    ("card: 4111111111 111111", "4111111111 111111"),  # two groups: a card only with a card word
 ]
 
 
@@ -100,6 +101,8 @@ HARD_NEGATIVES = [
     "version 4.1.1111.1111.1111 of the driver",
     "IMEI 490154203237518",
     "invoice 5018 0000 0009 paid",
+    "ref ORD-5076669311380 and INV-4111111111111111",  # inside identifiers joined by a dash
+    "elapsed 398903413176.1916 s, id=4111111111.111111",  # decimals: two groups
 ]
 
 

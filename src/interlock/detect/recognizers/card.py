@@ -6,7 +6,8 @@ Scores, before context (+0.3 for a card word, -0.45 for a counter-context word; 
 * Luhn-valid, a known issuer's prefix and length, printed as cards are (no separators, or one kind of
   separator between groups of at least three digits): 0.85, a card on its own;
 * the same with mixed or unusual separators (``4111.1111-1111 1111``): 0.7;
-* Luhn-valid without a known issuer: 0.45, a card near a card word;
+* Luhn-valid without a known issuer, or written in two groups (as decimals are): 0.45, a card near a
+  card word;
 * failing Luhn, but a known issuer's prefix and length printed as a card (one unbroken run, or 16 digits
   in groups of four): 0.25, a card only next to a card word (a mistyped or deliberately altered card
   number in a payment conversation is still one).
@@ -57,7 +58,8 @@ class CardNumberRecognizer(Recognizer):
     max_len = 24
     digit_anchored = True
     patterns = (
-        Pattern("card number", r"(?:^|[^+\w])(\d(?:[ .\-]?\d){11,18})\b", 0.85, group=1),
+        # Not after "+" (a phone number) nor inside an identifier joined by a dash ("ORD-5076669311380").
+        Pattern("card number", r"(?:^|[^+\w\-]|[^\w]-)(\d(?:[ .\-]?\d){11,18})\b", 0.85, group=1),
     )
     context = ("card", "cards", "credit", "debit", "visa", "mastercard", "master card", "amex", "american express",
                "discover", "jcb", "maestro", "unionpay", "diners", "rupay", "pan", "cc", "ccn", "payment",
@@ -78,6 +80,9 @@ class CardNumberRecognizer(Recognizer):
         groups = _groups(value)
         printed = len(separators) <= 1 and len(groups) <= 5 and all(len(g) >= 3 for g in groups)
         if luhn_valid(digits):
+            if len(groups) == 2:
+                # No card is printed in two groups; decimals ("398903413176.1916") and pairs of ids are.
+                return 0.45
             if issuer_known(digits):
                 return pattern.score if printed else 0.7
             return 0.45 if n >= 13 else None

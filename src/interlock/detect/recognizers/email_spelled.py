@@ -22,8 +22,8 @@ _SPACED_AT = rf"{_SP}{{1,2}}@{_SP}{{1,2}}"
 _WORD_AT = rf"{_SP}{{1,2}}{_AT_WORD}{_SP}{{1,2}}"
 _SPELLED_DOT = rf"(?:{_SP}{{1,2}}{_DOT_WORD}{_SP}{{1,2}}|{_SP}?{_OPEN}{_SP}?(?:{_DOT_WORD}|\.){_SP}?{_CLOSE}{_SP}?)"
 _DOT = rf"(?:\.|{_SPELLED_DOT})"
-_WORD = r"[a-z0-9](?:[a-z0-9_%+\-]{0,10}[a-z0-9])?"
-_LOCAL = rf"{_WORD}(?:{_DOT}{_WORD}){{0,2}}"
+_WORD = r"[a-z0-9](?:[a-z0-9._%+\-]{0,22}[a-z0-9])?"
+_LOCAL = rf"{_WORD}(?:{_SPELLED_DOT}{_WORD})?"
 _LABEL = r"[a-z0-9](?:[a-z0-9\-]{0,14}[a-z0-9])?"
 _TLD = (r"(?:com|org|net|edu|gov|mil|int|info|biz|name|pro|mobi|app|dev|io|ai|tech|online|site|xyz|email|mail|"
         r"cloud|store|shop|blog|[a-z]{2})")
@@ -57,8 +57,8 @@ class SpelledEmailRecognizer(Recognizer):
                 0.75, group=1),
     )
     context = ("email", "e-mail", "mail", "contact", "reach", "write", "correo", "courriel")
-    # A span starts at most this far before its at (a local part of three words of up to 12 characters and
-    # two spelled dots). Streaming holds back from an at, and from the start of one still arriving; a longer
+    # A span starts at most this far before its at (a local part of two words of up to 24 characters and
+    # a spelled dot between them). Streaming holds back from an at, and from the start of one still arriving; a longer
     # local part would have to be held back everywhere.
     _LEAD = 60
     openers = (

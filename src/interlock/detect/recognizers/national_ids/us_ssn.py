@@ -18,7 +18,7 @@ class UsSsnRecognizer(Recognizer):
         Pattern("US SSN (bare, needs context)", r"\b\d{9}\b", 0.25),
     )
     context = ("ssn", "ssns", "social security", "social security number", "social security no", "ss", "ss#",
-               "taxpayer", "tin", "itin")
+               "taxpayer", "tin", "itin", "soc sec", "social sec")
     negative_context = ("phone", "tel", "order", "routing", "zip")
 
     def validate(self, value: str, pattern: Pattern) -> float | None:
