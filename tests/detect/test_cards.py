@@ -74,6 +74,8 @@ POSITIVES = [
     # A known brand's number that fails Luhn is still a card when it is labelled as one.
     ("credit card 4111 1111 1111 1112 exp 12/27", "4111 1111 1111 1112"),
     ("Karte 5500000000000005", "5500000000000005"),
+    ("Card number: 1234 5678 9012 3456", "1234 5678 9012 3456"),  # no brand, fails Luhn, but labelled
+    ("tarjeta de crédito 1234567890123456", "1234567890123456"),
     ("card: 4111111111 111111", "4111111111 111111"),  # two groups: a card only with a card word
 ]
 
@@ -87,7 +89,9 @@ def test_cards_are_found(detector: Detector, text: str, value: str) -> None:
 HARD_NEGATIVES = [
     "order 4111 1111 1111 1112 shipped",  # fails Luhn, no card word
     "reference 4111111111111112",  # fails Luhn, no card word
-    "ref 1234 5678 9012 3456 closed",  # fails Luhn, unknown prefix
+    "ref 1234 5678 9012 3456 closed",  # fails Luhn, unknown prefix, no card word
+    '{"exp": 1700000000000, "iat": 1699990000000}',  # millisecond timestamps next to "exp"
+    "order 1234 5678 9012 3456 paid by card",  # the order's counter-context outweighs the card word
     f"ticket {luhn('123456789012345')} closed",  # Luhn-valid by chance, no brand, no card word
     f"order {luhn('401288888888188')} shipped",  # a valid card number called an order id
     "ISBN 978-3-16-148410-0 and ISBN 9783161484100",

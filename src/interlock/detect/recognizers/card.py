@@ -8,8 +8,8 @@ Scores, before context (+0.3 for a card word, -0.45 for a counter-context word; 
 * the same with mixed or unusual separators (``4111.1111-1111 1111``): 0.7;
 * Luhn-valid without a known issuer, or written in two groups (as decimals are): 0.45, a card near a
   card word;
-* failing Luhn, but a known issuer's prefix and length printed as a card (one unbroken run, or 16 digits
-  in groups of four): 0.25, a card only next to a card word (a mistyped or deliberately altered card
+* failing Luhn, but printed as a card (one unbroken run, or 16 digits in groups of four) with a known
+  issuer's prefix and length or 16 digits: 0.25, a card only next to a card word (a mistyped or deliberately altered card
   number in a payment conversation is still one).
 
 A number right after ``+`` is a phone number, never a card.
@@ -63,7 +63,7 @@ class CardNumberRecognizer(Recognizer):
     )
     context = ("card", "cards", "credit", "debit", "visa", "mastercard", "master card", "amex", "american express",
                "discover", "jcb", "maestro", "unionpay", "diners", "rupay", "pan", "cc", "ccn", "payment",
-               "cardholder", "card holder", "expiry", "expires", "exp", "cvv", "cvc", "cvv2",
+               "cardholder", "card holder", "expiry", "expires", "expiration", "cvv", "cvc", "cvv2",
                "creditcard", "kreditkarte", "karte", "kartennummer", "kreditkartennummer", "ec karte",
                "carte", "carte bancaire", "tarjeta", "tarjeta de credito", "tarjeta de crédito",
                "cartão", "cartao", "carta", "carta di credito", "kaart", "creditcardnummer", "karta",
@@ -86,9 +86,10 @@ class CardNumberRecognizer(Recognizer):
             if issuer_known(digits):
                 return pattern.score if printed else 0.7
             return 0.45 if n >= 13 else None
-        # Failing Luhn: only the shapes cards are printed in, and only with a known issuer's prefix.
+        # Failing Luhn: only the shapes cards are printed in, with a known issuer's prefix or the 16 digits
+        # most cards have; then only a card word makes it a card (a mistyped number is still one).
         card_shaped = len(groups) == 1 or (n == 16 and [len(g) for g in groups] == [4, 4, 4, 4])
-        if card_shaped and n >= 13 and issuer_known(digits):
+        if card_shaped and (n == 16 or (n >= 13 and issuer_known(digits))):
             return 0.25
         return None
 
