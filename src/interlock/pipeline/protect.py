@@ -144,10 +144,12 @@ class ProtectInput:
         scanned: list[tuple[str, Setter, list[Finding]]] = []
         everything: list[Finding] = []
         own = [self._guard.scan(text) for text, _, _ in slots]
-        # Values split between adjacent texts (two messages, two content parts) are found at the join.
-        if len(slots) > 1:
-            split = seam_findings([text for text, _, _ in slots], own, self._guard.scan)
-            own = [merged(found, pieces) for found, pieces in zip(own, split, strict=True)]
+        # Values split between adjacent texts of the conversation (two messages, two content parts) are
+        # found at the join. Those texts come first in ``slots``.
+        conversation = len(_text_slots({"messages": call.body.get("messages", ())})) if len(slots) > 1 else 0
+        if conversation > 1:
+            split = seam_findings([text for text, _, _ in slots[:conversation]], own, self._guard.scan)
+            own = [merged(found, pieces) for found, pieces in zip(own, split, strict=False)] + own[conversation:]
         for (text, setter, where), findings in zip(slots, own, strict=True):
             flagged = self._injection.scan(text) if where == TOOL_RESULT else []
             everything.extend(findings)
