@@ -90,11 +90,17 @@ class PrivateKeyBodyRecognizer(Recognizer):
                 + r")[A-Za-z0-9+/]{40})", 0.95, group=1),
     )
 
+    def set_patterns(self) -> tuple[str, ...] | None:
+        # Its own scan loop, but one plain pattern: the detector's prefilter says when to run it at all.
+        return tuple(p.regex for p, _ in self._compiled)
+
     def scan(self, scan: ScanText, hits: Container[int] | None = None, floor: float = 0.0) -> list[Finding]:
         text = scan.text
         found: list[Finding] = []
         last_stop = 0
-        for pattern, matcher in self._compiled:
+        for index, (pattern, matcher) in enumerate(self._compiled):
+            if hits is not None and index not in hits:
+                continue
             for start, seen in matcher.spans(scan):
                 if start < last_stop or start < 0:
                     continue
