@@ -77,6 +77,13 @@ POSITIVES = [
     ("Card number: 1234 5678 9012 3456", "1234 5678 9012 3456"),  # no brand, fails Luhn, but labelled
     ("tarjeta de crédito 1234567890123456", "1234567890123456"),
     ("card: 4111111111 111111", "4111111111 111111"),  # two groups: a card only with a card word
+    # Numbers around a card that are not part of it.
+    ("Card: 4111 1111 1111 1111 12/27 CVV 123", "4111 1111 1111 1111"),
+    ("4111 1111 1111 1111 09 2027", "4111 1111 1111 1111"),
+    ("Card 1 4111 1111 1111 1111", "4111 1111 1111 1111"),
+    ("card 4111111111111111 123", "4111111111111111"),
+    ("visa 4111-1111-1111-1111-123", "4111-1111-1111-1111"),
+    (f"JCB 1 {grouped(JCB16, (4, 4, 4, 4))} 11/29", grouped(JCB16, (4, 4, 4, 4))),
 ]
 
 
@@ -106,7 +113,8 @@ HARD_NEGATIVES = [
     "IMEI 490154203237518",
     "invoice 5018 0000 0009 paid",
     "ref ORD-5076669311380 and INV-4111111111111111",  # inside identifiers joined by a dash
-    "elapsed 398903413176.1916 s, id=4111111111.111111",  # decimals: two groups
+    "elapsed 398903413176.1916 s, id=4111111111.111111, 670630411049.1483",  # decimals
+    "ref 12 34 56 78 90 12 34 56 78 and 123 456 789 012 345 678",  # no part printed as a card validates
 ]
 
 

@@ -17,8 +17,11 @@ A number right after ``+`` is a phone number, never a card.
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 from interlock.detect.checksums import luhn_valid
-from interlock.detect.recognizer import Pattern, Recognizer
+from interlock.detect.finding import Finding
+from interlock.detect.recognizer import Pattern, Recognizer, ScanText, adjusted_score, relax_bounds
 
 _SEPARATORS = " -."
 
@@ -71,6 +74,57 @@ class CardNumberRecognizer(Recognizer):
     negative_context = ("order", "invoice", "tracking", "isbn", "imei", "serial", "iccid", "ean", "gtin",
                         "timestamp", "epoch")
 
+    def set_patterns(self) -> tuple[str, ...] | None:
+        return tuple(relax_bounds(p.regex) for p, _ in self._compiled)
+
+    def scan(self, scan: ScanText, hits: Container[int] | None = None, floor: float = 0.0) -> list[Finding]:
+        """As the base scan, but a run that is no card as a whole may hold one between other numbers: an
+        expiry date after it ("4111 1111 1111 1111 12/27"), a count or label number before it ("Card 1
+        4111 ..."). Up to two whole groups are dropped at either end, and the longest part printed as a
+        card that validates is the finding."""
+        text = scan.text
+        found: list[Finding] = []
+        for index, (pattern, matcher) in enumerate(self._compiled):
+            if hits is not None and index not in hits:
+                continue
+            for start, end in matcher.spans(scan):
+                if start < 0 or end - start > self.max_len:
+                    continue
+                span = self._best(text, start, end, pattern)
+                if span is None:
+                    continue
+                (start, end), score = span
+                context = self.context_effect(scan, start, end)
+                if context is None:
+                    continue
+                found.append(Finding(self.data_class, start, end, round(adjusted_score(score, context), 3),
+                                     self.name, pattern.name + context[2]))
+        return found
+
+    def _best(self, text: str, start: int, end: int, pattern: Pattern) -> tuple[tuple[int, int], float] | None:
+        score = self.validate(text[start:end], pattern)
+        if score is not None:
+            return (start, end), score
+        cuts = [i for i in range(start, end) if text[i] in _SEPARATORS]
+        if not cuts:
+            return None
+        # Group edges: (start of group k, end of group k) for every group.
+        starts = [start] + [c + 1 for c in cuts]
+        ends = [*cuts, end]
+        groups = len(starts)
+        # A dot before or after the part would make the whole a decimal number, not a card beside a number.
+        options = [(first, last) for first in range(min(3, groups)) for last in range(groups - 1, max(-1, groups - 4), -1)
+                   if (first, last) != (0, groups - 1) and (last - first >= 2 or first == last)
+                   and (first == 0 or text[starts[first] - 1] != ".") and (last == groups - 1 or text[ends[last]] != ".")]
+        options.sort(key=lambda o: -(ends[o[1]] - starts[o[0]]))
+        for first, last in options:
+            part = text[starts[first]:ends[last]]
+            if _printed(part):
+                score = self.validate(part, pattern)
+                if score is not None:
+                    return (starts[first], ends[last]), score
+        return None
+
     def validate(self, value: str, pattern: Pattern) -> float | None:
         digits = "".join(ch for ch in value if ch.isdigit())
         n = len(digits)
@@ -92,6 +146,16 @@ class CardNumberRecognizer(Recognizer):
         if card_shaped and (n == 16 or (n >= 13 and issuer_known(digits))):
             return 0.25
         return None
+
+
+def _printed(value: str) -> bool:
+    """One unbroken run, or one kind of separator between three to five groups of at least three digits:
+    as cards are printed."""
+    groups = _groups(value)
+    if len(groups) == 1:
+        return 12 <= len(value) <= 19
+    return len({ch for ch in value if ch in _SEPARATORS}) == 1 and 3 <= len(groups) <= 5 and \
+        all(len(g) >= 3 for g in groups)
 
 
 def _groups(value: str) -> list[str]:
