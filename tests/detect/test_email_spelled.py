@@ -49,6 +49,8 @@ HARD_NEGATIVES = [
     "the array [at] index [dot] notation",  # no top-level domain at the end
     "meet (at) noon",
     "cost is 5 @ 3.50 each",
+    "a number, but at this point it's really a string",
+    "the edge iterators at each point in the stack",
 ]
 
 

@@ -5,8 +5,8 @@ Two patterns. With a bracketed at (``(at)``, ``[at]``, ``{at}``, ``<at>``, also 
 between spaces, the rest may use real or spelled dots. With a bare ``at`` word, which prose is full of,
 the first dot of the domain must be spelled out (``at example dot com``), the domain must end in a
 common or two-letter top-level domain, and a few words that precede "at" in prose ("look at", "find us
-at") are not taken for a local part. Spelled words: at/arroba and dot/punto/punkt/point/ponto, in any
-case.
+at") are not taken for a local part. Spelled words: at/arroba and dot/punto/punkt/ponto, in any case
+(not "point": "at this point it" would read as an address).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from interlock.detect.recognizer import Opener, Pattern, Recognizer
 
 _SP = r"[ \t]"
 _AT_WORD = r"(?:at|arroba)"
-_DOT_WORD = r"(?:dot|punto|punkt|point|ponto)"
+_DOT_WORD = r"(?:dot|punto|punkt|ponto)"
 _OPEN, _CLOSE = r"[(\[{<]", r"[)\]}>]"
 _BRACKET_AT = rf"{_SP}?{_OPEN}{_SP}?(?:{_AT_WORD}|@){_SP}?{_CLOSE}{_SP}?"
 _SPACED_AT = rf"{_SP}{{1,2}}@{_SP}{{1,2}}"
