@@ -328,6 +328,10 @@ def adjusted_score(score: float, context: tuple[bool, bool, str]) -> float:
     return score
 
 
+# The name it had while private; code written against it keeps working.
+_adjusted = adjusted_score
+
+
 def _first_taking_part(spans: list[tuple[int, int]]) -> tuple[int, int]:
     """The span of the first capture group that took part in a match, given all its spans (whole
     match first); ``(-1, -1)`` if none did."""
