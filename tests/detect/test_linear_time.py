@@ -24,6 +24,14 @@ ADVERSARIAL = {
     "capitalised": "Dear Ab " * (MB // 8),
     "jwt-ish": "eyJ" * (MB // 3),
     "semicolons": "server=a;" * (MB // 9),
+    "zero-width": "4\u200b" * (MB // 2),
+    "fullwidth": "４１１１ ＠ " * (MB // 7),
+    "ligatures": "\ufb01\ufdfa" * (MB // 2),
+    "spelled-email": "a dot " * (MB // 6) + "at b dot " * (MB // 9),
+    "bracketed-at": "a(at)" * (MB // 5),
+    "key-body-starts": "MIIEowIBAA" * (MB // 10),
+    "key-body-lines": ("MIIEowIBAAKCAQEA" + "A" * 48 + "\n") * (MB // 65),
+    "dotted-digits": "4111.1111." * (MB // 10),
 }
 
 

@@ -85,10 +85,10 @@ NEGATIVES: list[tuple[str, str]] = [
     ("fin.iban", "DE89 3704 0044 0532 0130 01"),  # wrong check digits
     ("fin.iban", "ref AB12 CDEF GHIJ KLMN"),
     ("fin.bank_account", "we shipped 123456789 units"),  # no context
-    ("pii.national_id", "SSN 000-12-3456"),
-    ("pii.national_id", "SSN 666-12-3456"),
-    ("pii.national_id", "SSN 912-12-3456"),
-    ("pii.national_id", "SSN 078-05-1120"),
+    ("pii.national_id", "ref 000-12-3456"),
+    ("pii.national_id", "ref 666-12-3456"),
+    ("pii.national_id", "ref 912-12-3456"),
+    ("pii.national_id", "ref 078-05-1120"),
     ("pii.national_id", "NINO BG123456A"),
     ("pii.national_id", "order 123456789"),
     ("net.ip_address", "upgrade to version 1.2.3.4 now"),

@@ -269,6 +269,24 @@ def test_upstream_never_sees_values_beside_the_prompt(acme: Gateway, mock: MockL
     assert sent["response_format"]["json_schema"]["schema"]["type"] == "object"
 
 
+@pytest.mark.parametrize("split", ["messages", "content-parts"])
+def test_value_split_across_two_texts_reaches_the_upstream_in_neither(acme: Gateway, mock: MockLLM,
+                                                                       split: str) -> None:
+    first, second = "Write to jane.doe@", "example.org about the card 4111 1111"
+    third = "1111 1111, thanks."
+    if split == "messages":
+        messages: Any = [{"role": "user", "content": first}, {"role": "user", "content": second},
+                         {"role": "user", "content": third}]
+    else:
+        messages = [{"role": "user", "content": [{"type": "text", "text": t} for t in (first, second, third)]}]
+    client(acme, "support").chat.completions.create(model=EXTERNAL, messages=messages,
+                                                    extra_body={"mock": {"reply": "noted"}})
+    seen = upstream_text(mock)
+    assert_absent(seen, ("jane.doe", "example.org", "4111 1111", "1111 1111"), f"the upstream ({split})")
+    assert "Write to [EMAIL_1]" in seen
+    assert "[EMAIL_2] about the card ****1111" in seen
+
+
 # -- the caller gets its own values back ------------------------------------------------------------
 
 

@@ -8,6 +8,8 @@ import pytest
 from interlock.detect import CustomPattern, DetectionConfig, Detector
 from interlock.redact import ALL_CLASSES, ActionPolicy, PlaceholderMap, StreamingRedactor, StreamingRestorer, redact
 
+_EC_DER = base64.b64encode(b"\x30\x77\x02\x01\x01\x04\x20" + bytes(range(7, 121))).decode("ascii")
+HEADERLESS_KEY = "\n".join(_EC_DER[i:i + 64] for i in range(0, len(_EC_DER), 64))
 PEM = "-----BEGIN PRIVATE KEY-----\n" + "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n" * 30 + "-----END PRIVATE KEY-----"
 
 
@@ -117,10 +119,17 @@ SAMPLES = {
     "french address": "12 rue de la Paix, 75002 Paris",
     "po box": "P.O. Box 4521",
     "email": "jane.doe@example.com",
+    "spelled-out email": "jane dot doe at example dot com",
+    "bracketed email": "jane [at] example [dot] co [dot] uk",
+    "email with spaced at": "jane.doe @ example.com",
+    "email with a spelled at": "jane.doe at gmail.com",
     "github token": "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
     "aws secret key": "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     "phone": "+1 202 555 0147",
     "card with spaces": "4111 1111 1111 1111",
+    "private key body without header": HEADERLESS_KEY,
+    "fullwidth card": "４１１１ １１１１ １１１１ １１１１",
+    "card with invisible characters": "4111\u200b1111 1111\u00ad 1111",
     "iban with spaces": "GB82 WEST 1234 5698 7654 32",
     "name": "Dear Margaret Thatcher,",
     "custom pattern with opener": "TKT " + "A7Q2 " * 30 + "END",

@@ -12,6 +12,7 @@ from interlock.detect.config import DetectionConfig
 from interlock.detect.finding import Finding
 from interlock.detect.holdback import HoldBack
 from interlock.detect.ner import NerBackend, build_ner
+from interlock.detect.normalize import Normalized, Normalizer
 from interlock.detect.recognizer import Recognizer, ScanText
 from interlock.detect.recognizers import build_recognizers
 from interlock.detect.recognizers.names import names_from_email_locals
@@ -40,6 +41,7 @@ class Detector:
                              exact=self._ner is None)
         self._prefilter, self._owners, self._always = _build_prefilter(self._recognizers)
         self._always_order = tuple(sorted(self._always))
+        self._normalizer = Normalizer()
 
     @property
     def recognizers(self) -> tuple[Recognizer, ...]:
@@ -63,9 +65,16 @@ class Detector:
             # In JSON strings and code, "\nAKIA..." is a newline then a key: the escape's letter must not
             # glue onto the value. Blanking it keeps every offset, so spans still index the original text.
             text = _ESCAPED_LETTER.sub(_blank_escape, text)
-        if not text.isascii() and _SURROGATE.search(text):
-            # Scanned as U+FFFD, one character for one, so every offset still indexes the original text.
-            text = _SURROGATE.sub("\ufffd", text)
+        normalized: Normalized | None = None
+        if not text.isascii():
+            if _SURROGATE.search(text):
+                # Scanned as U+FFFD, one character for one, so every offset still indexes the original text.
+                text = _SURROGATE.sub("\ufffd", text)
+            # Fullwidth forms, invisible characters and the like: the recognizers see the plain value,
+            # and every span is mapped back to the original text at the end.
+            normalized = self._normalizer.normalize(text)
+            if normalized is not None:
+                text = normalized.text
         scan = ScanText.of(text, self.config.context_window)
         candidates: list[Finding] = []
         hits: dict[int, set[int]] = {}
@@ -86,7 +95,10 @@ class Detector:
                                                       lowered=scan.lowered))
         if self._ner is not None:
             candidates.extend(self._ner.entities(text))
-        return resolve_overlaps(self._keep(text, candidates))
+        found = resolve_overlaps(self._keep(text, candidates))
+        if normalized is None:
+            return found
+        return [_mapped(f, normalized) for f in found]
 
     def _keep(self, text: str, candidates: Iterable[Finding]) -> list[Finding]:
         floor = self.config.min_confidence
@@ -99,6 +111,11 @@ class Detector:
                 continue
             kept.append(f)
         return kept
+
+
+def _mapped(finding: Finding, normalized: Normalized) -> Finding:
+    start, end = normalized.span(finding.start, finding.end)
+    return Finding(finding.data_class, start, end, finding.confidence, finding.detector, finding.explanation)
 
 
 def _build_prefilter(recognizers: tuple[Recognizer, ...]) -> tuple[Any, list[tuple[int, int]], frozenset[int]]:

@@ -200,7 +200,8 @@ def _released(text: str, p: int, after: int, rule: _Rule) -> bool:
     return runs is not None and runs.end() < len(tail) and after + runs.end() + rule.right <= n
 
 
-_DIGIT = compile_re2(r"[0-9]")
+# Any numeric character: fullwidth and other digit forms are normalised to digits before detection.
+_DIGIT = compile_re2(r"\p{N}")
 _GAP_REGEXES: dict[int, Any] = {}
 
 

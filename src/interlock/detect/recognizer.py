@@ -282,7 +282,7 @@ class Recognizer:
                     continue
                 if ceiling is not None:
                     context = self.context_effect(scan, start, end)
-                    if context is None or _adjusted(pattern.score + ceiling, context) < floor:
+                    if context is None or adjusted_score(pattern.score + ceiling, context) < floor:
                         continue
                     score = self.validate(text[start:end], pattern)
                 else:
@@ -291,7 +291,7 @@ class Recognizer:
                 if score is None or context is None:
                     continue
                 found.append(Finding(pattern.data_class or self.data_class, start, end,
-                                     round(_adjusted(score, context), 3), self.name, pattern.name + context[2]))
+                                     round(adjusted_score(score, context), 3), self.name, pattern.name + context[2]))
         return found
 
     def context_effect(self, scan: ScanText, start: int, end: int) -> tuple[bool, bool, str] | None:
@@ -318,7 +318,7 @@ _NO_CONTEXT = (False, False, "")
 _NO_SPAN = (-1, -1)
 
 
-def _adjusted(score: float, context: tuple[bool, bool, str]) -> float:
+def adjusted_score(score: float, context: tuple[bool, bool, str]) -> float:
     """A score after its context: monotonic in ``score``, so a ceiling stays a ceiling."""
     boosted, penalised, _ = context
     if boosted:
@@ -326,6 +326,10 @@ def _adjusted(score: float, context: tuple[bool, bool, str]) -> float:
     if penalised:
         score -= NEGATIVE_PENALTY
     return score
+
+
+# The name it had while private; code written against it keeps working.
+_adjusted = adjusted_score
 
 
 def _first_taking_part(spans: list[tuple[int, int]]) -> tuple[int, int]:

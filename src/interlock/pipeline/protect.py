@@ -23,6 +23,7 @@ from interlock.detect.finding import Finding
 from interlock.detect.injection import PROMPT_INJECTION, PromptInjectionRecognizer
 from interlock.errors import ServiceUnavailable
 from interlock.pipeline.call import Call
+from interlock.pipeline.seams import merged, seam_findings
 from interlock.redact import ActionPolicy, redact
 from interlock.redact.guard import CONVERSATION_HEADER, DataGuard
 from interlock.redact.redactor import check_blocked
@@ -232,8 +233,14 @@ class ProtectInput:
         slots, media = _text_slots(call.body)
         scanned: list[tuple[str, Setter, list[Finding]]] = []
         everything: list[Finding] = [m.finding() for m in media]
-        found = await self._guard.scan_many([text for text, _, _ in slots])
-        for (text, setter, where), findings in zip(slots, found, strict=True):
+        own = await self._guard.scan_many([text for text, _, _ in slots])
+        # Values split between adjacent texts of the conversation (two messages, two content parts) are
+        # found at the join. Those texts come first in ``slots``.
+        conversation = len(_text_slots({"messages": call.body.get("messages", ())})[0]) if len(slots) > 1 else 0
+        if conversation > 1:
+            split = seam_findings([text for text, _, _ in slots[:conversation]], own, self._guard.scan)
+            own = [merged(found, pieces) for found, pieces in zip(own, split, strict=False)] + own[conversation:]
+        for (text, setter, where), findings in zip(slots, own, strict=True):
             flagged = self._injection.scan(text) if where == TOOL_RESULT else []
             everything.extend(findings)
             if flagged:

@@ -15,6 +15,7 @@ from interlock.detect.recognizers.credentials import (
 from interlock.detect.recognizers.custom import CustomPatternRecognizer
 from interlock.detect.recognizers.dictionary import DictionaryRecognizer
 from interlock.detect.recognizers.email import EmailRecognizer
+from interlock.detect.recognizers.email_spelled import SpelledEmailRecognizer
 from interlock.detect.recognizers.entropy import HighEntropySecretRecognizer
 from interlock.detect.recognizers.iban import IbanRecognizer
 from interlock.detect.recognizers.names import PersonNameRecognizer
@@ -22,13 +23,14 @@ from interlock.detect.recognizers.national_ids import NATIONAL_ID_RECOGNIZERS
 from interlock.detect.recognizers.network import IPv4Recognizer, IPv6Recognizer, MacAddressRecognizer
 from interlock.detect.recognizers.personal import AgeRecognizer, DateOfBirthRecognizer
 from interlock.detect.recognizers.phone import PhoneRecognizer
-from interlock.detect.recognizers.private_key import PrivateKeyRecognizer
+from interlock.detect.recognizers.private_key import PrivateKeyBodyRecognizer, PrivateKeyRecognizer
 from interlock.detect.recognizers.provider_keys import JwtRecognizer, ProviderKeyRecognizer
 
 
 def build_recognizers(config: DetectionConfig) -> list[Recognizer]:
     recognizers: list[Recognizer] = [
         EmailRecognizer(),
+        SpelledEmailRecognizer(),
         PhoneRecognizer(config.phone_regions),
         CardNumberRecognizer(),
         IbanRecognizer(),
@@ -45,6 +47,7 @@ def build_recognizers(config: DetectionConfig) -> list[Recognizer]:
         ProviderKeyRecognizer(),
         JwtRecognizer(),
         PrivateKeyRecognizer(),
+        PrivateKeyBodyRecognizer(),
         PasswordRecognizer(),
         ConnectionStringRecognizer(),
         UrlCredentialsRecognizer(),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 from interlock.detect.checksums import mod97_valid
-from interlock.detect.recognizer import Pattern, Recognizer
+from interlock.detect.finding import Finding
+from interlock.detect.recognizer import Pattern, Recognizer, ScanText, adjusted_score, relax_bounds
 
 IBAN_LENGTHS: dict[str, int] = {
     "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
@@ -17,19 +20,56 @@ IBAN_LENGTHS: dict[str, int] = {
 
 
 class IbanRecognizer(Recognizer):
+    """Upper or lower case, grouped by spaces or dashes. The pattern can run on into a following word
+    ("... 0130 00 today" reads "toda" as a group): the value is cut where its country's length ends,
+    which must be at a word's end, and only then checked."""
+
     name = "iban"
     data_class = "fin.iban"
     max_len = 42
     # Two letters of country code, then digits.
     digit_anchored, digit_lead = True, 2
     patterns = (
-        Pattern("IBAN", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", 0.9),
+        Pattern("IBAN", r"\b[A-Za-z]{2}\d{2}(?:[ \-]?[A-Za-z0-9]{4}){2,7}(?:[ \-]?[A-Za-z0-9]{1,3})?\b", 0.9),
     )
     context = ("iban", "bank", "account", "transfer", "wire", "sepa", "bic", "swift")
 
+    def set_patterns(self) -> tuple[str, ...] | None:
+        return tuple(relax_bounds(p.regex) for p, _ in self._compiled)
+
+    def scan(self, scan: ScanText, hits: Container[int] | None = None, floor: float = 0.0) -> list[Finding]:
+        text = scan.text
+        found: list[Finding] = []
+        for index, (pattern, matcher) in enumerate(self._compiled):
+            if hits is not None and index not in hits:
+                continue
+            for start, end in matcher.spans(scan):
+                stop = _value_end(text, start, end)
+                if stop < 0:
+                    continue
+                context = self.context_effect(scan, start, stop)
+                if context is None:
+                    continue
+                found.append(Finding(self.data_class, start, stop, round(adjusted_score(pattern.score, context), 3),
+                                     self.name, pattern.name + context[2]))
+        return found
+
     def validate(self, value: str, pattern: Pattern) -> float | None:
-        compact = value.replace(" ", "")
-        expected = IBAN_LENGTHS.get(compact[:2])
-        if expected is None or len(compact) != expected or not mod97_valid(compact):
-            return None
-        return pattern.score
+        return pattern.score if _value_end(value, 0, len(value)) == len(value) else None
+
+
+def _value_end(text: str, start: int, end: int) -> int:
+    """Where the IBAN starting at ``start`` ends within ``text[start:end]``, or -1 if none does."""
+    expected = IBAN_LENGTHS.get(text[start:start + 2].upper())
+    if expected is None:
+        return -1
+    count = 0
+    pos = start
+    while pos < end and count < expected:
+        if text[pos].isalnum():
+            count += 1
+        pos += 1
+    if count != expected or (pos < len(text) and text[pos].isalnum()):
+        return -1
+    compact = text[start:pos].replace(" ", "").replace("-", "").upper()
+    return pos if mod97_valid(compact) else -1

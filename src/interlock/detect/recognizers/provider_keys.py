@@ -21,7 +21,8 @@ class ProviderKeyRecognizer(Recognizer):
     single_token = True
     lookbehind = 75
     patterns = (
-        Pattern("AWS access key id", r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b", 0.95),
+        # Case-insensitive: a key id lower-cased in a log line or a URL is the same credential.
+        Pattern("AWS access key id", r"(?i:\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b)", 0.95),
         Pattern("AWS secret access key",
                 r"(?i:aws.{0,24}(?:secret|sk).{0,24}?[=:]\s{0,16}[\"']?)([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)",
                 0.9, group=1),
