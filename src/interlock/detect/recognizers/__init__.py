@@ -17,6 +17,7 @@ from interlock.detect.recognizers.dictionary import DictionaryRecognizer
 from interlock.detect.recognizers.email import EmailRecognizer
 from interlock.detect.recognizers.entropy import HighEntropySecretRecognizer
 from interlock.detect.recognizers.iban import IbanRecognizer
+from interlock.detect.recognizers.name_dictionary import NameDictionaryRecognizer
 from interlock.detect.recognizers.names import PersonNameRecognizer
 from interlock.detect.recognizers.national_ids import NATIONAL_ID_RECOGNIZERS
 from interlock.detect.recognizers.network import IPv4Recognizer, IPv6Recognizer, MacAddressRecognizer
@@ -42,6 +43,7 @@ def build_recognizers(config: DetectionConfig) -> list[Recognizer]:
         AgeRecognizer(),
         StreetAddressRecognizer(),
         PersonNameRecognizer(),
+        NameDictionaryRecognizer(),
         ProviderKeyRecognizer(),
         JwtRecognizer(),
         PrivateKeyRecognizer(),

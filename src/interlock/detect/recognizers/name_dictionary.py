@@ -1,0 +1,166 @@
+"""Full names found by a dictionary of real first and last names, with no trigger word needed.
+
+A name is a run of two to five capitalised words (particles such as "van der", "de la" and initials
+inside) that starts with a known first name and goes on with known last names, or with unknown words
+that are not common English words. One RE2 pass finds the capitalised words; each is looked up once in
+the shipped table (``interlock.detect.name_table``). A single word is never a name here: that takes a
+trigger (a title, a greeting, a label), which ``PersonNameRecognizer`` looks for.
+
+What keeps prose safe: a run that goes on with another capitalised word ("John Smith Foundation", a Title
+Case heading) is not a name; a run whose words are all also common words ("Will Grant", "Rose Hill")
+is not either; one that starts with such a word ("Mark Taylor") needs a last name that is not one when it
+stands at the start of a sentence or a line; and nothing after "the" or "a" is a name.
+
+Every decision reads at most ``lookbehind`` characters before a span and ``lookahead`` after it, so a
+streamed text is decided as the whole text is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+
+from interlock.detect.finding import Finding
+from interlock.detect.name_table import COMMON_NAME, FIRST, LAST, NAME, WORD, NameTable, name_table
+from interlock.detect.recognizer import Matcher, Opener, Recognizer, ScanText, compile_re2
+
+_LOWER = r"[\p{Ll}\p{M}]"
+# A capitalised word (McDonald, O'Brien, Smith-Jones, Nguyễn) or an initial with its dot.
+_WORD = (rf"\p{{Lu}}{_LOWER}+(?:\p{{Lu}}{_LOWER}+)?(?:[\-]\p{{Lu}}{_LOWER}+)?"
+         rf"|\p{{Lu}}['’]\p{{Lu}}{_LOWER}+|\p{{Lu}}\.")
+_TOKEN = rf"(?:^|[^\p{{L}}\p{{M}}\p{{N}}_'’\-])({_WORD})"
+PARTICLES = frozenset({
+    "van", "von", "der", "den", "de", "del", "della", "di", "da", "das", "dos", "du", "le", "la", "ter", "ten",
+    "bin", "ibn", "al", "el", "zu", "y", "e",
+})
+_PARTICLE_ALT = "van|von|der|den|de|del|della|di|da|das|dos|du|le|la|ter|ten|bin|ibn|al|el|zu|y|e"
+# A lower-case word right before a run that makes it a thing, not a person ("the Jordan Valley").
+_DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those", "our", "your", "their", "its"})
+_SENTENCE_ENDS = ".!?:;\n\r|#=>"
+_LEADING = " \t\"'“”‘’*-•·()[]`"
+# Upper-case Latin letters, as a superset both RE2 and Python's parser read (openers are measured by the latter).
+_UPPER = "[A-ZÀ-ÖØ-ÞĀ-ɏḀ-ỿ]"
+_MAX_WORDS = 5
+_MAX_GAP = 20  # spaces and particles between two words of a name
+
+
+class NameDictionaryRecognizer(Recognizer):
+    name = "person_name_dictionary"
+    data_class = "pii.name"
+    max_len = 120
+    lookbehind = 64
+    lookahead = 24
+    # A span starts with a capitalised word followed by another one (or by a particle): the opener is that
+    # word up to the next word's first letter. ``gaps``: the rest of a five-word name holds at most three
+    # whitespace runs after the opener. ``pending``: a capitalised word at the end of the stream, with the
+    # spaces (and the start of a particle) after it, may be the start of an opener still arriving.
+    openers = (
+        Opener(rf"{_UPPER}[^\s.]{{0,36}}\.?[ \t]{{1,3}}(?:{_UPPER}|(?:{_PARTICLE_ALT})[ \t])",
+               gaps=3, reach=120, case_insensitive=False, pending=rf"{_UPPER}[^\s.]{{0,36}}\.?[ \t]{{0,3}}[a-z]{{0,5}}"),
+    )
+
+    def __init__(self, table: NameTable | None = None) -> None:
+        super().__init__()
+        self._table = table if table is not None else name_table()
+        self._tokens = Matcher(compile_re2(_TOKEN), group=1)
+
+    def widest_match(self) -> int | None:
+        return self.max_len
+
+    def scan(self, scan: ScanText, hits: Container[int] | None = None, floor: float = 0.0) -> list[Finding]:
+        text = scan.text
+        spans = [(s, e) for s, e in self._tokens.spans(scan) if e >= len(text) or not text[e].isalnum()]
+        if len(spans) < 2:
+            return []
+        flags = self._table.flags
+        words = [text[s:e] for s, e in spans]
+        marks = [(-1 if w.endswith(".") else flags(w)) for w in words]  # -1: an initial
+        found: list[Finding] = []
+        n = len(spans)
+        i = 0
+        while i < n - 1:
+            mark = marks[i]
+            if mark < 0 or not mark & FIRST or len(words[i]) > 37 or (i > 0 and marks[i - 1] > 0 and marks[i - 1] & NAME
+                                                and _adjacent(text, spans[i - 1][1], spans[i][0])):
+                i += 1
+                continue
+            last, count = i, 1
+            k = i + 1
+            while k < n:
+                gap = _gap_words(text, spans[k - 1][1], spans[k][0])
+                if gap is None:
+                    break
+                if count + gap + 1 > _MAX_WORDS or (marks[k] >= 0 and marks[k] & WORD and not marks[k] & NAME):
+                    last = -1  # the run goes on: a heading, an organisation, a place
+                    break
+                count += gap + 1
+                last = k
+                k += 1
+            if last > i:
+                finding = self._judge(text, spans, marks, i, last)
+                if finding is not None:
+                    found.append(finding)
+                    i = last + 1
+                    continue
+            i += 1
+        return found
+
+    def _judge(self, text: str, spans: list[tuple[int, int]], marks: list[int], first: int,
+               last: int) -> Finding | None:
+        start, end = spans[first][0], spans[last][1]
+        if end - start > self.max_len:
+            return None
+        inner = [m for m in marks[first:last + 1] if m >= 0]
+        names = [m for m in inner if m & NAME]
+        unknown = len(inner) - len(names)
+        lead = marks[first]
+        tail = marks[last]
+        if all(m & COMMON_NAME for m in names) and not unknown:
+            return None  # "Will Grant", "Rose Hill", "Bill Price": every word also a common word
+        if unknown and lead & COMMON_NAME:
+            return None
+        before = _word_before(text, start)
+        if before in _DETERMINERS:
+            return None
+        if lead & COMMON_NAME and _starts_sentence(text, start) and (tail < 0 or not tail & LAST or tail & COMMON_NAME):
+            return None  # "May Contain", "Grant Writing" at the start of a line or sentence
+        score = 0.75 if tail >= 0 and tail & LAST else 0.65
+        why = "first and last name in the name dictionary" if score > 0.7 else "first name in the name dictionary"
+        return Finding(self.data_class, start, end, score, self.name, why)
+
+
+def _adjacent(text: str, end: int, start: int) -> bool:
+    return _gap_words(text, end, start) is not None
+
+
+def _gap_words(text: str, end: int, start: int) -> int | None:
+    """How many particles stand between two words of one name, or ``None`` if they are not of one name."""
+    if start <= end or start - end > _MAX_GAP:
+        return None
+    gap = text[end:start]
+    between = gap.split()
+    if not between:
+        # Side by side: one to three spaces or tabs (more is a column layout, a newline another line).
+        return 0 if len(gap) <= 3 and not gap.strip(" \t") else None
+    if gap[0] not in " \t" or gap[-1] not in " \t" or "\n" in gap or "\r" in gap:
+        return None
+    if len(between) > 2 or any(w not in PARTICLES for w in between):
+        return None
+    return len(between)
+
+
+def _word_before(text: str, start: int) -> str:
+    piece = text[max(0, start - 12):start]
+    if not piece or not piece[-1].isspace():
+        return ""
+    words = piece.split()
+    return words[-1].lower() if words else ""
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    j = start - 1
+    stop = max(-1, start - 24)
+    while j > stop and text[j] in _LEADING:
+        j -= 1
+    if j <= stop:
+        return True
+    return text[j] in _SENTENCE_ENDS or text[j].isdigit()
