@@ -16,7 +16,9 @@ three flags are written; no counts, ranks or anything else about any person. Det
 it with the same inputs reproduces the file byte for byte.
 
 The same lists give the lower-case English words that are not names (flag ``w``): a capitalised word
-that is one ("Invoice", "Garden") ends a name rather than extending it.
+that is one ("Invoice", "Garden") ends a name rather than extending it; so does a word they write
+capitalised that is not among the names (a place, a people, a language: "Italian", "Denver"), and a
+short list of products and companies written here (``BRANDS``).
 
 The file is one section per combination of flags, each a line ``#<flags>`` then its words in lower case,
 one a line, sorted. Flags: ``f`` (a first name), ``l`` (a last name), ``c`` (a name that is also a common
@@ -58,6 +60,19 @@ rosa blanco blanca luz paz sol cruz pilar rocio dolores mercedes angeles consuel
 rose fleur pierre blanc roux petit
 bella bianca fiore rosso
 """))
+# Products and companies that prose names often ("Apache Kafka", "Google Cloud"); a name among them ("Ford",
+# "Tesla", "Dell") becomes a common name, the others common words.
+BRANDS = frozenset(_words("""
+apache google microsoft amazon apple oracle adobe ibm azure aws mozilla linux ubuntu debian fedora android
+windows docker kubernetes python java javascript typescript node react angular vue spring django flask rails
+slack zoom jira confluence github gitlab bitbucket salesforce stripe shopify paypal visa mastercard intel nvidia
+cisco dell lenovo samsung sony netflix spotify uber airbnb meta facebook twitter instagram linkedin youtube
+whatsapp telegram chrome firefox safari edge office outlook excel powerpoint teams onedrive dropbox icloud
+tesla toyota honda ford mercedes bmw audi volkswagen porsche ferrari nike adidas ikea siemens bosch philips
+postgres postgresql mysql redis kafka spark hadoop elasticsearch kibana grafana prometheus terraform ansible
+jenkins circleci travis heroku vercel netlify cloudflare openai anthropic claude gemini copilot chatgpt llama
+mistral alexa siri cortana
+"""))
 # Words that are never a name token however the lists have them (noise in the source).
 NEVER = frozenset(_words("""
 the and an a of or for to in on at by with from as is are was be been it its this that these those
@@ -84,13 +99,20 @@ def _popular(table: dict[str, dict[str, Any]], top: int) -> set[str]:
     return kept - NEVER
 
 
-def _common_words() -> set[str]:
+def _common_words() -> tuple[set[str], set[str]]:
+    """Lower-case words, and the words the lists write capitalised (places, peoples, languages, and
+    some names)."""
     words: set[str] = set()
+    proper: set[str] = set()
     for path in WORD_LISTS:
         for line in path.read_text(encoding="utf-8").splitlines():
-            if line[:1].islower() and "'" not in line:
+            if "'" in line:
+                continue
+            if line[:1].islower():
                 words.add(line)
-    return words
+            elif line[:1].isupper() and line[1:].islower():
+                proper.add(line.lower())
+    return words, proper
 
 
 def build() -> bytes:
@@ -99,8 +121,11 @@ def build() -> bytes:
     folder = Path(names_dataset.__file__).parent / "v3"
     first = _popular(_load(folder / "first_names.pkl.gz"), FIRST_TOP)
     last = _popular(_load(folder / "last_names.pkl.gz"), LAST_TOP)
-    common = (_common_words() | EXTRA_COMMON) - NOT_COMMON
+    words, proper = _common_words()
+    common = (words | EXTRA_COMMON | BRANDS) - NOT_COMMON
     names = first | last
+    # A capitalised word of the lists that is not among the names is a place, a people or a language.
+    common |= proper - names
     sections: dict[str, list[str]] = {}
     for word in sorted(names | common):
         if word in names:

@@ -35,6 +35,19 @@ PARTICLES = frozenset({
 _PARTICLE_ALT = "van|von|der|den|de|del|della|di|da|das|dos|du|le|la|ter|ten|bin|ibn|al|el|zu|y|e"
 # A lower-case word right before a run that makes it a thing, not a person ("the Jordan Valley").
 _DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those", "our", "your", "their", "its"})
+# Words of place before two capitalised common words ("in Long Beach", "at Grant Park").
+_PLACE_WORDS = frozenset({"in", "at", "near", "on", "via", "across", "around", "visit", "visiting"})
+_TITLES = frozenset({
+    "Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Dame", "Herr", "Frau", "Hr", "Fr", "Mme", "Mlle",
+    "Monsieur", "Madame", "Señor", "Señora", "Sr", "Sra", "Srta", "Signor", "Signora", "Pan", "Pani", "Dhr",
+    # Greetings, which start a line before a name.
+    "Hi", "Hello", "Hey", "Dear", "Hola", "Bonjour", "Salut", "Ciao", "Hallo", "Olá", "Hej", "Hei", "Ahoj",
+    "Liebe", "Lieber", "Cher", "Chère", "Querido", "Querida", "Estimado", "Estimada", "Gentile", "Beste",
+    "Thanks", "Cheers", "Regards",
+})
+_SURNAME_ENDINGS = ("sson", "sdóttir", "sdottir", "ová", "ski", "ska", "cki", "cka", "wicz", "ović", "ovic",
+                    "ević", "evic", "enko", "escu", "eanu", "oğlu", "oglu", "poulos", "akis", "shvili", "adze")
+_INITIAL = -1
 _SENTENCE_ENDS = ".!?:;\n\r|#=>"
 _LEADING = " \t\"'“”‘’*-•·()[]`"
 # Upper-case Latin letters, as a superset both RE2 and Python's parser read (openers are measured by the latter).
@@ -71,16 +84,14 @@ class NameDictionaryRecognizer(Recognizer):
         spans = [(s, e) for s, e in self._tokens.spans(scan) if e >= len(text) or not text[e].isalnum()]
         if len(spans) < 2:
             return []
-        flags = self._table.flags
         words = [text[s:e] for s, e in spans]
-        marks = [(-1 if w.endswith(".") else flags(w)) for w in words]  # -1: an initial
+        marks = [self._mark(w) for w in words]
         found: list[Finding] = []
         n = len(spans)
         i = 0
         while i < n - 1:
-            mark = marks[i]
-            if mark < 0 or not mark & FIRST or len(words[i]) > 37 or (i > 0 and marks[i - 1] > 0 and marks[i - 1] & NAME
-                                                and _adjacent(text, spans[i - 1][1], spans[i][0])):
+            if not _name_like(marks[i]) or len(words[i]) > 37 or (
+                    i > 0 and _name_like(marks[i - 1]) and _adjacent(text, spans[i - 1][1], spans[i][0])):
                 i += 1
                 continue
             last, count = i, 1
@@ -89,14 +100,19 @@ class NameDictionaryRecognizer(Recognizer):
                 gap = _gap_words(text, spans[k - 1][1], spans[k][0])
                 if gap is None:
                     break
-                if count + gap + 1 > _MAX_WORDS or (marks[k] >= 0 and marks[k] & WORD and not marks[k] & NAME):
+                if count + gap + 1 > _MAX_WORDS or not (_name_like(marks[k]) or marks[k] == _INITIAL):
                     last = -1  # the run goes on: a heading, an organisation, a place
                     break
                 count += gap + 1
                 last = k
                 k += 1
             if last > i:
-                finding = self._judge(text, spans, marks, i, last)
+                finding = None
+                if marks[i] & COMMON_NAME and last - i >= 2:
+                    # A sentence's first word that is also a name ("Then", "Ask") before a full name.
+                    finding = self._judge(text, spans, marks, i + 1, last, after_lead=True)
+                if finding is None:
+                    finding = self._judge(text, spans, marks, i, last)
                 if finding is not None:
                     found.append(finding)
                     i = last + 1
@@ -104,28 +120,62 @@ class NameDictionaryRecognizer(Recognizer):
             i += 1
         return found
 
+    def _mark(self, word: str) -> int:
+        if word.endswith("."):
+            return _INITIAL
+        if word in _TITLES:
+            return WORD
+        flags = self._table.flags(word)
+        if flags:
+            return flags
+        if len(word) < 3:
+            return WORD
+        # Surname endings (patronymics, Slavic, Balkan, Romanian, Turkish, Greek forms) make an unlisted word
+        # a last name.
+        return LAST if word.lower().endswith(_SURNAME_ENDINGS) and len(word) > 5 else 0
+
     def _judge(self, text: str, spans: list[tuple[int, int]], marks: list[int], first: int,
-               last: int) -> Finding | None:
+               last: int, *, after_lead: bool = False) -> Finding | None:
+        """``after_lead``: the run's first word was set aside, so only a run with a plain name counts."""
         start, end = spans[first][0], spans[last][1]
         if end - start > self.max_len:
             return None
         inner = [m for m in marks[first:last + 1] if m >= 0]
         names = [m for m in inner if m & NAME]
+        if not names:
+            return None  # no listed name at all ("Kubernetes Helm")
         unknown = len(inner) - len(names)
-        lead = marks[first]
-        tail = marks[last]
-        if all(m & COMMON_NAME for m in names) and not unknown:
-            return None  # "Will Grant", "Rose Hill", "Bill Price": every word also a common word
-        if unknown and lead & COMMON_NAME:
-            return None
+        lead, tail = marks[first], marks[last]
+        strong_tail = tail > 0 and tail & LAST and not tail & COMMON_NAME
         before = _word_before(text, start)
         if before in _DETERMINERS:
             return None
-        if lead & COMMON_NAME and _starts_sentence(text, start) and (tail < 0 or not tail & LAST or tail & COMMON_NAME):
+        initial = _starts_sentence(text, start)
+        if not lead:
+            # An unlisted first word ("Banara Mulyani") takes a listed last name that is not a common word.
+            return self._found(start, end, 0.6) if strong_tail else None
+        if not lead & FIRST and not (lead & LAST and not lead & COMMON_NAME and all(
+                m & NAME and not m & COMMON_NAME for m in names[1:])):
+            return None  # a last name first ("Smith Street") unless every word is a plain name
+        if all(m & COMMON_NAME for m in names) and not unknown:
+            # "Will Grant", "Rose Hill", "Mark Brown": every word is also a common word. Mid-sentence, after no
+            # word of place, two capitalised ones are most often a person.
+            if initial or after_lead or before in _PLACE_WORDS or len(names) < 2:
+                return None
+            return self._found(start, end, 0.6)
+        if unknown and lead & COMMON_NAME:
+            return None
+        if lead & COMMON_NAME and initial and not strong_tail:
             return None  # "May Contain", "Grant Writing" at the start of a line or sentence
-        score = 0.75 if tail >= 0 and tail & LAST else 0.65
-        why = "first and last name in the name dictionary" if score > 0.7 else "first name in the name dictionary"
+        return self._found(start, end, 0.75 if tail > 0 and tail & LAST else 0.65)
+
+    def _found(self, start: int, end: int, score: float) -> Finding:
+        why = "first and last name in the name dictionary" if score > 0.7 else "names in the name dictionary"
         return Finding(self.data_class, start, end, score, self.name, why)
+
+
+def _name_like(mark: int) -> bool:
+    return mark == 0 or (mark > 0 and bool(mark & NAME))
 
 
 def _adjacent(text: str, end: int, start: int) -> bool:

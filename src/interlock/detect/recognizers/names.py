@@ -17,10 +17,12 @@ _NAME = (rf"(?:\p{{Lu}}{_L}+(?:\p{{Lu}}{_L}+)?(?:[\-'’]\p{{Lu}}{_L}+)?"
          rf"|\p{{Lu}}['’]\p{{Lu}}{_L}+)")
 _PARTICLE = r"(?:van|von|der|den|de|del|della|di|da|das|dos|du|le|la|ter|ten|y)"
 _SEP = rf"[ \t]{{1,3}}(?:(?:{_PARTICLE}|\p{{Lu}}\.)[ \t]{{1,3}}){{0,2}}"
-_FULL = rf"({_NAME}(?:{_SEP}{_NAME}){{0,2}})"
+_BODY = rf"{_NAME}(?:{_SEP}{_NAME}){{0,2}}"
+_FULL = rf"({_BODY})"
 # Upper-case names are taken after a label only ("NAME: JOHN SMITH"), where forms print them so.
 _CAPS_WORD = r"\p{Lu}[\p{Lu}\p{M}'’\-]+"
-_LABELLED = rf"({_NAME}(?:{_SEP}{_NAME}){{0,2}}|{_CAPS_WORD}(?:[ \t]{{1,3}}{_CAPS_WORD}){{1,2}})"
+# After a label, also "Last, First" and upper case.
+_LABELLED = rf"({_NAME},[ \t]{{1,3}}{_NAME}|{_BODY}|{_CAPS_WORD}(?:[ \t]{{1,3}}{_CAPS_WORD}){{1,2}})"
 # Upper-case Latin letters for the openers (measured by Python's parser, which does not read ``\p``).
 _UP = "[A-ZÀ-ÖØ-ÞĀ-ɏḀ-ỿ]"
 
@@ -76,7 +78,7 @@ class PersonNameRecognizer(Recognizer):
     # and prose elsewhere flows. ``gaps`` counts the whitespace runs the rest of a match may hold (three
     # words with up to two particles or initials between each two).
     openers = (
-        Opener(rf"(?:{_TITLES})\.?[ \t]{{1,4}}{_UP}", gaps=8, reach=200, case_insensitive=False, pending=""),
+        Opener(rf"(?:{_TITLES})\.?[ \t]{{1,4}}(?:{_PARTICLE}[ \t]{{1,3}}){{0,2}}{_UP}", gaps=8, reach=200, case_insensitive=False, pending=""),
         Opener(rf"(?i:my name is|i am called|this is|i'm)\s{{1,16}}{_UP}",
                gaps=8, reach=200, case_insensitive=False, pending=""),
         Opener(rf"(?i:{_GREETINGS})\s{{1,16}}{_UP}", gaps=9, reach=200, case_insensitive=False, pending=""),
@@ -88,7 +90,7 @@ class PersonNameRecognizer(Recognizer):
                case_insensitive=False, pending=""),
     )
     patterns = (
-        Pattern("honorific", rf"\b(?:{_TITLES})\.?[ \t]{{1,4}}{_FULL}", 0.8, group=1),
+        Pattern("honorific", rf"\b(?:{_TITLES})\.?[ \t]{{1,4}}((?:{_PARTICLE}[ \t]{{1,3}}){{0,2}}{_BODY})", 0.8, group=1),
         Pattern("introduction", rf"(?i:\bmy name is|\bi am called|\bthis is|\bi'm)\s{{1,16}}{_FULL}", 0.7, group=1),
         Pattern("salutation", rf"(?i:\b(?:{_GREETINGS}))\s{{1,16}}{_FULL}\s{{0,16}}[,!\n]", 0.65, group=1),
         Pattern("inline sign-off", rf"(?i:\b(?:{_GREETINGS}|{_SIGN_OFFS})),\s{{1,8}}{_FULL}[ \t]{{0,8}}(?:[.!\r\n]|$)",
@@ -111,26 +113,29 @@ class PersonNameRecognizer(Recognizer):
         if any(w in _ORGANISATION for w in words):
             return None
         flags = [self._table.flags(w) for w in words if len(w) > 1]
+        if any(not f & NAME and _inner_capital(w) for w, f in zip(value.split(), flags, strict=False)):
+            return None  # an identifier such as "NamedTuple", not a listed name such as "McDonald"
+        if pattern.name == "honorific":
+            return pattern.score  # after a title any capitalised word is a surname ("Mr. Galvani")
         names = [f for f in flags if f & NAME]
-        common = [f for f in flags if f & WORD and not f & NAME]
         if value.isupper():
             # Upper case is how forms print names, and headings: every word must be a known name.
             return pattern.score if len(names) == len(flags) and len(flags) > 1 else None
-        if pattern.name != "honorific" and flags and flags[0] & WORD and not flags[0] & NAME:
-            return None  # "Dear Valued Customer", "Hi Support", "Name: Required"
-        if common and not names:
+        if not flags or all(f & WORD and not f & NAME for f in flags):
+            return None  # "Dear Valued Customer", "Hi Support Team", "Name: Required"
+        if len(words) > 1:
+            return pattern.score
+        if flags[0] & WORD and not flags[0] & NAME:
             return None
-        if any(not f & NAME and _inner_capital(w) for w, f in zip(value.split(), flags, strict=False)):
-            return None  # an identifier such as "NamedTuple", not a listed name such as "McDonald"
-        if pattern.name == "label" and len(words) == 1 and (not names or names[0] & COMMON_NAME):
-            return pattern.score - 0.15 if not flags[0] else None  # "name: Module", "Owner: Will"
-        if pattern.name in ("introduction", "salutation", "inline sign-off") and len(words) == 1:
-            # "I'm Going", "Thanks, Will" style hits: a single word after a loose trigger must be a name
-            # that is not also a common word.
-            if not names or names[0] & COMMON_NAME:
-                return pattern.score - 0.1 if pattern.name == "salutation" and names else None
+        # One word. After a greeting or a sign-off alone on its line, a listed name (even "Will") or an
+        # unlisted word is a name; after a label or an introduction, only a name that is not also a common word.
+        if pattern.name in ("salutation", "inline sign-off"):
             return pattern.score - 0.1
-        return pattern.score
+        if names and not names[0] & COMMON_NAME:
+            return pattern.score - (0.1 if pattern.name == "introduction" else 0.0)
+        if pattern.name == "label" and not flags[0]:
+            return pattern.score - 0.15
+        return None
 
 
 def _inner_capital(word: str) -> bool:
