@@ -27,12 +27,11 @@ _LOWER = r"[\p{Ll}\p{M}]"
 # A capitalised word (McDonald, O'Brien, Smith-Jones, Nguyễn) or an initial with its dot.
 _WORD = (rf"\p{{Lu}}{_LOWER}+(?:\p{{Lu}}{_LOWER}+)?(?:[\-]\p{{Lu}}{_LOWER}+)?"
          rf"|\p{{Lu}}['’]\p{{Lu}}{_LOWER}+|\p{{Lu}}\.")
-_TOKEN = rf"(?:^|[^\p{{L}}\p{{M}}\p{{N}}_'’\-])({_WORD})"
-PARTICLES = frozenset({
-    "van", "von", "der", "den", "de", "del", "della", "di", "da", "das", "dos", "du", "le", "la", "ter", "ten",
-    "bin", "ibn", "al", "el", "zu", "y", "e",
-})
 _PARTICLE_ALT = "van|von|der|den|de|del|della|di|da|das|dos|du|le|la|ter|ten|bin|ibn|al|el|zu|y|e"
+# Between two words of one name: one to three spaces or tabs, with up to two particles ("van der").
+_SEP = rf"[ \t]{{1,3}}(?:(?:{_PARTICLE_ALT})[ \t]{{1,3}}){{0,2}}"
+# A run of two or more capitalised words side by side; the words of a run are judged in Python.
+_RUN = rf"(?:^|[^\p{{L}}\p{{M}}\p{{N}}_'’\-])((?:{_WORD})(?:{_SEP}(?:{_WORD}))+)"
 # A lower-case word right before a run that makes it a thing, not a person ("the Jordan Valley").
 _DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those", "our", "your", "their", "its"})
 # Words of place before two capitalised common words ("in Long Beach", "at Grant Park").
@@ -53,7 +52,6 @@ _LEADING = " \t\"'“”‘’*-•·()[]`"
 # Upper-case Latin letters, as a superset both RE2 and Python's parser read (openers are measured by the latter).
 _UPPER = "[A-ZÀ-ÖØ-ÞĀ-ɏḀ-ỿ]"
 _MAX_WORDS = 5
-_MAX_GAP = 20  # spaces and particles between two words of a name
 
 
 class NameDictionaryRecognizer(Recognizer):
@@ -74,36 +72,47 @@ class NameDictionaryRecognizer(Recognizer):
     def __init__(self, table: NameTable | None = None) -> None:
         super().__init__()
         self._table = table if table is not None else name_table()
-        self._tokens = Matcher(compile_re2(_TOKEN), group=1)
+        self._runs = Matcher(compile_re2(_RUN), group=1)
 
     def widest_match(self) -> int | None:
         return self.max_len
 
+    def set_patterns(self) -> tuple[str, ...] | None:
+        # Two capitalised words side by side (or one before a particle): without them there is nothing to
+        # look up, and the detector's one-pass prefilter skips this recognizer (most texts).
+        return (rf"\p{{Lu}}{_LOWER}+\.?[ \t]{{1,3}}(?:\p{{Lu}}|(?:{_PARTICLE_ALT})[ \t])",)
+
     def scan(self, scan: ScanText, hits: Container[int] | None = None, floor: float = 0.0) -> list[Finding]:
         text = scan.text
-        spans = [(s, e) for s, e in self._tokens.spans(scan) if e >= len(text) or not text[e].isalnum()]
-        if len(spans) < 2:
-            return []
-        words = [text[s:e] for s, e in spans]
-        marks = [self._mark(w) for w in words]
         found: list[Finding] = []
+        # A word's mark, once per distinct word: dense text repeats its capitalised words.
+        memo: dict[str, int] = {}
+        for run_start, run_end in self._runs.spans(scan):
+            if run_end < len(text) and text[run_end].isalnum():
+                continue  # the last word goes on in digits or other letters: not a word of a name
+            spans, gaps = _words_of(text, run_start, run_end)
+            marks = [memo[w] if w in memo else memo.setdefault(w, self._mark(w)) for w in
+                     (text[a:b] for a, b in spans)]
+            self._scan_run(text, spans, gaps, marks, found)
+        return found
+
+    def _scan_run(self, text: str, spans: list[tuple[int, int]], gaps: list[int], marks: list[int],
+                  found: list[Finding]) -> None:
+        """The names among the words of one run (side by side, so each word is adjacent to the next).
+        ``gaps[k]``: how many particles stand before word ``k``."""
         n = len(spans)
         i = 0
         while i < n - 1:
-            if not _name_like(marks[i]) or len(words[i]) > 37 or (
-                    i > 0 and _name_like(marks[i - 1]) and _adjacent(text, spans[i - 1][1], spans[i][0])):
+            if not _name_like(marks[i]) or spans[i][1] - spans[i][0] > 37 or (i > 0 and _name_like(marks[i - 1])):
                 i += 1
                 continue
             last, count = i, 1
             k = i + 1
             while k < n:
-                gap = _gap_words(text, spans[k - 1][1], spans[k][0])
-                if gap is None:
-                    break
-                if count + gap + 1 > _MAX_WORDS or not (_name_like(marks[k]) or marks[k] == _INITIAL):
+                if count + gaps[k] + 1 > _MAX_WORDS or not (_name_like(marks[k]) or marks[k] == _INITIAL):
                     last = -1  # the run goes on: a heading, an organisation, a place
                     break
-                count += gap + 1
+                count += gaps[k] + 1
                 last = k
                 k += 1
             if last > i:
@@ -118,7 +127,6 @@ class NameDictionaryRecognizer(Recognizer):
                     i = last + 1
                     continue
             i += 1
-        return found
 
     def _mark(self, word: str) -> int:
         if word.endswith("."):
@@ -178,24 +186,22 @@ def _name_like(mark: int) -> bool:
     return mark == 0 or (mark > 0 and bool(mark & NAME))
 
 
-def _adjacent(text: str, end: int, start: int) -> bool:
-    return _gap_words(text, end, start) is not None
-
-
-def _gap_words(text: str, end: int, start: int) -> int | None:
-    """How many particles stand between two words of one name, or ``None`` if they are not of one name."""
-    if start <= end or start - end > _MAX_GAP:
-        return None
-    gap = text[end:start]
-    between = gap.split()
-    if not between:
-        # Side by side: one to three spaces or tabs (more is a column layout, a newline another line).
-        return 0 if len(gap) <= 3 and not gap.strip(" \t") else None
-    if gap[0] not in " \t" or gap[-1] not in " \t" or "\n" in gap or "\r" in gap:
-        return None
-    if len(between) > 2 or any(w not in PARTICLES for w in between):
-        return None
-    return len(between)
+def _words_of(text: str, start: int, end: int) -> tuple[list[tuple[int, int]], list[int]]:
+    """The capitalised words of a run, and how many particles stand before each."""
+    spans: list[tuple[int, int]] = []
+    gaps: list[int] = []
+    particles = 0
+    pos = start
+    for part in text[start:end].split():
+        at = text.find(part, pos)
+        pos = at + len(part)
+        if part[0].islower():
+            particles += 1
+            continue
+        spans.append((at, pos))
+        gaps.append(particles)
+        particles = 0
+    return spans, gaps
 
 
 def _word_before(text: str, start: int) -> str:
