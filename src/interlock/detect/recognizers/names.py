@@ -78,7 +78,9 @@ class PersonNameRecognizer(Recognizer):
     # and prose elsewhere flows. ``gaps`` counts the whitespace runs the rest of a match may hold (three
     # words with up to two particles or initials between each two).
     openers = (
-        Opener(rf"(?:{_TITLES})\.?[ \t]{{1,4}}(?:{_PARTICLE}[ \t]{{1,3}}){{0,2}}{_UP}", gaps=8, reach=200, case_insensitive=False, pending=""),
+        # A particle after a title ("Mr. da Rocha") starts the span before the opener is complete.
+        Opener(rf"(?:{_TITLES})\.?[ \t]{{1,4}}(?:{_PARTICLE}[ \t]{{1,3}}){{0,2}}{_UP}", gaps=8, reach=200,
+               case_insensitive=False, pending=rf"(?:{_TITLES})\.?[ \t]{{1,4}}(?:{_PARTICLE}[ \t]{{1,3}}){{0,2}}[a-z]{{0,5}}"),
         Opener(rf"(?i:my name is|i am called|this is|i'm)\s{{1,16}}{_UP}",
                gaps=8, reach=200, case_insensitive=False, pending=""),
         Opener(rf"(?i:{_GREETINGS})\s{{1,16}}{_UP}", gaps=9, reach=200, case_insensitive=False, pending=""),
