@@ -59,6 +59,10 @@ POSITIVES: list[tuple[str, str]] = [
     ("Patient: Brown, Michael", "Brown, Michael"),
     ("NAME: JOHN SMITH", "JOHN SMITH"),
     ("first_name=Oliver", "Oliver"),
+    # A first name after a word addressed to a person.
+    ("Can you ask Priya about it?", "Priya"),
+    ("I emailed Lukas yesterday, no answer yet.", "Lukas"),
+    ("Hi Anna how are you", "Anna"),
     ("Hello, my name is Oliver Bennett.", "Oliver Bennett"),
 ]
 
@@ -90,6 +94,9 @@ NEGATIVES: list[str] = [
     "Customer: Acme Corp",
     "Contact: Support Team",
     "Order Summary\nShipping Address\nPayment Method",
+    "Please contact Support for help.",
+    "You can ask Google about it.",
+    "thanks Will for that",
 ]
 
 

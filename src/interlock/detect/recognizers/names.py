@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from interlock.detect.context import tokens
 from interlock.detect.finding import Finding
-from interlock.detect.name_table import COMMON_NAME, NAME, WORD, NameTable, name_table
+from interlock.detect.name_table import COMMON_NAME, FIRST, NAME, WORD, NameTable, name_table
 from interlock.detect.recognizer import Opener, Pattern, Recognizer, lower_in_place
 
 _L = r"[\p{Ll}\p{M}]"
@@ -52,6 +52,11 @@ _LABELS = (r"name|full[ _]?name|first[ _]?name|last[ _]?name|surname|given[ _]?n
            r"author|nom|prénom|nom complet|nombre|apellidos?|titular|cliente|paciente|nome|cognome|naam|"
            r"voornaam|achternaam|vorname|nachname|kunde|kundin|ansprechpartner|imię|nazwisko|jméno|příjmení|"
            r"navn|namn|nimi")
+# Words addressed to or about a person, before a name with no punctuation after it ("ask Priya about it").
+_CUES = (r"ask|asked|tell|told|email|emailed|ping|pinged|cc|contact|contacted|thank|thanks|met|meet|"
+         r"spoke to|spoke with|talked to|talk to|chat with|assigned to|assign to|forward to|forwarded to|"
+         r"reach out to|loop in|looped in|escalate to|escalated to|message|messaged|remind|reminded|invite|invited|"
+         r"dear|hi|hello|hey")
 # Capitalised words that follow the triggers but are not names.
 _STOP = frozenset({
     "team", "all", "everyone", "sir", "madam", "customer", "support", "there", "the", "and", "thanks",
@@ -88,6 +93,7 @@ class PersonNameRecognizer(Recognizer):
                pending=""),
         Opener(rf"(?i:{_SIGN_OFF_TAILS})\s{{0,16}}[,.!]?\s{{0,16}}\n", gaps=10, reach=220,
                case_insensitive=False, pending=""),
+        Opener(rf"(?i:{_CUES})[ \t]{{1,4}}{_UP}", gaps=8, reach=200, case_insensitive=False, pending=""),
         Opener(rf"(?i:{_LABELS})[\"']?\s{{0,4}}[:=]\s{{0,4}}[\"']?{_UP}", gaps=8, reach=200,
                case_insensitive=False, pending=""),
     )
@@ -101,6 +107,7 @@ class PersonNameRecognizer(Recognizer):
                 0.75, group=1),
         Pattern("sign-off", rf"(?i:\b(?:{_LONG_SIGN_OFFS}))[ \t]{{0,4}}[,.!]?[ \t]{{0,4}}\r?\n\s{{0,16}}{_FULL}"
                 rf"\s{{0,16}}(?:\n|$)", 0.75, group=1),
+        Pattern("cue", rf"(?i:\b(?:{_CUES}))[ \t]{{1,4}}{_FULL}", 0.6, group=1),
         Pattern("label", rf"(?i:\b(?:{_LABELS}))[\"']?\s{{0,4}}[:=]\s{{0,4}}[\"']?{_LABELLED}", 0.7, group=1),
     )
 
@@ -125,6 +132,9 @@ class PersonNameRecognizer(Recognizer):
             return pattern.score if len(names) == len(flags) and len(flags) > 1 else None
         if not flags or all(f & WORD and not f & NAME for f in flags):
             return None  # "Dear Valued Customer", "Hi Support Team", "Name: Required"
+        if pattern.name == "cue":
+            # A loose cue: the first word must be a listed first name that is not also a common word.
+            return pattern.score if flags[0] & FIRST and not flags[0] & COMMON_NAME else None
         if len(words) > 1:
             return pattern.score
         if flags[0] & WORD and not flags[0] & NAME:
