@@ -18,7 +18,7 @@ it with the same inputs reproduces the file byte for byte.
 The same lists give the lower-case English words that are not names (flag ``w``): a capitalised word
 that is one ("Invoice", "Garden") ends a name rather than extending it; so does a word they write
 capitalised that is not among the names (a place, a people, a language: "Italian", "Denver"), and a
-short list of products and companies written here (``BRANDS``).
+short list of products and companies written here (``BRANDS``), and one-word country names.
 
 The file is one section per combination of flags, each a line ``#<flags>`` then its words in lower case,
 one a line, sorted. Flags: ``f`` (a first name), ``l`` (a last name), ``c`` (a name that is also a common
@@ -115,6 +115,14 @@ def _common_words() -> tuple[set[str], set[str]]:
     return words, proper
 
 
+def _countries() -> set[str]:
+    """One-word country names (ISO 3166-1, from ``pycountry``, which ``names-dataset`` installs):
+    "Jordan", "Chad", "Georgia", "France" are names too, and need strong evidence."""
+    import pycountry  # a build input only
+
+    return {c.name.lower() for c in pycountry.countries if " " not in c.name and "," not in c.name}
+
+
 def build() -> bytes:
     import names_dataset  # a build input only
 
@@ -122,7 +130,7 @@ def build() -> bytes:
     first = _popular(_load(folder / "first_names.pkl.gz"), FIRST_TOP)
     last = _popular(_load(folder / "last_names.pkl.gz"), LAST_TOP)
     words, proper = _common_words()
-    common = (words | EXTRA_COMMON | BRANDS) - NOT_COMMON
+    common = (words | EXTRA_COMMON | BRANDS | _countries()) - NOT_COMMON
     names = first | last
     # A capitalised word of the lists that is not among the names is a place, a people or a language.
     common |= proper - names

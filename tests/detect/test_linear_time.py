@@ -22,6 +22,9 @@ ADVERSARIAL = {
     "url-ish": "http://a:b" * (MB // 10),
     "keywords": "password=token=secret=" * (MB // 22),
     "capitalised": "Dear Ab " * (MB // 8),
+    "name-runs": "Anna Smith " * (MB // 11),
+    "name-fields": "Anna,Smith;" * (MB // 11),
+    "particles": "Anna de la " * (MB // 11),
     "jwt-ish": "eyJ" * (MB // 3),
     "semicolons": "server=a;" * (MB // 9),
 }

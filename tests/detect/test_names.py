@@ -59,6 +59,13 @@ POSITIVES: list[tuple[str, str]] = [
     ("Patient: Brown, Michael", "Brown, Michael"),
     ("NAME: JOHN SMITH", "JOHN SMITH"),
     ("first_name=Oliver", "Oliver"),
+    ("Customer name: MÜLLER, HANS", "MÜLLER, HANS"),
+    ("id,first_name,last_name,email\n17,Agnieszka,Wójcik,aw@example.com", "Agnieszka,Wójcik"),
+    ('1;"Kowalski";"Anna";"Warszawa"', 'Kowalski";"Anna'),
+    ("[10:42] Sofia Rossi: can someone reset my password?", "Sofia Rossi"),
+    ("2024-03-01 12:00:01 INFO user=Jonas Weber logged in", "Jonas Weber"),
+    ('author = "Björn Lindqvist"', "Björn Lindqvist"),
+    ("Buongiorno Sig. Bianchi, la contatteremo.", "Bianchi"),
     # A first name after a word addressed to a person.
     ("Can you ask Priya about it?", "Priya"),
     ("I emailed Lukas yesterday, no answer yet.", "Lukas"),
@@ -97,6 +104,8 @@ NEGATIVES: list[str] = [
     "Please contact Support for help.",
     "You can ask Google about it.",
     "thanks Will for that",
+    "Paris,France,Europe",
+    "city;country\nLondon;England",
 ]
 
 

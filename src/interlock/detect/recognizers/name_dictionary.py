@@ -29,7 +29,9 @@ _WORD = (rf"\p{{Lu}}{_LOWER}+(?:\p{{Lu}}{_LOWER}+)?(?:[\-]\p{{Lu}}{_LOWER}+)?"
          rf"|\p{{Lu}}['’]\p{{Lu}}{_LOWER}+|\p{{Lu}}\.")
 _PARTICLE_ALT = "van|von|der|den|de|del|della|di|da|das|dos|du|le|la|ter|ten|bin|ibn|al|el|zu|y|e"
 # Between two words of one name: one to three spaces or tabs, with up to two particles ("van der").
-_SEP = rf"[ \t]{{1,3}}(?:(?:{_PARTICLE_ALT})[ \t]{{1,3}}){{0,2}}"
+# In CSV and similar rows: a comma or semicolon, the fields quoted or not ("Wójcik","Agnieszka").
+_FIELD_SEP = r"\"?[,;]\"?"
+_SEP = rf"(?:[ \t]{{1,3}}(?:(?:{_PARTICLE_ALT})[ \t]{{1,3}}){{0,2}}|{_FIELD_SEP})"
 # A run of two or more capitalised words side by side; the words of a run are judged in Python.
 _RUN = rf"(?:^|[^\p{{L}}\p{{M}}\p{{N}}_'’\-])((?:{_WORD})(?:{_SEP}(?:{_WORD}))+)"
 # A lower-case word right before a run that makes it a thing, not a person ("the Jordan Valley").
@@ -38,15 +40,20 @@ _DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those", "o
 _PLACE_WORDS = frozenset({"in", "at", "near", "on", "via", "across", "around", "visit", "visiting"})
 _TITLES = frozenset({
     "Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Dame", "Herr", "Frau", "Hr", "Fr", "Mme", "Mlle",
-    "Monsieur", "Madame", "Señor", "Señora", "Sr", "Sra", "Srta", "Signor", "Signora", "Pan", "Pani", "Dhr",
+    "Monsieur", "Madame", "Mademoiselle", "Señor", "Señora", "Señorita", "Sr", "Sra", "Srta", "Signor", "Signora",
+    "Signorina", "Sig", "Dott", "Ing", "Avv", "Pan", "Pani", "Dhr", "Mevr", "Mw", "Senhor", "Senhora", "Doña",
     # Greetings, which start a line before a name.
     "Hi", "Hello", "Hey", "Dear", "Hola", "Bonjour", "Salut", "Ciao", "Hallo", "Olá", "Hej", "Hei", "Ahoj",
     "Liebe", "Lieber", "Cher", "Chère", "Querido", "Querida", "Estimado", "Estimada", "Gentile", "Beste",
-    "Thanks", "Cheers", "Regards",
+    "Thanks", "Cheers", "Regards", "Buongiorno", "Buonasera", "Bonsoir", "Buenos", "Buenas", "Oi", "Moin",
+    "Servus", "Grüezi", "Tag", "Morning", "Afternoon", "Evening",
 })
 _SURNAME_ENDINGS = ("sson", "sdóttir", "sdottir", "ová", "ski", "ska", "cki", "cka", "wicz", "ović", "ovic",
                     "ević", "evic", "enko", "escu", "eanu", "oğlu", "oglu", "poulos", "akis", "shvili", "adze")
 _INITIAL = -1
+# A gap that is a field separator (see ``_words_of``); it counts as no word.
+_FIELDS = -1
+_FIELD_BLANKS = str.maketrans({",": " ", ";": " ", '"': " "})
 _SENTENCE_ENDS = ".!?:;\n\r|#=>"
 _LEADING = " \t\"'“”‘’*-•·()[]`"
 # Upper-case Latin letters, as a superset both RE2 and Python's parser read (openers are measured by the latter).
@@ -67,6 +74,8 @@ class NameDictionaryRecognizer(Recognizer):
     openers = (
         Opener(rf"{_UPPER}[^\s.]{{0,36}}\.?[ \t]{{1,3}}(?:{_UPPER}|(?:{_PARTICLE_ALT})[ \t])",
                gaps=3, reach=120, case_insensitive=False, pending=rf"{_UPPER}[^\s.]{{0,36}}\.?[ \t]{{0,3}}[a-z]{{0,5}}"),
+        Opener(rf"{_UPPER}[^\s.,;\"]{{0,36}}{_FIELD_SEP}{_UPPER}", gaps=3, reach=120, case_insensitive=False,
+               pending=rf"{_UPPER}[^\s.,;\"]{{0,36}}\"?[,;]?\"?"),
     )
 
     def __init__(self, table: NameTable | None = None) -> None:
@@ -80,7 +89,8 @@ class NameDictionaryRecognizer(Recognizer):
     def set_patterns(self) -> tuple[str, ...] | None:
         # Two capitalised words side by side (or one before a particle): without them there is nothing to
         # look up, and the detector's one-pass prefilter skips this recognizer (most texts).
-        return (rf"\p{{Lu}}{_LOWER}+\.?[ \t]{{1,3}}(?:\p{{Lu}}|(?:{_PARTICLE_ALT})[ \t])",)
+        return (rf"\p{{Lu}}{_LOWER}+\.?[ \t]{{1,3}}(?:\p{{Lu}}|(?:{_PARTICLE_ALT})[ \t])",
+                rf"\p{{Lu}}{_LOWER}+{_FIELD_SEP}\p{{Lu}}")
 
     def scan(self, scan: ScanText, hits: Container[int] | None = None, floor: float = 0.0) -> list[Finding]:
         text = scan.text
@@ -109,10 +119,12 @@ class NameDictionaryRecognizer(Recognizer):
             last, count = i, 1
             k = i + 1
             while k < n:
-                if count + gaps[k] + 1 > _MAX_WORDS or not (_name_like(marks[k]) or marks[k] == _INITIAL):
+                if gaps[k] == _FIELDS and not _plain_name(marks[k]):
+                    break  # fields of a row stand apart: a city after a name does not extend it
+                if count + max(gaps[k], 0) + 1 > _MAX_WORDS or not (_name_like(marks[k]) or marks[k] == _INITIAL):
                     last = -1  # the run goes on: a heading, an organisation, a place
                     break
-                count += gaps[k] + 1
+                count += max(gaps[k], 0) + 1
                 last = k
                 k += 1
             if last > i:
@@ -121,7 +133,7 @@ class NameDictionaryRecognizer(Recognizer):
                     # A sentence's first word that is also a name ("Then", "Ask") before a full name.
                     finding = self._judge(text, spans, marks, i + 1, last, after_lead=True)
                 if finding is None:
-                    finding = self._judge(text, spans, marks, i, last)
+                    finding = self._judge(text, spans, marks, i, last, fields=_FIELDS in gaps[i + 1:last + 1])
                 if finding is not None:
                     found.append(finding)
                     i = last + 1
@@ -143,8 +155,9 @@ class NameDictionaryRecognizer(Recognizer):
         return LAST if word.lower().endswith(_SURNAME_ENDINGS) and len(word) > 5 else 0
 
     def _judge(self, text: str, spans: list[tuple[int, int]], marks: list[int], first: int,
-               last: int, *, after_lead: bool = False) -> Finding | None:
-        """``after_lead``: the run's first word was set aside, so only a run with a plain name counts."""
+               last: int, *, after_lead: bool = False, fields: bool = False) -> Finding | None:
+        """``after_lead``: the run's first word was set aside, so only a run with a plain name counts.
+        ``fields``: the words are fields of a row ("Wójcik,Agnieszka"): each must be a plain listed name."""
         start, end = spans[first][0], spans[last][1]
         if end - start > self.max_len:
             return None
@@ -153,6 +166,9 @@ class NameDictionaryRecognizer(Recognizer):
         if not names:
             return None  # no listed name at all ("Kubernetes Helm")
         unknown = len(inner) - len(names)
+        if fields and (unknown or len(inner) != last - first + 1 or not all(map(_plain_name, names))
+                       or not any(m & FIRST for m in names) or all(m & FIRST and not m & LAST for m in names)):
+            return None  # fields: plain listed names only, a first name among them ("London;England" is not)
         lead, tail = marks[first], marks[last]
         strong_tail = tail > 0 and tail & LAST and not tail & COMMON_NAME
         before = _word_before(text, start)
@@ -182,24 +198,33 @@ class NameDictionaryRecognizer(Recognizer):
         return Finding(self.data_class, start, end, score, self.name, why)
 
 
+def _plain_name(mark: int) -> bool:
+    return mark > 0 and bool(mark & NAME) and not mark & COMMON_NAME
+
+
 def _name_like(mark: int) -> bool:
     return mark == 0 or (mark > 0 and bool(mark & NAME))
 
 
 def _words_of(text: str, start: int, end: int) -> tuple[list[tuple[int, int]], list[int]]:
-    """The capitalised words of a run, and how many particles stand before each."""
+    """The capitalised words of a run, and what stands before each: the number of particles, or
+    ``_FIELDS`` after a field separator."""
     spans: list[tuple[int, int]] = []
     gaps: list[int] = []
     particles = 0
+    piece = text[start:end]
+    fields = any(c in piece for c in ',;"')
+    blanked = piece.translate(_FIELD_BLANKS) if fields else piece
     pos = start
-    for part in text[start:end].split():
-        at = text.find(part, pos)
+    for part in blanked.split():
+        at = start + blanked.find(part, pos - start)
+        between = piece[pos - start:at - start]
         pos = at + len(part)
         if part[0].islower():
             particles += 1
             continue
+        gaps.append(_FIELDS if spans and any(c in between for c in ",;") else particles)
         spans.append((at, pos))
-        gaps.append(particles)
         particles = 0
     return spans, gaps
 

@@ -22,7 +22,7 @@ _FULL = rf"({_BODY})"
 # Upper-case names are taken after a label only ("NAME: JOHN SMITH"), where forms print them so.
 _CAPS_WORD = r"\p{Lu}[\p{Lu}\p{M}'’\-]+"
 # After a label, also "Last, First" and upper case.
-_LABELLED = rf"({_NAME},[ \t]{{1,3}}{_NAME}|{_BODY}|{_CAPS_WORD}(?:[ \t]{{1,3}}{_CAPS_WORD}){{1,2}})"
+_LABELLED = rf"({_NAME},[ \t]{{1,3}}{_NAME}|{_BODY}|{_CAPS_WORD},?(?:[ \t]{{1,3}}{_CAPS_WORD}){{1,2}})"
 # Upper-case Latin letters for the openers (measured by Python's parser, which does not read ``\p``).
 _UP = "[A-ZÀ-ÖØ-ÞĀ-ɏḀ-ỿ]"
 
