@@ -37,6 +37,7 @@ POSITIVES: list[tuple[str, str]] = [
     ("Monsieur Lefèvre a appelé.", "Lefèvre"),
     ("Mr. da Rocha will join the meeting.", "da Rocha"),
     ("Pani Wiśniewska czeka na odpowiedź.", "Wiśniewska"),
+    ("Ich habe mit Herrn Müller gesprochen.", "Müller"),
     # Greetings and sign-offs.
     ("Dear Tom Hardy,\nyour order", "Tom Hardy"),
     ("Hi Will,\ncan you check this?", "Will"),
@@ -59,6 +60,8 @@ POSITIVES: list[tuple[str, str]] = [
     ("Patient: Brown, Michael", "Brown, Michael"),
     ("NAME: JOHN SMITH", "JOHN SMITH"),
     ("first_name=Oliver", "Oliver"),
+    ("To: Anna <anna@example.com>\nSubject: invoice", "Anna"),
+    ("Von: Jürgen\nBetreff: Rechnung", "Jürgen"),
     ("Customer name: MÜLLER, HANS", "MÜLLER, HANS"),
     ("id,first_name,last_name,email\n17,Agnieszka,Wójcik,aw@example.com", "Agnieszka,Wójcik"),
     ('1;"Kowalski";"Anna";"Warszawa"', 'Kowalski";"Anna'),
@@ -105,6 +108,8 @@ NEGATIVES: list[str] = [
     "You can ask Google about it.",
     "thanks Will for that",
     "Paris,France,Europe",
+    "From: Support <help@example.com>",
+    "Please reply to: Sales",
     "city;country\nLondon;England",
 ]
 

@@ -41,7 +41,7 @@ _PLACE_WORDS = frozenset({"in", "at", "near", "on", "via", "across", "around", "
 _TITLES = frozenset({
     "Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof", "Sir", "Dame", "Herr", "Frau", "Hr", "Fr", "Mme", "Mlle",
     "Monsieur", "Madame", "Mademoiselle", "Señor", "Señora", "Señorita", "Sr", "Sra", "Srta", "Signor", "Signora",
-    "Signorina", "Sig", "Dott", "Ing", "Avv", "Pan", "Pani", "Dhr", "Mevr", "Mw", "Senhor", "Senhora", "Doña",
+    "Signorina", "Sig", "Dott", "Ing", "Avv", "Pan", "Pani", "Dhr", "Mevr", "Mw", "Senhor", "Senhora", "Doña", "Dra", "Herrn", "Hrn", "Fru", "Mevrouw", "Meneer",
     # Greetings, which start a line before a name.
     "Hi", "Hello", "Hey", "Dear", "Hola", "Bonjour", "Salut", "Ciao", "Hallo", "Olá", "Hej", "Hei", "Ahoj",
     "Liebe", "Lieber", "Cher", "Chère", "Querido", "Querida", "Estimado", "Estimada", "Gentile", "Beste",

@@ -28,7 +28,7 @@ _UP = "[A-ZÀ-ÖØ-ÞĀ-ɏḀ-ỿ]"
 
 _TITLES = (r"Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Madam|Herr|Frau|Hr|Fr|Mme|Mlle|M\.|Monsieur|Madame|Mademoiselle|"
            r"Señor|Señora|Señorita|Sr|Sra|Srta|Sig|Sig\.ra|Signor|Signora|Signorina|Dott|Dott\.ssa|Avv|Ing|"
-           r"Dhr|Mevr|Mw|Pan|Pani|Senhor|Senhora|Doña")
+           r"Dhr|Mevr|Mw|Mevrouw|Meneer|Pan|Pani|Senhor|Senhora|Doña|Dra|Herrn|Hrn|Fru")
 _GREETINGS = (r"dear|hi|hello|hey|hallo|hola|bonjour|salut|ciao|olá|hej|hei|ahoj|witaj|liebe|lieber|cher|chère|"
               r"querido|querida|estimado|estimada|caro|cara|gentile|prezado|prezada|beste|geachte|morning|"
               r"good morning|good afternoon|good evening|attn|cc")
@@ -51,7 +51,7 @@ _LABELS = (r"name|full[ _]?name|first[ _]?name|last[ _]?name|surname|given[ _]?n
            r"guest|member|assignee|reporter|requester|requested by|submitted by|signed|signed by|approved by|"
            r"author|nom|prénom|nom complet|nombre|apellidos?|titular|cliente|paciente|nome|cognome|naam|"
            r"voornaam|achternaam|vorname|nachname|kunde|kundin|ansprechpartner|imię|nazwisko|jméno|příjmení|"
-           r"navn|namn|nimi")
+           r"navn|namn|nimi|from|to|cc|bcc|reply-to|de|von|van|para|an|à|per")
 # Words addressed to or about a person, before a name with no punctuation after it ("ask Priya about it").
 _CUES = (r"ask|asked|tell|told|email|emailed|ping|pinged|cc|contact|contacted|thank|thanks|met|meet|"
          r"spoke to|spoke with|talked to|talk to|chat with|assigned to|assign to|forward to|forwarded to|"
