@@ -69,6 +69,9 @@ POSITIVES: list[tuple[str, str]] = [
     ("2024-03-01 12:00:01 INFO user=Jonas Weber logged in", "Jonas Weber"),
     ('author = "Björn Lindqvist"', "Björn Lindqvist"),
     ("Buongiorno Sig. Bianchi, la contatteremo.", "Bianchi"),
+    # A chat line's speaker.
+    ("chat export\n[10:42] Priya: can you reset it?", "Priya"),
+    ("ok\nLukas: done, closing the ticket", "Lukas"),
     # A first name after a word addressed to a person.
     ("Can you ask Priya about it?", "Priya"),
     ("I emailed Lukas yesterday, no answer yet.", "Lukas"),
@@ -108,6 +111,7 @@ NEGATIVES: list[str] = [
     "You can ask Google about it.",
     "thanks Will for that",
     "Paris,France,Europe",
+    "Summary\nNote: nothing to add\nWill: be done tomorrow\nIssue: none",
     "From: Support <help@example.com>",
     "Please reply to: Sales",
     "city;country\nLondon;England",
@@ -136,7 +140,7 @@ def test_a_repeated_name_is_redacted_everywhere(detector: Detector) -> None:
 def test_streamed_names_equal_whole_text(detector: Detector, size: int) -> None:
     text = ("Hello, I spoke to Łukasz Nowak and Maria de la Cruz yesterday. The John Smith Foundation said "
             "Mark Taylor and Will Grant were late.\nDear Amélie,\nthe Rose Garden Hotel is booked for "
-            "Jan van der Berg.\n\nMit freundlichen Grüßen\nKlaus Becker\n") * 2
+            "Jan van der Berg.\n\nMit freundlichen Grüßen\nKlaus Becker\n[10:42] Priya: done\nNote: ok\n") * 2
     whole = redact(text, detector.scan(text), ActionPolicy(), PlaceholderMap("a")).text
     r = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("b"))
     streamed = "".join(r.feed(text[i:i + size]) for i in range(0, len(text), size)) + r.flush()

@@ -94,6 +94,9 @@ class PersonNameRecognizer(Recognizer):
         Opener(rf"(?i:{_SIGN_OFF_TAILS})\s{{0,16}}[,.!]?\s{{0,16}}\n", gaps=10, reach=220,
                case_insensitive=False, pending=""),
         Opener(rf"(?i:{_CUES})[ \t]{{1,4}}{_UP}", gaps=8, reach=200, case_insensitive=False, pending=""),
+        # A chat line's speaker: the name starts its line, after a time stamp in brackets perhaps.
+        Opener(rf"\n[ \t]{{0,4}}(?:\[[^\]\n]{{1,24}}\][ \t]{{0,4}})?{_UP}", gaps=0, reach=80, case_insensitive=False,
+               pending=""),
         Opener(rf"(?i:{_LABELS})[\"']?\s{{0,4}}[:=]\s{{0,4}}[\"']?{_UP}", gaps=8, reach=200,
                case_insensitive=False, pending=""),
     )
@@ -108,6 +111,7 @@ class PersonNameRecognizer(Recognizer):
         Pattern("sign-off", rf"(?i:\b(?:{_LONG_SIGN_OFFS}))[ \t]{{0,4}}[,.!]?[ \t]{{0,4}}\r?\n\s{{0,16}}{_FULL}"
                 rf"\s{{0,16}}(?:\n|$)", 0.75, group=1),
         Pattern("cue", rf"(?i:\b(?:{_CUES}))[ \t]{{1,4}}{_FULL}", 0.6, group=1),
+        Pattern("speaker", rf"\n[ \t]{{0,4}}(?:\[[^\]\n]{{1,24}}\][ \t]{{0,4}})?({_NAME}):[ \t]", 0.6, group=1),
         Pattern("label", rf"(?i:\b(?:{_LABELS}))[\"']?\s{{0,4}}[:=]\s{{0,4}}[\"']?{_LABELLED}", 0.7, group=1),
     )
 
@@ -132,7 +136,7 @@ class PersonNameRecognizer(Recognizer):
             return pattern.score if len(names) == len(flags) and len(flags) > 1 else None
         if not flags or all(f & WORD and not f & NAME for f in flags):
             return None  # "Dear Valued Customer", "Hi Support Team", "Name: Required"
-        if pattern.name == "cue":
+        if pattern.name in ("cue", "speaker"):
             # A loose cue: the first word must be a listed first name that is not also a common word.
             return pattern.score if flags[0] & FIRST and not flags[0] & COMMON_NAME else None
         if len(words) > 1:
