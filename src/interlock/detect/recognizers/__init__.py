@@ -18,6 +18,7 @@ from interlock.detect.recognizers.email import EmailRecognizer
 from interlock.detect.recognizers.email_spelled import SpelledEmailRecognizer
 from interlock.detect.recognizers.entropy import HighEntropySecretRecognizer
 from interlock.detect.recognizers.iban import IbanRecognizer
+from interlock.detect.recognizers.name_dictionary import NameDictionaryRecognizer
 from interlock.detect.recognizers.names import PersonNameRecognizer
 from interlock.detect.recognizers.national_ids import NATIONAL_ID_RECOGNIZERS
 from interlock.detect.recognizers.network import IPv4Recognizer, IPv6Recognizer, MacAddressRecognizer
@@ -44,6 +45,7 @@ def build_recognizers(config: DetectionConfig) -> list[Recognizer]:
         AgeRecognizer(),
         StreetAddressRecognizer(),
         PersonNameRecognizer(),
+        NameDictionaryRecognizer(),
         ProviderKeyRecognizer(),
         JwtRecognizer(),
         PrivateKeyRecognizer(),

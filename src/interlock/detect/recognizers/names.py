@@ -1,67 +1,161 @@
-"""Person names without a model: honorifics, introductions, salutations and sign-offs."""
+"""Person names after a cue: titles, introductions, greetings, labels and sign-offs, in several languages.
+
+The cue says a person follows; the name dictionary (``interlock.detect.name_table``) then tells a name
+("Dear Łukasz,") from a common word in the same place ("Dear Customer,", "Hi Team,"). Names without a
+cue are ``NameDictionaryRecognizer``'s.
+"""
 
 from __future__ import annotations
 
 from interlock.detect.context import tokens
 from interlock.detect.finding import Finding
+from interlock.detect.name_table import COMMON_NAME, FIRST, NAME, WORD, NameTable, name_table
 from interlock.detect.recognizer import Opener, Pattern, Recognizer, lower_in_place
 
-_NAME = r"[A-Z][a-z]+(?:[\-'][A-Z][a-z]+)?"
-_FULL = rf"({_NAME}(?:\s+(?:[A-Z]\.\s+)?{_NAME}){{0,2}})"
+_L = r"[\p{Ll}\p{M}]"
+_NAME = (rf"(?:\p{{Lu}}{_L}+(?:\p{{Lu}}{_L}+)?(?:[\-'’]\p{{Lu}}{_L}+)?"
+         rf"|\p{{Lu}}['’]\p{{Lu}}{_L}+)")
+_PARTICLE = r"(?:van|von|der|den|de|del|della|di|da|das|dos|du|le|la|ter|ten|y)"
+_SEP = rf"[ \t]{{1,3}}(?:(?:{_PARTICLE}|\p{{Lu}}\.)[ \t]{{1,3}}){{0,2}}"
+_BODY = rf"{_NAME}(?:{_SEP}{_NAME}){{0,2}}"
+_FULL = rf"({_BODY})"
+# Upper-case names are taken after a label only ("NAME: JOHN SMITH"), where forms print them so.
+_CAPS_WORD = r"\p{Lu}[\p{Lu}\p{M}'’\-]+"
+# After a label, also "Last, First" and upper case.
+_LABELLED = rf"({_NAME},[ \t]{{1,3}}{_NAME}|{_BODY}|{_CAPS_WORD},?(?:[ \t]{{1,3}}{_CAPS_WORD}){{1,2}})"
+# Upper-case Latin letters for the openers (measured by Python's parser, which does not read ``\p``).
+_UP = "[A-ZÀ-ÖØ-ÞĀ-ɏḀ-ỿ]"
+
+_TITLES = (r"Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Madam|Herr|Frau|Hr|Fr|Mme|Mlle|M\.|Monsieur|Madame|Mademoiselle|"
+           r"Señor|Señora|Señorita|Sr|Sra|Srta|Sig|Sig\.ra|Signor|Signora|Signorina|Dott|Dott\.ssa|Avv|Ing|"
+           r"Dhr|Mevr|Mw|Mevrouw|Meneer|Pan|Pani|Senhor|Senhora|Doña|Dra|Herrn|Hrn|Fru")
+_GREETINGS = (r"dear|hi|hello|hey|hallo|hola|bonjour|salut|ciao|olá|hej|hei|ahoj|witaj|liebe|lieber|cher|chère|"
+              r"querido|querida|estimado|estimada|caro|cara|gentile|prezado|prezada|beste|geachte|morning|"
+              r"good morning|good afternoon|good evening|attn|cc")
+_SIGN_OFFS = (r"regards|best|thanks|thank you|sincerely|cheers|yours truly|yours|warmly|best wishes|respectfully|"
+              r"kind regards|many thanks|take care|all the best|mfg|lg|gruß|grüße|viele grüße|beste grüße|"
+              r"liebe grüße|freundliche grüße|cordialement|salutations|amitiés|bien à vous|saludos|un saludo|"
+              r"atentamente|cordiali saluti|distinti saluti|saluti|un saluto|grazie|atenciosamente|abraços|"
+              r"cumprimentos|obrigado|obrigada|groeten|groetjes|pozdrawiam|z poważaniem|s pozdravem|hälsningar|"
+              r"mvh|venlig hilsen|vennlig hilsen|terveisin|danke|merci|gracias")
+# The last word of every sign-off, for the opener (a bounded width, and a match still starts after it).
+_SIGN_OFF_TAILS = (r"regards|best|thanks|sincerely|cheers|truly|yours|warmly|wishes|respectfully|care|mfg|lg|"
+                   r"gruß|grüße|grüßen|cordialement|salutations|amitiés|vous|saludos|saludo|atentamente|saluti|"
+                   r"saluto|grazie|atenciosamente|abraços|cumprimentos|obrigado|obrigada|groeten|groetjes|groet|"
+                   r"pozdrawiam|poważaniem|pozdravem|hälsningar|hälsning|mvh|hilsen|terveisin|danke|merci|gracias")
+# Sign-offs too long for the English pattern's spacing, with tighter spacing of their own.
+_LONG_SIGN_OFFS = r"mit freundlichen grüßen|met vriendelijke groet|med vänlig hälsning|ystävällisin terveisin"
+_LABELS = (r"name|full[ _]?name|first[ _]?name|last[ _]?name|surname|given[ _]?name|family[ _]?name|"
+           r"customer|customer[ _]?name|client|contact|contact[ _]?name|contact person|patient|employee|"
+           r"account holder|cardholder|card holder|holder|owner|applicant|recipient|sender|attendee|passenger|"
+           r"guest|member|assignee|reporter|requester|requested by|submitted by|signed|signed by|approved by|"
+           r"author|nom|prénom|nom complet|nombre|apellidos?|titular|cliente|paciente|nome|cognome|naam|"
+           r"voornaam|achternaam|vorname|nachname|kunde|kundin|ansprechpartner|imię|nazwisko|jméno|příjmení|"
+           r"navn|namn|nimi|from|to|cc|bcc|reply-to|de|von|van|para|an|à|per")
+# Words addressed to or about a person, before a name with no punctuation after it ("ask Priya about it").
+_CUES = (r"ask|asked|tell|told|email|emailed|ping|pinged|cc|contact|contacted|thank|thanks|met|meet|"
+         r"spoke to|spoke with|talked to|talk to|chat with|assigned to|assign to|forward to|forwarded to|"
+         r"reach out to|loop in|looped in|escalate to|escalated to|message|messaged|remind|reminded|invite|invited|"
+         r"dear|hi|hello|hey")
 # Capitalised words that follow the triggers but are not names.
 _STOP = frozenset({
     "team", "all", "everyone", "sir", "madam", "customer", "support", "there", "the", "and", "thanks",
     "thank", "best", "regards", "cheers", "hello", "hi", "dear", "sincerely", "mr", "mrs", "ms", "dr",
     "not", "sure", "happy", "sorry", "here", "going", "looking", "a", "an", "from", "in", "on", "at",
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "hope",
+    "n", "na", "none", "null", "unknown", "required", "optional", "string", "true", "false", "yes", "no",
+})
+# Words that make the value an organisation, not a person.
+_ORGANISATION = frozenset({
+    "inc", "ltd", "llc", "llp", "gmbh", "ag", "corp", "co", "plc", "sa", "sas", "sarl", "bv", "nv", "srl", "spa",
+    "group", "company", "bank", "team", "support", "services", "department", "office", "university",
 })
 
 
 class PersonNameRecognizer(Recognizer):
     name = "person_name"
     data_class = "pii.name"
-    max_len = 64
-    lookbehind = 62  # the longest trigger and the whitespace after it
+    max_len = 120
+    lookbehind = 80  # the longest trigger and the whitespace after it
     lookahead = 18
     # Every form starts with a trigger word; each opener is the trigger up to the name's first capital, so
     # a name is held back only after a trigger (``pending=""``: nothing of the name precedes that capital),
-    # and prose elsewhere flows. ``gaps`` counts the whitespace runs the rest of a match may hold.
+    # and prose elsewhere flows. ``gaps`` counts the whitespace runs the rest of a match may hold (three
+    # words with up to two particles or initials between each two).
     openers = (
-        Opener(r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Madam|Herr|Frau|Mme|Mlle|M)\.?\s{1,16}[A-Z]",
-               gaps=4, reach=90, case_insensitive=False, pending=""),
-        Opener(r"(?i:my name is|i am called|this is|name:|i'm)\s{1,16}[A-Z]",
-               gaps=4, reach=95, case_insensitive=False, pending=""),
-        Opener(r"(?i:dear|hi|hello|hey)\s{1,16}[A-Z]", gaps=5, reach=105, case_insensitive=False, pending=""),
-        Opener(r"(?i:regards|best|thanks|thank you|sincerely|cheers|yours truly|yours|warmly|best wishes|"
-               r"respectfully)\s{0,16}[,.!]?\s{0,16}\n", gaps=6, reach=145, case_insensitive=False, pending=""),
-        Opener(r"(?i:signed|signed by|contact person|patient|employee)\s{0,16}:?\s{1,16}[A-Z]",
-               gaps=4, reach=115, case_insensitive=False, pending=""),
+        # A particle after a title ("Mr. da Rocha") starts the span before the opener is complete.
+        Opener(rf"(?:{_TITLES})\.?[ \t]{{1,4}}(?:{_PARTICLE}[ \t]{{1,3}}){{0,2}}{_UP}", gaps=8, reach=200,
+               case_insensitive=False, pending=rf"(?:{_TITLES})\.?[ \t]{{1,4}}(?:{_PARTICLE}[ \t]{{1,3}}){{0,2}}[a-z]{{0,5}}"),
+        Opener(rf"(?i:my name is|i am called|this is|i'm)\s{{1,16}}{_UP}",
+               gaps=8, reach=200, case_insensitive=False, pending=""),
+        Opener(rf"(?i:{_GREETINGS})\s{{1,16}}{_UP}", gaps=9, reach=200, case_insensitive=False, pending=""),
+        Opener(rf"(?i:{_GREETINGS}|{_SIGN_OFFS}),\s{{1,8}}{_UP}", gaps=9, reach=200, case_insensitive=False,
+               pending=""),
+        Opener(rf"(?i:{_SIGN_OFF_TAILS})\s{{0,16}}[,.!]?\s{{0,16}}\n", gaps=10, reach=220,
+               case_insensitive=False, pending=""),
+        Opener(rf"(?i:{_CUES})[ \t]{{1,4}}{_UP}", gaps=8, reach=200, case_insensitive=False, pending=""),
+        # A chat line's speaker: the name starts its line, after a time stamp in brackets perhaps.
+        Opener(rf"\n[ \t]{{0,4}}(?:\[[^\]\n]{{1,24}}\][ \t]{{0,4}})?{_UP}", gaps=0, reach=80, case_insensitive=False,
+               pending=""),
+        Opener(rf"(?i:{_LABELS})[\"']?\s{{0,4}}[:=]\s{{0,4}}[\"']?{_UP}", gaps=8, reach=200,
+               case_insensitive=False, pending=""),
     )
     patterns = (
-        Pattern("honorific", rf"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Madam|Herr|Frau|Mme|Mlle|M)\.?\s{{1,16}}{_FULL}",
-                0.8, group=1),
-        Pattern("introduction", rf"(?i:\bmy name is|\bi am called|\bthis is|\bname:|\bi'm)\s{{1,16}}{_FULL}", 0.7,
-                group=1),
-        Pattern("salutation", rf"(?i:\bdear|\bhi|\bhello|\bhey)\s{{1,16}}{_FULL}\s{{0,16}}[,!\n]", 0.65, group=1),
-        Pattern(
-            "sign-off",
-            rf"(?i:regards|best|thanks|thank you|sincerely|cheers|yours truly|yours|warmly|"
-            rf"best wishes|respectfully)\s{{0,16}}[,.!]?\s{{0,16}}\n\s{{0,16}}{_FULL}\s{{0,16}}(?:\n|$)",
-            0.75,
-            group=1,
-        ),
-        Pattern("signed", rf"(?i:\bsigned|\bsigned by|\bcontact person|\bpatient|\bemployee)\s{{0,16}}:?\s{{1,16}}{_FULL}",
-                0.6, group=1),
+        Pattern("honorific", rf"\b(?:{_TITLES})\.?[ \t]{{1,4}}((?:{_PARTICLE}[ \t]{{1,3}}){{0,2}}{_BODY})", 0.8, group=1),
+        Pattern("introduction", rf"(?i:\bmy name is|\bi am called|\bthis is|\bi'm)\s{{1,16}}{_FULL}", 0.7, group=1),
+        Pattern("salutation", rf"(?i:\b(?:{_GREETINGS}))\s{{1,16}}{_FULL}\s{{0,16}}[,!\n]", 0.65, group=1),
+        Pattern("inline sign-off", rf"(?i:\b(?:{_GREETINGS}|{_SIGN_OFFS})),\s{{1,8}}{_FULL}[ \t]{{0,8}}(?:[.!\r\n]|$)",
+                0.7, group=1),
+        Pattern("sign-off", rf"(?i:\b(?:{_SIGN_OFFS}))\s{{0,16}}[,.!]?\s{{0,16}}\n\s{{0,16}}{_FULL}\s{{0,16}}(?:\n|$)",
+                0.75, group=1),
+        Pattern("sign-off", rf"(?i:\b(?:{_LONG_SIGN_OFFS}))[ \t]{{0,4}}[,.!]?[ \t]{{0,4}}\r?\n\s{{0,16}}{_FULL}"
+                rf"\s{{0,16}}(?:\n|$)", 0.75, group=1),
+        Pattern("cue", rf"(?i:\b(?:{_CUES}))[ \t]{{1,4}}{_FULL}", 0.6, group=1),
+        Pattern("speaker", rf"\n[ \t]{{0,4}}(?:\[[^\]\n]{{1,24}}\][ \t]{{0,4}})?({_NAME}):[ \t]", 0.6, group=1),
+        Pattern("label", rf"(?i:\b(?:{_LABELS}))[\"']?\s{{0,4}}[:=]\s{{0,4}}[\"']?{_LABELLED}", 0.7, group=1),
     )
+
+    def __init__(self, table: NameTable | None = None) -> None:
+        super().__init__()
+        self._table = table if table is not None else name_table()
 
     def validate(self, value: str, pattern: Pattern) -> float | None:
         words = tokens(value)
         if not words or words[0] in _STOP or all(w in _STOP for w in words):
             return None
-        # "I'm Going" or "this is Great" style false hits: a single word after a loose trigger.
-        if pattern.name in ("introduction", "salutation") and len(words) == 1:
+        if any(w in _ORGANISATION for w in words):
+            return None
+        flags = [self._table.flags(w) for w in words if len(w) > 1]
+        if any(not f & NAME and _inner_capital(w) for w, f in zip(value.split(), flags, strict=False)):
+            return None  # an identifier such as "NamedTuple", not a listed name such as "McDonald"
+        if pattern.name == "honorific":
+            return pattern.score  # after a title any capitalised word is a surname ("Mr. Galvani")
+        names = [f for f in flags if f & NAME]
+        if value.isupper():
+            # Upper case is how forms print names, and headings: every word must be a known name.
+            return pattern.score if len(names) == len(flags) and len(flags) > 1 else None
+        if not flags or all(f & WORD and not f & NAME for f in flags):
+            return None  # "Dear Valued Customer", "Hi Support Team", "Name: Required"
+        if pattern.name in ("cue", "speaker"):
+            # A loose cue: the first word must be a listed first name that is not also a common word.
+            return pattern.score if flags[0] & FIRST and not flags[0] & COMMON_NAME else None
+        if len(words) > 1:
+            return pattern.score
+        if flags[0] & WORD and not flags[0] & NAME:
+            return None
+        # One word. After a greeting or a sign-off alone on its line, a listed name (even "Will") or an
+        # unlisted word is a name; after a label or an introduction, only a name that is not also a common word.
+        if pattern.name in ("salutation", "inline sign-off"):
             return pattern.score - 0.1
-        return pattern.score
+        if names and not names[0] & COMMON_NAME:
+            return pattern.score - (0.1 if pattern.name == "introduction" else 0.0)
+        if pattern.name == "label" and not flags[0]:
+            return pattern.score - 0.15
+        return None
+
+
+def _inner_capital(word: str) -> bool:
+    return any(c.isupper() for c in word[1:]) and not any(c in word for c in "-'’")
 
 
 def names_from_email_locals(text: str, emails: list[Finding], seen_limit: int = 64, *,
