@@ -19,6 +19,7 @@ BASE: dict[str, Any] = {
     "providers": {"upstream": {"type": "openai", "base_url": "http://127.0.0.1:9/v1"}},
     "models": [{"alias": "mock", "provider": "upstream", "upstream_model": "mock"},
                {"alias": "backup", "provider": "upstream", "upstream_model": "m2", "fallbacks": ["mock"]}],
+    "policy": {"tenants": ["default", "acme"], "roles": ["analyst", "ops"]},
 }
 
 
@@ -217,3 +218,31 @@ def test_audit_export_is_every_record_in_order_with_filters(gateway: Gateway, mo
     assert none_yet.stdout == ""
     other = gateway.cli(["audit", "export"], "--tenant", "no-such-tenant", in_process=False)
     assert other.stdout == ""
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    pytest.param(["--role", "wizard"], "unknown role(s) wizard", id="unknown-role"),
+    pytest.param(["--tenant", "nowhere"], "unknown tenant 'nowhere'", id="unknown-tenant"),
+    pytest.param(["--ttl", "0"], "positive number of seconds", id="zero-ttl"),
+    pytest.param(["--ttl", "-60"], "positive number of seconds", id="negative-ttl"),
+])
+def test_keys_create_refuses_what_the_catalogue_does_not_know(config: Path, args: list[str], says: str) -> None:
+    done = interlock("keys", "create", "--config", str(config), "--name", "x", *args)
+    assert done.exit_code == 1
+    assert says in done.stderr
+    assert "il_" not in done.stdout
+
+
+def test_a_key_for_a_principal_that_holds_keys_needs_force_and_says_so(config: Path) -> None:
+    first = interlock("keys", "create", "--config", str(config), "--name", "alice-laptop", "--principal", "alice")
+    assert first.exit_code == 0, first.stderr
+    borrowed = interlock("keys", "create", "--config", str(config), "--name", "mallory", "--principal", "alice")
+    assert borrowed.exit_code == 1
+    assert "already holds keys" in borrowed.stderr
+    rotated = interlock("keys", "create", "--config", str(config), "--name", "alice-new", "--principal", "alice",
+                        "--force")
+    assert rotated.exit_code == 0, rotated.stderr
+    lines = interlock("keys", "list", "--config", str(config)).stdout.splitlines()
+    assert len([ln for ln in lines if " alice " in ln]) == 2
+    assert sum("(forced)" in ln for ln in lines) == 1
+    assert all("by=cli:" in ln for ln in lines)

@@ -72,7 +72,8 @@ class Engine:
         assert policy is not None
         self.policy = policy
         self.authenticator = Authenticator(self.store.key_by_prefix, settings.identity, self.jwt,
-                                           lambda: self.policy.engine.config.tenants or settings.policy.tenants)
+                                           lambda: self.policy.engine.config.tenants or settings.policy.tenants,
+                                           self.store.holds_key)
         self.shadow_policy = load_policies(settings, shadow=True)
         p = settings.policy
         self.policy_watchers = [PolicyWatcher(self.policy, p.dir or default_policy_dir(), p.reload_interval_seconds)]

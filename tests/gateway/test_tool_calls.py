@@ -411,11 +411,17 @@ def test_an_app_acting_for_end_users_cannot_resume_as_the_requester(acme: Gatewa
     messages, (approval_id,) = hold(acme, "support", ("refund_payment", refund(410), "c_imp"))
     decide(acme, "finance", approval_id, "approve")
     helpdesk = acme.client(acme.keys["helpdesk-app"])
-    for end_user in ({"x-interlock-end-user": "support"}, {}):
-        with pytest.raises(openai.NotFoundError) as caught:
-            helpdesk.chat.completions.create(model="mock", messages=messages,  # type: ignore[arg-type]
-                                             extra_headers={"x-interlock-resume": approval_id, **end_user})
-        assert caught.value.code == "approval_not_found"
+    # Naming the requester, who holds keys of their own, is refused before any approval is looked at.
+    with pytest.raises(openai.PermissionDeniedError) as named:
+        helpdesk.chat.completions.create(model="mock", messages=messages,  # type: ignore[arg-type]
+                                         extra_headers={"x-interlock-resume": approval_id,
+                                                        "x-interlock-end-user": "support"})
+    assert named.value.code == "permission_denied"
+    # As itself, the app did not ask for it.
+    with pytest.raises(openai.NotFoundError) as caught:
+        helpdesk.chat.completions.create(model="mock", messages=messages,  # type: ignore[arg-type]
+                                         extra_headers={"x-interlock-resume": approval_id})
+    assert caught.value.code == "approval_not_found"
     # Nothing was spent: the one who asked still resumes it.
     answer = resume(acme, "support", messages, approval_id)
     assert answer.choices[0].finish_reason == "tool_calls"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
 import httpx
@@ -84,7 +85,9 @@ def test_revoked_key_is_401(gateway: Gateway, mock: MockLLM, http: httpx.Client)
 
 
 def test_expired_key_is_401(gateway: Gateway, mock: MockLLM, http: httpx.Client) -> None:
-    key = gateway.create_key("already-expired", ttl=-1)
+    # A key can only be created with a positive lifetime, so this one is let run out.
+    key = gateway.create_key("soon-expired", ttl=0.5)
+    time.sleep(0.6)
     assert_401(chat(http, bearer(key.key)), "expired")
     assert mock.received == []
 
@@ -306,3 +309,46 @@ def test_a_token_that_names_nobody_known_is_401(gateway: Gateway, mock: MockLLM,
     sub = claims.pop("sub", "grace")
     assert_401(chat(http, bearer(jwt_issuer.token(sub, **claims))), mentions)
     assert mock.received == []
+
+
+# -- whom an application may act for -----------------------------------------------------------------
+
+
+def test_an_app_cannot_act_for_a_principal_with_keys_of_their_own(gateway: Gateway, mock: MockLLM,
+                                                                  http: httpx.Client) -> None:
+    for someone in ("plain-user", "admin"):
+        r = chat(http, {**bearer(gateway.keys["acting-app"].key), "x-interlock-end-user": someone})
+        assert r.status_code == 403, r.text
+        assert r.json()["error"]["code"] == "permission_denied"
+        assert "holds keys of their own" in r.json()["error"]["message"]
+    assert mock.received == []
+
+
+def test_an_app_cannot_act_for_an_administrator_by_token(gateway: Gateway, mock: MockLLM, http: httpx.Client,
+                                                         jwt_issuer: JwtIssuer) -> None:
+    token = jwt_issuer.token("root-person", tenant="default", roles=["admin"])
+    r = chat(http, {**bearer(gateway.keys["acting-app"].key), "x-interlock-end-user-token": token})
+    assert r.status_code == 403, r.text
+    assert "administrator" in r.json()["error"]["message"]
+    assert mock.received == []
+
+
+def test_an_app_bounded_to_named_users_and_groups(gateway: Gateway, mock: MockLLM, http: httpx.Client,
+                                                  jwt_issuer: JwtIssuer) -> None:
+    doc = json.loads(gateway.cli(["keys", "create"], "--name", "helpdesk-bounded", "--kind", "app", "--json",
+                                 "--act-for", "plain-user", "--act-for-group", "support").stdout)
+    headers = bearer(doc["key"])
+    # Named: even a principal with keys of their own.
+    r = chat(http, {**headers, "x-interlock-end-user": "plain-user"})
+    assert r.status_code == 200, r.text
+    assert gateway.record(r.headers["x-request-id"])["principal"] == "plain-user"
+    # Not named, and an asserted user belongs to no group.
+    r = chat(http, {**headers, "x-interlock-end-user": "zoe"})
+    assert r.status_code == 403
+    assert "names" in r.json()["error"]["message"]
+    # A token-holding user of a named group, and one of no named group.
+    ok = jwt_issuer.token("yusuf", tenant="default", groups=["support"])
+    assert chat(http, {**headers, "x-interlock-end-user-token": ok}).status_code == 200
+    other = jwt_issuer.token("xena", tenant="default", groups=["sales"])
+    assert chat(http, {**headers, "x-interlock-end-user-token": other}).status_code == 403
+    assert len(mock.received) == 2

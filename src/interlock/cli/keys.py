@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import time
 from pathlib import Path
 
@@ -9,8 +10,11 @@ import click
 
 from interlock.cli.common import config_option, echo_json, with_store
 from interlock.cli.common import load_cli_settings as _settings
-from interlock.identity.keys import new_key
+from interlock.identity.keys import KeyRequestError, check_key_request, new_key
 from interlock.identity.principal import Principal
+from interlock.policy.setup import load_policies
+from interlock.settings import ConfigError, Settings
+from interlock.store import Store
 
 
 @click.group()
@@ -26,23 +30,54 @@ def keys() -> None:
 @click.option("--tenant", default="default", show_default=True)
 @click.option("--role", "roles", multiple=True, help="A role (repeatable).")
 @click.option("--group", "groups", multiple=True, help="A group (repeatable).")
-@click.option("--may-act-for", is_flag=True, help="May act on behalf of end users.")
-@click.option("--ttl", "ttl", type=float, default=None, help="Expire after this many seconds.")
+@click.option("--may-act-for", is_flag=True, help="May act on behalf of end users of its tenant who hold no keys.")
+@click.option("--act-for", "act_for_ids", multiple=True,
+              help="An end user (id) it may act for, even one with keys of their own (repeatable; implies "
+                   "--may-act-for and bounds it to those named).")
+@click.option("--act-for-group", "act_for_groups", multiple=True,
+              help="A group whose token-holding users it may act for (repeatable; implies --may-act-for).")
+@click.option("--ttl", "ttl", type=float, default=None, help="Expire after this many seconds (positive).")
+@click.option("--force", is_flag=True, help="Create it even though the principal already holds keys (rotation); "
+                                            "recorded in the key.")
 @click.option("--json", "as_json", is_flag=True, help="Print the key and its record as JSON.")
 def keys_create(config: Path | None, name: str, principal_id: str | None, kind: str, tenant: str,
-                roles: tuple[str, ...], groups: tuple[str, ...], may_act_for: bool, ttl: float | None,
-                as_json: bool) -> None:
+                roles: tuple[str, ...], groups: tuple[str, ...], may_act_for: bool, act_for_ids: tuple[str, ...],
+                act_for_groups: tuple[str, ...], ttl: float | None, force: bool, as_json: bool) -> None:
     """Create a key. It is printed once and stored only as a hash."""
     settings = _settings(config)
     principal = Principal(id=principal_id or name, kind=kind, tenant=tenant,  # type: ignore[arg-type]
-                          roles=frozenset(roles), groups=frozenset(groups), may_act_for=may_act_for, name=name)
-    key, record = new_key(name, principal, ttl_seconds=ttl)
-    with_store(settings, lambda s: s.create_key(record))
+                          roles=frozenset(roles), groups=frozenset(groups),
+                          may_act_for=may_act_for or bool(act_for_ids or act_for_groups), name=name,
+                          act_for_ids=frozenset(act_for_ids), act_for_groups=frozenset(act_for_groups))
+    known_roles, known_tenants = _catalogue(settings)
+
+    async def create(store: Store) -> tuple[str, str]:
+        check_key_request(principal, known_roles=known_roles, known_tenants=known_tenants, ttl_seconds=ttl, force=force,
+                          holds_keys=await store.holds_key(principal.tenant, principal.id))
+        key, record = new_key(name, principal, ttl_seconds=ttl, created_by=f"cli:{getpass.getuser()}", forced=force)
+        await store.create_key(record)
+        return key, record.id
+
+    try:
+        key, key_id = with_store(settings, create)
+    except KeyRequestError as exc:
+        raise click.ClickException(str(exc)) from None
     if as_json:
-        echo_json({"key": key, "id": record.id, "principal": principal.id}, indent=False)
+        echo_json({"key": key, "id": key_id, "principal": principal.id}, indent=False)
     else:
         click.echo(key)
-        click.echo(f"(id {record.id}; shown once: store it now)", err=True)
+        click.echo(f"(id {key_id}; shown once: store it now)", err=True)
+
+
+def _catalogue(settings: Settings) -> tuple[frozenset[str], frozenset[str]]:
+    """The roles and tenants the policy catalogue knows (entities.yaml beside the policies, or the settings)."""
+    try:
+        holder = load_policies(settings)
+    except ConfigError as exc:
+        raise click.ClickException(f"{settings.source}: {exc}") from None
+    assert holder is not None
+    config = holder.engine.config
+    return frozenset(config.roles), frozenset(config.tenants)
 
 
 @keys.command("list")
@@ -54,8 +89,9 @@ def keys_list(config: Path | None) -> None:
     now = time.time()
     for r in records:
         p = r.principal
+        made = f"  by={r.created_by}" + (" (forced)" if r.forced else "") if r.created_by else ""
         click.echo(f"{r.id}  {r.prefix}...  {r.state(now):8}  {p.kind:7} {p.id}  tenant={p.tenant}  "
-                   f"roles={','.join(sorted(p.roles)) or '-'}")
+                   f"roles={','.join(sorted(p.roles)) or '-'}{made}")
 
 
 @keys.command("revoke")

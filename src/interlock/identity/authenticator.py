@@ -26,6 +26,8 @@ _REPEATED = "\n"
 
 # The key record whose stored prefix is this one, if any.
 KeyLookup = Callable[[str], Awaitable[ApiKeyRecord | None]]
+# Whether a principal of a tenant holds a key of its own: (tenant, principal id).
+HoldsKey = Callable[[str, str], Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +39,10 @@ class Identity:
 
 class Authenticator:
     def __init__(self, key_by_prefix: KeyLookup, settings: IdentitySettings, jwt: JwtVerifier | None,
-                 known_tenants: Callable[[], Collection[str]] | None = None) -> None:
+                 known_tenants: Callable[[], Collection[str]] | None = None,
+                 holds_key: HoldsKey | None = None) -> None:
         self._key_by_prefix = key_by_prefix
+        self._holds_key = holds_key
         self._jwt = jwt
         self._end_user_header = settings.end_user_header.lower()
         self._end_user_token_header = settings.end_user_token_header.lower()
@@ -117,6 +121,7 @@ class Authenticator:
             user = self._known(await self._jwt.verify(user_token))
             if user.tenant != caller.tenant:
                 raise Forbidden("The end user belongs to another tenant than the application.")
+            await self._may_act_for(caller, user)
             return Identity(user, caller, method + "+user_jwt")
         assert asserted is not None
         asserted = asserted.strip()
@@ -125,7 +130,31 @@ class Authenticator:
                                   f"{_MAX_END_USER_LEN} characters.")
         # An asserted end user is only as trusted as the app: it carries no roles of its own.
         user = Principal(id=asserted, kind="user", tenant=caller.tenant)
+        await self._may_act_for(caller, user)
         return Identity(user, caller, method + "+asserted_user")
+
+    async def _may_act_for(self, app: Principal, user: Principal) -> None:
+        """The bounds of acting for end users: explicit ids and groups where the app's key names them, and
+        never (unless named) a principal with keys of its own or an administrator, whom the app could
+        otherwise impersonate."""
+        if user.id in app.act_for_ids or user.id == app.id:
+            return
+        if (app.act_for_ids or app.act_for_groups) and not user.groups & app.act_for_groups:
+            raise Forbidden(f"The application {app.id!r} may act only for the end users and groups its key names; "
+                            f"{user.id!r} is not among them.")
+        if "admin" in user.roles:
+            raise Forbidden(f"The application {app.id!r} may not act for an administrator unless its key names "
+                            "them (act_for).")
+        if self._holds_key is not None:
+            try:
+                holds = await self._holds_key(user.tenant, user.id)
+            except Exception:
+                log.exception("the key store could not be read")
+                raise ServiceUnavailable("The gateway cannot check API keys right now (its store is unavailable); "
+                                         "try again shortly.") from None
+            if holds:
+                raise Forbidden(f"The application {app.id!r} may not act for {user.id!r}, who holds keys of their "
+                                "own, unless its key names them (act_for).")
 
     def _known(self, user: Principal) -> Principal:
         if self._known_tenants is not None and user.tenant not in self._known_tenants():

@@ -26,6 +26,10 @@ class ApiKeyRecord:
     created: float
     expires: float | None = None
     revoked: float | None = None
+    # Who created the key ("cli:<user>" or an administrator's id), and whether over another principal's
+    # existing keys (a deliberate, recorded choice: the new key acts as that principal).
+    created_by: str = ""
+    forced: bool = False
 
     def state(self, now: float) -> str:
         if self.revoked is not None:
@@ -41,7 +45,7 @@ def hash_key(key: str) -> bytes:
 
 
 def new_key(name: str, principal: Principal, *, ttl_seconds: float | None = None,
-            now: float | None = None) -> tuple[str, ApiKeyRecord]:
+            now: float | None = None, created_by: str = "", forced: bool = False) -> tuple[str, ApiKeyRecord]:
     """A fresh key and the record to store. The key itself is returned once and never stored."""
     created = time.time() if now is None else now
     body = secrets.token_urlsafe(32).replace("-", "x").replace("_", "y")
@@ -54,6 +58,8 @@ def new_key(name: str, principal: Principal, *, ttl_seconds: float | None = None
         principal=principal,
         created=created,
         expires=None if ttl_seconds is None else created + ttl_seconds,
+        created_by=created_by,
+        forced=forced,
     )
     return key, record
 
@@ -64,3 +70,30 @@ def looks_like_key(token: str) -> bool:
 
 def matches(record: ApiKeyRecord, presented: str) -> bool:
     return hmac.compare_digest(record.hash, hash_key(presented))
+
+
+class KeyRequestError(ValueError):
+    """A key that must not be created as asked; the message says what to change."""
+
+
+def check_key_request(principal: Principal, *, known_roles: frozenset[str], known_tenants: frozenset[str],
+                      ttl_seconds: float | None, holds_keys: bool, force: bool) -> None:
+    """Refuse a key that would borrow an identity or name what the catalogue does not know.
+
+    ``holds_keys``: the principal already holds keys. A new key for them acts as them, so it needs
+    ``force`` (key rotation is the usual reason), which is recorded in the key.
+    """
+    if ttl_seconds is not None and not ttl_seconds > 0:
+        raise KeyRequestError(f"the lifetime must be a positive number of seconds, not {ttl_seconds!r}")
+    if principal.tenant not in known_tenants:
+        raise KeyRequestError(f"unknown tenant {principal.tenant!r}: the policy catalogue knows "
+                              f"{', '.join(sorted(known_tenants))} (entities.yaml or policy.tenants)")
+    unknown = sorted(principal.roles - known_roles)
+    if unknown:
+        raise KeyRequestError(f"unknown role(s) {', '.join(unknown)}: the policy catalogue knows "
+                              f"{', '.join(sorted(known_roles)) or 'no roles'} (entities.yaml or policy.roles)")
+    if holds_keys and not force:
+        raise KeyRequestError(f"the principal {principal.id!r} already holds keys: a new key would act as them. "
+                              f"To add a key for them (rotation), ask again with force; it is recorded")
+    if (principal.act_for_ids or principal.act_for_groups) and not principal.may_act_for:
+        raise KeyRequestError("act_for bounds are given for a principal that may not act for end users")

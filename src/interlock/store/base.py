@@ -135,6 +135,9 @@ class Store(Protocol):
     async def key_by_prefix(self, prefix: str) -> ApiKeyRecord | None: ...
     async def list_keys(self) -> list[ApiKeyRecord]: ...
     async def revoke_key(self, key_id: str, at: float) -> bool: ...
+    async def holds_key(self, tenant: str, principal_id: str) -> bool:
+        """Whether this principal of ``tenant`` has a key that is neither revoked nor expired."""
+        ...
 
     async def append_entries(self, entries: Sequence[LogEntry]) -> int:
         """Append in one durable transaction; returns the sequence number of the first entry."""
@@ -286,25 +289,29 @@ def key_from_row(row: Sequence[Any]) -> ApiKeyRecord:
 # so revocation is seen on the very next look-up.
 @lru_cache(maxsize=4096)
 def _key_from_row(row: tuple[Any, ...]) -> ApiKeyRecord:
-    (kid, prefix, hsh, name, pid, kind, tenant, roles, groups, may_act_for, created, expires, revoked) = row
+    (kid, prefix, hsh, name, pid, kind, tenant, roles, groups, may_act_for, created, expires, revoked,
+     act_for_ids, act_for_groups, created_by, forced) = row
     principal = Principal(
         id=pid, kind=kind, tenant=tenant,
         roles=frozenset(_json_decode(roles)), groups=frozenset(_json_decode(groups)),
         may_act_for=bool(may_act_for), name=name,
+        act_for_ids=frozenset(_json_decode(act_for_ids)), act_for_groups=frozenset(_json_decode(act_for_groups)),
     )
     return ApiKeyRecord(id=kid, prefix=prefix, hash=bytes(hsh), name=name, principal=principal,
-                        created=created, expires=expires, revoked=revoked)
+                        created=created, expires=expires, revoked=revoked, created_by=created_by,
+                        forced=bool(forced))
 
 
 KEY_COLUMNS = ("id, prefix, hash, name, principal_id, kind, tenant, roles, groups_, may_act_for, "
-               "created, expires, revoked")
+               "created, expires, revoked, act_for_ids, act_for_groups, created_by, forced")
 
 
 def key_row(record: ApiKeyRecord) -> tuple[Any, ...]:
     p = record.principal
     return (record.id, record.prefix, record.hash, record.name, p.id, p.kind, p.tenant,
             encode_names(p.roles), encode_names(p.groups), p.may_act_for, record.created,
-            record.expires, record.revoked)
+            record.expires, record.revoked, encode_names(p.act_for_ids), encode_names(p.act_for_groups),
+            record.created_by, record.forced)
 
 
 def decode_record(blob: bytes) -> dict[str, Any]:

@@ -126,6 +126,12 @@ class PostgresStore:
         rows = await self.pool.fetch(f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created")
         return [key_from_row(tuple(r)) for r in rows]
 
+    async def holds_key(self, tenant: str, principal_id: str) -> bool:
+        found = await self.pool.fetchval("SELECT 1 FROM api_keys WHERE tenant = $1 AND principal_id = $2 AND revoked "
+                                         "IS NULL AND (expires IS NULL OR expires > $3) LIMIT 1",
+                                         tenant, principal_id, time.time())
+        return found is not None
+
     async def revoke_key(self, key_id: str, at: float) -> bool:
         status: str = await self.pool.execute(
             "UPDATE api_keys SET revoked = $1 WHERE id = $2 AND revoked IS NULL", at, key_id

@@ -260,6 +260,12 @@ class SqliteStore:
         rows = self._r.execute(f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created").fetchall()
         return [key_from_row(r) for r in rows]
 
+    async def holds_key(self, tenant: str, principal_id: str) -> bool:
+        row = self._r.execute("SELECT 1 FROM api_keys WHERE tenant = ? AND principal_id = ? AND revoked IS NULL "
+                              "AND (expires IS NULL OR expires > ?) LIMIT 1",
+                              (tenant, principal_id, time.time())).fetchone()
+        return row is not None
+
     async def revoke_key(self, key_id: str, at: float) -> bool:
         def run() -> bool:
             cur = self._w.execute("UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL",

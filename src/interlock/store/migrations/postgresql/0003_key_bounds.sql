@@ -1,0 +1,7 @@
+-- Whom an application may act for (explicit end-user ids and groups, both empty: anyone of its tenant
+-- who holds no key of their own), and who created a key (forced: over the principal.s own existing keys).
+ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS act_for_ids TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS act_for_groups TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS created_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS forced BOOLEAN NOT NULL DEFAULT false;
+CREATE INDEX IF NOT EXISTS api_keys_principal ON api_keys (tenant, principal_id);
