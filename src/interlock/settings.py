@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from interlock.detect.config import DEFAULT_PHONE_REGIONS
+
 ENV_PREFIX = "INTERLOCK_"
 
 
@@ -169,7 +171,8 @@ class CustomPatternSettings(_Frozen):
 class DetectionSettings(_Frozen):
     """Which recognizers run and with what deployment data; compiled once at start-up."""
 
-    phone_regions: tuple[str, ...] = ("US", "GB")
+    # Regions whose national phone formats are recognised ("+CC" numbers are checked for every country).
+    phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS
     # Values known to be safe (your own support address): never treated as findings.
     allow_list: tuple[str, ...] = ()
     # custom.<name> -> terms matched as whole words, case-insensitively (code names, customer names).

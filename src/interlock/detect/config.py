@@ -53,6 +53,17 @@ class CustomPattern:
             raise ValueError(f"custom pattern for {self.data_class}: openers must not be empty")
 
 
+# National phone formats are tried against all of these (international "+CC" numbers are checked
+# against every country's plan whatever this says): most of Europe, the Americas' largest plans, and
+# the larger plans of Asia-Pacific, the Middle East and Africa. A deployment may narrow or widen it.
+DEFAULT_PHONE_REGIONS: tuple[str, ...] = (
+    "GB", "IE", "FR", "DE", "AT", "CH", "LI", "NL", "BE", "LU", "ES", "PT", "IT", "MT", "DK", "SE", "NO", "FI",
+    "IS", "PL", "CZ", "SK", "HU", "RO", "BG", "GR", "CY", "HR", "SI", "RS", "BA", "EE", "LV", "LT", "UA", "RU",
+    "TR", "US", "CA", "MX", "BR", "AR", "CL", "CO", "PE", "AU", "NZ", "JP", "KR", "CN", "HK", "SG", "IN", "PK",
+    "ID", "MY", "PH", "TH", "VN", "TW", "IL", "AE", "SA", "ZA", "NG", "EG", "KE", "MA",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class DetectionConfig:
     """Everything a detector needs, parsed and validated once at startup.
@@ -65,7 +76,7 @@ class DetectionConfig:
     text streaming output redaction holds back. Raising it accepts a longer delay.
     """
 
-    phone_regions: tuple[str, ...] = ("US", "GB")
+    phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS
     allow_list: tuple[str, ...] = ()
     dictionaries: dict[str, tuple[str, ...]] = field(default_factory=dict)
     custom_patterns: tuple[CustomPattern, ...] = ()
