@@ -33,6 +33,7 @@ _CURRENCY = frozenset("$€£¥₹")
 LABELLED = 0.9
 INTERNATIONAL = {VALID: 0.85, 1: 0.6}
 NATIONAL_GROUPED = 0.6
+PAIR = 0.45
 NATIONAL_BARE = 0.35
 TRUNK_BARE = 0.5  # "07700900123": a trunk prefix and a valid number
 UNVERIFIED_TRUNK = 0.4  # "(0)317 820-777": grouped, a trunk prefix or an area code in brackets, not valid
@@ -68,8 +69,8 @@ class PhoneRecognizer(Recognizer):
             # Letters and "#" can only be an extension's.
             body_end = _body_end(text, start, end) if _has_letter_or_hash(text, start, end) else end
             covered = start
-            for options in candidates(text, start, body_end):
-                if options[0].start < covered:
+            for begin, options in candidates(text, start, body_end):
+                if begin < covered:
                     continue
                 for candidate in options:
                     ext_end = end if candidate.end == body_end and body_end < end else candidate.end
@@ -139,6 +140,9 @@ class PhoneRecognizer(Recognizer):
             return NATIONAL_BARE, "national number valid in a configured region"
         if not valid:
             return (UNVERIFIED_TRUNK if trunk else UNVERIFIED), "grouped digits"
+        if len(c.groups) == 2 and not trunk and c.joins[0] != "":
+            # "9937-1666" is as often a range or a code as a phone; "5123 4567" is written so in Hong Kong.
+            return PAIR, "two digit groups valid in a configured region"
         classic = trunk or tuple(map(len, c.groups)) == (3, 3, 4)
         return NATIONAL_GROUPED + (CLASSIC_BONUS if classic else 0.0), \
             "grouped national number valid in a configured region"

@@ -53,7 +53,7 @@ OTHER_WORDS = frozenset({
     "datum", "time", "booking", "buchung", "confirmation", "reservation", "member", "membership", "customer",
     "kunde", "kundennummer", "client", "patient", "mrn", "policy", "claim", "contract", "vertrag", "po",
     "batch", "lot", "model", "part", "article", "artikel", "item", "product", "pin", "otp", "code", "cvv",
-    "port", "pid", "pr", "issue", "commit", "line", "row", "page", "room", "flight", "isin", "imei", "imsi",
+    "port", "ports", "pid", "pr", "issue", "commit", "row", "page", "room", "flight", "isin", "imei", "imsi",
     "iccid", "meter", "student", "employee", "matrikel", "aktenzeichen", "az",
 })
 
@@ -82,12 +82,17 @@ _MAX_PASSED = 6
 def nearest_label(left: list[str]) -> tuple[bool, str] | None:
     """``(is_phone_label, word)`` for the label nearest before a value, or ``None`` if there is none."""
     for passed, token in enumerate(reversed(left)):
+        if token.isdigit():
+            # The digits of an earlier value in a list.
+            if passed >= _MAX_PASSED:
+                return None
+            continue
         if token in PHONE_WORDS:
             return True, token
         if token in OTHER_WORDS:
             return False, token
         if token.endswith("phone") or token.startswith("telefon") or token.startswith("phone"):
             return True, token
-        if passed >= _MAX_PASSED or not (token in FILLER or token.isdigit()):
+        if passed >= _MAX_PASSED or token not in FILLER:
             return None
     return None

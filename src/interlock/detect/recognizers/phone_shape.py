@@ -7,7 +7,9 @@ brackets, perhaps led by "+" or "(" and followed by an extension. Everything her
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 
 # Brackets and one of "-./" may join two groups, with at most one space or tab on either side.
 _JOINERS = frozenset({"", "-", ".", "/", "(", ")", ")-", ").", ")/", "-(", "/("})
@@ -28,9 +30,10 @@ class Candidate:
     bracket: bool  # has an area code in brackets
 
 
-def candidates(text: str, start: int, end: int) -> list[list[Candidate]]:
-    """The candidates of the run ``text[start:end]`` (extension excluded), as lists of alternatives: the
-    longest first, then shorter stretches that begin and end at a space (two numbers in one run)."""
+def candidates(text: str, start: int, end: int) -> Iterator[tuple[int, Iterator[Candidate]]]:
+    """The candidates of the run ``text[start:end]`` (extension excluded), by where they begin: for each
+    beginning, the alternatives, longest first; shorter stretches begin and end at a space (two numbers
+    in one run). Built lazily: most runs are settled by their first alternative."""
     groups: list[tuple[int, int]] = []
     seps: list[str] = []
     pos = start
@@ -68,26 +71,37 @@ def candidates(text: str, start: int, end: int) -> list[list[Candidate]]:
                 split[-1].append(k)
     pieces = split
     lead = text[start:groups[0][0]] if groups else ""
-    found: list[list[Candidate]] = []
+    counts = [0]
+    for g, e in groups:
+        counts.append(counts[-1] + e - g)
     for piece in pieces:
         # Where a stretch may begin or end inside the piece: at a separator with a blank in it.
         cuts = [k for k in piece[1:] if any(c in _BLANKS for c in seps[k - 1])]
-        starts = [piece[0], *cuts]
         stop = piece[-1] + 1
+        # Part of an international number is not a national one: "+49 30 901820" is one number or none.
+        # A piece is split only if it is too long for one number or ends in a stray digit or two ("call
+        # 0301234567 2 times"): shorter stretches of "9069 9542 3789" are no more phones than all of it.
+        whole = (piece[0] == 0 and "+" in lead) or not (
+            counts[stop] - counts[piece[0]] > 15 or groups[piece[-1]][1] - groups[piece[-1]][0] <= 2)
+        starts = (piece[0],) if whole else (piece[0], *cuts)
         for a in starts:
-            ends = [stop, *reversed([k for k in cuts if k > a])]
-            options = [c for b in ends if b - a <= _MAX_GROUPS
-                       if (c := _candidate(text, groups, seps, a, b, lead if a == 0 else "")) is not None]
-            if options:
-                found.append(options)
-    return found
+            ends = (stop,) if whole else (stop, *reversed([k for k in cuts if k > a]))
+            yield groups[a][0], _options(text, groups, seps, counts, a, ends, lead if a == 0 else "")
+
+
+def _options(text: str, groups: list[tuple[int, int]], seps: list[str], counts: list[int], a: int,
+             ends: tuple[int, ...], lead: str) -> Iterator[Candidate]:
+    for b in ends:
+        digits = counts[b] - counts[a]
+        if digits < 6:
+            return
+        if digits <= 17 and b - a <= _MAX_GROUPS:
+            yield _candidate(text, groups, seps, a, b, lead)
 
 
 def _candidate(text: str, groups: list[tuple[int, int]], seps: list[str], a: int, b: int,
-               lead: str) -> Candidate | None:
+               lead: str) -> Candidate:
     digits = "".join(text[s:e] for s, e in groups[a:b])
-    if len(digits) < 6 or len(digits) > 17:
-        return None
     joins = tuple(seps[k].strip(_BLANKS) for k in range(a, b - 1))
     begin, finish = groups[a][0] - len(lead), groups[b - 1][1]
     if text[begin] == "(" and text.count("(", begin, finish) > text.count(")", begin, finish):
@@ -108,7 +122,9 @@ def other_value(c: Candidate, labelled: bool) -> str | None:
     A date, a time or an IP address is never a phone; the other shapes are phones only under a label.
     """
     g, j = c.groups, c.joins
-    if len(g) >= 3 and j[0] == j[1] and j[0] in ("-", ".", "/") and _date(g[0], g[1], g[2]):
+    # "15.03.24", "2024-03-15 14" (a time follows); "06.12.34.56.78" goes on like no date does.
+    if len(g) >= 3 and j[0] == j[1] and j[0] in ("-", ".", "/") and _date(g[0], g[1], g[2]) and (
+            len(g) == 3 or j[2] == "" or len(g[0]) == 4 or len(g[2]) == 4):
         return "date"
     if len(g) == 4 and all(x == "." for x in j) and all(len(x) <= 3 and int(x) <= 255 for x in g):
         return "IP address"
@@ -116,18 +132,23 @@ def other_value(c: Candidate, labelled: bool) -> str | None:
         return None
     if len(g) > 1 and not c.plus and len(g[0]) == 4 and g[0][:2] in ("19", "20"):
         return "year"
-    if j and all(x == "." for x in j) and any(len(x) == 1 for x in g[1:]):
+    if j and all(x == "." for x in j) and not c.plus and (
+            any(len(x) == 1 for x in g[1:]) or (len(g) <= 3 and g[0][0] != "0" and len(g[-1]) <= 3)):
         return "version"
+    if j == (".",) and g[0][0] != "0" and not c.plus:
+        return "decimal number"
     if len(g) == 2 and j[0] == "-" and len(g[0]) == 5 and len(g[1]) in (3, 4):
         return "postcode"
     if len(g) == 3 and j == ("-", "-") and tuple(map(len, g)) == (3, 2, 4):
         return "social security number"
-    if len(c.digits) in (10, 13) and len(g) >= 3 and all(x in ("-", "") for x in j) and _isbn(c.digits):
+    if not c.plus and _isbn(c.digits, g, j):
         return "ISBN"
-    if len(g) >= 3 and g[0][0] != "0" and len(g[0]) <= 3 and all(len(x) == 3 for x in g[1:]) and (
-            j[0] == "." or len(g[0]) <= 2) and len(set(j)) == 1:
+    # "1.234.567" or "1 234 567"; "21 234 567" is a Latvian number as often as an amount.
+    if not c.plus and len(g) >= 3 and g[0][0] != "0" and len(g[0]) <= 3 and all(len(x) == 3 for x in g[1:]) and (
+            j[0] == "." or len(g[0]) == 1) and len(set(j)) == 1:
         return "amount"
-    if any(len(x) >= 6 for x in g[:-1]) or len(g[-1]) < 2:
+    # "12345678-10": a long group followed by a short one ("081234 56789" is an Indian number).
+    if any(len(x) >= 6 and len(y) <= 3 for x, y in pairwise(g)) or len(g[-1]) < 2:
         return "identifier"
     return None
 
@@ -141,8 +162,9 @@ def _date(a: str, b: str, c: str) -> bool:
     return False
 
 
-def _isbn(digits: str) -> bool:
-    if len(digits) == 13:
-        return digits[:3] in ("978", "979") and sum(
-            int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits)) % 10 == 0
-    return sum(int(d) * (10 - i) for i, d in enumerate(digits)) % 11 == 0
+def _isbn(digits: str, g: tuple[str, ...], j: tuple[str, ...]) -> bool:
+    if len(digits) == 13 and len(g) >= 3 and digits[:3] in ("978", "979") and all(x in ("-", "") for x in j):
+        return sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(digits)) % 10 == 0
+    if len(digits) == 10 and len(g) == 4 and all(x == "-" for x in j):
+        return sum(int(d) * (10 - i) for i, d in enumerate(digits)) % 11 == 0
+    return False
