@@ -14,6 +14,7 @@ Python work per run is bounded (a run is at most 64 characters), so the scan sta
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container
 
 from interlock.detect.context import window_tokens
@@ -29,11 +30,14 @@ RUN = rf"(?:\+[ \t]?|\(\+?|\b)\d[\d \t.\-/()]{{4,40}}\d(?:[ \t]{{0,2}}{_EXTENSIO
 # One letter and a colon label a number in signatures ("T: +44 ...", "M: 0171 ...").
 _LETTER_LABELS = frozenset("TtMmFfPpDdOoCcHhWw")
 _CURRENCY = frozenset("$€£¥₹")
+# Python's ``re`` with one character class, on a run of at most 64 characters.
+_LETTER_OR_HASH = re.compile(r"[A-Za-z#]")
 
 LABELLED = 0.9
 INTERNATIONAL = {VALID: 0.85, 1: 0.6}
 NATIONAL_GROUPED = 0.6
 PAIR = 0.45
+NANP_SHAPE = 0.5
 NATIONAL_BARE = 0.35
 TRUNK_BARE = 0.5  # "07700900123": a trunk prefix and a valid number
 UNVERIFIED_TRUNK = 0.4  # "(0)317 820-777": grouped, a trunk prefix or an area code in brackets, not valid
@@ -90,7 +94,7 @@ class PhoneRecognizer(Recognizer):
         if label is not None and not label[0]:
             return None
         labelled = label is not None or _letter_label(text, c.start)
-        if _glued(text, c.start, end, labelled):
+        if _glued(text, c.start, end, labelled, c.joins):
             return None
         shape = other_value(c, labelled)
         if shape is not None:
@@ -139,6 +143,12 @@ class PhoneRecognizer(Recognizer):
                 return TRUNK_BARE, "national number valid in a configured region"
             return NATIONAL_BARE, "national number valid in a configured region"
         if not valid:
+            # Test data, forms and generated records are full of numbers no plan assigns ("879.888.6532"):
+            # the North American 3-3-4 shape and a trunk-prefixed long number are phones on their own.
+            if _north_american(c):
+                return NANP_SHAPE + (0.0 if c.joins[-1] == "" else CLASSIC_BONUS), "North American number shape"
+            if trunk and len(digits) >= 9:
+                return UNVERIFIED_TRUNK + CLASSIC_BONUS, "grouped digits after a trunk prefix"
             return (UNVERIFIED_TRUNK if trunk else UNVERIFIED), "grouped digits"
         if len(c.groups) == 2 and not trunk and c.joins[0] != "":
             # "9937-1666" is as often a range or a code as a phone; "5123 4567" is written so in Hong Kong.
@@ -146,6 +156,18 @@ class PhoneRecognizer(Recognizer):
         classic = trunk or tuple(map(len, c.groups)) == (3, 3, 4)
         return NATIONAL_GROUPED + (CLASSIC_BONUS if classic else 0.0), \
             "grouped national number valid in a configured region"
+
+
+def _north_american(c: Candidate) -> bool:
+    """"415-555-0134", "(415) 555-0134", "1-415-555-0134", "415.555.0134" or "415 555 0134"."""
+    lengths = tuple(map(len, c.groups))
+    if lengths == (1, 3, 3, 4) and c.groups[0] == "1":
+        lengths, joins = lengths[1:], c.joins[1:]
+    else:
+        joins = c.joins
+    if lengths != (3, 3, 4) or c.groups[-3][0] in "01":
+        return False
+    return joins[1] in ("-", ".", "") and (joins[0] == joins[1] or joins[0] == ")")
 
 
 def _body_end(text: str, start: int, end: int) -> int:
@@ -159,7 +181,7 @@ def _body_end(text: str, start: int, end: int) -> int:
 
 
 def _has_letter_or_hash(text: str, start: int, end: int) -> bool:
-    return any(ch.isalpha() or ch == "#" for ch in text[start:end])
+    return _LETTER_OR_HASH.search(text, start, end) is not None
 
 
 def _letter_label(text: str, start: int) -> bool:
@@ -172,10 +194,11 @@ def _letter_label(text: str, start: int) -> bool:
     return text[pos - 2] in _LETTER_LABELS and (pos < 3 or not text[pos - 3].isalnum())
 
 
-def _glued(text: str, start: int, end: int, labelled: bool) -> bool:
+def _glued(text: str, start: int, end: int, labelled: bool, joins: tuple[str, ...]) -> bool:
     """Whether the value continues a longer token (``INV-2024-0042``, a UUID, ``1.234,56``, ``14:30``)."""
     before = text[start - 1] if start > 0 else " "
-    if before in "-._/:" and start > 1 and text[start - 2].isalnum():
+    # "tel:+49...", "Phone:0301234567": a label's colon may touch the value.
+    if (before in "-._/" or (before == ":" and not labelled)) and start > 1 and text[start - 2].isalnum():
         return True
     if not labelled and (before == "#" or before in _CURRENCY or (
             before == " " and start > 1 and text[start - 2] in _CURRENCY)):
@@ -186,4 +209,6 @@ def _glued(text: str, start: int, end: int, labelled: bool) -> bool:
         return True
     if after == ":" and following.isdigit():
         return True
-    return not labelled and (after == "%" or after in _CURRENCY or (after in ",." and following.isdigit()))
+    # "1.234.567,89" and "123 456.78" are amounts; in a CSV row a comma and a digit follow any field.
+    return not labelled and (after == "%" or after in _CURRENCY or (following.isdigit() and (
+        after == "." or (after == "," and "." in joins))))

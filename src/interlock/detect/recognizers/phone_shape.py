@@ -7,6 +7,7 @@ brackets, perhaps led by "+" or "(" and followed by an extension. Everything her
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
@@ -15,6 +16,8 @@ from itertools import pairwise
 _JOINERS = frozenset({"", "-", ".", "/", "(", ")", ")-", ").", ")/", "-(", "/("})
 _BLANKS = " \t"
 _MAX_GROUPS = 7
+# A single character class: linear, and it only ever runs over one run of at most 64 characters.
+_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,21 +37,8 @@ def candidates(text: str, start: int, end: int) -> Iterator[tuple[int, Iterator[
     """The candidates of the run ``text[start:end]`` (extension excluded), by where they begin: for each
     beginning, the alternatives, longest first; shorter stretches begin and end at a space (two numbers
     in one run). Built lazily: most runs are settled by their first alternative."""
-    groups: list[tuple[int, int]] = []
-    seps: list[str] = []
-    pos = start
-    while pos < end:
-        if text[pos].isdigit():
-            g = pos
-            while pos < end and text[pos].isdigit():
-                pos += 1
-            groups.append((g, pos))
-        else:
-            s = pos
-            while pos < end and not text[pos].isdigit():
-                pos += 1
-            if groups:
-                seps.append(text[s:pos])
+    groups = [m.span() for m in _DIGITS.finditer(text, start, end)]
+    seps = [text[e:s] for (_, e), (s, _) in pairwise(groups)]
     pieces: list[list[int]] = [[0]] if groups else []
     for i, sep in enumerate(seps, 1):
         core = sep.strip(_BLANKS)
