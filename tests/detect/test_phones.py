@@ -8,6 +8,7 @@ import pytest
 from interlock.detect import DetectionConfig, Detector
 from interlock.detect.config import DEFAULT_PHONE_REGIONS
 from interlock.detect.recognizers.phone_plan import NumberingPlans
+from interlock.redact import ActionPolicy, PlaceholderMap, StreamingRedactor, redact
 
 POSITIVES: list[tuple[str, str]] = [
     # (text, the exact value that must be reported as pii.phone)
@@ -112,6 +113,9 @@ POSITIVES: list[tuple[str, str]] = [
     ("+1-879-888-6532", "+1-879-888-6532"),
     ("+49(0)6638 46347", "+49(0)6638 46347"),
     ("17,Jane Doe,879-888-6532,12.50", "879-888-6532"),
+    # No-break spaces between groups, as French and German typesetting put them.
+    ("Tél. 06\u00a012\u00a034\u00a056\u00a078", "06\u00a012\u00a034\u00a056\u00a078"),
+    ("Appelez le 06\u202f12\u202f34\u202f56\u202f78 svp", "06\u202f12\u202f34\u202f56\u202f78"),
 ]
 
 
@@ -233,3 +237,22 @@ def test_a_label_after_a_phone_does_not_cancel_it(detector: Detector) -> None:
     found = [(f.data_class, text[f.start:f.end]) for f in detector.scan(text)]
     assert ("pii.phone", "020 7946 0958") in found
     assert all(v != "12345678" for _, v in found)
+
+
+_LETTER = (
+    "Hi team,\nplease call me on 445 6271 or Mobile: 601 621 003 today.\n"
+    "Fax: 879.888.6532x071, Tel.: +49 (0)30 1234567 Durchwahl 12\n"
+    "Call 415-555-0134, SSN follows separately. Order 12345678-10 shipped on 2024-03-15 14:22.\n"
+)
+
+
+@pytest.mark.parametrize("size", [1, 4, 9, 33])
+def test_streamed_phones_are_redacted_as_in_whole_text(detector: Detector, size: int) -> None:
+    whole = redact(_LETTER, detector.scan(_LETTER), ActionPolicy(), PlaceholderMap("a")).text
+    redactor = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("b"))
+    pieces = [redactor.feed(_LETTER[i:i + size]) for i in range(0, len(_LETTER), size)]
+    streamed = "".join(pieces) + redactor.flush()
+    assert streamed == whole
+    for value in ("445 6271", "601 621 003", "6532", "(0)30 1234567", "415-555-0134"):
+        assert value not in streamed
+    assert "12345678-10" in streamed

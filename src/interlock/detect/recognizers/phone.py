@@ -19,14 +19,17 @@ from collections.abc import Container
 
 from interlock.detect.context import window_tokens
 from interlock.detect.finding import Finding
-from interlock.detect.recognizer import Matcher, Recognizer, ScanText, compile_re2, relax_bounds
+from interlock.detect.recognizer import Matcher, Recognizer, ScanText, compile_re2, pattern_width, relax_bounds
 from interlock.detect.recognizers.phone_labels import PHONE_WORDS, UNITS, nearest_label
 from interlock.detect.recognizers.phone_plan import INVALID, VALID, NumberingPlans, international_validity
-from interlock.detect.recognizers.phone_shape import Candidate, candidates, other_value
+from interlock.detect.recognizers.phone_shape import BLANKS, Candidate, candidates, other_value
 
 # A lead ("+", "(", "(+"), digit groups with their separators, an optional extension.
 _EXTENSION = r"(?i:x|ext\.?|extn\.?|extension|durchwahl|dw\.?|poste|int\.?|ramal|anexo|toestel|wewn\.?|#)"
-RUN = rf"(?:\+[ \t]?|\(\+?|\b)\d[\d \t.\-/()]{{4,40}}\d(?:[ \t]{{0,2}}{_EXTENSION}[ \t]{{0,2}}\d{{1,6}})?\b"
+# Blanks: space, tab, and the no-break spaces French and German typesetting put between groups.
+_BLANK = "[ \t\u00a0\u202f]"
+RUN = (rf"(?:\+{_BLANK}?|\(\+?|\b)\d(?:[\d.\-/()]|{_BLANK}){{4,40}}\d"
+       rf"(?:{_BLANK}{{0,2}}{_EXTENSION}{_BLANK}{{0,2}}\d{{1,6}})?\b")
 # One letter and a colon label a number in signatures ("T: +44 ...", "M: 0171 ...").
 _LETTER_LABELS = frozenset("TtMmFfPpDdOoCcHhWw")
 _CURRENCY = frozenset("$€£¥₹")
@@ -61,7 +64,7 @@ class PhoneRecognizer(Recognizer):
         self._run = Matcher(compile_re2(RUN))
 
     def widest_match(self) -> int | None:
-        return 64
+        return pattern_width(RUN)
 
     def set_patterns(self) -> tuple[str, ...] | None:
         return (relax_bounds(RUN),)
@@ -187,7 +190,7 @@ def _has_letter_or_hash(text: str, start: int, end: int) -> bool:
 def _letter_label(text: str, start: int) -> bool:
     """"T: ", "M. " or "Tel" written as one letter and a colon or dot just before the value."""
     pos = start
-    while pos > 0 and text[pos - 1] in " \t":
+    while pos > 0 and text[pos - 1] in BLANKS:
         pos -= 1
     if pos < 2 or text[pos - 1] not in ":.":
         return False

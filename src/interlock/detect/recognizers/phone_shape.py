@@ -14,7 +14,7 @@ from itertools import pairwise
 
 # Brackets and one of "-./" may join two groups, with at most one space or tab on either side.
 _JOINERS = frozenset({"", "-", ".", "/", "(", ")", ")-", ").", ")/", "-(", "/("})
-_BLANKS = " \t"
+BLANKS = " \t\u00a0\u202f"
 _MAX_GROUPS = 7
 # A single character class: linear, and it only ever runs over one run of at most 64 characters.
 _DIGITS = re.compile(r"[0-9]+")
@@ -41,7 +41,7 @@ def candidates(text: str, start: int, end: int) -> Iterator[tuple[int, Iterator[
     seps = [text[e:s] for (_, e), (s, _) in pairwise(groups)]
     pieces: list[list[int]] = [[0]] if groups else []
     for i, sep in enumerate(seps, 1):
-        core = sep.strip(_BLANKS)
+        core = sep.strip(BLANKS)
         if core not in _JOINERS or len(sep) - len(core) > 2 or "\t\t" in sep or "  " in sep:
             pieces.append([i])
         else:
@@ -55,7 +55,7 @@ def candidates(text: str, start: int, end: int) -> Iterator[tuple[int, Iterator[
             continue
         split.append([piece[0]])
         for k in piece[1:]:
-            if seps[k - 1].strip(_BLANKS) == "/" and seps[k - 1] != "/":
+            if seps[k - 1].strip(BLANKS) == "/" and seps[k - 1] != "/":
                 split.append([k])
             else:
                 split[-1].append(k)
@@ -66,7 +66,7 @@ def candidates(text: str, start: int, end: int) -> Iterator[tuple[int, Iterator[
         counts.append(counts[-1] + e - g)
     for piece in pieces:
         # Where a stretch may begin or end inside the piece: at a separator with a blank in it.
-        cuts = [k for k in piece[1:] if any(c in _BLANKS for c in seps[k - 1])]
+        cuts = [k for k in piece[1:] if any(c in BLANKS for c in seps[k - 1])]
         stop = piece[-1] + 1
         # Part of an international number is not a national one: "+49 30 901820" is one number or none.
         # A piece is split only if it is too long for one number or ends in a stray digit or two ("call
@@ -92,7 +92,7 @@ def _options(text: str, groups: list[tuple[int, int]], seps: list[str], counts: 
 def _candidate(text: str, groups: list[tuple[int, int]], seps: list[str], a: int, b: int,
                lead: str) -> Candidate:
     digits = "".join(text[s:e] for s, e in groups[a:b])
-    joins = tuple(seps[k].strip(_BLANKS) for k in range(a, b - 1))
+    joins = tuple(seps[k].strip(BLANKS) for k in range(a, b - 1))
     begin, finish = groups[a][0] - len(lead), groups[b - 1][1]
     if text[begin] == "(" and text.count("(", begin, finish) > text.count(")", begin, finish):
         begin += 1
