@@ -109,7 +109,7 @@ class PhoneRecognizer(Recognizer):
                 return None
             why = f"labelled '{label[1]}'" if label is not None else "labelled"
             return Finding(self.data_class, c.start, end, LABELLED, self.name, f"phone number {why}")
-        if len(digits) < 7 or (right and right[0] in UNITS):
+        if len(digits) < 7 or (right and right[0] in UNITS) or (left and left[-1] in UNITS):
             return None
         score, why = self._unlabelled_score(c)
         if score is None:

@@ -77,10 +77,14 @@ UNITS = frozenset({
 })
 
 _MAX_PASSED = 6
+# Abbreviations written with a slash, which tokens split in two: S/N (serial), A/C (account), P/O.
+_SPLIT_ABBREVIATIONS = frozenset({("s", "n"), ("a", "c"), ("p", "o")})
 
 
 def nearest_label(left: list[str]) -> tuple[bool, str] | None:
     """``(is_phone_label, word)`` for the label nearest before a value, or ``None`` if there is none."""
+    if len(left) >= 2 and (left[-2], left[-1]) in _SPLIT_ABBREVIATIONS:
+        return False, "/".join(left[-2:])
     for passed, token in enumerate(reversed(left)):
         if token.isdigit():
             # The digits of an earlier value in a list.

@@ -70,9 +70,11 @@ def candidates(text: str, start: int, end: int) -> Iterator[tuple[int, Iterator[
         stop = piece[-1] + 1
         # Part of an international number is not a national one: "+49 30 901820" is one number or none.
         # A piece is split only if it is too long for one number or ends in a stray digit or two ("call
-        # 0301234567 2 times"): shorter stretches of "9069 9542 3789" are no more phones than all of it.
-        whole = (piece[0] == 0 and "+" in lead) or not (
-            counts[stop] - counts[piece[0]] > 15 or groups[piece[-1]][1] - groups[piece[-1]][0] <= 2)
+        # 0301234567 2 times"): shorter stretches of "9069 9542 3789" are no more phones than all of it,
+        # and blocks of four ("4111 1111 1111 1112", a card or account number) are one value.
+        digits, last = counts[stop] - counts[piece[0]], groups[piece[-1]][1] - groups[piece[-1]][0]
+        blocks = len(piece) >= 4 and all(groups[k][1] - groups[k][0] == 4 for k in piece[:-1])
+        whole = (piece[0] == 0 and "+" in lead) or blocks or not (digits > 15 or (last <= 2 and digits - last <= 15))
         starts = (piece[0],) if whole else (piece[0], *cuts)
         for a in starts:
             ends = (stop,) if whole else (stop, *reversed([k for k in cuts if k > a]))
