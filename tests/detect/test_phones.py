@@ -116,6 +116,9 @@ POSITIVES: list[tuple[str, str]] = [
     # No-break spaces between groups, as French and German typesetting put them.
     ("Tél. 06\u00a012\u00a034\u00a056\u00a078", "06\u00a012\u00a034\u00a056\u00a078"),
     ("Appelez le 06\u202f12\u202f34\u202f56\u202f78 svp", "06\u202f12\u202f34\u202f56\u202f78"),
+    # Typographic hyphens and dashes between groups.
+    ("Tel. 030\u20131234567", "030\u20131234567"),
+    ("call 415\u2011555\u20110134 now", "415\u2011555\u20110134"),
 ]
 
 
@@ -160,6 +163,7 @@ NEGATIVES: list[str] = [
     "CHF 12 500 000",
     "tracking 9400 1000 0000 0000 0000 00",
     "S/N 1234-5678-90",
+    "on 2024\u201303\u201315 we met",
 ]
 
 

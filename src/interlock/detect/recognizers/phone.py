@@ -22,13 +22,13 @@ from interlock.detect.finding import Finding
 from interlock.detect.recognizer import Matcher, Recognizer, ScanText, compile_re2, pattern_width, relax_bounds
 from interlock.detect.recognizers.phone_labels import PHONE_WORDS, UNITS, nearest_label
 from interlock.detect.recognizers.phone_plan import INVALID, VALID, NumberingPlans, international_validity
-from interlock.detect.recognizers.phone_shape import BLANKS, Candidate, candidates, other_value
+from interlock.detect.recognizers.phone_shape import BLANKS, DASHES, Candidate, candidates, other_value
 
 # A lead ("+", "(", "(+"), digit groups with their separators, an optional extension.
 _EXTENSION = r"(?i:x|ext\.?|extn\.?|extension|durchwahl|dw\.?|poste|int\.?|ramal|anexo|toestel|wewn\.?|#)"
 # Blanks: space, tab, and the no-break spaces French and German typesetting put between groups.
 _BLANK = "[ \t\u00a0\u202f]"
-RUN = (rf"(?:\+{_BLANK}?|\(\+?|\b)\d(?:[\d.\-/()]|{_BLANK}){{4,40}}\d"
+RUN = (rf"(?:\+{_BLANK}?|\(\+?|\b)\d(?:[\d.\-/(){DASHES}]|{_BLANK}){{4,40}}\d"
        rf"(?:{_BLANK}{{0,2}}{_EXTENSION}{_BLANK}{{0,2}}\d{{1,6}})?\b")
 # One letter and a colon label a number in signatures ("T: +44 ...", "M: 0171 ...").
 _LETTER_LABELS = frozenset("TtMmFfPpDdOoCcHhWw")

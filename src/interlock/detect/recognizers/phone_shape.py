@@ -15,6 +15,9 @@ from itertools import pairwise
 # Brackets and one of "-./" may join two groups, with at most one space or tab on either side.
 _JOINERS = frozenset({"", "-", ".", "/", "(", ")", ")-", ").", ")/", "-(", "/("})
 BLANKS = " \t\u00a0\u202f"
+# Typographic hyphens and dashes between groups are read as "-".
+DASHES = "\u2010\u2011\u2012\u2013"
+_DASHES = str.maketrans(DASHES, "-" * len(DASHES))
 _MAX_GROUPS = 7
 # A single character class: linear, and it only ever runs over one run of at most 64 characters.
 _DIGITS = re.compile(r"[0-9]+")
@@ -38,7 +41,7 @@ def candidates(text: str, start: int, end: int) -> Iterator[tuple[int, Iterator[
     beginning, the alternatives, longest first; shorter stretches begin and end at a space (two numbers
     in one run). Built lazily: most runs are settled by their first alternative."""
     groups = [m.span() for m in _DIGITS.finditer(text, start, end)]
-    seps = [text[e:s] for (_, e), (s, _) in pairwise(groups)]
+    seps = [text[e:s].translate(_DASHES) for (_, e), (s, _) in pairwise(groups)]
     pieces: list[list[int]] = [[0]] if groups else []
     for i, sep in enumerate(seps, 1):
         core = sep.strip(BLANKS)
