@@ -9,7 +9,8 @@ other characters are ruled out by their shape (``phone_shape``); a value introdu
 label (order, invoice, SSN, ...) is not a phone. Only the nearest label before a value counts, so a
 label after a phone (the next field's) never cancels it.
 
-Python work per run is bounded (a run is at most 64 characters), so the scan stays linear.
+Python work per run is bounded (a run is at most ``pattern_width(RUN)``, 63 characters), so the scan
+stays linear in the text.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from interlock.detect.context import window_tokens
 from interlock.detect.finding import Finding
 from interlock.detect.recognizer import Matcher, Recognizer, ScanText, compile_re2, pattern_width, relax_bounds
 from interlock.detect.recognizers.phone_labels import PHONE_WORDS, UNITS, nearest_label
-from interlock.detect.recognizers.phone_plan import INVALID, VALID, NumberingPlans, international_validity
+from interlock.detect.recognizers.phone_plan import INVALID, POSSIBLE, VALID, NumberingPlans, international_validity
 from interlock.detect.recognizers.phone_shape import BLANKS, DASHES, Candidate, candidates, other_value
 
 # A lead ("+", "(", "(+"), digit groups with their separators, an optional extension.
@@ -30,14 +31,16 @@ _EXTENSION = r"(?i:x|ext\.?|extn\.?|extension|durchwahl|dw\.?|poste|int\.?|ramal
 _BLANK = "[ \t\u00a0\u202f]"
 RUN = (rf"(?:\+{_BLANK}?|\(\+?|\b)\d(?:[\d.\-/(){DASHES}]|{_BLANK}){{4,40}}\d"
        rf"(?:{_BLANK}{{0,2}}{_EXTENSION}{_BLANK}{{0,2}}\d{{1,6}})?\b")
-# One letter and a colon label a number in signatures ("T: +44 ...", "M: 0171 ...").
+# One letter and a colon label a number in signatures ("T: +44 ...", "M: 0171 ..."); with a dot, only
+# a capital other than P ("p. 123" is a page).
 _LETTER_LABELS = frozenset("TtMmFfPpDdOoCcHhWw")
+_LETTER_LABELS_DOT = frozenset("TMFDOCHW")
 _CURRENCY = frozenset("$€£¥₹")
-# Python's ``re`` with one character class, on a run of at most 64 characters.
+# Python's ``re`` with one character class, on one run (bounded by the pattern).
 _LETTER_OR_HASH = re.compile(r"[A-Za-z#]")
 
 LABELLED = 0.9
-INTERNATIONAL = {VALID: 0.85, 1: 0.6}
+INTERNATIONAL = {VALID: 0.85, POSSIBLE: 0.6}
 NATIONAL_GROUPED = 0.6
 PAIR = 0.45
 NANP_SHAPE = 0.5
@@ -194,7 +197,8 @@ def _letter_label(text: str, start: int) -> bool:
         pos -= 1
     if pos < 2 or text[pos - 1] not in ":.":
         return False
-    return text[pos - 2] in _LETTER_LABELS and (pos < 3 or not text[pos - 3].isalnum())
+    letters = _LETTER_LABELS if text[pos - 1] == ":" else _LETTER_LABELS_DOT
+    return text[pos - 2] in letters and (pos < 3 or not text[pos - 3].isalnum())
 
 
 def _glued(text: str, start: int, end: int, labelled: bool, joins: tuple[str, ...]) -> bool:
