@@ -21,7 +21,7 @@ from collections.abc import Container
 from interlock.detect.context import window_tokens
 from interlock.detect.finding import Finding
 from interlock.detect.recognizer import Matcher, Recognizer, ScanText, compile_re2, pattern_width, relax_bounds
-from interlock.detect.recognizers.phone_labels import PHONE_WORDS, UNITS, nearest_label
+from interlock.detect.recognizers.phone_labels import NEARBY_WORDS, UNITS, nearest_label
 from interlock.detect.recognizers.phone_plan import INVALID, POSSIBLE, VALID, NumberingPlans, international_validity
 from interlock.detect.recognizers.phone_shape import BLANKS, DASHES, Candidate, candidates, other_value
 
@@ -59,7 +59,8 @@ class PhoneRecognizer(Recognizer):
     max_len = 40
     # "+44 ...", "(415) ...", "(+44) ..." or a digit first.
     digit_anchored, digit_lead, digit_gap = True, 2, 2
-    context = tuple(sorted(PHONE_WORDS))
+    # Read by the streaming hold-back: the words after a value can change its score.
+    context = tuple(sorted(NEARBY_WORDS))
 
     def __init__(self, regions: tuple[str, ...]) -> None:
         super().__init__()
@@ -119,7 +120,7 @@ class PhoneRecognizer(Recognizer):
             return None
         if extension:
             score += EXTENSION_BONUS
-        boosted = not PHONE_WORDS.isdisjoint(left) or not PHONE_WORDS.isdisjoint(right)
+        boosted = not NEARBY_WORDS.isdisjoint(left) or not NEARBY_WORDS.isdisjoint(right)
         if boosted:
             score += CONTEXT_BOOST
             why += "; phone words nearby"

@@ -38,6 +38,15 @@ PHONE_WORDS = frozenset({
     "моб", "мобильный", "мобільний",
 })
 
+# Common words that label a number right before it ("call 0301234567") but say little a few words away.
+_VERBS_AND_PLACES = frozenset({
+    "call", "calls", "ring", "reach", "text", "txt", "contact", "office", "direct", "desk", "dial", "signal",
+    "telegram", "bel", "bellen", "ligue", "ligar", "llame", "llamar", "appeler", "appelez", "chiamare",
+    "soita", "kontakt", "contacto", "contato", "contatto", "erreichbar", "bereikbaar", "joignable", "zap",
+})
+# Words that make a nearby number likelier a phone wherever they stand in the context window.
+NEARBY_WORDS = PHONE_WORDS - _VERBS_AND_PLACES
+
 # Words that introduce a value of another kind: identifiers, money, dates, codes.
 OTHER_WORDS = frozenset({
     "order", "orders", "bestellung", "bestellnummer", "commande", "pedido", "ordine", "bestelling", "ordre",
