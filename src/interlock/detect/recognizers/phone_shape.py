@@ -19,7 +19,7 @@ BLANKS = " \t\u00a0\u202f"
 DASHES = "\u2010\u2011\u2012\u2013"
 _DASHES = str.maketrans(DASHES, "-" * len(DASHES))
 _MAX_GROUPS = 7
-# A single character class: linear, and it only ever runs over one run of at most 64 characters.
+# A single character class: linear, and it only ever runs over one run (bounded by the phone pattern).
 _DIGITS = re.compile(r"[0-9]+")
 
 
