@@ -237,10 +237,14 @@ def test_unknown_region_is_refused() -> None:
 
 
 def test_labelled_value_outranks_validity(detector: Detector) -> None:
-    labelled = [f for f in detector.scan("Phone: 040-073-983") if f.data_class == "pii.phone"]
-    assert labelled
-    assert labelled[0].confidence >= 0.9
-    assert "labelled" in labelled[0].explanation
+    unknown = [f for f in detector.scan("Phone: 111-111-111") if f.data_class == "pii.phone"]
+    assert unknown
+    assert unknown[0].confidence >= 0.9
+    assert "labelled" in unknown[0].explanation
+    # Validity only raises the confidence of a labelled value.
+    valid = [f for f in detector.scan("Phone: +44 20 7946 0958") if f.data_class == "pii.phone"]
+    assert valid
+    assert valid[0].confidence > unknown[0].confidence
 
 
 def test_a_label_after_a_phone_does_not_cancel_it(detector: Detector) -> None:

@@ -40,6 +40,7 @@ _CURRENCY = frozenset("$€£¥₹")
 _LETTER_OR_HASH = re.compile(r"[A-Za-z#]")
 
 LABELLED = 0.9
+LABELLED_VALID = 0.95
 INTERNATIONAL = {VALID: 0.85, POSSIBLE: 0.6}
 NATIONAL_GROUPED = 0.6
 PAIR = 0.45
@@ -111,8 +112,11 @@ class PhoneRecognizer(Recognizer):
         if labelled:
             if len(digits) > 15:
                 return None
-            why = f"labelled '{label[1]}'" if label is not None else "labelled"
-            return Finding(self.data_class, c.start, end, LABELLED, self.name, f"phone number {why}")
+            why = f"phone number labelled '{label[1]}'" if label is not None else "phone number labelled"
+            # Validity raises the confidence; a labelled value that no plan knows is still a phone.
+            if self._valid(c):
+                return Finding(self.data_class, c.start, end, LABELLED_VALID, self.name, why + ", valid")
+            return Finding(self.data_class, c.start, end, LABELLED, self.name, why)
         if len(digits) < 7 or (right and right[0] in UNITS) or (left and left[-1] in UNITS):
             return None
         score, why = self._unlabelled_score(c)
@@ -129,10 +133,15 @@ class PhoneRecognizer(Recognizer):
             return None
         return Finding(self.data_class, c.start, end, score, self.name, why)
 
+    def _valid(self, c: Candidate) -> bool:
+        international = _international(c)
+        if international is not None:
+            return international_validity(international) == VALID
+        return self._plans.national_valid(c.digits)
+
     def _unlabelled_score(self, c: Candidate) -> tuple[float | None, str]:
         digits = c.digits
-        international = digits[2:] if digits.startswith("00") and not digits.startswith("000") else (
-            digits if c.plus else None)
+        international = _international(c)
         if international is not None:
             validity = international_validity(international)
             if validity == INVALID:
@@ -163,6 +172,15 @@ class PhoneRecognizer(Recognizer):
         classic = trunk or tuple(map(len, c.groups)) == (3, 3, 4)
         return NATIONAL_GROUPED + (CLASSIC_BONUS if classic else 0.0), \
             "grouped national number valid in a configured region"
+
+
+def _international(c: Candidate) -> str | None:
+    """The digits after the country code's "+" or "00", or ``None`` for a national number."""
+    if c.plus:
+        return c.digits
+    if c.digits.startswith("00") and not c.digits.startswith("000"):
+        return c.digits[2:]
+    return None
 
 
 def _north_american(c: Candidate) -> bool:
