@@ -22,7 +22,14 @@ from interlock.detect.context import window_tokens
 from interlock.detect.finding import Finding
 from interlock.detect.recognizer import Matcher, Recognizer, ScanText, compile_re2, pattern_width, relax_bounds
 from interlock.detect.recognizers.phone_labels import NEARBY_WORDS, UNITS, nearest_label
-from interlock.detect.recognizers.phone_plan import INVALID, POSSIBLE, VALID, NumberingPlans, international_validity
+from interlock.detect.recognizers.phone_plan import (
+    INVALID,
+    KNOWN_CODE,
+    POSSIBLE,
+    VALID,
+    NumberingPlans,
+    international_validity,
+)
 from interlock.detect.recognizers.phone_shape import BLANKS, DASHES, Candidate, candidates, other_value
 
 # A lead ("+", "(", "(+"), digit groups with their separators, an optional extension.
@@ -39,9 +46,12 @@ _CURRENCY = frozenset("$€£¥₹")
 # Python's ``re`` with one character class, on one run (bounded by the pattern).
 _LETTER_OR_HASH = re.compile(r"[A-Za-z#]")
 
+_VALIDITY = {VALID: "valid in its country's plan", POSSIBLE: "of a possible length",
+             KNOWN_CODE: "with a known country code"}
 LABELLED = 0.9
 LABELLED_VALID = 0.95
-INTERNATIONAL = {VALID: 0.85, POSSIBLE: 0.6}
+# A "+", a country code and at least three groups is a phone's shape even when no plan allows the rest.
+INTERNATIONAL = {VALID: 0.85, POSSIBLE: 0.6, KNOWN_CODE: 0.5}
 NATIONAL_GROUPED = 0.6
 PAIR = 0.45
 NANP_SHAPE = 0.5
@@ -144,10 +154,9 @@ class PhoneRecognizer(Recognizer):
         international = _international(c)
         if international is not None:
             validity = international_validity(international)
-            if validity == INVALID:
+            if validity == INVALID or (validity == KNOWN_CODE and (len(c.groups) < 3 or len(digits) < 9)):
                 return None, ""
-            return INTERNATIONAL[validity], "international number" + (
-                " valid in its country's plan" if validity == VALID else " of a possible length")
+            return INTERNATIONAL[validity], "international number " + _VALIDITY[validity]
         if len(digits) > 15:
             return None, ""
         trunk = digits[0] == "0" or c.bracket

@@ -92,17 +92,20 @@ def _national_valid(plans: NumberingPlans, digits: str) -> bool:
     return plans._check(digits)
 
 
-VALID, POSSIBLE, INVALID = 2, 1, 0
+VALID, POSSIBLE, KNOWN_CODE, INVALID = 3, 2, 1, 0
 
 
 @lru_cache(maxsize=8192)
 def international_validity(digits: str) -> int:
     """``digits`` follow a "+" (or an international prefix): VALID, POSSIBLE (a known country code and a
-    length its numbers can have) or INVALID."""
+    length its numbers can have), KNOWN_CODE (a country code, then digits no plan allows: an old format
+    such as Mexico's "+52 1 55 ...") or INVALID."""
     try:
         number = phonenumbers.parse("+" + digits, None)
     except phonenumbers.NumberParseException:
         return INVALID
     if phonenumbers.is_valid_number(number):
         return VALID
-    return POSSIBLE if phonenumbers.is_possible_number(number) else INVALID
+    if phonenumbers.is_possible_number(number):
+        return POSSIBLE
+    return KNOWN_CODE if number.country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE else INVALID
