@@ -281,3 +281,18 @@ def test_streamed_phones_are_redacted_as_in_whole_text(detector: Detector, size:
     for value in ("445 6271", "601 621 003", "6532", "(0)30 1234567", "415-555-0134"):
         assert value not in streamed
     assert "12345678-10" in streamed
+
+
+LABELS = ["Tel", "Tel.", "Phone", "Mobile", "Cell", "Fax", "Desk", "WhatsApp", "call me on", "reach me at",
+          "Telefon", "Handy", "Mobil", "Téléphone", "Portable", "Teléfono", "Móvil", "Celular", "Telefone",
+          "Telemóvel", "Telefono", "Cellulare", "Telefoon", "Mobiel", "Puhelin", "Komórka", "Tlf.", "Sími",
+          "Τηλ.", "Телефон", "Phone number", "Mobile no.", "Tel. (work)", "Handynummer", "mobilePhone"]
+
+
+@pytest.mark.parametrize("label", LABELS)
+def test_label_makes_a_number_no_plan_knows_a_phone(detector: Detector, label: str) -> None:
+    text = f"{label}: 111-111-111 (ask for Sam)"
+    found = [(f.data_class, text[f.start:f.end]) for f in detector.scan(text)]
+    assert ("pii.phone", "111-111-111") in found
+    # The same value without its label is not a phone.
+    assert not [f for f in detector.scan("Note: 111-111-111 (ask for Sam)") if f.data_class == "pii.phone"]
