@@ -105,7 +105,8 @@ class PhoneRecognizer(Recognizer):
 
     def _judge(self, scan: ScanText, c: Candidate, end: int, floor: float) -> Finding | None:
         text = scan.text
-        if end - c.start > self.max_len:
+        # Dates and IP addresses are never phones: ruled out before the context is read.
+        if end - c.start > self.max_len or other_value(c, True) is not None:
             return None
         left, right = window_tokens(text, c.start, end, scan.context_window)
         label = nearest_label(left)
@@ -114,8 +115,7 @@ class PhoneRecognizer(Recognizer):
         labelled = label is not None or _letter_label(text, c.start)
         if _glued(text, c.start, end, labelled, c.joins):
             return None
-        shape = other_value(c, labelled)
-        if shape is not None:
+        if not labelled and other_value(c, False) is not None:
             return None
         digits = c.digits
         extension = end > c.end

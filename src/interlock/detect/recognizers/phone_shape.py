@@ -90,7 +90,9 @@ def _options(text: str, groups: list[tuple[int, int]], seps: list[str], counts: 
         digits = counts[b] - counts[a]
         if digits < 6:
             return
-        if digits <= 17 and b - a <= _MAX_GROUPS:
+        # Fifteen digits at most, after a "+" or "00" and the country code's own digits.
+        if b - a <= _MAX_GROUPS and (digits <= 15 or (
+                digits <= 17 and ("+" in lead or text.startswith("00", groups[a][0])))):
             yield _candidate(text, groups, seps, a, b, lead)
 
 
