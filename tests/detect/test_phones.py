@@ -109,6 +109,9 @@ POSITIVES: list[tuple[str, str]] = [
     ('{"phone": "0301234567", "name": "x"}', "0301234567"),
     ("Reach me at 0612345678.", "0612345678"),
     ("my mobile number is 4155550134", "4155550134"),
+    ("my number's 445 6271, text me", "445 6271"),
+    ("meine Nummer: 445 6271", "445 6271"),
+    ("mon numéro est le 445 6271", "445 6271"),
     ("Tel 030 1234567 / 0171 1234567", "0171 1234567"),
     ("Tel 030 1234567 / 0171 1234567", "030 1234567"),
     ("Phone: 12345678-10", "12345678-10"),
@@ -176,6 +179,8 @@ NEGATIVES: list[str] = [
     "see p. 1234567 for details",
     "+999 123 456 789",
     "offset +05:30",
+    "my order number is 4456271",
+    "our account number 445 6271",
 ]
 
 

@@ -75,7 +75,7 @@ FILLER = frozenset({
     "me", "us", "mich", "uns", "moi", "nous", "mi", "mij", "mig", "meg", "home", "work", "private",
     "personal", "business", "main", "new", "primary", "alt", "alternative", "intl", "international",
     "national", "local", "if", "needed", "urgent", "please", "bitte", "sie", "vous", "anytime",
-    "wk", "hm", "nos",
+    "wk", "hm", "nos", "s", "mio", "meu", "mein", "meine", "mon", "mijn", "min", "mój",
 })
 
 # A value directly followed by one of these is an amount or a size.
@@ -86,6 +86,9 @@ UNITS = frozenset({
 })
 
 _MAX_PASSED = 6
+_NUMBER_WORDS = frozenset({"number", "nummer", "numéro", "numero", "número", "numer", "nr", "no"})
+_POSSESSIVES = frozenset({"my", "our", "his", "her", "mein", "meine", "meiner", "unsere", "mon", "notre", "mi",
+                          "mio", "nostro", "meu", "minha", "nosso", "mijn", "ons", "min", "mitt", "mój", "moje"})
 # Abbreviations written with a slash, which tokens split in two: S/N (serial), A/C (account), P/O.
 _SPLIT_ABBREVIATIONS = frozenset({("s", "n"), ("a", "c"), ("p", "o")})
 
@@ -94,7 +97,12 @@ def nearest_label(left: list[str]) -> tuple[bool, str] | None:
     """``(is_phone_label, word)`` for the label nearest before a value, or ``None`` if there is none."""
     if len(left) >= 2 and (left[-2], left[-1]) in _SPLIT_ABBREVIATIONS:
         return False, "/".join(left[-2:])
+    after: str | None = None  # the token walked over just before this one
     for passed, token in enumerate(reversed(left)):
+        if after in _NUMBER_WORDS and token in _POSSESSIVES:
+            # "my number is", "meine Nummer", "mon numéro": a person's number is a phone number.
+            return True, f"{token} {after}"
+        after = token
         if token.isdigit():
             # The digits of an earlier value in a list.
             if passed >= _MAX_PASSED:
