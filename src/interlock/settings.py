@@ -178,10 +178,22 @@ class CustomPatternSettings(_Frozen):
     group: Annotated[int, Field(ge=0)] = 0
 
 
+# National phone formats are tried against all of these (international "+CC" numbers are checked
+# against every country's plan whatever this says): most of Europe, the Americas' largest plans, and
+# the larger plans of Asia-Pacific, the Middle East and Africa. A deployment may narrow or widen it.
+DEFAULT_PHONE_REGIONS: tuple[str, ...] = (
+    "GB", "IE", "FR", "DE", "AT", "CH", "LI", "NL", "BE", "LU", "ES", "PT", "IT", "MT", "DK", "SE", "NO", "FI",
+    "IS", "PL", "CZ", "SK", "HU", "RO", "BG", "GR", "CY", "HR", "SI", "RS", "BA", "EE", "LV", "LT", "UA", "RU",
+    "TR", "US", "CA", "MX", "BR", "AR", "CL", "CO", "PE", "AU", "NZ", "JP", "KR", "CN", "HK", "SG", "IN", "PK",
+    "ID", "MY", "PH", "TH", "VN", "TW", "IL", "AE", "SA", "ZA", "NG", "EG", "KE", "MA",
+)
+
+
 class DetectionSettings(_Frozen):
     """Which recognizers run and with what deployment data; compiled once at start-up."""
 
-    phone_regions: tuple[str, ...] = ("US", "GB")
+    # Regions whose national phone formats are recognised ("+CC" numbers are checked for every country).
+    phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS
     # Values known to be safe (your own support address): never treated as findings.
     allow_list: tuple[str, ...] = ()
     # custom.<name> -> terms matched as whole words, case-insensitively (code names, customer names).

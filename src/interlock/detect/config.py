@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from interlock.settings import DEFAULT_PHONE_REGIONS
+
 Checksum = Literal["luhn", "mod97", "aba"]
 
 TAXONOMY: frozenset[str] = frozenset({
@@ -67,7 +69,7 @@ class DetectionConfig:
     text streaming output redaction holds back. Raising it accepts a longer delay.
     """
 
-    phone_regions: tuple[str, ...] = ("US", "GB")
+    phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS
     allow_list: tuple[str, ...] = ()
     dictionaries: dict[str, tuple[str, ...]] = field(default_factory=dict)
     custom_patterns: tuple[CustomPattern, ...] = ()
