@@ -14,9 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from gateway_support import ApiKey, Gateway, GatewayFactory, free_port, write_policies
 from interlock.approvals import ApprovalService
 from interlock.approvals.service import Recheck
 from interlock.approvals.webhook import Webhook
@@ -25,8 +22,9 @@ from interlock.identity.principal import Principal
 from interlock.redact import VaultCipher
 from interlock.settings import ApprovalRouteSettings, ApprovalSettings, ApproverSettings, StoreSettings, WebhookSettings
 from interlock.store import RecordQuery, Store, open_store
-
-STORES = (pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres))
+from support.gateways import ApiKey, Gateway, GatewayFactory
+from support.ports import free_port
+from support.settings import write_policies
 
 REVIEWERS = ApproverSettings(groups=("reviewers",))
 ROUTES = ApprovalSettings(

@@ -10,14 +10,14 @@ import httpx
 import pytest
 from approvals_support import (
     ROUTES,
-    STORES,
     WEBHOOK_SECRET,
     ServiceFactory,
     WebhookReceiver,
     approvals_gateway,
 )
 
-from gateway_support import Gateway, GatewayFactory
+from support.gateways import Gateway, GatewayFactory
+from support.stores import STORES
 
 
 @pytest.fixture

@@ -14,11 +14,13 @@ import httpx
 import pytest
 from approvals_support import WEBHOOK_SECRET, WebhookReceiver
 
-from gateway_support import CliResult, Gateway, run_async
 from interlock.cli_approvals import _edits
 from interlock.engine import Engine
 from interlock.identity.principal import Principal
 from interlock.settings import load_settings
+from support.aio import run_async
+from support.cli import CliResult
+from support.gateways import Gateway
 
 T = TypeVar("T")
 

@@ -13,7 +13,8 @@ import httpx
 import pytest
 from approvals_support import WEBHOOK_SECRET, WebhookReceiver
 
-from gateway_support import Gateway, wait_until
+from support.gateways import Gateway
+from support.processes import wait_until
 
 Headers = Callable[..., dict[str, str]]
 SECRET_TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"

@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from audit_log_support import STORES, GatewayProcess, PgDatabase, free_port, new_env
+from audit_log_support import GatewayProcess, new_env
 
 from interlock.providers.mock import MockLLM
+from support.ports import free_port
+from support.stores import STORES
 
 # (caller, model, expected status) in call order.
 CALLS = (
@@ -45,7 +47,7 @@ def written(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             audit_mock: MockLLM) -> Iterator[Written]:
     """One log per store for this module's (read-only) tests, written by real calls through a gateway."""
     kind: str = request.param
-    pg: PgDatabase | None = request.getfixturevalue("pg_database") if kind == "postgresql" else None
+    pg: str | None = request.getfixturevalue("pg_database") if kind == "postgresql" else None
     env = new_env(kind, tmp_path_factory.mktemp(f"search-{kind}"), pg, audit_mock.base_url)
     keys = env.add_keys({name: (tenant, ["admin"] if "admin" in name else []) for name, tenant in TENANT.items()})
     gw = GatewayProcess(env, free_port())

@@ -10,8 +10,8 @@ import httpx
 import openai
 import pytest
 
-from gateway_support import Gateway
 from interlock.providers.mock import MockLLM
+from support.gateways import Gateway
 
 STAGES = {"authenticate", "parse", "authorize", "forward"}
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,17 +15,12 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway_support import (
-    STANDARD_KEYS,
-    Gateway,
-    GatewayFactory,
-    clean_env,
-    free_port,
-    set_pg_connections,
-    wait_until,
-)
 from interlock.providers.mock import MockLLM
 from interlock.telemetry.metrics import PUBLISH_INTERVAL_SECONDS
+from support.gateways import STANDARD_KEYS, Gateway, GatewayFactory
+from support.ports import free_port
+from support.postgres import set_connections
+from support.processes import GRACEFUL_EXIT, ServerProcess, serve_args, wait_until
 
 
 def metric_values(gateway: Gateway) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -154,7 +147,7 @@ def test_a_restart_does_not_count_the_earlier_run_s_metrics_again(gateway_factor
 def pg_gateway(gateway_factory: GatewayFactory) -> Iterator[Gateway]:
     gw = gateway_factory("postgresql", keys=STANDARD_KEYS[1:2])
     yield gw
-    set_pg_connections(gw.store_url, True)
+    set_connections(gw.store_url, True)
     gw.stop()
 
 
@@ -165,7 +158,7 @@ def test_readyz_is_503_while_the_store_is_unusable_and_calls_fail_closed(pg_gate
     key = gw.keys["plain-user"]
     body = {"model": "mock", "messages": [{"role": "user", "content": "during the outage"}]}
     headers = {"authorization": f"Bearer {key.key}"}
-    set_pg_connections(gw.store_url, False)
+    set_connections(gw.store_url, False)
     r = httpx.get(gw.url + "/readyz")
     assert r.status_code == 503
     assert r.json()["ready"] is False
@@ -175,7 +168,7 @@ def test_readyz_is_503_while_the_store_is_unusable_and_calls_fail_closed(pg_gate
     assert r.status_code >= 500
     assert r.json()["error"]["code"] in {"internal_error", "service_unavailable"}
     assert mock.received == []
-    set_pg_connections(gw.store_url, True)
+    set_connections(gw.store_url, True)
     r = httpx.post(gw.url + "/v1/chat/completions", json=body, headers=headers, timeout=30)
     assert r.status_code == 200, r.text
     assert httpx.get(gw.url + "/readyz").status_code == 200
@@ -248,31 +241,18 @@ def test_sigterm_lets_the_call_in_flight_finish_and_record(gateway_factory: Gate
 
 def test_serve_with_embedded_defaults_prints_a_demo_key(tmp_path: Path) -> None:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "interlock", "serve", "--port", str(port)], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=clean_env(), text=True)
+    server = ServerProcess(serve_args(None, port), tmp_path.parent / f"{tmp_path.name}-serve.log", tmp_path)
+    server.start()
     try:
-        assert proc.stdout is not None
+        server.wait_ready(f"http://127.0.0.1:{port}")
         key = ""
-        for line in proc.stdout:
+        for line in server.log().splitlines():
             if "demo API key" in line:
                 key = line.rsplit(" ", 1)[1].strip()
-            if "serving on" in line:
-                break
         assert key.startswith("il_")
-        wait_until(lambda: _ready(port), timeout=30, what="embedded gateway ready")
         with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0) as client:
             answer = client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "hi"}])
         assert answer.choices[0].message.content == "hi"
         assert (tmp_path / "interlock.db").exists()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
-def _ready(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
+        assert server.stop(timeout=30) in GRACEFUL_EXIT

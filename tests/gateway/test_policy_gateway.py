@@ -19,11 +19,11 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway_support import STANDARD_KEYS, Gateway, GatewayFactory, KeySpec
 from interlock.policy.setup import default_policy_dir
 from interlock.providers.mock import MockLLM
+from support.gateways import STANDARD_KEYS, Gateway, GatewayFactory, KeySpec
+from support.stores import STORES
 
-STORES = (pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres))
 EXAMPLE_POLICIES = Path(__file__).resolve().parents[2] / "examples" / "policies"
 
 PLAIN_AND_ADMIN = (KeySpec("plain-user"), KeySpec("analyst", ("analyst",)), KeySpec("admin", ("admin",)))

@@ -19,11 +19,11 @@ import openai
 import pytest
 import yaml
 
-from gateway_support import ApiKey, Gateway, GatewayFactory, KeySpec
 from interlock.providers.mock import MockLLM
+from support.gateways import ApiKey, Gateway, GatewayFactory, KeySpec
+from support.stores import STORES
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-STORES = (pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres))
 EXTERNAL = "gpt-4o"
 
 KEYS = (

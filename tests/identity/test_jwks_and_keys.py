@@ -17,12 +17,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from gateway_support import JWT_AUDIENCE, JWT_ISSUER, JwtIssuer
 from interlock.errors import Unauthenticated
 from interlock.identity.jwt import JwtVerifier
 from interlock.identity.keys import KEY_PREFIX, PREFIX_LEN, hash_key, looks_like_key, matches, new_key
 from interlock.identity.principal import Principal
 from interlock.settings import ConfigError, JwtSettings
+from support.identity import JWT_AUDIENCE, JWT_ISSUER, JwtIssuer
 
 # -- API keys ----------------------------------------------------------------------------------------
 
