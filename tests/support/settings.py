@@ -27,13 +27,17 @@ permit (principal in Role::"analyst", action == Action::"invoke_model", resource
 PolicySource = Path | Mapping[str, str]
 
 
+def default_policies() -> dict[str, str]:
+    """The standard test policy set as file name -> text: the built-in data, restore and tool policies, with
+    model access narrowed (``restricted`` is for analysts). Replace a file to change one concern."""
+    files = {name: (default_policy_dir() / name).read_text(encoding="utf-8")
+             for name in ("data.cedar", "restore.cedar", "tools.cedar")}
+    return {**files, "models.cedar": MODELS_POLICY}
+
+
 def write_policies(directory: Path) -> Path:
-    """The built-in data, restore and tool policies, with model access narrowed: ``restricted`` is for analysts."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for name in ("data.cedar", "restore.cedar", "tools.cedar"):
-        shutil.copy(default_policy_dir() / name, directory / name)
-    (directory / "models.cedar").write_text(MODELS_POLICY, encoding="utf-8")
-    return directory
+    """The standard test policy set (``default_policies``) written into ``directory``."""
+    return place_policies(directory, default_policies())
 
 
 def place_policies(directory: Path, source: PolicySource) -> Path:
