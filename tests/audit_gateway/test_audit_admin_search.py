@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from audit_log_support import GatewayProcess, new_env
+from audit_gateway_support import GatewayProcess, new_env
 
 from interlock.providers.mock import MockLLM
 from support.ports import free_port

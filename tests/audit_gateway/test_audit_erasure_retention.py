@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from audit_log_support import KEY_NAME, AuditEnv, payload_for, record_for
+from audit_gateway_support import KEY_NAME, AuditEnv, payload_for, record_for
 
 from interlock.audit.checkpoint import verifier_key
 from interlock.audit.export import ProofBundleError, verify_proof_bundle

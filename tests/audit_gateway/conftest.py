@@ -1,5 +1,6 @@
-"""Fixtures for the audit log's integration tests: a mock model, a PostgreSQL database per module, and a
-fresh log (store + settings file + signing key) per test, on SQLite and on PostgreSQL."""
+"""Fixtures for the audit log as the running service keeps it (the log code itself is tested in tests/audit):
+a mock model, a PostgreSQL database per module, and a fresh log (store + settings file + signing key) per
+test, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from audit_log_support import AuditEnv, EnvFactory, GatewayFactory, GatewayProcess, new_env
+from audit_gateway_support import AuditEnv, EnvFactory, GatewayFactory, GatewayProcess, new_env
 
 from interlock.providers.mock import MockLLM
 from support.ports import free_port

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from audit_log_support import KEY_NAME, AuditEnv, record_for
+from audit_gateway_support import KEY_NAME, AuditEnv, record_for
 
 from interlock.audit.checkpoint import verifier_key
 from support.aio import run_async

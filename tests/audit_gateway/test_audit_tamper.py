@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from audit_log_support import (
+from audit_gateway_support import (
     KEY_NAME,
     AuditEnv,
     chat,

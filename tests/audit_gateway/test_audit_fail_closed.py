@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 import httpx
-from audit_log_support import AuditEnv, GatewayFactory
+from audit_gateway_support import AuditEnv, GatewayFactory
 
 from support.processes import GRACEFUL_EXIT
 

@@ -1,4 +1,4 @@
-"""Helpers for the audit log's integration tests: stores, settings files, the CLI, gateways and raw SQL.
+"""Helpers for the tests of the audit log as the service keeps it: stores, settings files, the CLI, gateways, SQL.
 
 Every log lives in a real store: a SQLite file in the test's directory, or a fresh schema in the test
 module's own PostgreSQL database (``interlock_a_<hex>``). Tampering is done with plain SQL on the tables,
