@@ -24,7 +24,8 @@ from support.processes import GRACEFUL_EXIT, ServerProcess, serve_args, wait_unt
 
 
 def metric_values(gateway: Gateway) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    r = httpx.get(gateway.url + "/metrics", timeout=10)
+    with gateway.http() as http:
+        r = http.get("/metrics")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
@@ -35,13 +36,15 @@ def metric_values(gateway: Gateway) -> dict[tuple[str, tuple[tuple[str, str], ..
 
 
 def test_healthz(gateway: Gateway) -> None:
-    r = httpx.get(gateway.url + "/healthz")
+    with gateway.http() as http:
+        r = http.get("/healthz")
     assert r.status_code == 200
     assert r.json() == {"status": "ok"}
 
 
 def test_readyz_reports_its_checks(gateway: Gateway) -> None:
-    r = httpx.get(gateway.url + "/readyz")
+    with gateway.http() as http:
+        r = http.get("/readyz")
     assert r.status_code == 200
     doc = r.json()
     assert doc["ready"] is True
@@ -52,7 +55,7 @@ def test_readyz_reports_its_checks(gateway: Gateway) -> None:
 
 def test_metrics_count_requests_stages_and_refusals(gateway: Gateway, mock: MockLLM) -> None:
     before = metric_values(gateway)
-    with httpx.Client(base_url=gateway.url, timeout=30) as http:
+    with gateway.http() as http:
         ok = {"authorization": f"Bearer {gateway.keys['plain-user'].key}"}
         body = {"model": "mock", "messages": [{"role": "user", "content": "count me"}]}
         assert http.post("/v1/chat/completions", json=body, headers=ok).status_code == 200
