@@ -10,7 +10,6 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from interlock.redact import VaultCipher
 from interlock.settings import ApprovalRouteSettings, ApprovalSettings, ApproverSettings, StoreSettings, WebhookSettings
 from interlock.store import RecordQuery, Store, open_store
 from support.gateways import ApiKey, Gateway, GatewayFactory
-from support.ports import free_port
+from support.http_servers import BackgroundServer, QuietHandler
 from support.settings import write_policies
 
 REVIEWERS = ApproverSettings(groups=("reviewers",))
@@ -139,7 +138,7 @@ class Delivery:
         return fresh and hmac.compare_digest(expected, self.headers.get("x-interlock-signature", ""))
 
 
-class WebhookReceiver:
+class WebhookReceiver(BackgroundServer):
     """A real HTTP server on a free port that keeps every delivery it receives."""
 
     def __init__(self) -> None:
@@ -147,7 +146,7 @@ class WebhookReceiver:
         self._lock = threading.Lock()
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length)
@@ -156,21 +155,8 @@ class WebhookReceiver:
                 self.send_response(204)
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks/interlock"
-
-    def __enter__(self) -> WebhookReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        super().__init__(Handler)
+        self.url = f"http://127.0.0.1:{self.port}/hooks/interlock"
 
     def about(self, approval_id: str) -> list[Delivery]:
         with self._lock:
