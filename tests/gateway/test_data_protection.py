@@ -128,8 +128,9 @@ def acme_policies() -> dict[str, str]:
 
 @pytest.fixture(scope="module", params=STORES)
 def acme(request: pytest.FixtureRequest, gateway_factory: GatewayFactory) -> Iterator[Gateway]:
-    """A gateway on the example organisation's policies, once per store."""
-    gw = gateway_factory(request.param, keys=ACME_KEYS, policies=acme_policies(), adjust=acme_settings)
+    """A gateway on the example organisation's policies, in-process, once per store."""
+    gw = gateway_factory(request.param, keys=ACME_KEYS, policies=acme_policies(), adjust=acme_settings,
+                         served=False)
     yield gw
     gw.stop()
 

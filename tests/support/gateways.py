@@ -158,6 +158,12 @@ class Gateway:
             options["transport"] = self.app.transport()
         return httpx.Client(base_url=self.url, **options)
 
+    def request(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """One request on a client of its own (``headers``, ``json``, ``params``, ``timeout`` as httpx takes them)."""
+        timeout = options.pop("timeout", 30)
+        with self.http(timeout=timeout) as http:
+            return http.request(method, path, **options)
+
     def async_http(self, **options: Any) -> httpx.AsyncClient:
         options.setdefault("timeout", 30)
         if self.app is not None:
