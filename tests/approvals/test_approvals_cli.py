@@ -15,10 +15,10 @@ import pytest
 from approvals_support import WEBHOOK_SECRET, WebhookReceiver
 
 from interlock.cli_approvals import _edits
-from interlock.engine import Engine
 from interlock.identity.principal import Principal
 from interlock.settings import load_settings
 from support.aio import run_async
+from support.app import Engine
 from support.cli import CliResult
 from support.gateways import Gateway
 

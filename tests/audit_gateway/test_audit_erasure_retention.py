@@ -15,8 +15,8 @@ from audit_gateway_support import KEY_NAME, AuditEnv, payload_for, record_for
 
 from interlock.audit.checkpoint import verifier_key
 from interlock.audit.export import ProofBundleError, verify_proof_bundle
-from interlock.engine import Engine
 from support.aio import run_async
+from support.app import Engine
 from support.engines import running_engine
 from support.modules import load_module
 
