@@ -181,7 +181,7 @@ REFUND_TOOL = {
 
 
 def approvals_gateway(factory: GatewayFactory, store: str, webhook_url: str, secret_file: Path,
-                      directory: Path) -> Gateway:
+                      directory: Path, *, served: bool = True) -> Gateway:
     """The standard test policies plus the built-in tool policies (riskier tools wait for a person)."""
     from interlock.policy.setup import default_policy_dir
 
@@ -203,7 +203,7 @@ def approvals_gateway(factory: GatewayFactory, store: str, webhook_url: str, sec
             "sweep_interval_seconds": 0.2,
         }
 
-    gw = factory(store, adjust=adjust, start=False, policies=policies)
+    gw = factory(store, adjust=adjust, start=False, policies=policies, served=served)
     people: list[tuple[str, list[str]]] = [
         ("alice", []), ("olga", []), ("ada", ["--role", "admin"]),
         ("bot", ["--kind", "app", "--may-act-for"]), ("otto", ["--tenant", "other", "--group", "reviewers"]),
@@ -214,6 +214,15 @@ def approvals_gateway(factory: GatewayFactory, store: str, webhook_url: str, sec
         gw.keys[name] = ApiKey(doc["key"], doc["id"], doc["principal"])
     gw.start()
     return gw
+
+
+def headers_for(gw: Gateway, name: str, *, end_user: str | None = None, **extra: str) -> dict[str, str]:
+    """Headers for one of the gateway's keys, acting for an end user if asked."""
+    h = {"authorization": f"Bearer {gw.keys[name].key}"}
+    if end_user is not None:
+        h["x-interlock-end-user"] = end_user
+    h.update(extra)
+    return h
 
 
 def webhook_settings(url: str, secret_file: Path) -> WebhookSettings:

@@ -42,7 +42,7 @@ def approvals(gw: Gateway, who: str | None, *args: str, check: bool = True, in_p
 
 def long_poll(gw: Gateway, approval_id: str, headers: dict[str, str]) -> tuple[float, dict[str, Any]]:
     started = time.monotonic()
-    with httpx.Client(base_url=gw.url, timeout=30) as c:
+    with gw.http() as c:
         r = c.get(f"/v1/approvals/{approval_id}/wait?timeout=8", headers=headers)
     assert r.status_code == 200, r.text
     view: dict[str, Any] = r.json()
