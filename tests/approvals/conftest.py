@@ -39,11 +39,13 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
 
 
 def _approvals_gw(request: pytest.FixtureRequest, factory: GatewayFactory, receiver: WebhookReceiver,
-                  tmp: pytest.TempPathFactory, *, served: bool) -> Gateway:
+                  tmp: pytest.TempPathFactory, *, served: bool) -> Iterator[Gateway]:
     directory = tmp.mktemp("approvals")
     secret_file = directory / "webhook.secret"
     secret_file.write_text(WEBHOOK_SECRET, encoding="utf-8")
-    return approvals_gateway(factory, request.param, receiver.url, secret_file, directory, served=served)
+    gw = approvals_gateway(factory, request.param, receiver.url, secret_file, directory, served=served)
+    yield gw
+    gw.stop()
 
 
 @pytest.fixture(scope="session", params=STORES)
@@ -51,9 +53,7 @@ def approvals_gw(request: pytest.FixtureRequest, gateway_factory: GatewayFactory
                  webhook_receiver: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """A gateway with approval routes, a signed webhook and keys for requesters and approvers, in-process,
     once per store."""
-    gw = _approvals_gw(request, gateway_factory, webhook_receiver, tmp_path_factory, served=False)
-    yield gw
-    gw.stop()
+    yield from _approvals_gw(request, gateway_factory, webhook_receiver, tmp_path_factory, served=False)
 
 
 @pytest.fixture(scope="session", params=STORES)
@@ -61,9 +61,7 @@ def served_approvals_gw(request: pytest.FixtureRequest, gateway_factory: Gateway
                         webhook_receiver: WebhookReceiver,
                         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """The same gateway served by a process, for a client that hangs up."""
-    gw = _approvals_gw(request, gateway_factory, webhook_receiver, tmp_path_factory, served=True)
-    yield gw
-    gw.stop()
+    yield from _approvals_gw(request, gateway_factory, webhook_receiver, tmp_path_factory, served=True)
 
 
 @pytest.fixture
