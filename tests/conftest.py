@@ -1,32 +1,25 @@
-"""Shared fixtures: the mock LLM, a JWT issuer, and real gateways on SQLite or PostgreSQL.
+"""Shared fixtures: the mock LLM, a JWT issuer, fresh stores, and gateways on SQLite or PostgreSQL.
 
-Gateways are real ``python -m interlock serve`` processes. The common one is started once per store
-for the whole session (``gateway``); tests that need something special (several workers, a shutdown,
-a broken store) start their own through ``gateway_factory``.
+The common gateway (``gateway``) runs in this process, once per store for the whole session, reached
+through httpx's ASGI transport. Tests that need a real server (a socket, several workers, a signal, a
+crash, a broken store) start ``python -m interlock serve`` through ``gateway_factory``; ``two_workers``
+is such a gateway. The helpers live in ``tests/support`` (see tests/README.md).
 """
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from gateway_support import (
-    STANDARD_KEYS,
-    Gateway,
-    GatewayFactory,
-    JwtIssuer,
-    create_pg_database,
-    drop_pg_database,
-    free_port,
-)
 from interlock.providers.mock import MockLLM
-
-# Either store; the PostgreSQL ones carry the ``postgres`` marker (they fail, never skip, without a server).
-STORES = (pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres))
+from support.gateways import STANDARD_KEYS, Gateway, GatewayFactory
+from support.identity import JwtIssuer
+from support.ports import free_port, refusing_port
+from support.postgres import create_database, drop_database
+from support.stores import STORES, sqlite_url
 
 
 @pytest.fixture(scope="session")
@@ -50,9 +43,8 @@ def jwt_issuer(tmp_path_factory: pytest.TempPathFactory) -> JwtIssuer:
 @pytest.fixture(scope="session")
 def dead_port() -> Iterator[int]:
     """A port nobody listens on for the whole session: bound, never listening, so connects are refused."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        yield s.getsockname()[1]
+    with refusing_port() as port:
+        yield port
 
 
 @pytest.fixture(scope="session", name="free_port")
@@ -70,7 +62,15 @@ def gateway_factory(tmp_path_factory: pytest.TempPathFactory, mock_llm: MockLLM,
 
 @pytest.fixture(scope="session", params=STORES)
 def gateway(request: pytest.FixtureRequest, gateway_factory: GatewayFactory) -> Iterator[Gateway]:
-    """The common gateway, once per store, with the standard keys (``gateway.keys[name]``)."""
+    """The common gateway, in this process, once per store, with the standard keys (``gateway.keys[name]``)."""
+    gw = gateway_factory(request.param, keys=STANDARD_KEYS, served=False)
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture(scope="session", params=STORES)
+def served_gateway(request: pytest.FixtureRequest, gateway_factory: GatewayFactory) -> Iterator[Gateway]:
+    """The common gateway served by ``interlock serve``, once per store, for what needs a real socket."""
     gw = gateway_factory(request.param, keys=STANDARD_KEYS)
     yield gw
     gw.stop()
@@ -87,7 +87,7 @@ def two_workers(request: pytest.FixtureRequest, gateway_factory: GatewayFactory)
 @pytest.fixture
 def http(gateway: Gateway) -> Iterator[httpx.Client]:
     """A raw HTTP client for the common gateway, for what the SDK would not send."""
-    with httpx.Client(base_url=gateway.url, timeout=30) as client:
+    with gateway.http() as client:
         yield client
 
 
@@ -95,10 +95,10 @@ def http(gateway: Gateway) -> Iterator[httpx.Client]:
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh store for one test: a SQLite file, or a PostgreSQL database (fails if the server is down)."""
     if request.param == "sqlite":
-        yield "sqlite:///" + str(tmp_path / "store.db")
+        yield sqlite_url(tmp_path / "store.db")
         return
-    url = create_pg_database()
+    url = create_database()
     try:
         yield url
     finally:
-        drop_pg_database(url)
+        drop_database(url)

@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 
-from gateway_support import CliResult, Gateway, run_cli_process
 from interlock.providers.mock import MockLLM
+from support.cli import CliResult, run_cli_process
+from support.gateways import Gateway
 
 BASE: dict[str, Any] = {
     "store": {"url": "sqlite:///data/interlock.db"},
@@ -186,7 +186,7 @@ def test_keys_revoke_unknown_id(config: Path) -> None:
 
 def _calls(gateway: Gateway, n: int) -> list[str]:
     ids = []
-    with httpx.Client(base_url=gateway.url, timeout=30) as http:
+    with gateway.http() as http:
         for i in range(n):
             r = http.post("/v1/chat/completions", headers={"authorization": f"Bearer {gateway.keys['analyst'].key}"},
                           json={"model": "mock", "messages": [{"role": "user", "content": f"cli {i}"}]})

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway_support import CliResult, clean_env, run_cli_process
+from support.cli import CliResult, run_cli_process
+from support.env import clean_env
 
 EXAMPLE_POLICIES = Path(__file__).resolve().parents[1] / "examples" / "policies"
 EXAMPLE_CONFIG = EXAMPLE_POLICIES.parent / "interlock.yaml"

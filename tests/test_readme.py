@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
+from support.env import clean_env
+from support.ports import free_port
+from support.processes import ServerProcess, serve_args
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _python_blocks(text: str) -> list[str]:
@@ -29,27 +22,16 @@ def test_readme_quick_start_runs_as_written(tmp_path: Path) -> None:
     text = README.read_text(encoding="utf-8")
     assert "make serve" in text
     assert "make test" in text
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERLOCK_")}
-    server = subprocess.Popen([sys.executable, "-m", "interlock", "serve", "--port", str(port)], cwd=tmp_path,
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    port = free_port()
+    env = clean_env()
+    server = ServerProcess(serve_args(None, port), tmp_path.parent / f"{tmp_path.name}-serve.log", tmp_path)
+    server.start()
     try:
-        banner = ""
-        key = None
-        deadline = time.monotonic() + 30
-        assert server.stdout is not None
-        while key is None and time.monotonic() < deadline:
-            line = server.stdout.readline()
-            banner += line
-            found = re.search(r"(il_[A-Za-z0-9]+)", line)
-            key = found.group(1) if found else None
-        assert key, f"no demo key printed: {banner!r}"
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        server.wait_ready(f"http://127.0.0.1:{port}")
+        banner = server.log()
+        found = re.search(r"(il_[A-Za-z0-9]+)", banner)
+        assert found, f"no demo key printed: {banner!r}"
+        key = found.group(1)
         example = _python_blocks(text)[0]
         assert 'api_key="il_..."' in example
         assert "127.0.0.1:8080" in example
@@ -63,10 +45,7 @@ def test_readme_quick_start_runs_as_written(tmp_path: Path) -> None:
             assert want in lines, f"README promises {want!r}; the example printed {lines!r}"
         assert any("stream this please" in line for line in lines)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        if server.stdout is not None:
-            server.stdout.close()
+        server.stop(timeout=30)
     # The embedded defaults keep their state in the working directory.
     assert (tmp_path / "interlock.db").exists()
 

@@ -10,13 +10,9 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from gateway_support import ApiKey, Gateway, GatewayFactory, free_port, write_policies
 from interlock.approvals import ApprovalService
 from interlock.approvals.service import Recheck
 from interlock.approvals.webhook import Webhook
@@ -25,8 +21,9 @@ from interlock.identity.principal import Principal
 from interlock.redact import VaultCipher
 from interlock.settings import ApprovalRouteSettings, ApprovalSettings, ApproverSettings, StoreSettings, WebhookSettings
 from interlock.store import RecordQuery, Store, open_store
-
-STORES = (pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres))
+from support.gateways import ApiKey, Gateway, GatewayFactory
+from support.http_servers import BackgroundServer, QuietHandler
+from support.settings import write_policies
 
 REVIEWERS = ApproverSettings(groups=("reviewers",))
 ROUTES = ApprovalSettings(
@@ -141,7 +138,7 @@ class Delivery:
         return fresh and hmac.compare_digest(expected, self.headers.get("x-interlock-signature", ""))
 
 
-class WebhookReceiver:
+class WebhookReceiver(BackgroundServer):
     """A real HTTP server on a free port that keeps every delivery it receives."""
 
     def __init__(self) -> None:
@@ -149,7 +146,7 @@ class WebhookReceiver:
         self._lock = threading.Lock()
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 body = self.rfile.read(length)
@@ -158,21 +155,8 @@ class WebhookReceiver:
                 self.send_response(204)
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks/interlock"
-
-    def __enter__(self) -> WebhookReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        super().__init__(Handler)
+        self.url = f"http://127.0.0.1:{self.port}/hooks/interlock"
 
     def about(self, approval_id: str) -> list[Delivery]:
         with self._lock:
@@ -197,7 +181,7 @@ REFUND_TOOL = {
 
 
 def approvals_gateway(factory: GatewayFactory, store: str, webhook_url: str, secret_file: Path,
-                      directory: Path) -> Gateway:
+                      directory: Path, *, served: bool = True) -> Gateway:
     """The standard test policies plus the built-in tool policies (riskier tools wait for a person)."""
     from interlock.policy.setup import default_policy_dir
 
@@ -219,10 +203,11 @@ def approvals_gateway(factory: GatewayFactory, store: str, webhook_url: str, sec
             "sweep_interval_seconds": 0.2,
         }
 
-    gw = factory(store, adjust=adjust, start=False, policies=policies)
+    gw = factory(store, adjust=adjust, start=False, policies=policies, served=served)
     people: list[tuple[str, list[str]]] = [
         ("alice", []), ("olga", []), ("ada", ["--role", "admin"]),
-        ("bot", ["--kind", "app", "--may-act-for"]), ("otto", ["--tenant", "other", "--group", "reviewers"]),
+        # It acts for people who hold keys of their own, so its key names them.
+        ("bot", ["--kind", "app", "--act-for", "alice", "--act-for", "rita"]), ("otto", ["--tenant", "other", "--group", "reviewers"]),
         *[(name, ["--group", "reviewers"]) for name in APPROVERS],
     ]
     for name, extra in people:
@@ -230,6 +215,15 @@ def approvals_gateway(factory: GatewayFactory, store: str, webhook_url: str, sec
         gw.keys[name] = ApiKey(doc["key"], doc["id"], doc["principal"])
     gw.start()
     return gw
+
+
+def headers_for(gw: Gateway, name: str, *, end_user: str | None = None, **extra: str) -> dict[str, str]:
+    """Headers for one of the gateway's keys, acting for an end user if asked."""
+    h = {"authorization": f"Bearer {gw.keys[name].key}"}
+    if end_user is not None:
+        h["x-interlock-end-user"] = end_user
+    h.update(extra)
+    return h
 
 
 def webhook_settings(url: str, secret_file: Path) -> WebhookSettings:

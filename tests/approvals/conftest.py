@@ -3,21 +3,22 @@ the people who ask and decide, and a gateway with approval routes and a webhook 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
 
 import httpx
 import pytest
 from approvals_support import (
     ROUTES,
-    STORES,
     WEBHOOK_SECRET,
     ServiceFactory,
     WebhookReceiver,
     approvals_gateway,
+    headers_for,
 )
 
-from gateway_support import Gateway, GatewayFactory
+from support.gateways import Gateway, GatewayFactory
+from support.stores import STORES
 
 
 @pytest.fixture
@@ -37,32 +38,39 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
         yield receiver
 
 
-@pytest.fixture(scope="session", params=STORES)
-def approvals_gw(request: pytest.FixtureRequest, gateway_factory: GatewayFactory,
-                 webhook_receiver: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    """A gateway with approval routes, a signed webhook and keys for requesters and approvers, once per store."""
-    directory = tmp_path_factory.mktemp("approvals")
+def _approvals_gw(request: pytest.FixtureRequest, factory: GatewayFactory, receiver: WebhookReceiver,
+                  tmp: pytest.TempPathFactory, *, served: bool) -> Iterator[Gateway]:
+    directory = tmp.mktemp("approvals")
     secret_file = directory / "webhook.secret"
     secret_file.write_text(WEBHOOK_SECRET, encoding="utf-8")
-    gw = approvals_gateway(gateway_factory, request.param, webhook_receiver.url, secret_file, directory)
+    gw = approvals_gateway(factory, request.param, receiver.url, secret_file, directory, served=served)
     yield gw
     gw.stop()
 
 
+@pytest.fixture(scope="session", params=STORES)
+def approvals_gw(request: pytest.FixtureRequest, gateway_factory: GatewayFactory,
+                 webhook_receiver: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """A gateway with approval routes, a signed webhook and keys for requesters and approvers, in-process,
+    once per store."""
+    yield from _approvals_gw(request, gateway_factory, webhook_receiver, tmp_path_factory, served=False)
+
+
+@pytest.fixture(scope="session", params=STORES)
+def served_approvals_gw(request: pytest.FixtureRequest, gateway_factory: GatewayFactory,
+                        webhook_receiver: WebhookReceiver,
+                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """The same gateway served by a process, for a client that hangs up."""
+    yield from _approvals_gw(request, gateway_factory, webhook_receiver, tmp_path_factory, served=True)
+
+
 @pytest.fixture
 def client(approvals_gw: Gateway) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=approvals_gw.url, timeout=30) as c:
+    with approvals_gw.http() as c:
         yield c
 
 
 @pytest.fixture
 def as_user(approvals_gw: Gateway) -> Callable[..., dict[str, str]]:
     """Headers for one of the gateway's keys (``as_user("rita")``), acting for an end user if asked."""
-    def headers(name: str, *, end_user: str | None = None, **extra: Any) -> dict[str, str]:
-        h = {"authorization": f"Bearer {approvals_gw.keys[name].key}"}
-        if end_user is not None:
-            h["x-interlock-end-user"] = end_user
-        h.update(extra)
-        return h
-
-    return headers
+    return functools.partial(headers_for, approvals_gw)

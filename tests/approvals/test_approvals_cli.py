@@ -15,11 +15,14 @@ import httpx
 import pytest
 from approvals_support import WEBHOOK_SECRET, WebhookReceiver
 
-from gateway_support import CliResult, Gateway, run_async
 from interlock.cli.approvals import _edits
-from interlock.engine import Engine
 from interlock.identity.principal import Principal
 from interlock.settings import load_settings
+from support.aio import run_async
+from support.app import Engine
+from support.cli import CliResult, run_cli_process
+from support.gateways import Gateway
+from support.settings import write_settings
 
 T = TypeVar("T")
 
@@ -41,7 +44,7 @@ def approvals(gw: Gateway, who: str | None, *args: str, check: bool = True, in_p
 
 def long_poll(gw: Gateway, approval_id: str, headers: dict[str, str]) -> tuple[float, dict[str, Any]]:
     started = time.monotonic()
-    with httpx.Client(base_url=gw.url, timeout=30) as c:
+    with gw.http() as c:
         r = c.get(f"/v1/approvals/{approval_id}/wait?timeout=8", headers=headers)
     assert r.status_code == 200, r.text
     view: dict[str, Any] = r.json()
@@ -219,8 +222,6 @@ def test_an_approver_edits_a_held_tool_call_from_the_command_line(approvals_gw: 
 
 def test_an_approver_needs_no_upstream_key(tmp_path: Path) -> None:
     """Deciding approvals reads the store, never a model: the provider's key is not the approver's business."""
-    from gateway_support import run_cli_process, write_settings
-
     path = write_settings(tmp_path / "interlock.yaml", {
         "store": {"url": f"sqlite:///{tmp_path / 'interlock.db'}"},
         "providers": {"openai": {"base_url": "https://api.example/v1", "api_key_env": "INTERLOCK_TEST_UNSET_KEY"}},

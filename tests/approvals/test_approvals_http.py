@@ -4,6 +4,7 @@ who may see and decide, bad input, expiry, signed webhooks and the audit trail."
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -11,9 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-from approvals_support import WEBHOOK_SECRET, WebhookReceiver
+from approvals_support import WEBHOOK_SECRET, WebhookReceiver, headers_for
 
-from gateway_support import Gateway, wait_until
+from support.gateways import Gateway
+from support.processes import wait_until
 
 Headers = Callable[..., dict[str, str]]
 SECRET_TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
@@ -38,7 +40,7 @@ def refused(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
 
 def long_poll(gw: Gateway, approval_id: str, headers: dict[str, str], timeout: float) -> tuple[float, httpx.Response]:
     started = time.monotonic()
-    with httpx.Client(base_url=gw.url, timeout=timeout + 10) as c:
+    with gw.http(timeout=timeout + 10) as c:
         r = c.get(f"/v1/approvals/{approval_id}/wait", params={"timeout": timeout}, headers=headers)
     return time.monotonic() - started, r
 
@@ -265,15 +267,19 @@ def test_every_endpoint_needs_a_key(client: httpx.Client, method: str, path: str
             "invalid_api_key")
 
 
-def test_a_client_that_hangs_up_on_a_long_poll_is_let_go(approvals_gw: Gateway, client: httpx.Client,
-                                                         as_user: Headers) -> None:
-    approval_id = propose(client, as_user("alice"))["id"]
-    for _ in range(3):
-        with pytest.raises(httpx.ReadTimeout):
-            httpx.get(f"{approvals_gw.url}/v1/approvals/{approval_id}/wait?timeout=8", headers=as_user("alice"),
-                      timeout=0.3)
-    r = client.post(f"/admin/approvals/{approval_id}/decide", json={"decision": "approve"}, headers=as_user("rita"))
-    assert r.json()["state"] == "approved"
-    assert client.get(f"/v1/approvals/{approval_id}/wait?timeout=0", headers=as_user("alice")).json()["state"] \
-        == "approved"
-    assert "Traceback" not in approvals_gw.log()
+def test_a_client_that_hangs_up_on_a_long_poll_is_let_go(served_approvals_gw: Gateway) -> None:
+    # A client that hangs up needs a real connection to drop: the served twin of the approvals gateway.
+    gw = served_approvals_gw
+    as_user = functools.partial(headers_for, gw)
+    with gw.http() as client:
+        approval_id = propose(client, as_user("alice"))["id"]
+        for _ in range(3):
+            with pytest.raises(httpx.ReadTimeout):
+                httpx.get(f"{gw.url}/v1/approvals/{approval_id}/wait?timeout=8", headers=as_user("alice"),
+                          timeout=0.3)
+        r = client.post(f"/admin/approvals/{approval_id}/decide", json={"decision": "approve"},
+                        headers=as_user("rita"))
+        assert r.json()["state"] == "approved"
+        assert client.get(f"/v1/approvals/{approval_id}/wait?timeout=0", headers=as_user("alice")).json()["state"] \
+            == "approved"
+    assert "Traceback" not in gw.log()

@@ -8,12 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway_support import ApiKey, Gateway
 from interlock.providers.mock import MockLLM
+from support.gateways import ApiKey, Gateway
 
 
 def client_for(gateway: Gateway, key: ApiKey) -> httpx.Client:
-    return httpx.Client(base_url=gateway.url, headers={"authorization": f"Bearer {key.key}"}, timeout=30)
+    return gateway.http(headers={"authorization": f"Bearer {key.key}"})
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway_support import Gateway
 from interlock.providers.mock import MockLLM
+from support.gateways import Gateway
 
 GOOD_MESSAGES = [{"role": "user", "content": "hello"}]
 LIMIT_BYTES = 256 * 1024  # limits.max_body_bytes in the test settings
@@ -150,8 +150,9 @@ def test_unknown_endpoint_is_404_in_the_error_shape(http: httpx.Client) -> None:
     assert r.json()["error"]["code"] == "invalid_request"
 
 
-def test_declared_length_over_the_limit_is_refused_before_the_body(gateway: Gateway, mock: MockLLM) -> None:
+def test_declared_length_over_the_limit_is_refused_before_the_body(served_gateway: Gateway, mock: MockLLM) -> None:
     # Only 2 bytes of the declared body are ever sent: the answer must not wait for the rest.
+    gateway = served_gateway
     host, port = "127.0.0.1", gateway.port
     with socket.create_connection((host, port), timeout=10) as s:
         s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"

@@ -10,8 +10,9 @@ import httpx
 import openai
 import pytest
 
-from gateway_support import Gateway
 from interlock.providers.mock import MockLLM
+from support.gateways import Gateway
+from support.sdk import streamed_text
 
 STAGES = {"authenticate", "parse", "authorize", "forward"}
 
@@ -57,11 +58,7 @@ def test_a_completed_call_is_recorded_before_the_response(gateway: Gateway, mock
 
 def test_a_streamed_call_is_recorded_by_the_end_of_the_stream(gateway: Gateway, mock: MockLLM) -> None:
     client = gateway.client(gateway.keys["plain-user"])
-    with client.chat.completions.with_streaming_response.create(
-        model="mock", messages=user("alpha beta gamma delta"), stream=True,
-    ) as response:
-        request_id = response.headers["x-request-id"]
-        text = "".join(c.choices[0].delta.content or "" for c in response.parse() if c.choices)
+    request_id, text = streamed_text(client, model="mock", messages=user("alpha beta gamma delta"))
     assert text == "alpha beta gamma delta"
     record = gateway.record(request_id)
     assert record["stream"] is True

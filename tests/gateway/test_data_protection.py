@@ -22,12 +22,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from gateway_support import Gateway, GatewayFactory, KeySpec
 from interlock.providers.mock import MockLLM
+from support.gateways import Gateway, GatewayFactory, KeySpec
+from support.stores import STORES
 
 EXAMPLE_POLICIES = Path(__file__).resolve().parents[2] / "examples" / "policies"
 
-STORES = (pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres))
 
 ACME_KEYS = (
     KeySpec("support", ("support_agent",), tenant="acme"),
@@ -128,8 +128,9 @@ def acme_policies() -> dict[str, str]:
 
 @pytest.fixture(scope="module", params=STORES)
 def acme(request: pytest.FixtureRequest, gateway_factory: GatewayFactory) -> Iterator[Gateway]:
-    """A gateway on the example organisation's policies, once per store."""
-    gw = gateway_factory(request.param, keys=ACME_KEYS, policies=acme_policies(), adjust=acme_settings)
+    """A gateway on the example organisation's policies, in-process, once per store."""
+    gw = gateway_factory(request.param, keys=ACME_KEYS, policies=acme_policies(), adjust=acme_settings,
+                         served=False)
     yield gw
     gw.stop()
 

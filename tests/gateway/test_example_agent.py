@@ -19,7 +19,8 @@ import httpx
 import pytest
 from test_tool_calls import KEYS, example_policies, tool_settings
 
-from gateway_support import ApiKey, Gateway, GatewayFactory, load_module
+from support.gateways import ApiKey, Gateway, GatewayFactory
+from support.modules import load_module
 
 AGENT_FILE = Path(__file__).resolve().parents[2] / "examples" / "agent" / "agent.py"
 

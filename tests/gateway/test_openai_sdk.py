@@ -8,8 +8,8 @@ from typing import Any
 import openai
 import pytest
 
-from gateway_support import Gateway
 from interlock.providers.mock import MockLLM
+from support.gateways import Gateway
 
 WEATHER_TOOL: Any = {
     "type": "function",

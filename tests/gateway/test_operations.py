@@ -6,8 +6,6 @@ import asyncio
 import concurrent.futures
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,23 +17,19 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway_support import (
-    STANDARD_KEYS,
-    Gateway,
-    GatewayFactory,
-    clean_env,
-    free_port,
-    set_pg_connections,
-    wait_until,
-)
-from interlock.engine import Engine
 from interlock.providers.mock import MockLLM
 from interlock.settings import Settings, StoreSettings
 from interlock.telemetry.metrics import PUBLISH_INTERVAL_SECONDS
+from support.app import Engine
+from support.gateways import STANDARD_KEYS, Gateway, GatewayFactory
+from support.ports import free_port
+from support.postgres import set_connections
+from support.processes import GRACEFUL_EXIT, ServerProcess, serve_args, wait_until
 
 
 def metric_values(gateway: Gateway) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    r = httpx.get(gateway.url + "/metrics", timeout=10)
+    with gateway.http() as http:
+        r = http.get("/metrics")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     out: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
@@ -46,13 +40,15 @@ def metric_values(gateway: Gateway) -> dict[tuple[str, tuple[tuple[str, str], ..
 
 
 def test_healthz(gateway: Gateway) -> None:
-    r = httpx.get(gateway.url + "/healthz")
+    with gateway.http() as http:
+        r = http.get("/healthz")
     assert r.status_code == 200
     assert r.json() == {"status": "ok"}
 
 
 def test_readyz_reports_its_checks(gateway: Gateway) -> None:
-    r = httpx.get(gateway.url + "/readyz")
+    with gateway.http() as http:
+        r = http.get("/readyz")
     assert r.status_code == 200
     doc = r.json()
     assert doc["ready"] is True
@@ -63,7 +59,7 @@ def test_readyz_reports_its_checks(gateway: Gateway) -> None:
 
 def test_metrics_count_requests_stages_and_refusals(gateway: Gateway, mock: MockLLM) -> None:
     before = metric_values(gateway)
-    with httpx.Client(base_url=gateway.url, timeout=30) as http:
+    with gateway.http() as http:
         ok = {"authorization": f"Bearer {gateway.keys['plain-user'].key}"}
         body = {"model": "mock", "messages": [{"role": "user", "content": "count me"}]}
         assert http.post("/v1/chat/completions", json=body, headers=ok).status_code == 200
@@ -158,7 +154,7 @@ def test_a_restart_does_not_count_the_earlier_run_s_metrics_again(gateway_factor
 def pg_gateway(gateway_factory: GatewayFactory) -> Iterator[Gateway]:
     gw = gateway_factory("postgresql", keys=STANDARD_KEYS[1:2])
     yield gw
-    set_pg_connections(gw.store_url, True)
+    set_connections(gw.store_url, True)
     gw.stop()
 
 
@@ -169,7 +165,7 @@ def test_readyz_is_503_while_the_store_is_unusable_and_calls_fail_closed(pg_gate
     key = gw.keys["plain-user"]
     body = {"model": "mock", "messages": [{"role": "user", "content": "during the outage"}]}
     headers = {"authorization": f"Bearer {key.key}"}
-    set_pg_connections(gw.store_url, False)
+    set_connections(gw.store_url, False)
     r = httpx.get(gw.url + "/readyz")
     assert r.status_code == 503
     assert r.json()["ready"] is False
@@ -180,7 +176,7 @@ def test_readyz_is_503_while_the_store_is_unusable_and_calls_fail_closed(pg_gate
     assert r.status_code == 503, r.text
     assert r.json()["error"]["code"] == "service_unavailable"
     assert mock.received == []
-    set_pg_connections(gw.store_url, True)
+    set_connections(gw.store_url, True)
     r = httpx.post(gw.url + "/v1/chat/completions", json=body, headers=headers, timeout=30)
     assert r.status_code == 200, r.text
     assert httpx.get(gw.url + "/readyz").status_code == 200
@@ -253,34 +249,21 @@ def test_sigterm_lets_the_call_in_flight_finish_and_record(gateway_factory: Gate
 
 def test_serve_with_embedded_defaults_prints_a_demo_key(tmp_path: Path) -> None:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "interlock", "serve", "--port", str(port)], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=clean_env(), text=True)
+    server = ServerProcess(serve_args(None, port), tmp_path.parent / f"{tmp_path.name}-serve.log", tmp_path)
+    server.start()
     try:
-        assert proc.stdout is not None
+        server.wait_ready(f"http://127.0.0.1:{port}")
         key = ""
-        for line in proc.stdout:
+        for line in server.log().splitlines():
             if "demo API key" in line:
                 key = line.rsplit(" ", 1)[1].strip()
-            if "serving on" in line:
-                break
         assert key.startswith("il_")
-        wait_until(lambda: _ready(port), timeout=30, what="embedded gateway ready")
         with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0) as client:
             answer = client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "hi"}])
         assert answer.choices[0].message.content == "hi"
         assert (tmp_path / "interlock.db").exists()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) in (0, -signal.SIGTERM)
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-
-def _ready(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
+        assert server.stop(timeout=30) in GRACEFUL_EXIT
 
 
 # -- readiness is a fresh, bounded probe -------------------------------------------------------------------

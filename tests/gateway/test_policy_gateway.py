@@ -19,11 +19,11 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway_support import STANDARD_KEYS, Gateway, GatewayFactory, KeySpec
 from interlock.policy.setup import default_policy_dir
 from interlock.providers.mock import MockLLM
+from support.gateways import STANDARD_KEYS, Gateway, GatewayFactory, KeySpec
+from support.stores import STORES
 
-STORES = (pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres))
 EXAMPLE_POLICIES = Path(__file__).resolve().parents[2] / "examples" / "policies"
 
 PLAIN_AND_ADMIN = (KeySpec("plain-user"), KeySpec("analyst", ("analyst",)), KeySpec("admin", ("admin",)))
@@ -84,11 +84,11 @@ def user(text: str) -> Any:
 
 
 def admin_get(gw: Gateway, path: str) -> httpx.Response:
-    return httpx.get(gw.url + path, headers={"authorization": f"Bearer {gw.keys['admin'].key}"}, timeout=10)
+    return gw.request("GET", path, headers={"authorization": f"Bearer {gw.keys['admin'].key}"})
 
 
 def admin_post(gw: Gateway, path: str) -> httpx.Response:
-    return httpx.post(gw.url + path, headers={"authorization": f"Bearer {gw.keys['admin'].key}"}, timeout=10)
+    return gw.request("POST", path, headers={"authorization": f"Bearer {gw.keys['admin'].key}"})
 
 
 def policy_view(gw: Gateway) -> dict[str, Any]:
@@ -111,7 +111,7 @@ def listed_models(gw: Gateway, key: str) -> set[str]:
 
 
 def metric(gw: Gateway, name: str) -> float:
-    r = httpx.get(gw.url + "/metrics", timeout=10)
+    r = gw.request("GET", "/metrics")
     assert r.status_code == 200
     for family in text_string_to_metric_families(r.text):
         for sample in family.samples:
@@ -135,7 +135,7 @@ def ask(client: openai.OpenAI, model: str, **kwargs: Any) -> tuple[int, str, str
 
 
 def test_a_model_without_a_permit_is_denied_and_not_listed(gateway_factory: GatewayFactory, mock: MockLLM) -> None:
-    gw = gateway_factory("sqlite", keys=PLAIN_AND_ADMIN, policies=policy_set(ONLY_MOCK))
+    gw = gateway_factory("sqlite", keys=PLAIN_AND_ADMIN, policies=policy_set(ONLY_MOCK), served=False)
     client = gw.client(gw.keys["plain-user"])
     with pytest.raises(openai.PermissionDeniedError) as caught:
         client.chat.completions.create(model="twice", messages=user("hello"))
@@ -154,7 +154,7 @@ def test_a_model_without_a_permit_is_denied_and_not_listed(gateway_factory: Gate
 
 
 def test_a_set_with_no_model_policy_denies_every_model(gateway_factory: GatewayFactory, mock: MockLLM) -> None:
-    gw = gateway_factory("sqlite", keys=PLAIN_AND_ADMIN, policies=policy_set(None))
+    gw = gateway_factory("sqlite", keys=PLAIN_AND_ADMIN, policies=policy_set(None), served=False)
     assert listed_models(gw, "admin") == set()
     admin = gw.client(gw.keys["admin"])
     for model in ("mock", "restricted", "twice"):
@@ -168,7 +168,7 @@ def test_a_set_with_no_model_policy_denies_every_model(gateway_factory: GatewayF
 
 @pytest.fixture(scope="module")
 def capped(gateway_factory: GatewayFactory) -> Iterator[Gateway]:
-    gw = gateway_factory("sqlite", keys=PLAIN_AND_ADMIN, policies=policy_set(CAPABILITIES))
+    gw = gateway_factory("sqlite", keys=PLAIN_AND_ADMIN, policies=policy_set(CAPABILITIES), served=False)
     yield gw
     gw.stop()
 
@@ -225,7 +225,7 @@ def test_max_tokens_bound(capped: Gateway, mock: MockLLM, tokens: dict[str, int]
 @pytest.mark.parametrize("store", STORES)
 def test_every_decision_carries_policy_ids_and_the_version(gateway_factory: GatewayFactory, mock: MockLLM,
                                                            store: str) -> None:
-    gw = gateway_factory(store, keys=PLAIN_AND_ADMIN, policies=policy_set(OPEN_BUT_RESTRICTED))
+    gw = gateway_factory(store, keys=PLAIN_AND_ADMIN, policies=policy_set(OPEN_BUT_RESTRICTED), served=False)
     client = gw.client(gw.keys["plain-user"])
     text = "Mail jane.doe@example.org, card 4111 1111 1111 1111, from 10.1.2.3."
     raw = client.chat.completions.with_raw_response.create(model="mock", messages=user(text),
@@ -233,7 +233,7 @@ def test_every_decision_carries_policy_ids_and_the_version(gateway_factory: Gate
     record = gw.record(raw.headers["x-request-id"])
     version = policy_view(gw)["version"]
     assert record["policy_version"] == version
-    assert httpx.get(gw.url + "/readyz", timeout=10).json()["policy_version"] == version
+    assert gw.request("GET", "/readyz").json()["policy_version"] == version
     outcomes = {d["reason"].split(":")[0] if d["stage"] == "data" else d["stage"]: (d["outcome"], d["policy_ids"])
                 for d in record["decisions"]}
     assert outcomes == {
@@ -298,7 +298,7 @@ class Traffic:
 
 def test_rewritten_policy_takes_effect_while_calls_flow(gateway_factory: GatewayFactory) -> None:
     gw = gateway_factory("sqlite", keys=PLAIN_AND_ADMIN, policies=policy_set(OPEN_BUT_RESTRICTED),
-                         adjust=fast_reload)
+                         adjust=fast_reload, served=False)
     before = policy_view(gw)["version"]
     with Traffic(gw, "plain-user", ("mock",)) as traffic:
         wait_for(lambda: traffic.calls_since(0) >= 5, "calls before the change")
@@ -328,7 +328,7 @@ unless { resource == Model::"mock" };
 
 def test_broken_file_keeps_the_running_set_and_says_where(gateway_factory: GatewayFactory) -> None:
     gw = gateway_factory("sqlite", keys=PLAIN_AND_ADMIN, policies=policy_set(OPEN_BUT_RESTRICTED),
-                         adjust=fast_reload)
+                         adjust=fast_reload, served=False)
     old = policy_view(gw)["version"]
     broken = gw.directory / "policies" / "extra.cedar"
     with Traffic(gw, "plain-user", ("mock", "restricted")) as traffic:
@@ -352,7 +352,7 @@ when { principal.tenant == };
         assert reload.status_code == 409
         assert "extra.cedar:7" in reload.json()["last_error"]
         assert reload.json()["version"] == old
-        ready = httpx.get(gw.url + "/readyz", timeout=10)
+        ready = gw.request("GET", "/readyz")
         assert ready.status_code == 200
         assert "extra.cedar:7" in ready.json()["policy_reload_error"]
         assert ready.json()["policy_version"] == old
@@ -369,7 +369,7 @@ permit (principal, action == Action::"invoke_model", resource == Model::"restric
     assert traffic.failure is None
     new = policy_view(gw)
     assert new["last_error"] is None
-    assert "policy_reload_error" not in httpx.get(gw.url + "/readyz", timeout=10).json()
+    assert "policy_reload_error" not in gw.request("GET", "/readyz").json()
     for o in traffic.outcomes:
         version = gw.record(o.request_id)["policy_version"]
         # Every call was decided by the old set or the fixed one, never by part of the broken one.
@@ -385,7 +385,7 @@ permit (principal, action == Action::"invoke_model", resource == Model::"restric
 def test_catalogue_changes_are_reloaded_and_a_broken_catalogue_is_rejected(gateway_factory: GatewayFactory) -> None:
     keys = (KeySpec("sam", ("support_agent",), tenant="acme"), KeySpec("newcomer", ("support_agent",), tenant="globex"),
             KeySpec("admin", ("admin",), tenant="acme"))
-    gw = gateway_factory("sqlite", keys=keys, policies=EXAMPLE_POLICIES, adjust=fast_reload)
+    gw = gateway_factory("sqlite", keys=keys, policies=EXAMPLE_POLICIES, adjust=fast_reload, served=False)
     sam, newcomer = gw.client(gw.keys["sam"]), gw.client(gw.keys["newcomer"])
     assert ask(sam, "mock")[0] == 200
     # A tenant the catalogue does not know is denied.
@@ -417,7 +417,7 @@ def test_shadow_set_reports_differences_without_enforcing(gateway_factory: Gatew
 permit (principal in Role::"analyst", action == Action::"invoke_model", resource);
 """)
     gw = gateway_factory(store, keys=PLAIN_AND_ADMIN, policies=policy_set(OPEN_BUT_RESTRICTED),
-                         shadow_policies=candidate)
+                         shadow_policies=candidate, served=False)
     assert metric(gw, "interlock_policy_shadow_differences_total") == 0
     plain = gw.client(gw.keys["plain-user"])
     ids = []
@@ -439,7 +439,7 @@ permit (principal in Role::"analyst", action == Action::"invoke_model", resource
     view = policy_view(gw)
     assert view["shadow"]["version"] != view["version"]
     assert view["shadow"]["dir"].endswith("shadow")
-    assert httpx.get(gw.url + "/readyz", timeout=10).json()["shadow_policy_version"] == view["shadow"]["version"]
+    assert gw.request("GET", "/readyz").json()["shadow_policy_version"] == view["shadow"]["version"]
 
 
 # -- a set that does not load stops start-up --------------------------------------------------------

@@ -19,11 +19,11 @@ import openai
 import pytest
 import yaml
 
-from gateway_support import ApiKey, Gateway, GatewayFactory, KeySpec
 from interlock.providers.mock import MockLLM
+from support.gateways import ApiKey, Gateway, GatewayFactory, KeySpec
+from support.stores import STORES
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-STORES = (pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres))
 EXTERNAL = "gpt-4o"
 
 KEYS = (
@@ -71,13 +71,26 @@ def tool_settings(tree: dict[str, Any]) -> None:
                            "hosting": "external"})
 
 
-@pytest.fixture(scope="module", params=STORES)
-def acme(request: pytest.FixtureRequest, gateway_factory: GatewayFactory) -> Iterator[Gateway]:
-    """A gateway on the example deployment's tools, approval routes and policies, once per store."""
-    gw = gateway_factory(request.param, keys=KEYS, policies=example_policies(), adjust=tool_settings)
+def acme_gateway(factory: GatewayFactory, store: str, *, served: bool) -> Gateway:
+    gw = factory(store, keys=KEYS, policies=example_policies(), adjust=tool_settings, served=served)
     doc = json.loads(gw.cli(["keys", "create"], "--name", "finance", "--tenant", "acme", "--group", "finance",
                             "--json").stdout)
     gw.keys["finance"] = ApiKey(doc["key"], doc["id"], doc["principal"])
+    return gw
+
+
+@pytest.fixture(scope="module", params=STORES)
+def acme(request: pytest.FixtureRequest, gateway_factory: GatewayFactory) -> Iterator[Gateway]:
+    """A gateway on the example deployment's tools, approval routes and policies, in-process, once per store."""
+    gw = acme_gateway(gateway_factory, request.param, served=False)
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture(scope="module", params=STORES)
+def served_acme(request: pytest.FixtureRequest, gateway_factory: GatewayFactory) -> Iterator[Gateway]:
+    """The same gateway served by a process, for a client that reads a stream as it arrives."""
+    gw = acme_gateway(gateway_factory, request.param, served=True)
     yield gw
     gw.stop()
 
@@ -113,8 +126,7 @@ def interlock_of(obj: Any) -> dict[str, Any]:
 
 
 def api(gw: Gateway, key: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    return httpx.request(method, gw.url + path, headers={"authorization": f"Bearer {gw.keys[key].key}"},
-                         timeout=30, **kwargs)
+    return gw.request(method, path, headers={"authorization": f"Bearer {gw.keys[key].key}"}, **kwargs)
 
 
 def decide(gw: Gateway, approver: str, approval_id: str, decision: str, **extra: Any) -> dict[str, Any]:
@@ -474,12 +486,12 @@ def test_streamed_allowed_call_arrives_whole(acme: Gateway, mock: MockLLM) -> No
                                                                                  {"query": "how do refunds work"})
 
 
-def test_streamed_held_call_never_leaks_and_text_still_streams(acme: Gateway, mock: MockLLM) -> None:
+def test_streamed_held_call_never_leaks_and_text_still_streams(served_acme: Gateway, mock: MockLLM) -> None:
     # Long enough to outgrow what output scanning holds back, so words flow before the model is done.
     reply = "Let me sort that refund out for you. " + "I am checking the order history and the payment. " * 8
     body = {"model": "mock", "messages": user("Refund."),
             **proposes(("refund_payment", refund(600, "pay_LEAKCHECK"), "c_held"), reply=reply, chunk_delay_ms=20)}
-    events = raw_stream(acme, "support", body)
+    events = raw_stream(served_acme, "support", body)
     raw = json.dumps([e for _, e in events])
     assert "LEAKCHECK" not in raw
     assert "pay_" not in raw

@@ -7,8 +7,9 @@ from typing import Any
 import openai
 import pytest
 
-from gateway_support import Gateway
 from interlock.providers.mock import MockLLM
+from support.gateways import Gateway
+from support.sdk import streamed_text
 
 
 def user(text: str) -> Any:
@@ -103,11 +104,7 @@ def test_fallback_answers_when_the_first_route_is_down(gateway: Gateway, mock: M
 
 def test_fallback_also_serves_streams(gateway: Gateway, mock: MockLLM) -> None:
     client = gateway.client(gateway.keys["plain-user"])
-    with client.chat.completions.with_streaming_response.create(
-        model="flaky", messages=user("streamed fallback"), stream=True,
-    ) as response:
-        request_id = response.headers["x-request-id"]
-        text = "".join(c.choices[0].delta.content or "" for c in response.parse() if c.choices)
+    request_id, text = streamed_text(client, model="flaky", messages=user("streamed fallback"))
     assert text == "streamed fallback"
     record = gateway.record(request_id)
     assert [a["route"] for a in record["attempts"]] == ["flaky", "mock"]

@@ -11,8 +11,9 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from gateway_support import Gateway, JwtIssuer
 from interlock.providers.mock import MockLLM
+from support.gateways import Gateway
+from support.identity import JwtIssuer
 
 CHAT = {"model": "mock", "messages": [{"role": "user", "content": "who am I"}]}
 

@@ -6,9 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +15,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from gateway_support import JWT_AUDIENCE, JWT_ISSUER, JwtIssuer
 from interlock.errors import Unauthenticated
 from interlock.identity.jwt import JwtVerifier
 from interlock.identity.keys import KEY_PREFIX, PREFIX_LEN, hash_key, looks_like_key, matches, new_key
 from interlock.identity.principal import Principal
 from interlock.settings import ConfigError, JwtSettings
+from support.http_servers import BackgroundServer, QuietHandler
+from support.identity import JWT_AUDIENCE, JWT_ISSUER, JwtIssuer
 
 # -- API keys ----------------------------------------------------------------------------------------
 
@@ -58,7 +57,7 @@ def test_what_does_not_look_like_a_key(token: str) -> None:
 # -- JWKS over HTTP ----------------------------------------------------------------------------------
 
 
-class JwksServer:
+class JwksServer(BackgroundServer):
     """Serves whatever ``jwks`` holds at /jwks.json; ``up = False`` makes it answer 503."""
 
     def __init__(self) -> None:
@@ -67,7 +66,7 @@ class JwksServer:
         self.hits = 0
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 server.hits += 1
                 body = json.dumps(server.jwks).encode()
@@ -77,21 +76,8 @@ class JwksServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/jwks.json"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> JwksServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
+        super().__init__(Handler)
+        self.url = f"http://127.0.0.1:{self.port}/jwks.json"
 
 
 def rsa_jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway_support import STANDARD_KEYS, ApiKey, Gateway, wait_until
 from interlock.providers.mock import MockLLM
+from support.gateways import STANDARD_KEYS, ApiKey, Gateway
+from support.processes import wait_until
 
 CHAT = {"model": "mock", "messages": [{"role": "user", "content": "key check"}]}
 
@@ -21,13 +22,14 @@ def bearer(key: ApiKey | str) -> dict[str, str]:
 
 def chat_status(gateway: Gateway, key: ApiKey | str) -> int:
     """One call on a fresh connection, so with several workers any of them may answer."""
-    r = httpx.post(gateway.url + "/v1/chat/completions", json=CHAT,
-                   headers={**bearer(key), "connection": "close"}, timeout=30)
+    with gateway.http() as http:
+        r = http.post("/v1/chat/completions", json=CHAT, headers={**bearer(key), "connection": "close"})
     return r.status_code
 
 
 def refusal_message(gateway: Gateway, key: ApiKey) -> str:
-    r = httpx.post(gateway.url + "/v1/chat/completions", json=CHAT, headers=bearer(key), timeout=30)
+    with gateway.http() as http:
+        r = http.post("/v1/chat/completions", json=CHAT, headers=bearer(key))
     assert r.status_code == 401
     message: str = r.json()["error"]["message"]
     return message
@@ -90,7 +92,7 @@ def test_key_expires_after_its_ttl(gateway: Gateway, mock: MockLLM) -> None:
 
 @pytest.fixture
 def admin(gateway: Gateway) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.url, headers=bearer(gateway.keys["admin"]), timeout=30) as client:
+    with gateway.http(headers=bearer(gateway.keys["admin"])) as client:
         yield client
 
 
@@ -107,8 +109,8 @@ def test_admin_creates_a_key_that_works(gateway: Gateway, admin: httpx.Client, m
     assert doc["state"] == "active"
     assert "hash" not in doc
     assert chat_status(gateway, doc["key"]) == 200
-    r = httpx.post(gateway.url + "/v1/chat/completions", json={**CHAT, "model": "restricted"},
-                   headers=bearer(doc["key"]))
+    with gateway.http() as http:
+        r = http.post("/v1/chat/completions", json={**CHAT, "model": "restricted"}, headers=bearer(doc["key"]))
     assert r.status_code == 200
     assert gateway.record(r.headers["x-request-id"])["principal"] == "api-made"
 
@@ -140,7 +142,7 @@ def test_admin_create_rejects_a_bad_request(admin: httpx.Client, body: dict[str,
 @pytest.mark.parametrize("who", ["plain-user", "analyst", "acting-app"])
 def test_non_admins_may_not_manage_keys(gateway: Gateway, who: str) -> None:
     victim = gateway.keys["plain-app"]
-    with httpx.Client(base_url=gateway.url, headers=bearer(gateway.keys[who]), timeout=30) as client:
+    with gateway.http(headers=bearer(gateway.keys[who])) as client:
         for r in (client.post("/admin/keys", json={"name": "sneaky", "roles": ["admin"]}),
                   client.get("/admin/keys"),
                   client.post(f"/admin/keys/{victim.id}/revoke"),
@@ -152,7 +154,8 @@ def test_non_admins_may_not_manage_keys(gateway: Gateway, who: str) -> None:
 
 
 def test_admin_endpoints_need_a_key(gateway: Gateway) -> None:
-    r = httpx.get(gateway.url + "/admin/keys")
+    with gateway.http() as http:
+        r = http.get("/admin/keys")
     assert r.status_code == 401
     assert r.json()["error"]["code"] == "invalid_api_key"
 
@@ -202,7 +205,7 @@ def test_admins_manage_their_own_tenant_only(gateway: Gateway, admin: httpx.Clie
     r = admin.post("/admin/keys", json={"name": "cross-tenant", "roles": ["admin"], "tenant": "other"})
     assert r.status_code == 403
     assert r.json()["error"]["param"] == "tenant"
-    with httpx.Client(base_url=gateway.url, headers=bearer(gateway.keys["other-admin"]), timeout=30) as other:
+    with gateway.http(headers=bearer(gateway.keys["other-admin"])) as other:
         r = other.post("/admin/keys", json={"name": "made-by-other-admin"})
         assert r.status_code == 201
         assert r.json()["tenant"] == "other"
@@ -220,7 +223,7 @@ def test_revocation_reaches_every_worker(two_workers: Gateway, mock: MockLLM) ->
     for _ in range(6):
         assert chat_status(gw, by_api) == 200
         assert chat_status(gw, by_cli) == 200
-    with httpx.Client(base_url=gw.url, headers=bearer(gw.keys["admin"]), timeout=30) as admin:
+    with gw.http(headers=bearer(gw.keys["admin"])) as admin:
         assert admin.post(f"/admin/keys/{by_api.id}/revoke").status_code == 200
     gw.cli(["keys", "revoke"], by_cli.id)
     assert [chat_status(gw, by_api) for _ in range(8)] == [401] * 8
@@ -231,7 +234,7 @@ def test_revocation_reaches_every_worker(two_workers: Gateway, mock: MockLLM) ->
 
 def test_keys_created_through_one_worker_work_on_all(two_workers: Gateway, mock: MockLLM) -> None:
     gw = two_workers
-    with httpx.Client(base_url=gw.url, headers=bearer(gw.keys["admin"]), timeout=30) as admin:
+    with gw.http(headers=bearer(gw.keys["admin"])) as admin:
         r = admin.post("/admin/keys", json={"name": "made-on-one-worker"})
     assert r.status_code == 201
     assert [chat_status(gw, r.json()["key"]) for _ in range(8)] == [200] * 8

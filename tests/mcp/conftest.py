@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
-from mcp_support import KEYS, POLICIES, SERVER_SCRIPT, Upstreams, adjust_for_mcp, wait_listening
+from mcp_support import KEYS, POLICIES, SERVER_SCRIPT, Upstreams, adjust_for_mcp
 
-from gateway_support import Gateway, GatewayFactory, clean_env, free_port
+from support.gateways import Gateway, GatewayFactory
+from support.ports import free_port
+from support.processes import ServerProcess
 
 
 @pytest.fixture(scope="session")
@@ -17,20 +18,15 @@ def upstreams(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstreams]:
     """The HTTP upstream server, running for the session; the stdio one is started by each gateway."""
     directory = tmp_path_factory.mktemp("mcp-upstream")
     ups = Upstreams(directory, free_port())
-    log = (directory / "http-server.log").open("ab")
-    proc = subprocess.Popen([sys.executable, str(SERVER_SCRIPT), "http", str(ups.http_port)], stdout=log,
-                            stderr=subprocess.STDOUT, env=clean_env(ups.env), start_new_session=True)
+    server = ServerProcess([sys.executable, str(SERVER_SCRIPT), "http", str(ups.http_port)],
+                           directory / "http-server.log", directory, ups.env)
+    server.start()
     try:
-        wait_listening(ups.http_port, proc)
+        # Any answer on /mcp means it listens (a bare GET is not a valid MCP request).
+        server.wait_ready(f"http://127.0.0.1:{ups.http_port}", 20, path="/mcp", ready=lambda _: True)
         yield ups
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        server.stop(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,8 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from gateway_support import MODELS_POLICY, ApiKey, Gateway, KeySpec
+from support.gateways import ApiKey, Gateway, KeySpec
+from support.settings import MODELS_POLICY
 
 SERVER_SCRIPT = Path(__file__).with_name("upstream_server.py")
 
@@ -131,19 +130,6 @@ class Upstreams:
     def clear(self) -> None:
         self.call_log.unlink(missing_ok=True)
         self.description_file.unlink(missing_ok=True)
-
-
-def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the upstream MCP server exited with {proc.returncode}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError(f"the upstream MCP server did not listen on {port} within {timeout} s")
 
 
 def mcp_settings(ups: Upstreams, *, approval_wait: float, crm_env: dict[str, str] | None,

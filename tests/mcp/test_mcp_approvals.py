@@ -13,8 +13,8 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp_support import KEYS, POLICIES, Upstreams, adjust_for_mcp, mcp_client, mcp_records, refusal_of, text_of
 
-from gateway_support import Gateway, GatewayFactory
 from interlock.tools.mcp.gateway import APPROVAL_META_KEY, APPROVAL_PENDING, REFUSED
+from support.gateways import Gateway, GatewayFactory
 
 WAIT = 2.0
 BIG_REFUND = {"payment_id": "pay_9", "amount": 500, "currency": "EUR"}

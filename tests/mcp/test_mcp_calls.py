@@ -9,8 +9,8 @@ from mcp_support import Upstreams, mcp_client, mcp_records, refusal_of, text_of
 from mcp_types import INVALID_PARAMS
 from upstream_server import AWS_KEY
 
-from gateway_support import Gateway
 from interlock.tools.mcp.gateway import REFUSED
+from support.gateways import Gateway
 
 
 def record_of(gw: Gateway, request_id: str | None = None, tool: str | None = None) -> dict[str, object]:

@@ -7,7 +7,7 @@ import pytest
 from mcp_support import Upstreams, mcp_client, mcp_records, refusal_of
 from mcp_types import INVALID_PARAMS
 
-from gateway_support import Gateway
+from support.gateways import Gateway
 
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
               "params": {"protocolVersion": "2025-11-25", "capabilities": {},

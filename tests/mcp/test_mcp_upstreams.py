@@ -10,8 +10,8 @@ import httpx
 import pytest
 from mcp_support import KEYS, POLICIES, Upstreams, adjust_for_mcp, mcp_client, mcp_records, refusal_of, text_of
 
-from gateway_support import Gateway, GatewayFactory
 from interlock.tools.mcp.gateway import UPSTREAM_FAILED
+from support.gateways import Gateway, GatewayFactory
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from mcp_support import KEYS, POLICIES, Upstreams, adjust_for_mcp, admin_http, mcp_client, text_of
 
-from gateway_support import Gateway, GatewayFactory
+from support.gateways import Gateway, GatewayFactory
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from interlock.policy.holder import PolicyHolder
 from interlock.policy.setup import entity_config
 from interlock.settings import load_settings
 from interlock.tools import ToolGate, ToolRegistry
+from support.calls import make_call
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SAM = Principal(id="sam", kind="user", tenant="acme", roles=frozenset({"support_agent"}))
@@ -57,9 +58,7 @@ def stage(gate: ToolGate, approvals: Approvals) -> CheckTools:
 
 
 def new_call(*, stream: bool = False) -> Call:
-    call = Call(request_id="req_test", endpoint="chat.completions", raw_body=b"", headers={})
-    call.principal, call.stream, call.model_alias = SAM, stream, "mock"
-    return call
+    return make_call(principal=SAM, stream=stream)
 
 
 def tool_call(name: str, arguments: Any, id: str) -> dict[str, Any]:

@@ -4,13 +4,14 @@ connections, timeouts and refusals."""
 from __future__ import annotations
 
 import asyncio
-import socket
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from interlock.providers.http_client import HttpError, HttpPool, HttpTimeout
 from interlock.providers.mock import MockLLM
+from support.ports import free_port
 
 BODY = b'{"model":"mock","messages":[{"role":"user","content":"hello pool"}]}'
 JSON = [("content-type", "application/json")]
@@ -18,10 +19,22 @@ JSON = [("content-type", "application/json")]
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-async def serve(handler: Handler) -> tuple[asyncio.Server, int]:
+@contextlib.asynccontextmanager
+async def pool_on(handler: Handler, *, max_connections: int = 2, read_timeout: float = 5,
+                  settle: float = 0) -> AsyncIterator[HttpPool]:
+    """A pool in front of a server on a free port that answers with ``handler``; both closed at the end
+    (after ``settle`` seconds, for a handler that finishes only once the client has gone)."""
     server = await asyncio.start_server(handler, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    return server, port
+    pool = HttpPool(f"http://127.0.0.1:{port}", max_connections=max_connections, connect_timeout=2,
+                    read_timeout=read_timeout)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+        await asyncio.sleep(settle)
+        server.close()
+        await server.wait_closed()
 
 
 async def read_request(reader: asyncio.StreamReader) -> bytes:
@@ -58,15 +71,11 @@ async def test_chunked_streaming_body_is_reassembled() -> None:
         writer.close()
         await writer.wait_closed()
 
-    server, port = await serve(handler)
-    pool = HttpPool(f"http://127.0.0.1:{port}", max_connections=2, connect_timeout=2, read_timeout=5)
-    resp = await pool.request("POST", "/x", JSON, b"{}")
-    parts = [chunk async for chunk in resp.iter_chunks()]
-    assert b"".join(parts) == b"alpha beta gamma"
-    assert len(parts) >= 2
-    await pool.close()
-    server.close()
-    await server.wait_closed()
+    async with pool_on(handler) as pool:
+        resp = await pool.request("POST", "/x", JSON, b"{}")
+        parts = [chunk async for chunk in resp.iter_chunks()]
+        assert b"".join(parts) == b"alpha beta gamma"
+        assert len(parts) >= 2
 
 
 async def test_a_stale_idle_connection_is_replaced_transparently() -> None:
@@ -82,16 +91,12 @@ async def test_a_stale_idle_connection_is_replaced_transparently() -> None:
         writer.close()
         await writer.wait_closed()
 
-    server, port = await serve(handler)
-    pool = HttpPool(f"http://127.0.0.1:{port}", max_connections=2, connect_timeout=2, read_timeout=5)
-    for _ in range(3):
-        resp = await pool.request("POST", "/x", JSON, b"{}")
-        assert await resp.read() == b"ok"
-        await asyncio.sleep(0.05)
-    assert connections == 3
-    await pool.close()
-    server.close()
-    await server.wait_closed()
+    async with pool_on(handler) as pool:
+        for _ in range(3):
+            resp = await pool.request("POST", "/x", JSON, b"{}")
+            assert await resp.read() == b"ok"
+            await asyncio.sleep(0.05)
+        assert connections == 3
 
 
 async def test_silence_past_the_read_timeout_is_a_timeout() -> None:
@@ -101,21 +106,13 @@ async def test_silence_past_the_read_timeout_is_a_timeout() -> None:
         writer.close()
         await writer.wait_closed()
 
-    server, port = await serve(handler)
-    pool = HttpPool(f"http://127.0.0.1:{port}", max_connections=2, connect_timeout=2, read_timeout=0.2)
-    with pytest.raises(HttpTimeout):
-        await pool.request("POST", "/x", JSON, b"{}")
-    await pool.close()
-    await asyncio.sleep(0.1)
-    server.close()
-    await server.wait_closed()
+    async with pool_on(handler, read_timeout=0.2, settle=0.1) as pool:
+        with pytest.raises(HttpTimeout):
+            await pool.request("POST", "/x", JSON, b"{}")
 
 
 async def test_connection_refused_is_an_http_error() -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    pool = HttpPool(f"http://127.0.0.1:{port}", max_connections=2, connect_timeout=2, read_timeout=2)
+    pool = HttpPool(f"http://127.0.0.1:{free_port()}", max_connections=2, connect_timeout=2, read_timeout=2)
     with pytest.raises(HttpError) as err:
         await pool.request("POST", "/x", JSON, b"{}")
     assert not isinstance(err.value, HttpTimeout)
@@ -130,13 +127,9 @@ async def test_garbage_from_the_upstream_is_an_http_error() -> None:
         writer.close()
         await writer.wait_closed()
 
-    server, port = await serve(handler)
-    pool = HttpPool(f"http://127.0.0.1:{port}", max_connections=2, connect_timeout=2, read_timeout=2)
-    with pytest.raises(HttpError):
-        await pool.request("POST", "/x", JSON, b"{}")
-    await pool.close()
-    server.close()
-    await server.wait_closed()
+    async with pool_on(handler, read_timeout=2) as pool:
+        with pytest.raises(HttpError):
+            await pool.request("POST", "/x", JSON, b"{}")
 
 
 async def test_connection_slots_are_released_after_failures() -> None:
@@ -145,15 +138,11 @@ async def test_connection_slots_are_released_after_failures() -> None:
         writer.close()
         await writer.wait_closed()
 
-    server, port = await serve(handler)
-    pool = HttpPool(f"http://127.0.0.1:{port}", max_connections=1, connect_timeout=2, read_timeout=2)
-    for _ in range(3):
-        # With one slot, a leaked slot would make the second attempt wait forever.
-        with pytest.raises(HttpError):
-            await asyncio.wait_for(pool.request("POST", "/x", JSON, b"{}"), 5)
-    await pool.close()
-    server.close()
-    await server.wait_closed()
+    async with pool_on(handler, max_connections=1, read_timeout=2) as pool:
+        for _ in range(3):
+            # With one slot, a leaked slot would make the second attempt wait forever.
+            with pytest.raises(HttpError):
+                await asyncio.wait_for(pool.request("POST", "/x", JSON, b"{}"), 5)
 
 
 @pytest.fixture(scope="module")

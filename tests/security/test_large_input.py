@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway_support import Gateway, GatewayFactory, KeySpec
 from interlock.providers.mock import MockLLM
+from support.gateways import Gateway, GatewayFactory, KeySpec
 
 SIZE = 3_000_000
 

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway_support import Gateway
 from interlock.providers.mock import MockLLM
+from support.gateways import Gateway
 
 Body = dict[str, Any]
 Put = Callable[[Body, str], None]

@@ -23,8 +23,9 @@ WINDOW = 128
 def seam_findings(texts: Sequence[str], found: Sequence[list[Finding]],
                   scan: Callable[[str], list[Finding]]) -> list[list[Finding]]:
     """For each text, the parts of values that continue into the text before or after it. ``found``: each
-    text's own findings. A finding at a join whose part in one text that text's own findings already cover
-    is a value of that text glued to a word of the other ("at" + "jane@example.com"), and is left out."""
+    text's own findings. A finding at a join whose part in one text that text's own finding of the same
+    class already covers is a value of that text glued to a word of the other ("at" + "jane@example.com"),
+    and is left out (a part read as another class, an IBAN's groups as a phone, is still a part)."""
     extra: list[list[Finding]] = [[] for _ in texts]
     for i in range(len(texts) - 1):
         left, right = texts[i], texts[i + 1]
@@ -43,7 +44,7 @@ def seam_findings(texts: Sequence[str], found: Sequence[list[Finding]],
                            f.detector, f.explanation + _NOTE)
             rest = Finding(f.data_class, min(rest_start, f.end - cut), f.end - cut, f.confidence, f.detector,
                            f.explanation + _NOTE)
-            if _covered(head, found[i]) or _covered(rest, found[i + 1]):
+            if _covered(head, found[i], f.data_class) or _covered(rest, found[i + 1], f.data_class):
                 continue
             extra[i].extend([head] if head.end > head.start else [])
             extra[i + 1].extend([rest] if rest.end > rest.start else [])
@@ -53,8 +54,10 @@ def seam_findings(texts: Sequence[str], found: Sequence[list[Finding]],
 _NOTE = "; split across two parts of the request"
 
 
-def _covered(piece: Finding, findings: list[Finding]) -> bool:
-    return any(f.start <= piece.start and piece.end <= f.end for f in findings)
+def _covered(piece: Finding, findings: list[Finding], data_class: str | None = None) -> bool:
+    """Whether a finding (of ``data_class``, if given) already spans the piece."""
+    return any(f.start <= piece.start and piece.end <= f.end and data_class in (None, f.data_class)
+               for f in findings)
 
 
 def merged(findings: list[Finding], pieces: list[Finding]) -> list[Finding]:

@@ -1,4 +1,4 @@
-"""Helpers for the audit log's integration tests: stores, settings files, the CLI, gateways and raw SQL.
+"""Helpers for the tests of the audit log as the service keeps it: stores, settings files, the CLI, gateways, SQL.
 
 Every log lives in a real store: a SQLite file in the test's directory, or a fresh schema in the test
 module's own PostgreSQL database (``interlock_a_<hex>``). Tampering is done with plain SQL on the tables,
@@ -7,126 +7,34 @@ the way someone with database access would do it, never through Interlock.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import os
 import secrets
-import signal
-import socket
-import sqlite3
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import asyncpg
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gateway_support import wait_until_ready, write_policies
-from interlock.engine import Engine
 from interlock.errors import Refusal
-from interlock.identity.keys import new_key
-from interlock.identity.principal import Principal
 from interlock.merkle.checkpoint import load_private_key
 from interlock.merkle.tree import MerkleAccumulator
 from interlock.pipeline.call import Call
 from interlock.settings import Settings, load_settings
+from support.aio import run_async
+from support.app import Engine
+from support.engines import add_key
+from support.env import clean_env
+from support.postgres import new_schema
+from support.processes import ServerProcess, serve_args
+from support.settings import write_policies
+from support.stores import Statement, execute, query, sqlite_path
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
-PG_SERVER_URL = "postgresql://postgres@127.0.0.1:5432"
-STORES = ("sqlite", "postgresql")
 KEY_NAME = "audit.interlock.test/log"
-
-T = TypeVar("T")
-
-# uvicorn re-raises SIGTERM after its graceful shutdown, so a clean stop may report -15.
-GRACEFUL_EXIT = (0, -signal.SIGTERM)
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion on a fresh loop in a helper thread (safe inside a running loop)."""
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coro)
-        except BaseException as exc:
-            box["error"] = exc
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    value: T = box["value"]
-    return value
-
-
-def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """A child's environment with no INTERLOCK_* setting leaking in from outside."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("INTERLOCK_") and k != "PROMETHEUS_MULTIPROC_DIR"}
-    env["PYTHONUNBUFFERED"] = "1"
-    if extra:
-        env.update(extra)
-    return env
-
-
-def pg_args(statement: str) -> str:
-    """``?`` placeholders as PostgreSQL's ``$1, $2, ...``."""
-    parts = statement.split("?")
-    out = parts[0]
-    for i, part in enumerate(parts[1:], start=1):
-        out += f"${i}{part}"
-    return out
-
-
-# -- PostgreSQL ------------------------------------------------------------------------------------
-
-class PgDatabase:
-    """One fresh database for a test module; each log inside it gets its own schema."""
-
-    def __init__(self) -> None:
-        self.name = "interlock_a_" + secrets.token_hex(6)
-        self.url = f"{PG_SERVER_URL}/{self.name}"
-
-    @staticmethod
-    async def _admin(statement: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    def create(self) -> None:
-        try:
-            run_sync(self._admin(f'CREATE DATABASE "{self.name}"'))
-        except (OSError, asyncpg.PostgresError) as exc:
-            raise RuntimeError(f"these tests need PostgreSQL at {PG_ADMIN_URL}, which is not usable: {exc!r}") \
-                from exc
-
-    def drop(self) -> None:
-        run_sync(self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-
-    def new_schema(self) -> str:
-        """A new empty schema; the returned URL puts it first on the search path, so tables land there."""
-        schema = "log_" + secrets.token_hex(5)
-
-        async def make() -> None:
-            conn = await asyncpg.connect(self.url, timeout=10)
-            try:
-                await conn.execute(f'CREATE SCHEMA "{schema}"')
-            finally:
-                await conn.close()
-
-        run_sync(make())
-        return f"{self.url}?search_path={schema}"
 
 
 # -- one log: a store, a settings file, its key ----------------------------------------------------
@@ -154,51 +62,16 @@ class AuditEnv:
 
     # -- raw SQL on the store, as an operator (or an attacker) with database access would run it ----
 
-    def execute(self, *statements: tuple[str, Sequence[Any]] | str) -> None:
+    def execute(self, *statements: Statement) -> None:
         """Run statements in one transaction; ``?`` placeholders on both stores."""
-        steps = [(s, ()) if isinstance(s, str) else s for s in statements]
-        if self.kind == "sqlite":
-            conn = sqlite3.connect(self.sqlite_path, timeout=15, isolation_level=None)
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                for sql, args in steps:
-                    conn.execute(sql, tuple(args))
-                conn.execute("COMMIT")
-            finally:
-                conn.close()
-            return
-
-        async def run() -> None:
-            conn = await asyncpg.connect(self.store_url, timeout=10)
-            try:
-                async with conn.transaction():
-                    for sql, args in steps:
-                        await conn.execute(pg_args(sql), *args)
-            finally:
-                await conn.close()
-
-        run_sync(run())
+        execute(self.store_url, *statements)
 
     def query(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        if self.kind == "sqlite":
-            conn = sqlite3.connect(self.sqlite_path, timeout=15)
-            try:
-                return [tuple(r) for r in conn.execute(sql, args).fetchall()]
-            finally:
-                conn.close()
-
-        async def run() -> list[tuple[Any, ...]]:
-            conn = await asyncpg.connect(self.store_url, timeout=10)
-            try:
-                return [tuple(r) for r in await conn.fetch(pg_args(sql), *args)]
-            finally:
-                await conn.close()
-
-        return run_sync(run())
+        return query(self.store_url, sql, *args)
 
     @property
     def sqlite_path(self) -> str:
-        return self.store_url[len("sqlite:///"):]
+        return sqlite_path(self.store_url)
 
     def rows(self) -> list[tuple[int, str, bytes, bytes]]:
         """(seq, request_id, leaf_hash, record) of every audit row, in seq order."""
@@ -236,17 +109,12 @@ class AuditEnv:
             store = open_store(self.settings().store)
             await store.open()
             try:
-                out = {}
-                for name, (tenant, roles) in specs.items():
-                    key, record = new_key(name, Principal(id=name, kind="user", tenant=tenant,
-                                                          roles=frozenset(roles), name=name))
-                    await store.create_key(record)
-                    out[name] = key
-                return out
+                return {name: await add_key(store, name, tenant=tenant, roles=roles)
+                        for name, (tenant, roles) in specs.items()}
             finally:
                 await store.close()
 
-        return run_sync(run())
+        return run_async(run())
 
     def create_key(self, name: str, *, tenant: str = "default", roles: Sequence[str] = ()) -> str:
         """``interlock keys create --json``; returns the key."""
@@ -274,13 +142,14 @@ def settings_tree(store_url: str, mock_base_url: str) -> dict[str, Any]:
     }
 
 
-def new_env(kind: str, directory: Path, pg: PgDatabase | None, mock_base_url: str) -> AuditEnv:
+def new_env(kind: str, directory: Path, pg_url: str | None, mock_base_url: str) -> AuditEnv:
+    """A fresh log: a SQLite file in ``directory``, or a new schema in the PostgreSQL database ``pg_url``."""
     directory.mkdir(parents=True, exist_ok=True)
     if kind == "sqlite":
         url = "sqlite:///" + str(directory / "interlock.db")
     else:
-        assert pg is not None
-        url = pg.new_schema()
+        assert pg_url is not None
+        url = new_schema(pg_url)
     write_policies(directory / "policies")
     env = AuditEnv(kind, directory, url, directory / "interlock.yaml", settings_tree(url, mock_base_url))
     env.write()
@@ -288,22 +157,6 @@ def new_env(kind: str, directory: Path, pg: PgDatabase | None, mock_base_url: st
 
 
 # -- driving the engine in-process -------------------------------------------------------------------
-
-@contextlib.asynccontextmanager
-async def running_engine(env: AuditEnv) -> AsyncIterator[Engine]:
-    engine = Engine(env.settings())
-    await engine.start()
-    try:
-        yield engine
-    finally:
-        await engine.stop()
-
-
-async def add_key(engine: Engine, name: str, *, tenant: str = "default", roles: Sequence[str] = ()) -> str:
-    key, record = new_key(name, Principal(id=name, kind="user", tenant=tenant, roles=frozenset(roles), name=name))
-    await engine.store.create_key(record)
-    return key
-
 
 async def chat(engine: Engine, key: str, content: str, *, model: str = "mock") -> tuple[Call, Refusal | None]:
     body = json.dumps({"model": model, "messages": [{"role": "user", "content": content}]}).encode()
@@ -361,62 +214,41 @@ def tree_frontier(leaf_hashes: Sequence[bytes]) -> bytes:
 
 # -- a real gateway process ------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @dataclass
 class GatewayProcess:
-    """``python -m interlock serve --config`` in its own process group."""
+    """``python -m interlock serve --config`` on one log, in its own process group."""
 
     env: AuditEnv
     port: int
     workers: int = 1
-    proc: subprocess.Popen[bytes] | None = None
+    server: ServerProcess = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.server = ServerProcess(serve_args(self.env.config, self.port, self.workers),
+                                    self.env.directory / f"serve-{self.port}.log", self.env.directory)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     @property
-    def log_path(self) -> Path:
-        return self.env.directory / f"serve-{self.port}.log"
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        return self.server.proc
 
     def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+        return self.server.log()
 
     def start(self, timeout: float = 40.0) -> None:
-        args = [sys.executable, "-m", "interlock", "serve", "--config", str(self.env.config),
-                "--port", str(self.port), "--workers", str(self.workers)]
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.env.directory,
-                                         env=clean_env(), start_new_session=True)
-        try:
-            wait_until_ready(self.proc, self.url, timeout, self.log)
-        except RuntimeError:
-            self.kill()
-            raise
+        self.server.start()
+        self.server.wait_ready(self.url, timeout)
 
     def kill(self) -> None:
         """SIGKILL the whole process group: no shutdown hook, no final checkpoint."""
-        if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
+        self.server.kill()
 
     def stop(self) -> int | None:
         """SIGTERM and wait for a graceful exit (which signs a final checkpoint)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise RuntimeError(f"interlock serve did not stop on SIGTERM:\n{self.log()}") from None
+        return self.server.stop(timeout=30)
 
 
 EnvFactory = Callable[[str], AuditEnv]

@@ -13,20 +13,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from audit_log_support import (
+from audit_gateway_support import (
     KEY_NAME,
     AuditEnv,
-    add_key,
     chat,
     payload_for,
     record_for,
-    run_sync,
-    running_engine,
     tree_frontier,
 )
 
 from interlock.merkle.checkpoint import CheckpointSigner, load_private_key
 from interlock.merkle.tree import MerkleAccumulator
+from support.aio import run_async
+from support.engines import add_key, running_engine
 
 SIZE = 24
 CHECKPOINT_EVERY = 8
@@ -35,8 +34,8 @@ CHECKPOINT_EVERY = 8
 async def write_log(env: AuditEnv, count: int, *, start: int = 0) -> None:
     """``count`` records: every third a real call through the mock model, the rest with a payload;
     a checkpoint is signed whenever the log reaches a multiple of 8."""
-    async with running_engine(env) as engine:
-        key = await add_key(engine, "writer")
+    async with running_engine(env.settings()) as engine:
+        key = await add_key(engine.store, "writer")
         for i in range(start, start + count):
             if i % 3 == 0:
                 call, refused = await chat(engine, key, f"question {i}")
@@ -52,7 +51,7 @@ async def write_log(env: AuditEnv, count: int, *, start: int = 0) -> None:
 
 @pytest.fixture
 def written(audit_env: AuditEnv) -> AuditEnv:
-    run_sync(write_log(audit_env, SIZE))
+    run_async(write_log(audit_env, SIZE))
     assert [s for s, *_ in audit_env.rows()] == list(range(SIZE))
     sizes = [int(r[0]) for r in audit_env.query("SELECT tree_size FROM audit_checkpoint ORDER BY tree_size")]
     assert sizes == [8, 16, 24]
@@ -181,7 +180,7 @@ def test_incremental_verification_and_what_it_sees_of_the_earlier_part(written: 
     assert _state(s24)[1] == 24
 
     # More records and checkpoints (32, 40); the incremental run reads only those 16.
-    run_sync(write_log(env, 16, start=SIZE))
+    run_async(write_log(env, 16, start=SIZE))
     s40 = tmp_path / "state-40.json"
     code, out = verify(env, "--trusted", str(s24), "--save-state", str(s40))
     assert code == 0, out

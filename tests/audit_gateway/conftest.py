@@ -1,5 +1,6 @@
-"""Fixtures for the audit log's integration tests: a mock model, a PostgreSQL database per module, and a
-fresh log (store + settings file + signing key) per test, on SQLite and on PostgreSQL."""
+"""Fixtures for the audit log as the running service keeps it (the log code itself is tested in tests/audit):
+a mock model, a PostgreSQL database per module, and a fresh log (store + settings file + signing key) per
+test, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,18 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from audit_log_support import (
-    STORES,
-    AuditEnv,
-    EnvFactory,
-    GatewayFactory,
-    GatewayProcess,
-    PgDatabase,
-    free_port,
-    new_env,
-)
+from audit_gateway_support import AuditEnv, EnvFactory, GatewayFactory, GatewayProcess, new_env
 
 from interlock.providers.mock import MockLLM
+from support.ports import free_port
+from support.postgres import create_database, drop_database
+from support.stores import STORES
 
 
 @pytest.fixture(scope="session")
@@ -28,12 +23,12 @@ def audit_mock() -> Iterator[MockLLM]:
 
 
 @pytest.fixture(scope="module")
-def pg_database() -> Iterator[PgDatabase]:
-    """This module's own database; a server that is down fails the test (it is never skipped)."""
-    db = PgDatabase()
-    db.create()
-    yield db
-    db.drop()
+def pg_database() -> Iterator[str]:
+    """This module's own database (each log gets a schema in it); a server that is down fails the test
+    (it is never skipped)."""
+    url = create_database("interlock_a_")
+    yield url
+    drop_database(url)
 
 
 @pytest.fixture(params=STORES)
@@ -50,7 +45,7 @@ def env_factory(request: pytest.FixtureRequest, tmp_path: Path, audit_mock: Mock
     def make(kind: str) -> AuditEnv:
         nonlocal made
         made += 1
-        pg: PgDatabase | None = request.getfixturevalue("pg_database") if kind == "postgresql" else None
+        pg: str | None = request.getfixturevalue("pg_database") if kind == "postgresql" else None
         return new_env(kind, tmp_path / f"{kind}-{made}", pg, audit_mock.base_url)
 
     return make

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from audit_log_support import KEY_NAME, AuditEnv, record_for, run_sync, running_engine
+from audit_gateway_support import KEY_NAME, AuditEnv, record_for
 
 from interlock.merkle.checkpoint import verifier_key
+from support.aio import run_async
+from support.engines import running_engine
 
 
 async def write(env: AuditEnv, count: int, *, checkpoint: bool) -> list[str]:
-    async with running_engine(env) as engine:
+    async with running_engine(env.settings()) as engine:
         rids = []
         for i in range(count):
             record = record_for(i)
@@ -25,7 +27,7 @@ async def write(env: AuditEnv, count: int, *, checkpoint: bool) -> list[str]:
 def test_commands_without_the_signing_key_refuse_to_sign_and_create_none(audit_env: AuditEnv,
                                                                           tmp_path: Path) -> None:
     env = audit_env
-    run_sync(write(env, 6, checkpoint=True))
+    run_async(write(env, 6, checkpoint=True))
     public = tmp_path / "verifier.key"
     public.write_text(verifier_key(KEY_NAME, env.public_key()))
 
@@ -41,7 +43,7 @@ def test_commands_without_the_signing_key_refuse_to_sign_and_create_none(audit_e
     # The gateway runs on (here: restarted with the key in place, then the key hidden again) and
     # appends past the last checkpoint. Nothing may sign it with a key of its own making.
     hidden.rename(env.key_file)
-    rids = run_sync(write(env, 3, checkpoint=False))
+    rids = run_async(write(env, 3, checkpoint=False))
     env.key_file.rename(hidden)
     checkpoints = env.query("SELECT tree_size FROM audit_checkpoint ORDER BY tree_size")
 

@@ -11,12 +11,14 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from audit_log_support import KEY_NAME, AuditEnv, payload_for, record_for, run_sync, running_engine
+from audit_gateway_support import KEY_NAME, AuditEnv, payload_for, record_for
 
-from gateway_support import load_module
 from interlock.audit.export import ProofBundleError, verify_proof_bundle
-from interlock.engine import Engine
 from interlock.merkle.checkpoint import verifier_key
+from support.aio import run_async
+from support.app import Engine
+from support.engines import running_engine
+from support.modules import load_module
 
 
 def independent_verifier() -> ModuleType:
@@ -48,12 +50,12 @@ def test_erase_removes_the_payload_and_keeps_record_proof_and_verification(audit
     env = audit_env
 
     async def write() -> list[str]:
-        async with running_engine(env) as engine:
+        async with running_engine(env.settings()) as engine:
             rids = await append_with_payloads(engine, 12)
             assert await engine.audit.checkpoint() is not None
             return rids
 
-    rids = run_sync(write())
+    rids = run_async(write())
     target = rids[5]
     digest, body = payload_of(env, target)
     assert body is not None
@@ -118,14 +120,14 @@ def test_payloads_past_retention_are_purged_and_the_log_still_verifies(audit_env
     env.write()
 
     async def write() -> tuple[list[str], list[str], int]:
-        async with running_engine(env) as engine:
+        async with running_engine(env.settings()) as engine:
             old = await append_with_payloads(engine, 6)
             await asyncio.sleep(retention_seconds + 0.3)
             new = await append_with_payloads(engine, 4, start=6)
             purged = await engine.store.purge_expired_payloads(time.time())
             return old, new, purged
 
-    old, new, purged = run_sync(write())
+    old, new, purged = run_async(write())
     assert purged == 6
     assert all(payload_of(env, rid)[1] is None for rid in old)
     assert all(payload_of(env, rid)[1] is not None for rid in new)
@@ -145,7 +147,7 @@ def test_the_running_gateway_purges_expired_payloads_by_itself(audit_env: AuditE
     env.write()
 
     async def write() -> tuple[int, int]:
-        async with running_engine(env) as engine:
+        async with running_engine(env.settings()) as engine:
             if signing == "failing":
                 env.execute("ALTER TABLE audit_checkpoint RENAME TO audit_checkpoint_x")
             await append_with_payloads(engine, 5)
@@ -159,7 +161,7 @@ def test_the_running_gateway_purges_expired_payloads_by_itself(audit_env: AuditE
             env.execute("ALTER TABLE audit_checkpoint_x RENAME TO audit_checkpoint")
         return stored, left
 
-    stored, left = run_sync(write())
+    stored, left = run_async(write())
     assert stored == 5
     assert left == 0
     assert len(env.rows()) == 5

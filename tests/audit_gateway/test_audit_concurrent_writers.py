@@ -12,7 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from audit_log_support import KEY_NAME, AuditEnv, clean_env, tree_frontier
+from audit_gateway_support import KEY_NAME, AuditEnv, tree_frontier
+
+from support.env import clean_env
 
 WRITERS = 4
 COROUTINES = 16

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from audit_log_support import GRACEFUL_EXIT, AuditEnv, GatewayFactory, GatewayProcess, tree_frontier
+from audit_gateway_support import AuditEnv, GatewayFactory, GatewayProcess, tree_frontier
+
+from support.processes import GRACEFUL_EXIT
 
 CLIENTS = 24
 STREAMING_CLIENTS = 4

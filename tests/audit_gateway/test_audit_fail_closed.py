@@ -9,7 +9,9 @@ from __future__ import annotations
 import time
 
 import httpx
-from audit_log_support import GRACEFUL_EXIT, AuditEnv, GatewayFactory
+from audit_gateway_support import AuditEnv, GatewayFactory
+
+from support.processes import GRACEFUL_EXIT
 
 FAULTS = {
     "sqlite": (["CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit refused'); END"],

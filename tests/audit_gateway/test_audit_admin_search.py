@@ -9,9 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
-from audit_log_support import STORES, GatewayProcess, PgDatabase, free_port, new_env
+from audit_gateway_support import AuditEnv, new_env
 
 from interlock.providers.mock import MockLLM
+from support.app import make_app
+from support.inprocess import InProcessApp
+from support.stores import STORES
 
 # (caller, model, expected status) in call order.
 CALLS = (
@@ -24,16 +27,20 @@ TENANT = {"alice": "acme", "bob": "acme", "acme-admin": "acme", "carol": "globex
 
 
 class Written:
-    """The gateway, the keys, and what each call returned."""
+    """The gateway (in this process), the keys, and what each call returned."""
 
-    def __init__(self, gw: GatewayProcess, keys: dict[str, str]) -> None:
+    def __init__(self, env: AuditEnv, gw: InProcessApp, keys: dict[str, str]) -> None:
+        self.env = env
         self.gw = gw
         self.keys = keys
         self.calls: list[dict[str, Any]] = []
 
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url="http://interlock.test", transport=self.gw.transport(), timeout=20)
+
     def admin(self, who: str, **params: str) -> httpx.Response:
-        return httpx.get(self.gw.url + "/admin/audit", params=params, timeout=20,
-                         headers={"authorization": f"Bearer {self.keys[who]}"})
+        with self.client() as client:
+            return client.get("/admin/audit", params=params, headers={"authorization": f"Bearer {self.keys[who]}"})
 
     def ids(self, **match: Any) -> list[str]:
         """Request ids of the calls matching every field given, newest first (the log's order reversed)."""
@@ -45,14 +52,14 @@ def written(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             audit_mock: MockLLM) -> Iterator[Written]:
     """One log per store for this module's (read-only) tests, written by real calls through a gateway."""
     kind: str = request.param
-    pg: PgDatabase | None = request.getfixturevalue("pg_database") if kind == "postgresql" else None
+    pg: str | None = request.getfixturevalue("pg_database") if kind == "postgresql" else None
     env = new_env(kind, tmp_path_factory.mktemp(f"search-{kind}"), pg, audit_mock.base_url)
     keys = env.add_keys({name: (tenant, ["admin"] if "admin" in name else []) for name, tenant in TENANT.items()})
-    gw = GatewayProcess(env, free_port())
+    gw = InProcessApp(make_app(env.settings()), env.directory / "serve.log")
+    gw.start()
     try:
-        gw.start()
-        w = Written(gw, keys)
-        with httpx.Client(base_url=gw.url, timeout=20) as client:
+        w = Written(env, gw, keys)
+        with w.client() as client:
             for who, model, status in CALLS:
                 r = client.post("/v1/chat/completions", headers={"authorization": f"Bearer {keys[who]}"},
                                 json={"model": model,
@@ -64,7 +71,7 @@ def written(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         assert len(env.rows()) == len(CALLS)
         yield w
     finally:
-        gw.kill()
+        gw.stop()
 
 
 def data(r: httpx.Response) -> list[dict[str, Any]]:
@@ -119,7 +126,7 @@ def test_admin_audit_shows_only_the_admins_own_tenant_with_working_filters(writt
 
 def test_audit_search_filters(written: Written) -> None:
     w = written
-    env = w.gw.env
+    env = w.env
 
     def search(*args: str) -> list[dict[str, Any]]:
         done = env.cli("audit", "search", *args)
