@@ -1,19 +1,21 @@
-"""The little ASGI plumbing the app needs: bounded body reads, JSON and SSE responses, errors."""
+"""The little ASGI plumbing the edge needs: bounded body reads, JSON and SSE responses.
+
+The chat route speaks raw ASGI through these helpers (it is the measured hot path); the other routes
+answer Starlette responses made by ``json_response``. Errors are ``errors.py``'s.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import msgspec
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from interlock.errors import InvalidRequest, PayloadTooLarge, Refusal
+from interlock.errors import InvalidRequest, PayloadTooLarge
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+__all__ = ["ASGIApp", "ClientGone", "Message", "Receive", "Scope", "Send", "encode", "headers_of",
+           "json_response", "read_body", "read_request_body", "send_event", "send_json", "send_text", "start_sse"]
 
 encode = msgspec.json.Encoder().encode
 
@@ -58,9 +60,13 @@ def headers_of(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
 
 
-def error_document(refusal: Refusal, request_id: str) -> dict[str, Any]:
-    return {"error": {"message": refusal.message, "type": refusal.type, "param": refusal.param,
-                      "code": refusal.code, "request_id": request_id}}
+def json_response(status: int, doc: Any, request_id: str | None = None,
+                  headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer for a routed endpoint, with the request id that finds its log lines."""
+    extra = dict(headers) if headers else {}
+    if request_id:
+        extra["x-request-id"] = request_id
+    return Response(encode(doc), status, extra, media_type="application/json")
 
 
 async def send_json(send: Send, status: int, doc: Any, request_id: str | None = None,
@@ -73,11 +79,6 @@ async def send_json(send: Send, status: int, doc: Any, request_id: str | None = 
         headers.extend(extra_headers)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-async def send_error(send: Send, refusal: Refusal, request_id: str) -> None:
-    extra = [(b"www-authenticate", b"Bearer")] if refusal.status == 401 else None
-    await send_json(send, refusal.status, error_document(refusal, request_id), request_id, extra)
 
 
 async def send_text(send: Send, status: int, body: bytes, content_type: bytes) -> None:
