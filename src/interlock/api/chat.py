@@ -56,7 +56,14 @@ class ChatEndpoint:
             await send_error(send, failed or bad_body, call.request_id)
             return
         call = engine.new_call("chat.completions", raw, headers)
-        refused = await engine.chat(call)
+        try:
+            refused = await engine.chat(call)
+        except Exception:
+            # The pipeline refuses its own failures; one outside it is answered the same way, never the
+            # server's bare 500.
+            log.exception("call %s failed outside its stages", call.request_id)
+            refused = InternalFailure(f"The call could not be handled. Quote request id {call.request_id} to "
+                                      f"your administrator.")
         if refused is not None:
             await send_error(send, refused, call.request_id)
             return
