@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from interlock.errors import InvalidRequest, PayloadTooLarge
 
 __all__ = ["ASGIApp", "ClientGone", "Message", "Receive", "Scope", "Send", "encode", "headers_of",
-           "json_response", "read_body", "read_request_body", "send_event", "send_json", "send_text", "start_sse"]
+           "json_response", "read_body", "read_request_body", "send_event", "send_json", "start_sse"]
 
 encode = msgspec.json.Encoder().encode
 
@@ -60,13 +60,10 @@ def headers_of(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
 
 
-def json_response(status: int, doc: Any, request_id: str | None = None,
-                  headers: dict[str, str] | None = None) -> Response:
+def json_response(status: int, doc: Any, request_id: str | None = None) -> Response:
     """A JSON answer for a routed endpoint, with the request id that finds its log lines."""
-    extra = dict(headers) if headers else {}
-    if request_id:
-        extra["x-request-id"] = request_id
-    return Response(encode(doc), status, extra, media_type="application/json")
+    return Response(encode(doc), status, {"x-request-id": request_id} if request_id else None,
+                    media_type="application/json")
 
 
 async def send_json(send: Send, status: int, doc: Any, request_id: str | None = None,
@@ -78,12 +75,6 @@ async def send_json(send: Send, status: int, doc: Any, request_id: str | None = 
     if extra_headers:
         headers.extend(extra_headers)
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def send_text(send: Send, status: int, body: bytes, content_type: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
 

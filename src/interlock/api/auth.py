@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from interlock.api.asgi import headers_of
 from interlock.errors import Forbidden
 from interlock.identity.authenticator import Authenticator, Identity
 from interlock.identity.principal import Principal
@@ -12,7 +13,8 @@ ADMIN_ROLE = "admin"
 
 
 async def identify(authenticator: Authenticator, request: Request) -> Identity:
-    return await authenticator.identify(dict(request.headers))
+    # Read as the chat route reads them, so a caller is identified the same way on every route.
+    return await authenticator.identify(headers_of(request.scope))
 
 
 async def admin(authenticator: Authenticator, request: Request) -> Principal:
