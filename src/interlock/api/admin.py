@@ -14,14 +14,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from interlock.api.asgi import json_response, read_request_body
+from interlock.api.asgi import convert, json_response, read_json
 from interlock.api.auth import admin
 from interlock.api.errors import request_id_of
 from interlock.engine import Engine
 from interlock.errors import Forbidden, InvalidRequest, NotFound
 from interlock.identity.keys import ApiKeyRecord, new_key
 from interlock.identity.principal import Principal
-from interlock.pipeline.parse import decode_json_object
 from interlock.redact import ActionPolicy
 from interlock.redact.report import scan_report
 from interlock.store.base import RecordQuery
@@ -76,9 +75,8 @@ class AdminApi:
             Route("/admin/tools/{name}/approve", self.approve_tool, methods=["POST"]),
         ]
 
-    async def _json_body(self, request: Request) -> dict[str, Any]:
-        raw = await read_request_body(request.scope, request.receive, self._limits.max_body_bytes)
-        return decode_json_object(raw, self._limits.max_json_depth)
+    async def _json(self, request: Request, *, optional: bool = False) -> dict[str, Any]:
+        return await read_json(request, self._limits.max_body_bytes, self._limits.max_json_depth, optional=optional)
 
     # -- keys ---------------------------------------------------------------------------------
 
@@ -89,11 +87,7 @@ class AdminApi:
 
     async def create_key(self, request: Request) -> Response:
         me = await admin(self._authenticator, request)
-        doc = await self._json_body(request)
-        try:
-            req = msgspec.convert(doc, KeyRequest)
-        except msgspec.ValidationError as exc:
-            raise InvalidRequest(f"Invalid key request: {exc}.") from None
+        req = convert(await self._json(request), KeyRequest, "key request")
         if req.kind not in ("user", "app", "service"):
             raise InvalidRequest("kind must be one of user, app, service.", param="kind")
         if req.tenant is not None and req.tenant != me.tenant:
@@ -159,7 +153,7 @@ class AdminApi:
     async def scan(self, request: Request) -> Response:
         """Findings and redacted text for {"text": ...}; spans and classes only, never echoing values."""
         await admin(self._authenticator, request)
-        doc = await self._json_body(request)
+        doc = await self._json(request)
         text = doc.get("text")
         if not isinstance(text, str):
             raise InvalidRequest("Send {\"text\": \"...\"}.", param="text")
@@ -185,8 +179,7 @@ class AdminApi:
         mcp = self._engine.mcp
         if mcp is None:
             raise NotFound(f"There is no MCP tool {name!r}: the MCP gateway is off.")
-        raw = await read_request_body(request.scope, request.receive, self._limits.max_body_bytes)
-        doc = decode_json_object(raw, self._limits.max_json_depth) if raw.strip() else {}
+        doc = await self._json(request, optional=True)
         digest = doc.get("digest")
         if digest is not None and not isinstance(digest, str):
             raise InvalidRequest("digest must be a string (sha256:...).", param="digest")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from starlette.datastructures import QueryParams
@@ -17,17 +17,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from interlock.api.asgi import ClientGone, Receive, json_response, read_request_body
+from interlock.api.asgi import ClientGone, Receive, convert, json_response, read_json
 from interlock.api.auth import identify
 from interlock.api.errors import request_id_of
 from interlock.approvals.actions import STATES, ApprovalActions
 from interlock.errors import InvalidRequest
 from interlock.identity.authenticator import Authenticator
-from interlock.pipeline.parse import decode_json_object
 
 # Proposals and decisions are small documents; the chat endpoint's limit is far larger than they need.
 MAX_BODY_BYTES = 64 * 1024
 MAX_LIST = 500
+
+T = TypeVar("T")
 
 
 class ProposalRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -65,7 +66,7 @@ class ApprovalsApi:
 
     async def create(self, request: Request) -> Response:
         identity = await identify(self._authenticator, request)
-        req: ProposalRequest = await self._convert(request, ProposalRequest, "proposal")
+        req = await self._convert(request, ProposalRequest, "proposal")
         request_id = request_id_of(request)
         view = await self._actions.create_proposal(identity.principal, identity.app, title=req.title,
                                                    details=req.details, route=req.route, reason=req.reason,
@@ -97,21 +98,14 @@ class ApprovalsApi:
 
     async def decide(self, request: Request) -> Response:
         identity = await identify(self._authenticator, request)
-        req: DecisionRequest = await self._convert(request, DecisionRequest, "decision")
+        req = await self._convert(request, DecisionRequest, "decision")
         view = await self._actions.decide_approval(identity.principal, identity.app,
                                                    request.path_params["approval_id"], req.decision, req.reason,
                                                    req.arguments)
         return json_response(200, view, request_id_of(request))
 
-    async def _convert(self, request: Request, kind: type[Any], what: str) -> Any:
-        raw = await read_request_body(request.scope, request.receive, self._limit)
-        doc = decode_json_object(raw, self._max_json_depth)
-        try:
-            return msgspec.convert(doc, kind)
-        except msgspec.ValidationError as exc:
-            text = str(exc)
-            param = text.rsplit("at `$.", 1)[1].rstrip("`") if "at `$." in text else None
-            raise InvalidRequest(f"Invalid {what}: {text}.", param=param) from None
+    async def _convert(self, request: Request, kind: type[T], what: str) -> T:
+        return convert(await read_json(request, self._limit, self._max_json_depth), kind, what)
 
 
 def parse_timeout(query: dict[str, str], default: float) -> float:

@@ -6,16 +6,20 @@ answer Starlette responses made by ``json_response``. Errors are ``errors.py``'s
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from interlock.errors import InvalidRequest, PayloadTooLarge
+from interlock.pipeline.parse import decode_json_object
 
-__all__ = ["ASGIApp", "ClientGone", "Message", "Receive", "Scope", "Send", "encode", "headers_of",
-           "json_response", "read_body", "read_request_body", "send_event", "send_json", "start_sse"]
+__all__ = ["ASGIApp", "ClientGone", "Message", "Receive", "Scope", "Send", "convert", "encode", "headers_of",
+           "json_response", "read_body", "read_json", "read_request_body", "send_event", "send_json", "start_sse"]
+
+T = TypeVar("T")
 
 encode = msgspec.json.Encoder().encode
 
@@ -54,6 +58,24 @@ async def read_request_body(scope: Scope, receive: Receive, limit: int) -> bytes
             except ValueError:
                 raise InvalidRequest("The Content-Length header is not a number.") from None
     return await read_body(receive, limit, declared)
+
+
+async def read_json(request: Request, limit: int, max_depth: int, *, optional: bool = False) -> dict[str, Any]:
+    """A routed endpoint's JSON object body, bounded in size and depth (``{}`` for none if ``optional``)."""
+    raw = await read_request_body(request.scope, request.receive, limit)
+    if optional and not raw.strip():
+        return {}
+    return decode_json_object(raw, max_depth)
+
+
+def convert(doc: dict[str, Any], kind: type[T], what: str) -> T:
+    """``doc`` as ``kind``, or a refusal naming the field at fault (``param``)."""
+    try:
+        return msgspec.convert(doc, kind)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        param = text.rsplit("at `$.", 1)[1].rstrip("`") if "at `$." in text else None
+        raise InvalidRequest(f"Invalid {what}: {text}.", param=param) from None
 
 
 def headers_of(scope: Scope) -> dict[str, str]:
