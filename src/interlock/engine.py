@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import shutil
 import signal
 from pathlib import Path
@@ -24,6 +23,7 @@ from interlock.errors import Refusal
 from interlock.identity.authenticator import Authenticator
 from interlock.identity.jwt import JwtVerifier
 from interlock.identity.principal import Principal
+from interlock.ids import new_request_id
 from interlock.pipeline.authenticate import Authenticate
 from interlock.pipeline.authorize import AuthorizeModel
 from interlock.pipeline.call import Call
@@ -44,12 +44,8 @@ from interlock.store import Store, open_store
 from interlock.telemetry.metrics import Metrics, metrics_dir
 from interlock.tools import ToolGate, ToolRegistry
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the annotation only: the module is loaded when it is used (see Engine.__init__)
     from interlock.tools.mcp.gateway import McpGateway
-
-
-def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
 
 
 class Engine:
@@ -89,14 +85,19 @@ class Engine:
         hook = settings.approvals.webhook
         self.approvals = ApprovalService(self.store, settings.approvals, self.writer,
                                          lambda: vault_cipher(settings.redaction, key_dir(settings)),
-                                         Webhook(hook) if hook is not None else None)
-        self.approvals.recheck = self._recheck_tool_call
-        # The MCP gateway at /mcp, when upstream MCP servers are declared (the MCP SDK is loaded only then).
+                                         Webhook(hook) if hook is not None else None,
+                                         recheck=self._recheck_tool_call)
+        # The MCP gateway at /mcp, when upstream MCP servers are declared. The MCP SDK is loaded only then:
+        # importing it adds about 0.4 s to every start-up (each worker, each command) that has no use for it.
         self.mcp: McpGateway | None = None
         if settings.mcp.servers:
             from interlock.tools.mcp.gateway import McpGateway
 
-            self.mcp = McpGateway(self)
+            self.mcp = McpGateway(settings.mcp, registry=self.tools, store=self.store, writer=self.writer,
+                                  scan=self.guard.scan, policy=self.policy, authenticator=self.authenticator,
+                                  tool_gate=self.tool_gate, approvals=self.approvals,
+                                  count_refusal=self.metrics.count_refusal,
+                                  max_body_bytes=settings.limits.max_body_bytes)
         self.pipeline = Pipeline(
             (
                 Authenticate(self.authenticator),

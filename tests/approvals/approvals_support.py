@@ -76,8 +76,7 @@ class ServiceFactory:
         writer = AuditWriter(store, window_ms=0, batch_max=100, timeout_seconds=10)
         await writer.start()
         service = ApprovalService(store, settings or self.settings, writer, lambda: VaultCipher(self.vault_key),
-                                  webhook)
-        service.recheck = recheck
+                                  webhook, recheck=recheck)
         if start:
             await service.start()
         self._running.append((store, writer, service))

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from interlock.app import InterlockApp, build_app
+from interlock.api.app import InterlockApp, build_app
 from interlock.cli import main
 from interlock.engine import Engine
 from interlock.settings import Settings

@@ -73,7 +73,8 @@ def _approvers(s: Any) -> Approvers:
 
 class ApprovalService:
     def __init__(self, store: Store, settings: ApprovalSettings, writer: AuditWriter,
-                 cipher: Callable[[], VaultCipher], webhook: Webhook | None = None) -> None:
+                 cipher: Callable[[], VaultCipher], webhook: Webhook | None = None, *,
+                 recheck: Recheck | None = None) -> None:
         self._store = store
         self.settings = settings
         self._writer = writer
@@ -83,7 +84,7 @@ class ApprovalService:
         # One event per request someone waits on, and how many wait; dropped when the last one leaves.
         self._changed: dict[str, tuple[asyncio.Event, int]] = {}
         self._sweeper: asyncio.Task[None] | None = None
-        self.recheck: Recheck | None = None
+        self.recheck = recheck
 
     # ---- lifecycle
 

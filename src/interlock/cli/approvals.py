@@ -24,8 +24,8 @@ from interlock.errors import Refusal
 from interlock.identity.principal import Principal
 from interlock.settings import ConfigError, Settings
 
-if TYPE_CHECKING:
-    from interlock.engine import Engine
+if TYPE_CHECKING:  # for the annotations; loaded when a command runs, so `interlock --help` stays quick
+    from interlock.approvals.actions import ApprovalActions
 
 T = TypeVar("T")
 KEY_ENV = "INTERLOCK_API_KEY"
@@ -41,11 +41,12 @@ def approvals() -> None:
 
 
 def _with_engine(settings: Settings, key: str | None,
-                 fn: Callable[[Engine, Principal], Awaitable[T]]) -> T:
+                 fn: Callable[[ApprovalActions, Principal], Awaitable[T]]) -> T:
     """Run ``fn`` with the approval service started and the caller identified by their key; stop cleanly
     afterwards, so queued audit records are written and webhook deliveries finish."""
     if not key:
         raise click.ClickException(f"no API key: pass --key or set {KEY_ENV} to the key of the person deciding")
+    from interlock.approvals.actions import ApprovalActions
     from interlock.engine import Engine
 
     try:
@@ -64,7 +65,9 @@ def _with_engine(settings: Settings, key: str | None,
                     if engine.jwt is not None and token.count(".") == 2:
                         await engine.jwt.refresh()
                     identity = await engine.authenticator.identify({"authorization": f"Bearer {token}"})
-                    return await fn(engine, identity.principal)
+                    actions = ApprovalActions(engine.approvals, engine.guard.scan,
+                                              max_wait_seconds=settings.approvals.max_wait_seconds)
+                    return await fn(actions, identity.principal)
                 finally:
                     await engine.approvals.stop()
             finally:
@@ -168,18 +171,8 @@ def _details(view: dict[str, Any]) -> list[str]:
 def approvals_list(config: Path | None, key: str | None, everything: bool, state: str | None, limit: int,
                    as_json: bool) -> None:
     """The pending requests you may decide (newest first)."""
-    from interlock.approvals.http import list_approvals
-
-    query = {"limit": str(limit)}
-    if everything:
-        query["all"] = "true"
-    if state is not None:
-        query["state"] = state
-
-    async def run(engine: Engine, me: Principal) -> list[dict[str, Any]]:
-        _, doc = await list_approvals(engine, me, query)
-        found: list[dict[str, Any]] = doc["data"]
-        return found
+    async def run(actions: ApprovalActions, me: Principal) -> list[dict[str, Any]]:
+        return await actions.list_approvals(me, state=state, everything=everything, limit=limit)
 
     views = _with_engine(load_cli_settings(config), key, run)
     if as_json:
@@ -200,11 +193,8 @@ def approvals_list(config: Path | None, key: str | None, everything: bool, state
 @json_option
 def approvals_show(config: Path | None, key: str | None, approval_id: str, as_json: bool) -> None:
     """One request: what, who asked, who may decide, the votes so far."""
-    from interlock.approvals.http import show_approval
-
-    async def run(engine: Engine, me: Principal) -> dict[str, Any]:
-        _, view = await show_approval(engine, me, approval_id)
-        return view
+    async def run(actions: ApprovalActions, me: Principal) -> dict[str, Any]:
+        return await actions.show_approval(me, approval_id)
 
     view = _with_engine(load_cli_settings(config), key, run)
     if as_json:
@@ -232,12 +222,8 @@ def _edits(values: tuple[str, ...]) -> dict[str, Any]:
 
 def _decide(config: Path | None, key: str | None, approval_id: str, decision: Literal["approve", "reject"],
             reason: str, edits: dict[str, Any], as_json: bool) -> None:
-    from interlock.approvals.http import mask_secrets
-
-    async def run(engine: Engine, me: Principal) -> dict[str, Any]:
-        approval = await engine.approvals.decide(approval_id, me, decision, mask_secrets(engine, reason),
-                                                 edits or None)
-        return approval.view()
+    async def run(actions: ApprovalActions, me: Principal) -> dict[str, Any]:
+        return await actions.decide_approval(me, None, approval_id, decision, reason, edits)
 
     view = _with_engine(load_cli_settings(config), key, run)
     if as_json:

@@ -52,7 +52,7 @@ def serve(config: Path | None, host: str | None, port: int | None, workers: int 
     click.echo(f"interlock: serving on http://{srv.host}:{srv.port} ({srv.workers} worker(s), "
                f"store {shown_url(settings.store.url)}, models: {', '.join(m.alias for m in settings.models) or 'none'})",
                err=True)
-    uvicorn.run("interlock.app:create_app", factory=True, host=srv.host, port=srv.port, workers=srv.workers,
+    uvicorn.run("interlock.api.app:create_app", factory=True, host=srv.host, port=srv.port, workers=srv.workers,
                 loop="uvloop", http="httptools", log_level="warning", access_log=False,
                 # Nothing reads the client's address, so no X-Forwarded-For rewriting per request.
                 proxy_headers=False,

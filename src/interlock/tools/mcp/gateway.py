@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import mcp_types as types
@@ -28,24 +28,27 @@ from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
+from starlette.types import Receive, Scope, Send
 
-from interlock.approvals.service import approval_state_refusal
+from interlock.approvals.service import ApprovalService, approval_state_refusal
+from interlock.audit.writer import AuditWriter
+from interlock.detect.finding import Finding
 from interlock.detect.injection import PromptInjectionRecognizer
 from interlock.errors import InternalFailure, Refusal, ServiceUnavailable
-from interlock.http import Receive, Scope, Send, headers_of, send_error
-from interlock.identity.authenticator import Identity
+from interlock.identity.authenticator import Authenticator, Identity
+from interlock.ids import new_request_id
+from interlock.policy.holder import PolicyHolder
 from interlock.redact import mask_json
+from interlock.settings import McpSettings
+from interlock.store.base import Store
 from interlock.tasks import cancel_and_wait
-from interlock.tools.gate import TOOL_ARGUMENTS_INVALID, TOOL_UNKNOWN, ToolVerdict
+from interlock.tools.gate import TOOL_ARGUMENTS_INVALID, TOOL_UNKNOWN, ToolGate, ToolVerdict
 from interlock.tools.mcp.catalog import McpCatalog
 from interlock.tools.mcp.pins import PinBook, PinCheck
 from interlock.tools.mcp.record import CLIENT_CLOSED, McpCall, Timer
 from interlock.tools.mcp.result import ResultBlocked, ResultInspector
 from interlock.tools.mcp.upstream import Upstream, UpstreamTool
-from interlock.tools.registry import compile_schema
-
-if TYPE_CHECKING:
-    from interlock.engine import Engine
+from interlock.tools.registry import ToolRegistry, compile_schema
 
 log = logging.getLogger("interlock.mcp")
 
@@ -62,10 +65,6 @@ _UPSTREAM_CODES = frozenset({"upstream_unavailable", "upstream_timeout", "upstre
 _VERDICT_STATUS = {TOOL_UNKNOWN: 404, TOOL_ARGUMENTS_INVALID: 400}
 
 
-def _request_id() -> str:
-    return "req_" + secrets.token_hex(12)
-
-
 def _package_version() -> str:
     try:
         return version("interlock")
@@ -74,14 +73,26 @@ def _package_version() -> str:
 
 
 class McpGateway:
-    """The ASGI app for ``/mcp`` and everything behind it. Built by the engine; started and stopped with it."""
+    """The ASGI app for ``/mcp`` and everything behind it. Built by the engine; started and stopped with it.
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self.settings = engine.settings.mcp
+    Its HTTP entry raises a refusal (unknown caller, not running) for the edge to answer in the error shape."""
+
+    def __init__(self, settings: McpSettings, *, registry: ToolRegistry, store: Store, writer: AuditWriter,
+                 scan: Callable[[str], list[Finding]], policy: PolicyHolder, authenticator: Authenticator,
+                 tool_gate: ToolGate, approvals: ApprovalService, count_refusal: Callable[[str], None],
+                 max_body_bytes: int) -> None:
+        self.settings = settings
+        self._writer = writer
+        self._scan = scan
+        self._policy = policy
+        self._authenticator = authenticator
+        self._tool_gate = tool_gate
+        self._approvals = approvals
+        self._count_refusal = count_refusal
+        self._max_body_bytes = max_body_bytes
         upstreams = {s.name: Upstream(s) for s in self.settings.servers}
-        self.catalog = McpCatalog(engine.tools, upstreams, PinBook(engine.store), engine.writer)
-        self.inspector = ResultInspector(engine.guard.scan, engine.policy, PromptInjectionRecognizer())
+        self.catalog = McpCatalog(registry, upstreams, PinBook(store), writer)
+        self.inspector = ResultInspector(scan, policy, PromptInjectionRecognizer())
         self._schemas: dict[str, Draft202012Validator] = {}
         self.server: Server[Any] = Server("interlock", version=_package_version(),
                                           on_list_tools=self._list_tools, on_call_tool=self._call_tool,
@@ -96,7 +107,7 @@ class McpGateway:
         await self.catalog.start()
         # A session manager runs once; each start gets a new one.
         self._manager = StreamableHTTPSessionManager(
-            app=self.server, stateless=True, max_request_body_size=self._engine.settings.limits.max_body_bytes)
+            app=self.server, stateless=True, max_request_body_size=self._max_body_bytes)
         self._stopping = asyncio.Event()
         running = asyncio.Event()
         self._runner = asyncio.create_task(self._serve(self._manager, running), name="interlock-mcp-server")
@@ -129,21 +140,17 @@ class McpGateway:
     # -- HTTP -----------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = _request_id()
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            identity = await self._engine.authenticator.identify(headers_of(scope))
-        except Refusal as refusal:
-            await send_error(send, refusal, request_id)
-            return
+            identity = await self._authenticator.identify(headers)
+        except Refusal:
+            raise
         except Exception:
             log.exception("authenticating an MCP request failed")
-            await send_error(send, ServiceUnavailable("The caller could not be identified now; try again."),
-                             request_id)
-            return
+            raise ServiceUnavailable("The caller could not be identified now; try again.") from None
         manager = self._manager
         if manager is None:
-            await send_error(send, ServiceUnavailable("The MCP gateway is not running."), request_id)
-            return
+            raise ServiceUnavailable("The MCP gateway is not running.")
         # The MCP handlers find the caller on the request scope (their context carries the request).
         await manager.handle_request({**scope, IDENTITY_KEY: identity}, receive, send)
 
@@ -161,7 +168,7 @@ class McpGateway:
     async def _list_tools(self, ctx: ServerRequestContext[Any, Any],
                           params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         identity = self._identity(ctx)
-        engine = self._engine.policy.engine
+        engine = self._policy.engine
         checks = await self.catalog.checks(refresh=True, tools=self.catalog.proxied())
         offered = [self._offer(c) for c in checks
                    if c.usable and engine.may_list_tool(identity.principal, identity.app, c.tool.name)]
@@ -188,8 +195,7 @@ class McpGateway:
 
     async def _call_tool(self, ctx: ServerRequestContext[Any, Any],
                          params: types.CallToolRequestParams) -> types.CallToolResult:
-        call = McpCall(_request_id(), self._identity(ctx), params.name,
-                       policy_version=self._engine.policy.version)
+        call = McpCall(new_request_id(), self._identity(ctx), params.name, policy_version=self._policy.version)
         approval_id = (params.meta or {}).get(APPROVAL_META_KEY)
         try:
             result = await self._run(call, dict(params.arguments or {}),
@@ -218,7 +224,7 @@ class McpGateway:
     async def _run(self, call: McpCall, arguments: dict[str, Any], approval_id: str | None) -> types.CallToolResult:
         identity = call.identity
         principal, app = identity.principal, identity.app
-        call.payload["arguments"] = mask_json(arguments, self._engine.guard.scan)
+        call.payload["arguments"] = mask_json(arguments, self._scan)
         tool = self.catalog.proxied_tool(call.tool)
         call.server = tool.settings.server or ""
         with Timer(call, "pin"):
@@ -233,7 +239,7 @@ class McpGateway:
             raise check.refusal()
         schema = self._schema(current)
         with Timer(call, "gate"):
-            verdict = self._engine.tool_gate.check(principal, app, call.tool, arguments, schema=schema)
+            verdict = self._tool_gate.check(principal, app, call.tool, arguments, schema=schema)
         self._note(call, verdict, "input")
         if verdict.outcome == "deny":
             raise Refusal(verdict.message, code=verdict.code, status=_VERDICT_STATUS.get(verdict.code, 403))
@@ -241,10 +247,10 @@ class McpGateway:
             with Timer(call, "approval"):
                 arguments = await self._approved(call, verdict, arguments, approval_id)
             # The approved call (an approver may have edited it) is checked again as it will run now.
-            verdict = self._engine.tool_gate.check(principal, app, call.tool, arguments, schema=schema)
+            verdict = self._tool_gate.check(principal, app, call.tool, arguments, schema=schema)
             if verdict.outcome == "deny":
                 raise Refusal(verdict.message, code=verdict.code, status=_VERDICT_STATUS.get(verdict.code, 403))
-            call.payload["arguments"] = mask_json(arguments, self._engine.guard.scan)
+            call.payload["arguments"] = mask_json(arguments, self._scan)
         upstream = self.catalog.upstreams[call.server]
         started = time.perf_counter()
         try:
@@ -276,7 +282,7 @@ class McpGateway:
         call.decisions.append(decision)
         if verdict.classes:
             identity = call.identity
-            decided = self._engine.policy.engine.data_to_tool(identity.principal, identity.app, call.tool,
+            decided = self._policy.engine.data_to_tool(identity.principal, identity.app, call.tool,
                                                               verdict.classes)
             call.data += [(c, "allow" if decided[c].allowed else "block", where) for c in verdict.classes]
 
@@ -290,7 +296,7 @@ class McpGateway:
     async def _approved(self, call: McpCall, verdict: ToolVerdict, arguments: dict[str, Any],
                         approval_id: str | None) -> dict[str, Any]:
         """Hold the call for a person: create (or find) the request, wait for it, spend it once."""
-        service = self._engine.approvals
+        service = self._approvals
         principal, app = call.identity.principal, call.identity.app
         if approval_id is not None:
             approval = await service.get_for(approval_id, principal)
@@ -319,8 +325,8 @@ class McpGateway:
     async def _finish(self, call: McpCall) -> Refusal | None:
         """Make the record durable; a call whose record cannot be written is refused."""
         if call.refusal_code:
-            self._engine.metrics.count_refusal(call.refusal_code)
-        return await self._engine.writer.record(call.record(), call.payload or None)
+            self._count_refusal(call.refusal_code)
+        return await self._writer.record(call.record(), call.payload or None)
 
     @staticmethod
     def _error(call: McpCall, refusal: Refusal) -> MCPError:

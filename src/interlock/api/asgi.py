@@ -1,19 +1,25 @@
-"""The little ASGI plumbing the app needs: bounded body reads, JSON and SSE responses, errors."""
+"""The little ASGI plumbing the edge needs: bounded body reads, JSON and SSE responses.
+
+The chat route speaks raw ASGI through these helpers (it is the measured hot path); the other routes
+answer Starlette responses made by ``json_response``. Errors are ``errors.py``'s.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from interlock.errors import InvalidRequest, PayloadTooLarge, Refusal
+from interlock.errors import InvalidRequest, PayloadTooLarge
+from interlock.pipeline.parse import decode_json_object
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+__all__ = ["ASGIApp", "ClientGone", "Message", "Receive", "Scope", "Send", "convert", "encode", "headers_of",
+           "json_response", "read_body", "read_json", "read_request_body", "send_event", "send_json", "start_sse"]
+
+T = TypeVar("T")
 
 encode = msgspec.json.Encoder().encode
 
@@ -54,6 +60,24 @@ async def read_request_body(scope: Scope, receive: Receive, limit: int) -> bytes
     return await read_body(receive, limit, declared)
 
 
+async def read_json(request: Request, limit: int, max_depth: int, *, optional: bool = False) -> dict[str, Any]:
+    """A routed endpoint's JSON object body, bounded in size and depth (``{}`` for none if ``optional``)."""
+    raw = await read_request_body(request.scope, request.receive, limit)
+    if optional and not raw.strip():
+        return {}
+    return decode_json_object(raw, max_depth)
+
+
+def convert(doc: dict[str, Any], kind: type[T], what: str) -> T:
+    """``doc`` as ``kind``, or a refusal naming the field at fault (``param``)."""
+    try:
+        return msgspec.convert(doc, kind)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        param = text.rsplit("at `$.", 1)[1].rstrip("`") if "at `$." in text else None
+        raise InvalidRequest(f"Invalid {what}: {text}.", param=param) from None
+
+
 def headers_of(scope: Scope) -> dict[str, str]:
     """The request headers by lower-case name. A header sent more than once keeps every value,
     newline-separated (a newline cannot occur inside one value), so identity checks can refuse it
@@ -68,9 +92,10 @@ def headers_of(scope: Scope) -> dict[str, str]:
     return headers
 
 
-def error_document(refusal: Refusal, request_id: str) -> dict[str, Any]:
-    return {"error": {"message": refusal.message, "type": refusal.type, "param": refusal.param,
-                      "code": refusal.code, "request_id": request_id}}
+def json_response(status: int, doc: Any, request_id: str | None = None) -> Response:
+    """A JSON answer for a routed endpoint, with the request id that finds its log lines."""
+    return Response(encode(doc), status, {"x-request-id": request_id} if request_id else None,
+                    media_type="application/json")
 
 
 async def send_json(send: Send, status: int, doc: Any, request_id: str | None = None,
@@ -82,17 +107,6 @@ async def send_json(send: Send, status: int, doc: Any, request_id: str | None = 
     if extra_headers:
         headers.extend(extra_headers)
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def send_error(send: Send, refusal: Refusal, request_id: str) -> None:
-    extra = [(b"www-authenticate", b"Bearer")] if refusal.status == 401 else None
-    await send_json(send, refusal.status, error_document(refusal, request_id), request_id, extra)
-
-
-async def send_text(send: Send, status: int, body: bytes, content_type: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -1,0 +1,99 @@
+"""``POST /v1/chat/completions``: the hot path, on raw ASGI, streaming included.
+
+The app reaches this endpoint by one dictionary look-up before anything else; it reads the bounded
+body, runs the engine's pipeline and answers JSON or server-sent events. It answers its refusals
+itself with the call's request id (the one in the audit record), in the error home's shape.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from interlock.api.asgi import (
+    Receive,
+    Scope,
+    Send,
+    encode,
+    headers_of,
+    read_request_body,
+    send_event,
+    send_json,
+    start_sse,
+)
+from interlock.api.errors import error_document, send_error
+from interlock.engine import Engine
+from interlock.errors import InternalFailure, InvalidRequest, PayloadTooLarge, Refusal
+from interlock.pipeline.call import Call
+
+log = logging.getLogger("interlock.api.chat")
+
+CHAT_PATH = "/v1/chat/completions"
+
+
+class ChatEndpoint:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._limit = engine.settings.limits.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Counted while under way: the audit writer lets the loop serve them while a commit waits for the disk.
+        writer = self._engine.writer
+        writer.in_flight += 1
+        try:
+            await self._chat(scope, receive, send)
+        finally:
+            writer.in_flight -= 1
+
+    async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
+        engine = self._engine
+        headers = headers_of(scope)
+        try:
+            raw = await read_request_body(scope, receive, self._limit)
+        except (PayloadTooLarge, InvalidRequest) as bad_body:
+            call = engine.new_call("chat.completions", b"", headers)
+            engine.pipeline.refuse(call, bad_body)
+            failed = await engine.pipeline.finish(call)
+            await send_error(send, failed or bad_body, call.request_id)
+            return
+        call = engine.new_call("chat.completions", raw, headers)
+        try:
+            refused = await engine.chat(call)
+        except Exception:
+            # The pipeline refuses its own failures; one outside it is answered the same way, never the
+            # server's bare 500.
+            log.exception("call %s failed outside its stages", call.request_id)
+            refused = InternalFailure(f"The call could not be handled. Quote request id {call.request_id} to "
+                                      f"your administrator.")
+        if refused is not None:
+            await send_error(send, refused, call.request_id)
+            return
+        if call.stream_iter is None:
+            await send_json(send, 200, call.response, call.request_id)
+            return
+        await self._stream(call, send)
+
+    async def _stream(self, call: Call, send: Send) -> None:
+        pipeline = self._engine.pipeline
+        await start_sse(send, call.request_id)
+        assert call.stream_iter is not None
+        raised: Refusal | None = None
+        try:
+            async for chunk in call.stream_iter:
+                await send_event(send, encode(chunk))
+        except Refusal as refusal:
+            raised = refusal
+            pipeline.refuse(call, refusal)
+        except Exception:
+            log.exception("stream of %s failed", call.request_id)
+            pipeline.refuse(call, InternalFailure(
+                f"The stream failed mid-way. Quote request id {call.request_id} to your administrator."))
+        failed = await pipeline.finish(call)
+        if failed is not None and not call.refusal_code:
+            pipeline.refuse(call, failed)
+        if call.refusal_code:
+            # The refusal as raised keeps its error type (a blocked answer is a permission error).
+            err = raised if raised is not None and raised.code == call.refusal_code else Refusal(
+                call.refusal_message, code=call.refusal_code, status=call.status)
+            await send_event(send, encode(error_document(err, call.request_id)), more=False)
+            return
+        await send_event(send, b"[DONE]", more=False)
