@@ -18,7 +18,7 @@ from interlock.providers.mock import MockLLM
 from support.gateways import STANDARD_KEYS, Gateway, GatewayFactory
 from support.identity import JwtIssuer
 from support.ports import free_port, refusing_port
-from support.postgres import create_database, drop_database
+from support.postgres import create_database, drop_database, set_connections
 from support.stores import STORES, sqlite_url
 
 
@@ -102,3 +102,13 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         drop_database(url)
+
+
+@pytest.fixture
+def pg_gateway(gateway_factory: GatewayFactory) -> Iterator[Gateway]:
+    """A gateway of its own on PostgreSQL, for tests that cut the store off (connections are allowed again
+    afterwards); keys: plain-user and admin."""
+    gw = gateway_factory("postgresql", keys=STANDARD_KEYS[1:3])
+    yield gw
+    set_connections(gw.store_url, True)
+    gw.stop()

@@ -222,7 +222,6 @@ def test_audit_export_is_every_record_in_order_with_filters(gateway: Gateway, mo
 
 @pytest.mark.parametrize(("args", "says"), [
     pytest.param(["--role", "wizard"], "unknown role(s) wizard", id="unknown-role"),
-    pytest.param(["--tenant", "nowhere"], "unknown tenant 'nowhere'", id="unknown-tenant"),
     pytest.param(["--ttl", "0"], "positive number of seconds", id="zero-ttl"),
     pytest.param(["--ttl", "-60"], "positive number of seconds", id="negative-ttl"),
 ])

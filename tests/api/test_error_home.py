@@ -96,14 +96,6 @@ def test_the_mcp_mount_without_mcp_servers_is_404_in_the_error_shape(http: httpx
 # -- a store that fails under an admin endpoint -------------------------------------------------------
 
 
-@pytest.fixture
-def pg_gateway(gateway_factory: GatewayFactory) -> Iterator[Gateway]:
-    gw = gateway_factory("postgresql", keys=STANDARD_KEYS[2:3])
-    yield gw
-    set_pg_connections(gw.store_url, True)
-    gw.stop()
-
-
 @pytest.mark.postgres
 def test_a_store_failure_on_an_admin_endpoint_is_answered_in_the_error_shape(pg_gateway: Gateway) -> None:
     admin = bearer(pg_gateway, "admin")

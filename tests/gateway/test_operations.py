@@ -7,7 +7,6 @@ import concurrent.futures
 import shutil
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -148,14 +147,6 @@ def test_a_restart_does_not_count_the_earlier_run_s_metrics_again(gateway_factor
 
 
 # -- readiness follows the store ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def pg_gateway(gateway_factory: GatewayFactory) -> Iterator[Gateway]:
-    gw = gateway_factory("postgresql", keys=STANDARD_KEYS[1:2])
-    yield gw
-    set_connections(gw.store_url, True)
-    gw.stop()
 
 
 @pytest.mark.postgres

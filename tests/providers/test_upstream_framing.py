@@ -5,11 +5,12 @@ data, CRLF or CR line endings and minimal chunks. Also the answer size cap and r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import itertools
 import json
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -90,10 +91,18 @@ async def upstream(framing: str, encoding: str, body: bytes, status: int = 200,
     return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
 
 
-async def started(base_url: str, **extra: Any) -> OpenAIUpstream:
-    up = OpenAIUpstream("raw", ProviderSettings(base_url=base_url, read_timeout_seconds=5, **extra))
+@contextlib.asynccontextmanager
+async def served(framing: str, encoding: str, body: bytes, *, status: int = 200,
+                 content_type: bytes = b"application/json", **extra: Any) -> AsyncIterator[OpenAIUpstream]:
+    """An upstream client, started, in front of a raw server that answers every request with ``body``."""
+    server, url = await upstream(framing, encoding, body, status=status, content_type=content_type)
+    up = OpenAIUpstream("raw", ProviderSettings(base_url=url, read_timeout_seconds=5, **extra))
     await up.start()
-    return up
+    try:
+        yield up
+    finally:
+        await up.close()
+        server.close()
 
 
 FRAMINGS = ("length", "chunked", "close")
@@ -102,13 +111,8 @@ ENCODINGS = ("identity", "gzip", "deflate", "raw-deflate")
 
 @pytest.mark.parametrize(("framing", "encoding"), list(itertools.product(FRAMINGS, ENCODINGS)))
 async def test_a_whole_answer_in_every_framing_and_encoding(framing: str, encoding: str) -> None:
-    server, url = await upstream(framing, encoding, json.dumps(COMPLETION).encode())
-    up = await started(url)
-    try:
+    async with served(framing, encoding, json.dumps(COMPLETION).encode()) as up:
         doc = await up.complete({"model": "m", "messages": []})
-    finally:
-        await up.close()
-        server.close()
     assert doc["choices"][0]["message"]["content"] == "framed fine"
 
 
@@ -119,70 +123,45 @@ async def test_a_whole_answer_in_every_framing_and_encoding(framing: str, encodi
     ("close", "gzip", "crlf"),
 ])
 async def test_a_stream_in_every_framing_encoding_and_line_style(framing: str, encoding: str, style: str) -> None:
-    server, url = await upstream(framing, encoding, sse(style), content_type=b"text/event-stream")
-    up = await started(url)
-    try:
+    async with served(framing, encoding, sse(style), content_type=b"text/event-stream") as up:
         stream = await up.open_stream({"model": "m", "messages": [], "stream": True})
         text = "".join([c["choices"][0]["delta"].get("content", "") async for c in stream])
-    finally:
-        await up.close()
-        server.close()
     assert text == "framed fine"
 
 
 @pytest.mark.parametrize("framing", FRAMINGS)
 async def test_an_answer_over_the_size_cap_is_refused(framing: str) -> None:
     big = {**COMPLETION, "padding": "x" * 200_000}
-    server, url = await upstream(framing, "identity", json.dumps(big).encode())
-    up = await started(url, max_response_bytes=100_000)
-    try:
+    async with served(framing, "identity", json.dumps(big).encode(), max_response_bytes=100_000) as up:
         with pytest.raises(Retryable) as raised:
             await up.complete({"model": "m", "messages": []})
-    finally:
-        await up.close()
-        server.close()
     assert isinstance(raised.value.refusal, UpstreamUnavailable)
     assert "100000 bytes" in raised.value.refusal.message
 
 
 async def test_a_small_compressed_answer_that_expands_past_the_cap_is_refused() -> None:
     bomb = b'{"choices": [], "padding": "' + b"0" * 5_000_000 + b'"}'
-    server, url = await upstream("length", "gzip", bomb)
-    up = await started(url, max_response_bytes=1_000_000)
-    try:
+    async with served("length", "gzip", bomb, max_response_bytes=1_000_000) as up:
         with pytest.raises(Retryable) as raised:
             await up.complete({"model": "m", "messages": []})
-    finally:
-        await up.close()
-        server.close()
     assert "1000000 bytes" in raised.value.refusal.message
 
 
 async def test_a_stream_over_the_size_cap_is_cut() -> None:
     many = b"".join(b"data: " + json.dumps(CHUNKS[1]).encode() + b"\n\n" for _ in range(5_000))
-    server, url = await upstream("chunked", "identity", many, content_type=b"text/event-stream")
-    up = await started(url, max_response_bytes=50_000)
-    try:
+    async with served("chunked", "identity", many, content_type=b"text/event-stream", max_response_bytes=50_000) as up:
         with pytest.raises(Retryable) as raised:
             # Cut wherever the cap is crossed: before the first chunk or mid-stream.
             async for _ in await up.open_stream({"model": "m", "messages": [], "stream": True}):
                 pass
-    finally:
-        await up.close()
-        server.close()
     assert "50000 bytes" in raised.value.refusal.message
 
 
 @pytest.mark.parametrize("status", [401, 403])
 async def test_refused_gateway_credentials_are_the_gateways_problem(status: int) -> None:
-    server, url = await upstream("length", "identity", b'{"error": {"message": "bad key sk-...x"}}', status=status)
-    up = await started(url)
-    try:
+    async with served("length", "identity", b'{"error": {"message": "bad key sk-...x"}}', status=status) as up:
         with pytest.raises(Retryable) as raised:
             await up.complete({"model": "m", "messages": []})
-    finally:
-        await up.close()
-        server.close()
     refusal = raised.value.refusal
     assert isinstance(refusal, UpstreamAuthFailed)
     assert (refusal.status, refusal.code) == (502, "upstream_auth_failed")

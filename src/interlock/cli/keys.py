@@ -12,7 +12,7 @@ from interlock.cli.common import config_option, echo_json, with_store
 from interlock.cli.common import load_cli_settings as _settings
 from interlock.identity.keys import KeyRequestError, check_key_request, new_key
 from interlock.identity.principal import Principal
-from interlock.policy.setup import load_policies
+from interlock.policy.setup import default_policy_dir, entity_config
 from interlock.settings import ConfigError, Settings
 from interlock.store import Store
 
@@ -49,10 +49,10 @@ def keys_create(config: Path | None, name: str, principal_id: str | None, kind: 
                           roles=frozenset(roles), groups=frozenset(groups),
                           may_act_for=may_act_for or bool(act_for_ids or act_for_groups), name=name,
                           act_for_ids=frozenset(act_for_ids), act_for_groups=frozenset(act_for_groups))
-    known_roles, known_tenants = _catalogue(settings)
+    known_roles = _known_roles(settings)
 
     async def create(store: Store) -> tuple[str, str]:
-        check_key_request(principal, known_roles=known_roles, known_tenants=known_tenants, ttl_seconds=ttl, force=force,
+        check_key_request(principal, known_roles=known_roles, ttl_seconds=ttl, force=force,
                           holds_keys=await store.holds_key(principal.tenant, principal.id))
         key, record = new_key(name, principal, ttl_seconds=ttl, created_by=f"cli:{getpass.getuser()}", forced=force)
         await store.create_key(record)
@@ -69,15 +69,13 @@ def keys_create(config: Path | None, name: str, principal_id: str | None, kind: 
         click.echo(f"(id {key_id}; shown once: store it now)", err=True)
 
 
-def _catalogue(settings: Settings) -> tuple[frozenset[str], frozenset[str]]:
-    """The roles and tenants the policy catalogue knows (entities.yaml beside the policies, or the settings)."""
+def _known_roles(settings: Settings) -> frozenset[str]:
+    """The roles the policy catalogue knows (entities.yaml beside the policies, or policy.roles). Read
+    from the catalogue alone, so keys can be made while the policy set itself is being fixed."""
     try:
-        holder = load_policies(settings)
+        return frozenset(entity_config(settings, settings.policy.dir or default_policy_dir()).roles)
     except ConfigError as exc:
         raise click.ClickException(f"{settings.source}: {exc}") from None
-    assert holder is not None
-    config = holder.engine.config
-    return frozenset(config.roles), frozenset(config.tenants)
 
 
 @keys.command("list")

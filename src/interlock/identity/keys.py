@@ -76,8 +76,8 @@ class KeyRequestError(ValueError):
     """A key that must not be created as asked; the message says what to change."""
 
 
-def check_key_request(principal: Principal, *, known_roles: frozenset[str], known_tenants: frozenset[str],
-                      ttl_seconds: float | None, holds_keys: bool, force: bool) -> None:
+def check_key_request(principal: Principal, *, known_roles: frozenset[str], ttl_seconds: float | None,
+                      holds_keys: bool, force: bool) -> None:
     """Refuse a key that would borrow an identity or name what the catalogue does not know.
 
     ``holds_keys``: the principal already holds keys. A new key for them acts as them, so it needs
@@ -85,9 +85,6 @@ def check_key_request(principal: Principal, *, known_roles: frozenset[str], know
     """
     if ttl_seconds is not None and not ttl_seconds > 0:
         raise KeyRequestError(f"the lifetime must be a positive number of seconds, not {ttl_seconds!r}")
-    if principal.tenant not in known_tenants:
-        raise KeyRequestError(f"unknown tenant {principal.tenant!r}: the policy catalogue knows "
-                              f"{', '.join(sorted(known_tenants))} (entities.yaml or policy.tenants)")
     unknown = sorted(principal.roles - known_roles)
     if unknown:
         raise KeyRequestError(f"unknown role(s) {', '.join(unknown)}: the policy catalogue knows "
