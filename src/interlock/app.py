@@ -25,6 +25,7 @@ from interlock.errors import (
     NotFound,
     PayloadTooLarge,
     Refusal,
+    RequestTimeout,
 )
 from interlock.http import (
     ASGIApp,
@@ -172,7 +173,7 @@ class InterlockApp:
         headers = headers_of(scope)
         try:
             raw = await self._body(scope, receive)
-        except (PayloadTooLarge, InvalidRequest) as bad_body:
+        except (PayloadTooLarge, InvalidRequest, RequestTimeout) as bad_body:
             call = self.engine.new_call("chat.completions", b"", headers)
             self.engine.pipeline.refuse(call, bad_body)
             failed = await self.engine.pipeline.finish(call)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import msgspec
 
-from interlock.errors import InvalidRequest, PayloadTooLarge, Refusal
+from interlock.errors import InvalidRequest, PayloadTooLarge, Refusal, RequestTimeout
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -16,6 +17,10 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 encode = msgspec.json.Encoder().encode
+
+# The scope extension in which the server (interlock.server) gives the loop time by which the request
+# body must have arrived, and the setting it came from: {"at": float, "seconds": float}.
+BODY_DEADLINE = "interlock.body_deadline"
 
 
 class ClientGone(Exception):
@@ -51,7 +56,19 @@ async def read_request_body(scope: Scope, receive: Receive, limit: int) -> bytes
                 declared = int(v)
             except ValueError:
                 raise InvalidRequest("The Content-Length header is not a number.") from None
-    return await read_body(receive, limit, declared)
+    deadline = scope.get("extensions", {}).get(BODY_DEADLINE)
+    if deadline is None:
+        return await read_body(receive, limit, declared)
+    try:
+        async with asyncio.timeout_at(deadline["at"]):
+            return await read_body(receive, limit, declared)
+    except TimeoutError:
+        raise body_timeout(deadline["seconds"]) from None
+
+
+def body_timeout(seconds: float) -> RequestTimeout:
+    return RequestTimeout(f"The request body did not arrive within {seconds:g} s of its headers; send the "
+                          "request whole and promptly.")
 
 
 def headers_of(scope: Scope) -> dict[str, str]:
