@@ -154,6 +154,13 @@ def test_the_next_request_on_a_kept_alive_connection_has_its_own_header_deadline
 def test_unfinished_body_gets_408_with_a_request_id_and_the_connection_is_closed(gw: Gateway, framing: str) -> None:
     body = json.dumps(CHAT).encode()
     with connect(gw) as sock:
+        # A whole request sent in pieces, in time, is answered; the connection stays open for the next.
+        sock.sendall(chat_head(gw, f"Content-Length: {len(body)}\r\n"))
+        sock.sendall(body[:20])
+        sock.sendall(body[20:])
+        done = read_answer(sock)
+        assert done.status == 200, done
+        assert json.loads(done.body)["choices"][0]["message"]["content"] == "hi"
         if framing == "short-content-length":
             sock.sendall(chat_head(gw, f"Content-Length: {len(body)}\r\n") + body[:10])
         else:
@@ -191,9 +198,14 @@ def test_a_body_nobody_reads_cannot_keep_the_connection_open(gw: Gateway) -> Non
 
 
 def test_headers_over_the_limit_get_431_and_the_connection_is_closed(gw: Gateway) -> None:
+    pad = b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nX-Pad: " + b"a" * (MAX_HEADER_BYTES // 2)
     with connect(gw) as sock:
+        # Under the limit: answered, kept alive, and the count starts again for the next request.
+        for _ in range(2):
+            sock.sendall(pad + b"\r\n\r\n")
+            assert read_answer(sock).status == 200
         # Never ending: without a bound, the server would keep every byte until the header deadline.
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nX-Pad: " + b"a" * (2 * MAX_HEADER_BYTES))
+        sock.sendall(pad + b"a" * MAX_HEADER_BYTES)
         answer = read_answer(sock)
         assert answer.status == 431, answer
         assert answer.headers["connection"] == "close"
@@ -202,28 +214,6 @@ def test_headers_over_the_limit_get_431_and_the_connection_is_closed(gw: Gateway
         assert str(MAX_HEADER_BYTES) in error["message"]
         assert error["request_id"] == answer.headers["x-request-id"]
         assert closed_by_server(sock)
-
-
-def test_headers_under_the_limit_are_answered(gw: Gateway) -> None:
-    with connect(gw) as sock:
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nX-Pad: " + b"a" * (MAX_HEADER_BYTES // 2)
-                     + b"\r\n\r\n")
-        assert read_answer(sock).status == 200
-        # Kept alive, and the count starts again for the next request.
-        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nX-Pad: " + b"a" * (MAX_HEADER_BYTES // 2)
-                     + b"\r\n\r\n")
-        assert read_answer(sock).status == 200
-
-
-def test_a_complete_request_on_time_is_answered(gw: Gateway) -> None:
-    body = json.dumps(CHAT).encode()
-    with connect(gw) as sock:
-        sock.sendall(chat_head(gw, f"Content-Length: {len(body)}\r\n"))
-        sock.sendall(body[:20])
-        sock.sendall(body[20:])
-        answer = read_answer(sock)
-        assert answer.status == 200, answer
-        assert json.loads(answer.body)["choices"][0]["message"]["content"] == "hi"
 
 
 def test_many_slow_peers_do_not_stop_normal_calls_and_are_all_closed(gw: Gateway) -> None:
