@@ -81,6 +81,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         # Between a request's first byte and the end of its headers; between that and the end of its body.
         self._in_headers = False
         self._in_body = False
+        self._body_deadline = 0.0
+        # Handed to another protocol (a WebSocket): nothing here applies any more.
+        self._upgraded = False
         # Bytes received since the last request's headers ended (httptools keeps headers without a bound).
         self._header_bytes = 0
         self._admitted = True
@@ -104,7 +107,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         # uvicorn's keep-alive timer is cancelled by any byte; the header deadline is not, so a peer
         # cannot keep a connection by sending a request one byte at a time.
         super().data_received(data)
-        if self._in_body or self.transport.is_closing():
+        if self._upgraded or self.transport.is_closing():
+            return
+        if self._in_body:
+            # Armed only for a body still to come: a request that arrives in one read costs no timer.
+            if self._body_timer is None:
+                self._body_timer = self.loop.call_at(self._body_deadline, self._body_deadline_passed, self.cycle)
             return
         if self._header_bytes > self.limits.max_header_bytes:
             # Counted per read, so the read that crosses the limit may still complete the headers: the
@@ -135,9 +143,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._in_body = True
         self._header_bytes = 0
         self._cancel_header_timer()
-        deadline = self.loop.time() + self.limits.body_timeout
+        self._body_deadline = self.loop.time() + self.limits.body_timeout
         self.scope.setdefault("extensions", {})[BODY_DEADLINE] = {
-            "at": deadline, "seconds": self.limits.body_timeout}
+            "at": self._body_deadline, "seconds": self.limits.body_timeout}
         if not self._admitted:
             # Re-judged now: a connection opened while the server was full is served if room came since.
             self._admitted = len(self.connections) <= self.limits.max_connections
@@ -150,12 +158,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             finally:
                 self.app = app
         if self.parser.should_upgrade() and self._should_upgrade():
-            return
-        self._body_timer = self.loop.call_at(deadline, self._body_deadline_passed, self.cycle)
+            self._upgraded = True
+            self._in_body = False
 
     def on_message_complete(self) -> None:
         self._in_body = False
         self._cancel_body_timer()
+        # The body is all here: the app need not read it under a deadline (nor pay for one).
+        self.scope["extensions"].pop(BODY_DEADLINE, None)
         super().on_message_complete()
 
     # -- deadlines --------------------------------------------------------------------------------

@@ -59,6 +59,8 @@ def serve(config: Path | None, host: str | None, port: int | None, workers: int 
     uvicorn.run("interlock.app:create_app", factory=True, host=srv.host, port=srv.port, workers=srv.workers,
                 # uvicorn's httptools protocol with read deadlines and the connection cap (interlock.server).
                 loop="uvloop", http=protocol_factory(limits), backlog=srv.backlog,
+                # No surface speaks WebSocket: an upgrade request stays an HTTP request, under the deadlines.
+                ws="none",
                 log_level="warning", access_log=False,
                 # Nothing reads the client's address, so no X-Forwarded-For rewriting per request.
                 proxy_headers=False,
