@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -111,3 +114,24 @@ def test_an_answer_longer_than_the_deadlines_is_not_cut(streaming: int) -> None:
     assert data.startswith(b"HTTP/1.1 200 ")
     assert b"tick" in data
     assert b"done" in data
+
+
+def test_the_open_file_limit_is_raised_for_the_connection_cap() -> None:
+    # In a child process: the limit is the process's own, and lowering it here would outlast the test.
+    code = (
+        "import resource\n"
+        "from interlock.server import ensure_open_files\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))\n"
+        "warning = ensure_open_files(2000)\n"
+        "print(resource.getrlimit(resource.RLIMIT_NOFILE)[0], hard, warning is None)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    soft, hard, quiet = int(out[0]), int(out[1]), out[2] == "True"
+    if hard == resource.RLIM_INFINITY or hard >= 2000:
+        assert soft == 2000
+        assert quiet
+    else:
+        # The hard limit is as far as it goes, and the operator is told.
+        assert soft == hard
+        assert not quiet

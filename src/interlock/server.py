@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import resource
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,22 @@ class ConnectionLimits:
 def protocol_factory(limits: ConnectionLimits) -> Any:
     """What uvicorn's ``http`` option takes: a callable building the protocol, picklable for workers."""
     return functools.partial(GuardedHttpProtocol, limits=limits)
+
+
+def ensure_open_files(needed: int) -> str | None:
+    """Raise this process's open-file limit (inherited by its workers) to ``needed`` if the hard limit
+    allows; a connection accepted past the limit fails before the cap can answer it. Returns a warning
+    when the limit stays lower."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return None
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < needed:
+        return (f"the open-file limit is {target}, below the {needed} that server.max_connections and the "
+                "upstream connection pools may need; raise it (ulimit -n) or lower server.max_connections")
+    return None
 
 
 def _raw_refusal(refusal: Refusal, default_headers: list[tuple[bytes, bytes]]) -> bytes:
