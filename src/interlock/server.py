@@ -12,8 +12,10 @@ with no last chunk) would hold its slot for ever. Here every request has two dea
   out, closes it at once when the app has answered without reading the body, and answers 408 itself
   if, a grace period later, nothing has answered at all.
 
-And each worker serves at most ``max_connections`` connections: a request on a connection opened
-over the cap gets 503 and the connection is closed.
+The request line and headers may take ``max_header_bytes`` (httptools keeps them without a bound):
+more gets 431 and the connection is closed. And each worker serves at most ``max_connections``
+connections: a request on a connection opened over the cap gets 503 in the error shape (uvicorn's own
+``limit_concurrency`` answers in plain text, without a request id) and the connection is closed.
 """
 
 from __future__ import annotations
