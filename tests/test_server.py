@@ -135,3 +135,11 @@ def test_the_open_file_limit_is_raised_for_the_connection_cap() -> None:
         # The hard limit is as far as it goes, and the operator is told.
         assert soft == hard
         assert not quiet
+
+
+def test_pipelined_requests_are_all_answered_in_order(mounted: int) -> None:
+    one = b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nbody"
+    last = b"GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    data = exchange(mounted, one + one + last)
+    assert data.count(b"HTTP/1.1 200 ") == 3
+    assert data.endswith(b"\r\n\r\nok")
