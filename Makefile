@@ -29,9 +29,10 @@ lint: install-test
 test: lint
 	$(BIN)/python -m pytest -q $(ARGS)
 
-## Benchmarks: each writes its report under benchmarks/reports/ (the gateway one needs wrk).
+## Benchmarks: each writes its report under benchmarks/reports/ (the gateway and connection ones need wrk).
 bench: install-test .venv-presidio
 	$(BIN)/python benchmarks/gateway_bench.py
+	$(BIN)/python benchmarks/connection_bench.py
 	$(BIN)/python benchmarks/detect_bench.py
 	$(BIN)/python benchmarks/policy_bench.py
 	$(BIN)/python benchmarks/audit_append_bench.py

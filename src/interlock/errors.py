@@ -35,6 +35,18 @@ class PayloadTooLarge(Refusal):
     code = "request_too_large"
 
 
+class RequestTimeout(Refusal):
+    """The peer did not send its whole request in time; the connection is closed after this answer."""
+
+    status = 408
+    code = "request_timeout"
+
+
+class HeadersTooLarge(Refusal):
+    status = 431
+    code = "headers_too_large"
+
+
 class Unauthenticated(Refusal):
     status = 401
     code = "invalid_api_key"

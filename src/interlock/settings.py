@@ -28,10 +28,22 @@ class ServerSettings(_Frozen):
     shutdown_grace_seconds: Annotated[float, Field(gt=0)] = 30.0
     # Mount the built-in mock model at /_mock on this server (the embedded default does).
     mount_mock: bool = False
+    # A peer must finish sending a request's headers within this time (counted from its first byte, or
+    # from the connection's opening), and its body within body_timeout_seconds of the headers; otherwise
+    # it gets 408 and the connection is closed, so a peer that never finishes cannot hold a worker's slot.
+    header_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
+    body_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    # Open connections one worker serves; a request on a connection over the cap gets 503 and the
+    # connection is closed. Each may hold up to limits.max_body_bytes while its body arrives.
+    max_connections: Annotated[int, Field(ge=1, le=100_000)] = 1024
+    # Connections the kernel queues before the server accepts them (capped by net.core.somaxconn).
+    backlog: Annotated[int, Field(ge=1, le=65_535)] = 2048
 
 
 class LimitSettings(_Frozen):
     max_body_bytes: Annotated[int, Field(ge=1024)] = 8 * 1024 * 1024
+    # The request line and headers together; more gets 431 and the connection is closed.
+    max_header_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
     max_json_depth: Annotated[int, Field(ge=4, le=512)] = 64
     max_messages: Annotated[int, Field(ge=1)] = 4096
 

@@ -6,6 +6,7 @@ answer Starlette responses made by ``json_response``. Errors are ``errors.py``'s
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, TypeVar
 
 import msgspec
@@ -13,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from interlock.errors import InvalidRequest, PayloadTooLarge
+from interlock.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
 from interlock.pipeline.parse import decode_json_object
 
 __all__ = ["ASGIApp", "ClientGone", "Message", "Receive", "Scope", "Send", "convert", "encode", "headers_of",
@@ -22,6 +23,10 @@ __all__ = ["ASGIApp", "ClientGone", "Message", "Receive", "Scope", "Send", "conv
 T = TypeVar("T")
 
 encode = msgspec.json.Encoder().encode
+
+# The scope extension in which the server (interlock.server) gives the loop time by which the request
+# body must have arrived, and the setting it came from: {"at": float, "seconds": float}.
+BODY_DEADLINE = "interlock.body_deadline"
 
 
 class ClientGone(Exception):
@@ -57,7 +62,19 @@ async def read_request_body(scope: Scope, receive: Receive, limit: int) -> bytes
                 declared = int(v)
             except ValueError:
                 raise InvalidRequest("The Content-Length header is not a number.") from None
-    return await read_body(receive, limit, declared)
+    deadline = scope.get("extensions", {}).get(BODY_DEADLINE)
+    if deadline is None:
+        return await read_body(receive, limit, declared)
+    try:
+        async with asyncio.timeout_at(deadline["at"]):
+            return await read_body(receive, limit, declared)
+    except TimeoutError:
+        raise body_timeout(deadline["seconds"]) from None
+
+
+def body_timeout(seconds: float) -> RequestTimeout:
+    return RequestTimeout(f"The request body did not arrive within {seconds:g} s of its headers; send the "
+                          "request whole and promptly.")
 
 
 async def read_json(request: Request, limit: int, max_depth: int, *, optional: bool = False) -> dict[str, Any]:

@@ -25,6 +25,7 @@ def serve(config: Path | None, host: str | None, port: int | None, workers: int 
     """Run the gateway. With no settings file: SQLite here, the built-in mock model, a demo key."""
     import uvicorn
 
+    from interlock.server import ConnectionLimits, ensure_open_files, protocol_factory
     from interlock.telemetry.metrics import METRICS_DIR_ENV, clear_snapshots, metrics_dir
 
     if host is not None:
@@ -52,8 +53,20 @@ def serve(config: Path | None, host: str | None, port: int | None, workers: int 
     click.echo(f"interlock: serving on http://{srv.host}:{srv.port} ({srv.workers} worker(s), "
                f"store {shown_url(settings.store.url)}, models: {', '.join(m.alias for m in settings.models) or 'none'})",
                err=True)
+    # Every connection is a file; so are the upstream and store connections, the logs and the store's files.
+    needed = srv.max_connections + sum(p.max_connections for p in settings.providers.values()) + 256
+    warning = ensure_open_files(needed)
+    if warning is not None:
+        click.echo(f"interlock: {warning}", err=True)
+    limits = ConnectionLimits(header_timeout=srv.header_timeout_seconds, body_timeout=srv.body_timeout_seconds,
+                              max_connections=srv.max_connections,
+                              max_header_bytes=settings.limits.max_header_bytes)
     uvicorn.run("interlock.api.app:create_app", factory=True, host=srv.host, port=srv.port, workers=srv.workers,
-                loop="uvloop", http="httptools", log_level="warning", access_log=False,
+                # uvicorn's httptools protocol with read deadlines and the connection cap (interlock.server).
+                loop="uvloop", http=protocol_factory(limits), backlog=srv.backlog,
+                # No surface speaks WebSocket: an upgrade request stays an HTTP request, under the deadlines.
+                ws="none",
+                log_level="warning", access_log=False,
                 # Nothing reads the client's address, so no X-Forwarded-For rewriting per request.
                 proxy_headers=False,
                 timeout_graceful_shutdown=int(srv.shutdown_grace_seconds), lifespan="on")
