@@ -1,0 +1,255 @@
+"""The street-address recognizer: street lines of many locales, postcode lines, PO boxes, labelled fields.
+
+Every pattern reports group 1 (see ``forms``). Scores: a street line with a street-type word and a house
+number stands alone (0.6); shapes that ordinary text also has (a capitalised word and a number before a
+city, a bare postcode and city) start below the detector's floor and need an address word nearby.
+``validate`` drops what names something else before a number ("Order 1234", "Windows 10") and years
+written where a house number would be.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Container
+
+from interlock.detect.context import window_tokens
+from interlock.detect.finding import Finding
+from interlock.detect.recognizer import Opener, Pattern, Recognizer, ScanText, compile_re2, relax_bounds
+from interlock.detect.recognizers.address import forms
+from interlock.detect.recognizers.address import words as w
+from interlock.detect.recognizers.address.forms import (
+    DISTINCT_CODE_FIRST,
+    LEFT,
+    NAME,
+    NAME_NUMBER_SEP,
+    OPENER_UPPER,
+    REQUIRED_TAIL,
+    SEP,
+    SP,
+    TAIL,
+    UPPER,
+)
+
+_HOUSE = forms.HOUSE_NUMBER
+_COUNTRY_END = rf"(?:{SEP}{forms.COUNTRY})?"
+
+# Pattern names ``validate`` treats alike.
+_NAME_THEN_NUMBER = frozenset({"street type + name + number", "preposition street + number",
+                               "name + joined street type + number", "name + street word + number",
+                               "street line + city"})
+_LABELLED = frozenset({"labelled address", "labelled postcode"})
+
+PATTERNS: tuple[Pattern, ...] = (
+    Pattern("number + street type",
+            rf"{LEFT}({forms.UNIT_BEFORE}?{forms.LEADING_NUMBER},?{SP}"
+            rf"(?:{forms.PROPER_NAME}{SP}{forms.ENGLISH_SUFFIX}\b\.?{forms._COMPASS}"
+            rf"|(?i:{forms.NUMBER_FIRST_ROUTE}){SP}{NAME}){TAIL})", 0.6, group=1),
+    Pattern("street type + name + number",
+            rf"{LEFT}((?i:{forms.PREFIX}){SP}{NAME}{NAME_NUMBER_SEP}{_HOUSE}{TAIL})", 0.6, group=1),
+    Pattern("street grid",
+            rf"{LEFT}((?i:calle|cll?\.?|carrera|cra\.?|kra?\.?|avenida|av\.?|ak\.?|ac\.?|transversal|tv\.?"
+            rf"|diagonal|dg\.?|circular){SP}\d{{1,3}}[a-zA-Z]?(?:[ \t]?(?i:bis))?(?:[ \t][A-Z]\b)?"
+            rf"(?:[ \t](?i:sur|este|norte))?[ \t]{{0,3}}(?:#|(?i:n[º°o]\.?|no\.?))[ \t]{{0,3}}"
+            rf"\d{{1,3}}[a-zA-Z]?[ \t]?-[ \t]?\d{{1,3}}\b{TAIL})", 0.7, group=1),
+    Pattern("preposition street + number",
+            rf"{LEFT}({forms.PREPOSITION}{SP}{NAME}{NAME_NUMBER_SEP}{_HOUSE}{TAIL})", 0.55, group=1),
+    Pattern("name + joined street type + number",
+            rf"{LEFT}({UPPER}{forms.LETTERS}+(?i:{forms.JOINED_SUFFIX})\.?{NAME_NUMBER_SEP}{_HOUSE}{TAIL})",
+            0.6, group=1),
+    Pattern("name + street word + number",
+            rf"{LEFT}({forms.PROPER_NAME}{SP}(?i:{forms.SUFFIX_WORD})\.?{NAME_NUMBER_SEP}{_HOUSE}{TAIL})", 0.6, group=1),
+    Pattern("chome block",
+            rf"{LEFT}((?:\d{{1,2}}-chome[ \t,]{{0,2}})?\d{{1,4}}-\d{{1,4}}(?:-\d{{1,4}})?{SP}{NAME}"
+            rf"(?:,[ \t]*{UPPER}\p{{Ll}}+-(?i:ku|shi|cho|machi|gun|mura)\b){{0,2}}{TAIL})", 0.4, group=1),
+    Pattern("street line + city",
+            rf"{LEFT}((?:\d{{4,5}}{SP})?{UPPER}{forms.LETTERS}+(?:{SP}{UPPER}{forms.LETTERS}+){{0,2}}"
+            rf"{SP}\d{{1,4}}[a-zA-Z]?\b(?:/\d{{1,4}}[a-zA-Z]?\b)?{REQUIRED_TAIL})", 0.35, group=1),
+    Pattern("postcode + city",
+            rf"{LEFT}({DISTINCT_CODE_FIRST}[ \t]{{1,3}}(?:[-–][ \t]?)?{forms.CITY}{_COUNTRY_END})", 0.5, group=1),
+    Pattern("plain postcode + city",
+            rf"{LEFT}({forms.PLAIN_CODE_FIRST}[ \t]{{1,3}}{forms.CITY}{_COUNTRY_END})", 0.3, group=1),
+    Pattern("city + postcode",
+            rf"{LEFT}({forms.CITY_THEN_DISTINCT_CODE}{_COUNTRY_END})", 0.5, group=1),
+    Pattern("postcode",
+            rf"{LEFT}((?:(?:{forms.STATE}|{forms.PROVINCE}){SP}(?:{forms.US_ZIP}|{forms.CA_POSTCODE})"
+            rf"|{forms.UK_POSTCODE}|{forms.CA_POSTCODE}){_COUNTRY_END})", 0.5, group=1),
+    Pattern("eircode", rf"{LEFT}({forms.EIRCODE})", 0.4, group=1),
+    Pattern("PO box",
+            rf"{LEFT}((?i:{forms.PO_BOX_WORD})[ \t]?(?:[Nn][ºo°]\.?[ \t]?|#[ \t]?)?\d{{1,6}}\b(?:[ \t]\d{{2}}\b){{0,2}}"
+            rf"{TAIL})", 0.6, group=1),
+    Pattern("short PO box",
+            rf"{LEFT}({forms.PO_BOX_SHORT}\.?[ \t]?\d{{1,6}}\b(?:[ \t]\d{{2}}\b){{0,2}}{TAIL})", 0.45, group=1),
+    Pattern("labelled address", rf"{LEFT}{forms.LABELLED}", 0.7, group=1),
+    Pattern("labelled postcode", rf"{LEFT}{forms.LABELLED_POSTCODE}", 0.65, group=1),
+)
+
+_LETTER = f"[{OPENER_UPPER}]"
+_NUMBER_FIRST_OPENER = r"(?:\d{1,5}[-/]){0,2}\d{1,5}[A-Za-z]?,?[ \t]{1,3}"
+_SUFFIX_OPENER = rf"(?i:{forms.SUFFIX_WORD}|{forms.JOINED_SUFFIX})\.?,?[ \t]{{1,3}}"
+_NUMBER_COMMA = r"\d{1,4}[a-zA-Z]?(?:/\d{1,4}[a-zA-Z]?)?(?:[ \t]{0,3},[ \t]{0,3}|[ \t]{0,3}\r?\n[ \t]{0,3})"
+# How far before its opener a street line can start (a street name, a city before its postcode).
+_LEAD = 64
+_GAPS = 18
+_REACH = 240
+# An opener ends in the first letters of the word after a space; while that word is still arriving, its
+# ``pending`` form (the opener up to the space, then any partial word) holds the text.
+_PARTIAL = r"\S{0,8}"
+
+OPENERS: tuple[Opener, ...] = (
+    # A number, then a capitalised word or a street type written in lower case ("12 rue", "5, avenue").
+    Opener(_NUMBER_FIRST_OPENER + rf"(?:{_LETTER}|(?i:{forms.NUMBER_FIRST_ROUTE}|bis|ter))", lead=8, gaps=_GAPS,
+           reach=_REACH, case_insensitive=False, pending=_NUMBER_FIRST_OPENER + _PARTIAL),
+    # A street type before the name ("ul. K", "Via R", "calle de", "Carrera 7").
+    Opener(rf"(?i:{forms.PREFIX})[ \t]{{1,3}}(?:[{OPENER_UPPER}0-9]|{forms.PARTICLES}[ \t]|[dlDL]['’])", gaps=_GAPS,
+           reach=_REACH, case_insensitive=False, pending=rf"(?i:{forms.PREFIX})[ \t]{{1,3}}{_PARTIAL}"),
+    Opener(rf"{forms.PREPOSITION}[ \t]{{1,3}}{_LETTER}", gaps=_GAPS, reach=_REACH, case_insensitive=False,
+           pending=rf"{forms.PREPOSITION}[ \t]{{1,3}}{_PARTIAL}"),
+    # A street type after the name, then the house number: the name comes before the opener.
+    Opener(_SUFFIX_OPENER + r"(?:\d|(?i:n[º°o]|no|nr|#|s/n))", lead=_LEAD, gaps=_GAPS, reach=_REACH,
+           case_insensitive=False, pending=_SUFFIX_OPENER + _PARTIAL),
+    # A house number then a comma or a line break: a plain street line before a city or postcode line.
+    Opener(_NUMBER_COMMA + f"[0-9{OPENER_UPPER}]", lead=_LEAD, gaps=_GAPS, reach=_REACH, case_insensitive=False,
+           pending=_NUMBER_COMMA + _PARTIAL),
+    # Postcodes written after the city: the city comes before the opener.
+    Opener(r"[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}", lead=_LEAD, gaps=4, reach=_REACH, case_insensitive=False,
+           pending=r"[A-Z]{1,2}\d[A-Z\d]?[ \t]{1,3}"),
+    Opener(r"[A-Z]\d[A-Z][ \t]?\d[A-Z]\d", lead=_LEAD, gaps=4, reach=_REACH, case_insensitive=False,
+           pending=r"[A-Z]\d[A-Z][ \t]{1,3}"),
+    Opener(r"(?:[A-Z]\d{2}|D6W)[ \t]?[0-9A-Z]{4}", lead=_LEAD, gaps=4, reach=_REACH, case_insensitive=False,
+           pending=r"(?:[A-Z]\d{2}|D6W)[ \t]{1,3}"),
+    Opener(r"[A-Z]{2}[ \t]{1,3}\d{5}", lead=_LEAD, gaps=4, reach=_REACH, case_insensitive=False,
+           pending=r"[A-Z]{2}[ \t]{1,3}\d{0,4}"),
+    Opener(r"\d{5}-\d{3}", lead=_LEAD, gaps=4, reach=_REACH, case_insensitive=False, pending=r"\d{5}-\d{0,2}"),
+    # Post-office boxes and labelled fields.
+    Opener(rf"(?i:{forms.PO_BOX_WORD})[ \t]?(?:[Nn][ºo°]\.?[ \t]?|#[ \t]?)?\d", gaps=_GAPS, reach=_REACH,
+           case_insensitive=False, pending=rf"(?i:{forms.PO_BOX_WORD})[ \t]?{_PARTIAL}"),
+    Opener(rf"{forms.PO_BOX_SHORT}\.?[ \t]?\d", gaps=_GAPS, reach=_REACH, case_insensitive=False, pending=""),
+    Opener(rf"{forms.ADDRESS_LABEL}{forms.LABEL_END}", gaps=24, reach=_REACH, case_insensitive=False, pending=""),
+    Opener(rf"{forms.POSTCODE_LABEL}{forms.LABEL_END}", gaps=4, reach=_REACH, case_insensitive=False, pending=""),
+    # An apartment written before the street line ("Flat 3, 12 High Street").
+    Opener(r"(?i:flat|apt|apartment|unit|suite|apto|piso)\.?[ \t]?#?[0-9A-Z]", gaps=_GAPS, reach=_REACH,
+           case_insensitive=False, pending=""),
+)
+
+# Words before "address" that make it something other than a postal address.
+_NOT_POSTAL = frozenset({
+    "email", "e", "mail", "ip", "ipv4", "ipv6", "mac", "wallet", "web", "website", "server", "bind", "listen",
+    "remote", "host", "memory", "return", "base", "url", "bitcoin", "btc", "eth", "ethereum", "contract",
+    "network", "gateway", "proxy", "dns", "broadcast", "multicast", "hardware", "virtual", "register", "pointer",
+    "smtp", "sender", "recipient", "reply", "from", "to", "physical", "local", "public", "private", "node",
+    "peer", "socket", "endpoint", "api", "hex", "deposit", "withdrawal", "receiving", "payout",
+})
+_ADDRESS_WORDS = frozenset({"address", "addr", "adresse", "adres", "adresa", "dirección", "direccion", "endereço"})
+# Letter pairs that follow four digits in ordinary text ("4096 MB", "1080 HD") and that Dutch
+# postcodes do not use.
+_NOT_DUTCH = frozenset({"MB", "GB", "KB", "TB", "PB", "HD", "AD", "BC", "AM", "PM", "UK", "US", "EU", "OK", "ID",
+                        "TV", "PC", "SA", "SD", "SS", "CE", "AC", "DC", "FM", "HP", "PS", "CC", "GT", "XL", "MP"})
+_DUTCH = compile_re2(r"^[1-9]\d{3}[ \t]?([A-Z]{2})[ \t]")
+_POSTCODE_INSIDE = compile_re2(
+    rf"(?:^|[^\p{{L}}\p{{N}}])(?:{DISTINCT_CODE_FIRST}|{forms.PLAIN_CODE_FIRST}|{forms.UK_POSTCODE}"
+    rf"|{forms.CA_POSTCODE}|{forms.EIRCODE})")
+
+
+def _tokens(value: str) -> list[str]:
+    """Runs of letters and runs of digits, in order."""
+    out: list[str] = []
+    run: list[str] = []
+    run_kind = 0
+    for ch in value:
+        kind = 1 if ch.isdigit() else 2 if ch.isalpha() else 0
+        if kind != run_kind:
+            if run_kind:
+                out.append("".join(run))
+            run, run_kind = [], kind
+        if kind:
+            run.append(ch)
+    if run_kind:
+        out.append("".join(run))
+    return out
+
+
+def _street_line(value: str) -> str:
+    """The street line: up to the first comma or line break after the first digit."""
+    digit = next((i for i, ch in enumerate(value) if ch.isdigit()), len(value))
+    ends = [i for i in (value.find(",", digit), value.find("\n", digit)) if i >= 0]
+    return value[:min(ends)] if ends else value
+
+
+def _names_something_else(token: str) -> bool:
+    return token[:1].isupper() and token.casefold() in w.NOT_STREETS
+
+
+class StreetAddressRecognizer(Recognizer):
+    name = "street_address"
+    data_class = "pii.address"
+    max_len = _REACH
+    openers = OPENERS
+    patterns = PATTERNS
+    context = w.CONTEXT
+    lookbehind = 1
+
+    def validate(self, value: str, pattern: Pattern) -> float | None:
+        tokens = _tokens(value)
+        numbers = [t for t in tokens if t[0].isdigit()]
+        if pattern.name in _LABELLED:
+            return self._labelled(value, tokens, numbers, pattern)
+        for before, after in itertools.pairwise(_tokens(_street_line(value))):
+            # A capitalised word naming something else, before a number ("Order 1234") or after one
+            # ("3 Monday"), is not a street.
+            if (after[0].isdigit() and _names_something_else(before)) or (
+                    before[0].isdigit() and _names_something_else(after)):
+                return None
+        if pattern.name in _NAME_THEN_NUMBER and len(numbers) == 1 and len(numbers[0]) == 4 \
+                and 1900 <= int(numbers[0]) <= 2099:
+            return None  # "Berliner Markt 2024": a year, not a house number
+        if pattern.name == "postcode + city":
+            dutch = _DUTCH.search(value)
+            if dutch is not None and dutch.group(1) in _NOT_DUTCH:
+                return None
+        # Plain shapes that carry a postcode, or Japanese ward and block words, are addresses on their own.
+        sure = (pattern.name == "street line + city" and _POSTCODE_INSIDE.search(value[1:]) is not None) or (
+            pattern.name == "chome block" and any(s in value for s in ("-ku", "-shi", "-cho", "chome", "〒")))
+        return pattern.score + 0.2 if sure else pattern.score
+
+    @staticmethod
+    def _labelled(value: str, tokens: list[str], numbers: list[str], pattern: Pattern) -> float | None:
+        if not numbers or "@" in value or "://" in value or value.lower().startswith(("0x", "www.")):
+            return None
+        if pattern.name == "labelled address" and (" " not in value or any(c in value for c in "()[]{}=;<>`$")):
+            return None  # code ("street = getStreet(42)"), not an address
+        if pattern.name == "labelled address" and not any(len(t) >= 2 and t[0].isalpha() for t in tokens):
+            return None
+        return pattern.score
+
+    def set_patterns(self) -> tuple[str, ...] | None:
+        # ``scan`` only merges what the base class finds, so the detector's prefilter still applies.
+        return tuple(relax_bounds(p.regex) for p in self.patterns)
+
+    def scan(self, scan: ScanText, hits: Container[int] | None = None, floor: float = 0.0) -> list[Finding]:
+        """The base scan, with overlapping findings merged: the parts of one address found by different
+        patterns (a street line, its postcode line) are one finding, not a contest the part with the
+        nearer context word would win."""
+        found = super().scan(scan, hits, floor)
+        if len(found) < 2:
+            return found
+        # Below the floor a finding is dropped later anyway; it must not stretch one that is kept.
+        weak = [f for f in found if f.confidence < floor]
+        strong = sorted((f for f in found if f.confidence >= floor), key=lambda f: (f.start, -f.end))
+        merged: list[Finding] = []
+        for f in strong:
+            last = merged[-1] if merged else None
+            if last is None or f.start >= last.end:
+                merged.append(f)
+            elif f.end > last.end or f.confidence > last.confidence:
+                best = f if f.confidence > last.confidence else last
+                merged[-1] = Finding(best.data_class, last.start, max(last.end, f.end), best.confidence,
+                                     best.detector, best.explanation)
+        return merged + weak
+
+    def context_effect(self, scan: ScanText, start: int, end: int) -> tuple[bool, bool, str] | None:
+        left, _ = window_tokens(scan.text, start, end, 24)
+        tail = left[-4:]
+        for i in range(1, len(tail)):
+            if tail[i] in _ADDRESS_WORDS and tail[i - 1] in _NOT_POSTAL:
+                return None  # "e-mail address: ...", "IP address ...", "wallet address: ..."
+        return super().context_effect(scan, start, end)
