@@ -53,6 +53,8 @@ POSITIVES: dict[str, list[tuple[str, str]]] = {
         ("Paseo de Gracia 92, 08008 Barcelona", "Paseo de Gracia 92, 08008 Barcelona"),
         ("Rua Augusta 100, 1100-053 Lisboa", "Rua Augusta 100, 1100-053 Lisboa"),
         ("Apartado 1234, Madrid", "Apartado 1234, Madrid"),
+        ("Strada Taliercio, 47\n56011, Gabella (PI)", "Strada Taliercio, 47\n56011, Gabella (PI)"),
+        ("Pasaje Los Olivos 115 Apt. 8\nJaén, 23001", "Pasaje Los Olivos 115 Apt. 8\nJaén, 23001"),
     ],
     "latin american": [
         ("Av. Paulista, 1578 - Bela Vista, São Paulo - SP, 01310-200",
@@ -65,6 +67,11 @@ POSITIVES: dict[str, list[tuple[str, str]]] = {
          "Avenida Insurgentes Sur 1602, Col. Crédito Constructor, Ciudad de México, CDMX 03940"),
         ("Carrera 7 # 32-16, Bogotá", "Carrera 7 # 32-16, Bogotá"),
         ("Calle 26 No. 13-19", "Calle 26 No. 13-19"),
+        ("Dg. 7Q # 80-4 Este\n688344\nBetulia, Santander", "Dg. 7Q # 80-4 Este\n688344\nBetulia, Santander"),
+        ("Jardim Campos, 87\nVila Nova\n31706690 Belo Horizonte / MG",
+         "Jardim Campos, 87\nVila Nova\n31706690 Belo Horizonte / MG"),
+        ("Calle Las Araucarias 263\nLlanquihue, Región de Los Lagos, 5480000",
+         "Calle Las Araucarias 263\nLlanquihue, Región de Los Lagos, 5480000"),
     ],
     "dutch, nordic, baltic": [
         ("Keizersgracht 123, 1015 CJ Amsterdam", "Keizersgracht 123, 1015 CJ Amsterdam"),
@@ -87,6 +94,8 @@ POSITIVES: dict[str, list[tuple[str, str]]] = {
         ("Strada Lipscani 5, București", "Strada Lipscani 5, București"),
         ("Dunajska cesta 5, 1000 Ljubljana", "Dunajska cesta 5, 1000 Ljubljana"),
         ("İstiklal Caddesi No: 5, Beyoğlu", "İstiklal Caddesi No: 5, Beyoğlu"),
+        ("Intrarea Diaconu Nr. 7 Bl. 71 Sc. 1 Ap. 86\nCisnadie, 555300", "Intrarea Diaconu Nr. 7 Bl. 71 Sc. 1 Ap. 86\nCisnadie, 555300"),
+        ("Mirje 77\n3170 Šempeter pri Gorici", "Mirje 77\n3170 Šempeter pri Gorici"),
     ],
     "latin-script asian": [
         ("Jl. Sudirman No. 5, Jakarta", "Jl. Sudirman No. 5, Jakarta"),
@@ -96,6 +105,11 @@ POSITIVES: dict[str, list[tuple[str, str]]] = {
         ("Teheran-ro 152, Gangnam-gu, Seoul", "Teheran-ro 152, Gangnam-gu, Seoul"),
         ("address 1-2-3 Shibuya, Shibuya-ku, Tokyo 150-0002", "1-2-3 Shibuya, Shibuya-ku, Tokyo 150-0002"),
         ("12 Rizal Street, Barangay San Antonio, Makati", "12 Rizal Street, Barangay San Antonio, Makati"),
+        ("Room 1407 Garnet Apartment, 417 Virgo Avenue, Malolos, 3000 Bulacan",
+         "Room 1407 Garnet Apartment, 417 Virgo Avenue, Malolos, 3000 Bulacan"),
+        ("Gang Kutai No. 736\nSurakarta, Jawa Tengah 57111", "Gang Kutai No. 736\nSurakarta, Jawa Tengah 57111"),
+        ("8 phố Hùng Vương Phường Tân Phú tỉnh Thanh Hóa", "8 phố Hùng Vương Phường Tân Phú tỉnh Thanh Hóa"),
+        ("H.No. 17, Sodhi Chowk\nBhagalpur-812001", "H.No. 17, Sodhi Chowk\nBhagalpur-812001"),
     ],
     "blocks and labels": [
         ("Jan Novák\nNa Průhonu 465\n530 09 Pardubice\nCzech Republic\n\nThanks",
@@ -110,6 +124,11 @@ POSITIVES: dict[str, list[tuple[str, str]]] = {
         ("Mailing address:\n77 Massachusetts Ave\nCambridge, MA 02139\nUSA",
          "77 Massachusetts Ave\nCambridge, MA 02139\nUSA"),
         ("ZIP: 94105", "94105"),
+        ("743 Rachel Burgs\nNorth Debratown, OR 97501", "743 Rachel Burgs\nNorth Debratown, OR 97501"),
+        ("17 Jones Light\nNorth Holly\nS6 7LJ", "17 Jones Light\nNorth Holly\nS6 7LJ"),
+        ("17 Kennedy Laneway\nEast Perth, WA, 6004", "17 Kennedy Laneway\nEast Perth, WA, 6004"),
+        ("Apt. 841\n77 Scott Avenue\nPort Chalmers 9023", "Apt. 841\n77 Scott Avenue\nPort Chalmers 9023"),
+        ("Gerritsingel 7\n1317 YB\n's-Hertogenbosch", "Gerritsingel 7\n1317 YB\n's-Hertogenbosch"),
     ],
 }
 
@@ -152,6 +171,16 @@ NEGATIVES: list[str] = [
     "In 2019 Apple released 3 Products",
     "Batch 12, Run 4",
     "Table 3, Row 7",
+    "Windows 11 Pro, Office 2021 and Teams 2 are installed.",
+    "Am Freitag 12 Uhr treffen wir uns.",
+    "Die Straße 5 Minuten entfernt.",
+    "Use Python 3.12, Django 5, Postgres 16 and Redis 7.",
+    "He lives in a flat with 2 Cats.",
+    "Version 3.11 of Python, Version 20 of Node.",
+    "Flight LH 400 departs from Terminal 1, Gate A12 at 13:45.",
+    "MacBook Pro 14, M3 Max 36 GB RAM, 1 TB SSD.",
+    "2024-03-12 10:45:01 INFO Started Application in 3.2 seconds",
+    "SELECT * FROM orders WHERE id = 12345 AND status = 'Shipped';",
 ]
 
 

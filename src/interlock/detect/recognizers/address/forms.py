@@ -43,11 +43,11 @@ SP = r"[ \t]{1,3}"
 PARTICLES = alternation((
     "de", "del", "de la", "de los", "de las", "des", "du", "da", "do", "dos", "das", "di", "della", "delle",
     "dei", "degli", "dello", "van", "von", "der", "den", "het", "ten", "ter", "la", "le", "les", "el", "los",
-    "las", "y", "e", "i", "of", "the", "am", "an", "im", "zum", "zur", "auf", "sur", "en", "al", "bin", "binti",
-    "dan",
+    "las", "y", "e", "i", "of", "the", "am", "an", "im", "zum", "zur", "auf", "bei", "sur", "sous", "lès", "en",
+    "al", "bin", "binti", "dan", "pri", "nad", "pod", "na", "ob", "u", "v",
 ), optional_dot=False)
 ELISION = r"(?:[dDlL]['’])?"
-NAME_WORD = rf"(?:{UPPER}{LETTERS}*\.?|\d{{1,3}}(?:st|nd|rd|th|e|er|ème|º|ª)\.?)"
+NAME_WORD = rf"(?:{UPPER}{LETTERS}*\.?|{UPPER}(?:\.{UPPER}){{1,2}}\.?|\d{{1,3}}(?:st|nd|rd|th|e|er|ème|º|ª)\.?)"
 # A street's name: capitalised words, with lower-case particles between them ("de la", "van", "della").
 PROPER_NAME = rf"{ELISION}{NAME_WORD}(?:{SP}(?:{PARTICLES}{SP}){{0,2}}{ELISION}{NAME_WORD}){{0,4}}"
 # After a street type the name may open with a particle ("calle de Alcalá", "rue du Bac").
@@ -55,12 +55,13 @@ NAME = rf"(?:{PARTICLES}{SP}){{0,2}}{PROPER_NAME}"
 
 _NUMBER_WORD = r"(?i:n[º°o]\.?|nr\.?|no\.?|n\.º|núm\.?|num\.?|número|nro\.?|#)"
 # A house number after the street: "76", "5a", "730/12", "12 A 5" (stair and door), "No. 5", "No: 12",
-# "12 bis", "s/n".
+# "12 bis", "158." (Hungarian), "s/n".
 HOUSE_NUMBER = (rf"(?:(?:{_NUMBER_WORD}[ \t]?:?[ \t]?)?\d{{1,4}}[a-zA-Z]?\b(?:[/\-]\d{{1,4}}[a-zA-Z]?\b)?"
                 r"(?:[ \t][A-Z](?:[ \t]?\d{1,3})?\b)?"
-                r"(?:[ \t]?(?i:bis|ter)\b)?|(?i:s/n)\b)")
-# A house number before the street: "221B", "12-14", "99/1", "12 bis".
-LEADING_NUMBER = r"\d{1,5}[a-zA-Z]?\b(?:[/\-]\d{1,5}[a-zA-Z]?\b)?(?:[ \t](?i:bis|ter)\b)?"
+                r"(?:[ \t]?(?i:bis|ter)\b)?\.?|(?i:s/n)\b)")
+# A house number before the street: "221B", "12-14", "99/1", "12 bis", "H.No. 17", "No. 5".
+LEADING_NUMBER = (r"(?:(?i:h\.?[ \t]?no|house[ \t]no|no|n[º°])\.?[ \t]?)?"
+                  r"\d{1,5}[a-zA-Z]?\b(?:[/\-](?:\d{1,5}[a-zA-Z]?|[A-Z])\b)?(?:[ \t](?i:bis|ter)\b)?")
 NAME_NUMBER_SEP = rf",?{SP}"
 
 # A unit's own number has a digit or is one capital letter ("Flat 3", "Apt 4B", "Unit C"): "flat is" is
@@ -72,13 +73,21 @@ UNIT = (rf"(?:,?{SP}|[ \t]*\r?\n[ \t]*)"
         r"|#[ \t]?[A-Za-z0-9\-]{1,6}\b"
         r"|\d{1,2}(?:st|nd|rd|th|º|ª|o|a|\.)?[ \t]?(?i:floor|piso|andar|étage|etage|stock|og|izq|izda|dcha|der)\b\.?"
         r"|\d{1,2}[ºª°][ \t]?[A-Za-z0-9]{1,2}\b)")
-UNIT_BEFORE = rf"(?:(?i:flat|apt|apartment|unit|suite|apto|piso)\.?[ \t]?#?{_UNIT_ID},?[ \t]{{1,3}})"
+UNIT_BEFORE_WORD = r"(?i:flat|apt|apartment|unit|suite|studio|apto|piso|room|rm|level|lot|blk|block|bldg|building)"
+# A unit, and the building it is in, before the street line: "Flat 3, ", "Apt. 841\n", "Room 1407 Garnet
+# Apartment, ", "Unit 1129 Talisay Condominiums Tower 6, ".
+UNIT_BEFORE = (rf"(?:{UNIT_BEFORE_WORD}\.?[ \t]?#?{_UNIT_ID}(?:{SP}{PROPER_NAME}(?:[ \t]\d{{1,3}}\b)?)?"
+               r"(?:,?[ \t]{1,3}|[ \t]*,?\r?\n[ \t]*))")
 
 SEP = r"(?:[ \t]*,[ \t]*|[ \t]*\r?\n[ \t]*|[ \t]{1,3}[-–|/·][ \t]{1,3}|[ \t]{1,3})"
 LINE_SEP = r"(?:[ \t]*,[ \t]*|[ \t]*\r?\n[ \t]*)"
 CITY_WORD = rf"{UPPER}{LETTERS}+\.?"
-CITY = (rf"{CITY_WORD}(?:(?:{SP}|[ \t]?[-–][ \t]?)(?:{PARTICLES}{SP}){{0,2}}{CITY_WORD}){{0,3}}"
-        r"(?:[ \t]{1,2}\d{1,2}\b|[ \t][A-Z]\b)?(?:[ \t](?i:cedex)(?:[ \t]\d{1,2}\b)?)?")
+# A city: capitalised words with particles ("Frankfurt am Main", "Šempeter pri Gorici", "'s-Hertogenbosch"),
+# then a district number or letter ("Praha 1", "København V"), "Cedex", a region code ("Milano MI",
+# "Gabella (PI)", "São Paulo - SP") or a region in brackets.
+CITY = (rf"(?:['’][st][ \-])?{CITY_WORD}(?:(?:{SP}|[ \t]?[-–][ \t]?)(?:{PARTICLES}{SP}){{0,2}}{CITY_WORD}){{0,4}}"
+        r"(?:[ \t]{1,2}\d{1,2}\b|[ \t][A-Z]\b)?(?:[ \t](?i:cedex)(?:[ \t]\d{1,2}\b)?)?"
+        r"(?:[ \t]{0,3}(?:[/\-–][ \t]{0,3})?(?:\([A-Z]{2,3}\)|[A-Z]{2}\b)|[ \t]{1,2}\([A-Z][^()\n]{1,30}\))?")
 
 UK_POSTCODE = r"(?:GIR[ \t]?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?[ \t]?\d[ABD-HJLNP-UW-Z]{2})\b"
 CA_POSTCODE = r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z][ \t]?\d[ABCEGHJ-NPRSTV-Z]\d\b"
@@ -99,31 +108,42 @@ DISTINCT_CODE_FIRST = (
     r"|[A-Z]{1,3}-\d{4,5})\b"        # country-prefixed: D-10115, CH-8001, LV-1010
 )
 PLAIN_CODE_FIRST = r"\d{4,5}\b"    # Germany, France, Spain, Italy, Finland (5); Switzerland, Austria, Nordics (4)
-CODE_FIRST_LINE = rf"(?:{DISTINCT_CODE_FIRST}|{PLAIN_CODE_FIRST})[ \t]{{1,3}}(?:[-–][ \t]?)?{CITY}"
+# After a street line the postcode may also be six to eight digits (Colombia, Romania, India, Chile, Brazil's
+# CEP without its hyphen) and the
+# city may follow on the next line.
+CODE_FIRST_LINE = (rf"(?:{DISTINCT_CODE_FIRST}|\d{{4,8}}\b)(?:,?[ \t]{{1,3}}(?:[-–][ \t]?)?|[ \t]*\r?\n[ \t]*)"
+                   rf"(?:{PARTICLES}{SP})?{CITY}")
 # Postcodes written after the city: US ZIP with state, Canada, UK, Ireland, Japan, Brazil, and a plain
-# run of digits (Mexico, Vietnam, India) after a city and an optional region code.
+# run of digits (Mexico, Australia, India, Chile) after a city and an optional region code.
 CODE_AFTER = (rf"(?:(?:{STATE}|{PROVINCE}){SP}(?:{US_ZIP}|{CA_POSTCODE})|{UK_POSTCODE}|{CA_POSTCODE}|{EIRCODE}"
-              rf"|{JP_POSTCODE}|{BR_CEP}|(?:[A-Z]{{2,4}},?{SP})?\d{{5,6}}\b)")
-_CITY_THEN = rf"{CITY}(?:,[ \t]*{CITY})?(?:[ \t]*,[ \t]*|{SP}|[ \t]*\r?\n[ \t]*)"
+              rf"|{JP_POSTCODE}|{BR_CEP}|(?:[A-Z]{{2,4}},?{SP})?\d{{4,7}}(?:-\d{{4}})?\b)")
+_CITY_THEN = rf"{CITY}(?:,[ \t]*{CITY})?(?:[ \t]*,[ \t]*|{SP}|[ \t]*[-–][ \t]*|[ \t]*\r?\n[ \t]*)"
 CITY_THEN_CODE = rf"{_CITY_THEN}{CODE_AFTER}"
 # On its own, only postcodes no other number looks like: "Tokyo 150-0002" could be a phone number and
 # "Bangkok 10110" a build number.
 CITY_THEN_DISTINCT_CODE = (rf"{_CITY_THEN}(?:(?:{STATE}|{PROVINCE}){SP}(?:{US_ZIP}|{CA_POSTCODE})|{UK_POSTCODE}"
                            rf"|{CA_POSTCODE}|{EIRCODE}|{BR_CEP})")
-CODE_ALONE = rf"(?:(?:{STATE}|{PROVINCE}){SP}(?:{US_ZIP}|{CA_POSTCODE})|{UK_POSTCODE}|{CA_POSTCODE}|{EIRCODE})"
-POSTCODE_LINE = rf"(?:{CODE_FIRST_LINE}|{CITY_THEN_CODE}|{CODE_ALONE})"
+CODE_ALONE = (rf"(?:(?:{STATE}|{PROVINCE}){SP}(?:{US_ZIP}|{CA_POSTCODE})|{UK_POSTCODE}|{CA_POSTCODE}|{EIRCODE})"
+              rf"(?:{SP}{CITY})?")
+# A region after the postcode line ("4700, Catamarca").
+POSTCODE_LINE = rf"(?:{CODE_FIRST_LINE}|{CITY_THEN_CODE}|{CODE_ALONE})(?:[ \t]*,[ \t]*{CITY})?"
 
 _DISTRICT_WORDS = alternation(words.DISTRICTS)
 DISTRICT = rf"(?:{_DISTRICT_WORDS}[ \t]?)?(?:{CITY}|\d{{1,3}}\b)"
+# Administrative units named by a word of their own may follow with only a space ("Phường Tân Phú tỉnh
+# Thanh Hóa", "Kec. Menteng").
+ADMIN = rf"(?:,?[ \t]{{1,3}}|[ \t]*\r?\n[ \t]*)(?i:{_DISTRICT_WORDS})[ \t]{{0,3}}(?:{CITY}|\d{{1,3}}\b)"
 COUNTRY = alternation(words.COUNTRIES)
 
-# What may follow a street line: units, then districts and a postcode line (and a country), or a city
-# after a comma (and a country).
-TAIL = (rf"(?:{UNIT}){{0,2}}(?:{SEP}(?:{DISTRICT}{SEP}){{0,2}}{POSTCODE_LINE}(?:{SEP}{COUNTRY})?"
+# What may follow a street line: units and named districts, then districts and a postcode line (and a
+# country), or cities after commas (and a country).
+TAIL = (rf"(?:{UNIT}){{0,3}}(?:{ADMIN}){{0,3}}(?:{SEP}(?:{DISTRICT}{SEP}){{0,2}}{POSTCODE_LINE}(?:{SEP}{COUNTRY})?"
         rf"|(?:[ \t]*,[ \t]*{CITY}){{1,2}}(?:{SEP}{COUNTRY})?)?")
 # The same, required and on a new line or after a comma: for street lines too plain to stand alone.
-REQUIRED_TAIL = (rf"(?:{UNIT}){{0,2}}(?:{LINE_SEP}(?:{DISTRICT}{LINE_SEP}){{0,2}}{POSTCODE_LINE}"
+REQUIRED_TAIL = (rf"(?:{UNIT}){{0,3}}(?:{ADMIN}){{0,3}}(?:{LINE_SEP}(?:{DISTRICT}{LINE_SEP}){{0,2}}{POSTCODE_LINE}"
                  rf"(?:{SEP}{COUNTRY})?|(?:[ \t]*,[ \t]*{CITY}){{1,2}}(?:{SEP}{COUNTRY})?)")
+# Required, and with a postcode: for a street type and name without a house number.
+POSTCODE_TAIL = (rf"(?:{LINE_SEP}(?:{DISTRICT}{LINE_SEP}){{0,2}}{POSTCODE_LINE}(?:{SEP}{COUNTRY})?)")
 
 PREFIX = alternation(words.PREFIXES)
 PREPOSITION = alternation(words.PREPOSITIONS)

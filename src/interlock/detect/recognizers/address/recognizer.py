@@ -38,6 +38,8 @@ _NAME_THEN_NUMBER = frozenset({"street type + name + number", "preposition stree
                                "name + joined street type + number", "name + street word + number",
                                "street line + city"})
 _LABELLED = frozenset({"labelled address", "labelled postcode"})
+# Plain shapes that a postcode inside makes sure.
+_PLAIN = frozenset({"street line + city", "number + name + city", "short PO box"})
 
 PATTERNS: tuple[Pattern, ...] = (
     Pattern("number + street type",
@@ -46,11 +48,13 @@ PATTERNS: tuple[Pattern, ...] = (
             rf"|(?i:{forms.NUMBER_FIRST_ROUTE}){SP}{NAME}){TAIL})", 0.6, group=1),
     Pattern("street type + name + number",
             rf"{LEFT}((?i:{forms.PREFIX}){SP}{NAME}{NAME_NUMBER_SEP}{_HOUSE}{TAIL})", 0.6, group=1),
+    Pattern("street type + name + postcode line",
+            rf"{LEFT}((?i:{forms.PREFIX}){SP}{NAME}{forms.POSTCODE_TAIL})", 0.55, group=1),
     Pattern("street grid",
-            rf"{LEFT}((?i:calle|cll?\.?|carrera|cra\.?|kra?\.?|avenida|av\.?|ak\.?|ac\.?|transversal|tv\.?"
-            rf"|diagonal|dg\.?|circular){SP}\d{{1,3}}[a-zA-Z]?(?:[ \t]?(?i:bis))?(?:[ \t][A-Z]\b)?"
+            rf"{LEFT}((?i:calle|cll?\.?|carrera|cra?\.?|kra?\.?|diag\.?|avenida|av\.?|ak\.?|ac\.?|transversal|tv\.?"
+            rf"|diagonal|dg\.?|circular){SP}\d{{1,3}}[a-zA-Z]?[ºª°]?(?:[ \t]?(?i:bis))?(?:[ \t][A-Z]\b)?"
             rf"(?:[ \t](?i:sur|este|norte))?[ \t]{{0,3}}(?:#|(?i:n[º°o]\.?|no\.?))[ \t]{{0,3}}"
-            rf"\d{{1,3}}[a-zA-Z]?[ \t]?-[ \t]?\d{{1,3}}\b{TAIL})", 0.7, group=1),
+            rf"\d{{1,3}}[a-zA-Z]?[ \t]?-[ \t]?\d{{1,3}}\b(?:[ \t](?i:sur|este|norte|oeste)\b)?{TAIL})", 0.7, group=1),
     Pattern("preposition street + number",
             rf"{LEFT}({forms.PREPOSITION}{SP}{NAME}{NAME_NUMBER_SEP}{_HOUSE}{TAIL})", 0.55, group=1),
     Pattern("name + joined street type + number",
@@ -61,8 +65,11 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern("chome block",
             rf"{LEFT}((?:\d{{1,2}}-chome[ \t,]{{0,2}})?\d{{1,4}}-\d{{1,4}}(?:-\d{{1,4}})?{SP}{NAME}"
             rf"(?:,[ \t]*{UPPER}\p{{Ll}}+-(?i:ku|shi|cho|machi|gun|mura)\b){{0,2}}{TAIL})", 0.4, group=1),
+    Pattern("number + name + city",
+            rf"{LEFT}({forms.UNIT_BEFORE}?{forms.LEADING_NUMBER},?{SP}{forms.PROPER_NAME}{REQUIRED_TAIL})", 0.35,
+            group=1),
     Pattern("street line + city",
-            rf"{LEFT}((?:\d{{4,5}}{SP})?{UPPER}{forms.LETTERS}+(?:{SP}{UPPER}{forms.LETTERS}+){{0,2}}"
+            rf"{LEFT}((?:\d{{4,5}}{SP})?{UPPER}{forms.LETTERS}+(?:{SP}{forms.LETTERS}+){{0,2}}"
             rf"{SP}\d{{1,4}}[a-zA-Z]?\b(?:/\d{{1,4}}[a-zA-Z]?\b)?{REQUIRED_TAIL})", 0.35, group=1),
     Pattern("postcode + city",
             rf"{LEFT}({DISTINCT_CODE_FIRST}[ \t]{{1,3}}(?:[-–][ \t]?)?{forms.CITY}{_COUNTRY_END})", 0.5, group=1),
@@ -127,8 +134,8 @@ OPENERS: tuple[Opener, ...] = (
     Opener(rf"{forms.ADDRESS_LABEL}{forms.LABEL_END}", gaps=24, reach=_REACH, case_insensitive=False, pending=""),
     Opener(rf"{forms.POSTCODE_LABEL}{forms.LABEL_END}", gaps=4, reach=_REACH, case_insensitive=False, pending=""),
     # An apartment written before the street line ("Flat 3, 12 High Street").
-    Opener(r"(?i:flat|apt|apartment|unit|suite|apto|piso)\.?[ \t]?#?[0-9A-Z]", gaps=_GAPS, reach=_REACH,
-           case_insensitive=False, pending=""),
+    Opener(rf"{forms.UNIT_BEFORE_WORD}\.?[ \t]?#?[0-9A-Z]", gaps=_GAPS, reach=_REACH, case_insensitive=False,
+           pending=""),
 )
 
 # Words before "address" that make it something other than a postal address.
@@ -145,9 +152,11 @@ _ADDRESS_WORDS = frozenset({"address", "addr", "adresse", "adres", "adresa", "di
 _NOT_DUTCH = frozenset({"MB", "GB", "KB", "TB", "PB", "HD", "AD", "BC", "AM", "PM", "UK", "US", "EU", "OK", "ID",
                         "TV", "PC", "SA", "SD", "SS", "CE", "AC", "DC", "FM", "HP", "PS", "CC", "GT", "XL", "MP"})
 _DUTCH = compile_re2(r"^[1-9]\d{3}[ \t]?([A-Z]{2})[ \t]")
+# A postcode no other number looks like, five digits and a city after a comma, or a run of digits at the
+# start or end of a line after a line break (the postcode line of a block).
 _POSTCODE_INSIDE = compile_re2(
-    rf"(?:^|[^\p{{L}}\p{{N}}])(?:{DISTINCT_CODE_FIRST}|{forms.PLAIN_CODE_FIRST}|{forms.UK_POSTCODE}"
-    rf"|{forms.CA_POSTCODE}|{forms.EIRCODE})")
+    rf"(?:^|[^\p{{L}}\p{{N}}])(?:{DISTINCT_CODE_FIRST}|{forms.UK_POSTCODE}|{forms.CA_POSTCODE}|{forms.EIRCODE}"
+    rf"|(?:{forms.STATE}|{forms.PROVINCE})[ \t]{{1,3}}{forms.US_ZIP})|\n[ \t]*\d{{4,8}}\b|\n[^\n]*\b\d{{4,7}}[ \t]*$|,[ \t]*\d{{5}}[ \t]+\p{{Lu}}")
 
 
 def _tokens(value: str) -> list[str]:
@@ -187,18 +196,23 @@ class StreetAddressRecognizer(Recognizer):
     patterns = PATTERNS
     context = w.CONTEXT
     lookbehind = 1
+    longest_match = True
 
     def validate(self, value: str, pattern: Pattern) -> float | None:
         tokens = _tokens(value)
         numbers = [t for t in tokens if t[0].isdigit()]
         if pattern.name in _LABELLED:
             return self._labelled(value, tokens, numbers, pattern)
-        for before, after in itertools.pairwise(_tokens(_street_line(value))):
-            # A capitalised word naming something else, before a number ("Order 1234") or after one
-            # ("3 Monday"), is not a street.
-            if (after[0].isdigit() and _names_something_else(before)) or (
-                    before[0].isdigit() and _names_something_else(after)):
-                return None
+        # A capitalised word naming something else before a number ("Order 1234", "Office 2021"), or
+        # after the first number ("3 Monday"), is not a street.
+        if any(after[0].isdigit() and _names_something_else(before)
+               for before, after in itertools.pairwise(tokens)):
+            return None
+        if any(before[0].isdigit() and _names_something_else(after)
+               for before, after in itertools.pairwise(_tokens(_street_line(value)))):
+            return None
+        if pattern.name in _NAME_THEN_NUMBER and tokens[0].casefold() in w.NOT_STREET_START:
+            return None
         if pattern.name in _NAME_THEN_NUMBER and len(numbers) == 1 and len(numbers[0]) == 4 \
                 and 1900 <= int(numbers[0]) <= 2099:
             return None  # "Berliner Markt 2024": a year, not a house number
@@ -207,7 +221,7 @@ class StreetAddressRecognizer(Recognizer):
             if dutch is not None and dutch.group(1) in _NOT_DUTCH:
                 return None
         # Plain shapes that carry a postcode, or Japanese ward and block words, are addresses on their own.
-        sure = (pattern.name == "street line + city" and _POSTCODE_INSIDE.search(value[1:]) is not None) or (
+        sure = (pattern.name in _PLAIN and _POSTCODE_INSIDE.search(value[1:]) is not None) or (
             pattern.name == "chome block" and any(s in value for s in ("-ku", "-shi", "-cho", "chome", "〒")))
         return pattern.score + 0.2 if sure else pattern.score
 

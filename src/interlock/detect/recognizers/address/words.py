@@ -13,21 +13,23 @@ PREFIXES: tuple[str, ...] = (
     # Polish, Czech, Slovak, Romanian, Croatian, Slovenian
     "ul.", "ulica", "al.", "aleja", "aleje", "pl.", "plac", "os.", "osiedle", "rondo",
     "náměstí", "nám.", "třída", "tř.", "nábřeží", "námestie", "nám", "trieda",
-    "strada", "str.", "bulevardul", "bd.", "bdul.", "calea", "aleea", "șoseaua", "soseaua", "splaiul", "piața",
+    "strada", "str.", "drumul", "fundătura", "prelungirea", "bulevardul", "bd.", "bdul.", "calea", "aleea", "șoseaua", "soseaua", "splaiul", "piața",
     "intrarea", "trg",
     # French, Belgian, Swiss
     "rue", "avenue", "boulevard", "bd", "bvd", "chemin", "allée", "allee", "impasse", "quai", "cours", "route",
     "passage", "chaussée", "rond-point", "square", "voie", "sentier", "ruelle", "faubourg", "place",
     # Italian
     "via", "viale", "v.le", "piazza", "p.za", "piazzale", "corso", "c.so", "vicolo", "largo", "contrada",
-    "lungomare", "borgo", "salita", "località", "loc.",
+    "lungomare", "borgo", "salita", "località", "loc.", "incrocio", "rotonda", "canale", "vico",
     # Spanish, Catalan, Galician, Latin American
-    "calle", "c/", "cl.", "carrer", "rúa", "avenida", "avda.", "av.", "avd.", "paseo", "pº", "passeig", "plaza",
+    "calle", "c/", "c.", "cl.", "diag.", "carrer", "rúa", "avenida", "avda.", "av.", "avd.", "paseo", "pº", "passeig", "plaza",
     "pza.", "plaça", "carrera", "cra.", "kra.", "kr.", "carretera", "ctra.", "camino", "ronda", "travesía",
-    "glorieta", "callejón", "calzada", "privada", "cerrada", "diagonal", "transversal", "circunvalar", "bulevar",
+    "glorieta", "callejón", "pasaje", "cañada", "rambla", "urbanización", "urb.", "vía", "cuesta", "senda",
+    "polígono", "calzada", "privada", "cerrada", "diagonal", "transversal", "circunvalar", "bulevar",
     # Portuguese, Brazilian
     "rua", "r.", "travessa", "tv.", "trav.", "largo", "praça", "pç.", "alameda", "al.", "estrada", "rodovia",
-    "beco", "ladeira", "servidão",
+    "beco", "ladeira", "servidão", "jardim", "vila", "quadra", "conjunto", "setor", "núcleo", "residencial",
+    "loteamento", "chácara", "sítio", "fazenda", "condomínio", "viela", "vereda", "trecho", "esplanada", "recanto",
     # Dutch
     "laan",
     # Latin-script Asian: Malay/Indonesian, Thai, Vietnamese, Filipino, Turkish
@@ -39,8 +41,8 @@ PREFIXES: tuple[str, ...] = (
 
 # Czech and Slovak street names that are a preposition and a noun ("Na Průhonu 465", "U Nemocnice 2"):
 # matched only capitalised, because in lower case they are ordinary words in many languages.
-# German ones likewise ("Am Markt 3", "An der Alster 7").
-PREPOSITIONS: tuple[str, ...] = ("Na", "Nad", "Pod", "Za", "Před", "Pred", "Ke", "Ve", "U", "K", "V",
+# German ones likewise ("Am Markt 3", "An der Alster 7"), and the Indonesian alley ("Gang Kutai No. 736").
+PREPOSITIONS: tuple[str, ...] = ("Na", "Nad", "Pod", "Za", "Před", "Pred", "Ke", "Ve", "U", "K", "V", "Gang",
                                  "Am", "An der", "Auf der", "Auf dem", "Im", "In der", "Zum", "Zur", "Unter den",
                                  "Hinter der")
 
@@ -65,7 +67,7 @@ SUFFIX_WORDS: tuple[str, ...] = (
 # Street-type endings joined to the name ("Hauptstraße 5a", "Storgatan 12", "Vesterbrogade 3",
 # "Mannerheimintie 5", "Keizersgracht 123", "Teheran-ro 152").
 JOINED_SUFFIXES: tuple[str, ...] = (
-    "straße", "strasse", "str.", "gasse", "gässli", "weg", "allee", "platz", "damm", "ufer", "chaussee", "steig",
+    "straße", "strasse", "str.", "ring", "gasse", "gässli", "weg", "allee", "platz", "damm", "ufer", "chaussee", "steig",
     "pfad", "markt",
     "straat", "laan", "gracht", "kade", "plein", "singel", "dijk", "steeg", "dreef", "lei",
     "gatan", "vägen", "gränd", "torget", "stigen", "backen", "allén", "gata", "gate", "veien", "vegen", "vei",
@@ -92,7 +94,8 @@ ENGLISH_SUFFIXES: tuple[str, ...] = (
 # ("12 rue de la Paix", "5, avenue Foch", "123 Đường Lê Lợi").
 NUMBER_FIRST_ROUTES: tuple[str, ...] = (
     "rue", "avenue", "av.", "boulevard", "bd", "bvd", "chemin", "allée", "impasse", "quai", "cours", "route",
-    "place", "square", "passage", "voie", "rond-point", "chaussée", "sentier", "faubourg", "ruelle",
+    "place", "square", "passage", "voie", "rond-point", "chaussée", "sentier", "faubourg", "ruelle", "montée", "rang",
+    "côte", "croissant", "terrasse", "promenade",
     "đường", "phố", "ngõ", "hẻm", "jalan", "jl.", "jln.", "soi", "thanon", "calle", "avenida", "rua",
 )
 
@@ -102,7 +105,7 @@ UNITS: tuple[str, ...] = (
     "Level", "Lvl",
     "Piso", "Planta", "Puerta", "Pta", "Esc", "Escalera", "Dpto", "Depto", "Departamento", "Interior", "Int",
     "Andar", "Apto", "Sala", "Bloco", "Casa", "Lote", "Étage", "Etage", "Bât", "Bâtiment", "Appartement", "App",
-    "Wohnung", "Whg", "Stock", "OG", "Stiege", "Tür", "Top", "Lgh", "Lok", "Scala", "Interno", "Int",
+    "Appartamento", "Local", "Studio", "Bl", "Bloc", "Sc", "Scara", "Et", "Etaj", "Ap", "Apartament", "Wohnung", "Whg", "Stock", "OG", "Stiege", "Tür", "Top", "Lgh", "Lok", "Scala", "Interno", "Int",
     "Blok", "Tingkat", "Lantai",
 )
 
@@ -118,7 +121,8 @@ PO_BOXES: tuple[str, ...] = (
 DISTRICTS: tuple[str, ...] = (
     "Col.", "Colonia", "Bairro", "Barrio", "Brgy.", "Barangay", "Quận", "Q.", "Phường", "P.", "Huyện", "Xã",
     "Kel.", "Kec.", "Kelurahan", "Kecamatan", "Kab.", "Kabupaten", "Mah.", "Mahallesi", "Tambon", "Amphoe",
-    "Khet", "Khwaeng", "Sector", "Distrito", "Sektor", "Taman", "RT", "RW", "Moo",
+    "Khet", "Khwaeng", "Sector", "Distrito", "Sektor", "Taman", "RT", "RW", "Moo", "tỉnh", "thành phố", "TP.",
+    "thị xã", "thị trấn", "Kota", "Desa", "Dusun", "Alcaldía", "Del.", "Mun.", "Changwat", "Kab.", "Prov.",
 )
 
 # Two-letter codes of US states, districts and territories, and of Canadian provinces.
@@ -152,7 +156,7 @@ COUNTRIES: tuple[str, ...] = (
 # Capitalised words that, before a number, name something other than a street ("Order 12345",
 # "Windows 10", "Room 4"): a candidate whose street name is one of these is dropped.
 NOT_STREETS: frozenset[str] = frozenset(w.casefold() for w in (
-    "Order", "Orders", "Version", "Ver", "Release", "Build", "Room", "Page", "Pages", "Chapter", "Step",
+    "Order", "Orders", "Version", "Ver", "Release", "Build", "Page", "Pages", "Chapter", "Step",
     "Steps", "Item", "Items", "Model", "Table", "Line", "Lines", "Sprint", "Phase", "Ticket",
     "Issue", "Invoice", "Case", "Section", "Figure", "Fig", "Part", "Season", "Episode", "Volume", "Vol",
     "Windows", "Office", "iPhone", "Python", "Java", "Node", "Series", "Plan", "Tier", "Grade", "Class", "Year",
@@ -170,7 +174,11 @@ NOT_STREETS: frozenset[str] = frozenset(w.casefold() for w in (
     "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January", "February", "March",
     "April", "May", "June", "July", "August", "September", "October", "November", "December", "Jan", "Feb",
     "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "Spring", "Summer", "Autumn", "Fall",
-    "Winter", "Q", "Total", "Subtotal", "Amount", "Price", "Qty", "Quantity", "Balance", "Score", "Points",
+    "Winter", "String", "Bring", "Offspring", "Keyring", "Earring", "Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag", "Januar", "Februar",
+    "März", "Juni", "Juli", "Oktober", "Dezember", "Uhr", "Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi",
+    "Samedi", "Dimanche", "Lunes", "Martes", "Miércoles", "Jueves", "Viernes", "Sábado", "Domingo", "Enero",
+    "Febrero", "Marzo", "Abril", "Mayo", "Junio", "Julio", "Agosto", "Septiembre", "Octubre", "Noviembre",
+    "Diciembre", "Lunedì", "Martedì", "Mercoledì", "Giovedì", "Venerdì", "Sabato", "Domenica", "Total", "Subtotal", "Amount", "Price", "Qty", "Quantity", "Balance", "Score", "Points",
     "Rank", "Vision", "Mission", "Goal", "Goals", "Option", "Options", "Error", "Errors", "Warning",
     "Code", "Status", "Port", "Channel", "Slide", "Slides", "Sheet", "Tab", "Column", "Cell", "Block",
     "Bay", "Dock", "Hall", "Cabin", "Deck", "Gen", "Generation", "Edition", "Ed", "Issue", "Id", "ID", "Ref", "Reference", "Account", "Acct", "Customer", "Client", "User", "Users",
@@ -184,6 +192,13 @@ NOT_STREETS: frozenset[str] = frozenset(w.casefold() for w in (
     "Sonoma", "Sequoia", "Python3", "Java8", "Es", "Es6", "Html", "Css", "Http", "Tls", "Ssl", "Ipv", "Usb",
     "Wave", "Layer", "Tier", "Core", "Cores", "Thread", "Threads", "Gpu", "Cpu", "Ram", "Disk", "Drive",
 ))
+
+# Articles and determiners: a street line does not start with one ("Die Straße 5 Minuten entfernt").
+NOT_STREET_START: frozenset[str] = frozenset({
+    "the", "a", "an", "this", "that", "these", "those", "our", "my", "your", "his", "her", "their", "its", "die",
+    "der", "das", "den", "dem", "des", "ein", "eine", "einen", "einem", "le", "la", "les", "un", "une", "el",
+    "los", "las", "il", "lo", "gli", "o", "os", "as", "um", "uma", "het", "een", "every", "each", "some",
+})
 
 # Words near an address that make a candidate more likely one: labels and verbs of living, sending and
 # delivering in the major European languages.
