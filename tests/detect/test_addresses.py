@@ -213,3 +213,24 @@ def test_a_number_in_prose_releases_within_a_few_words(detector: Detector) -> No
     text = "We have 3 cats at home and they are fine " + "word " * 30
     safe, _ = hold.release(text, 0)
     assert safe > text.index("cats")
+
+
+MB = 1_000_000
+# Address-shaped text with no end: every position starts a candidate. A backtracking engine, or work per
+# candidate that grew with the text, would not finish; the deadline fixture turns a hang into a failure.
+ADVERSARIAL = {
+    "street lines": "Hauptstraße 5, " * (MB // 15),
+    "street and postcode blocks": "Na Průhonu 465\n530 09 Pardubice\n" * (MB // 31),
+    "names and numbers": "Ab Cd 12, " * (MB // 10),
+    "postcodes": "1234 AB " * (MB // 8),
+    "labels": "Address: " * (MB // 9),
+    "prefixes": "ul. " * (MB // 4),
+}
+
+
+@pytest.mark.usefixtures("scan_deadline")
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_adversarial_address_input_completes(detector: Detector, name: str) -> None:
+    text = ADVERSARIAL[name]
+    findings = detector.scan(text)
+    assert all(0 <= f.start < f.end <= len(text) for f in findings)

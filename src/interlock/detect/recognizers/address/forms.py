@@ -115,15 +115,15 @@ CODE_FIRST_LINE = (rf"(?:{DISTINCT_CODE_FIRST}|\d{{4,8}}\b)(?:,?[ \t]{{1,3}}(?:[
                    rf"(?:{PARTICLES}{SP})?{CITY}")
 # Postcodes written after the city: US ZIP with state, Canada, UK, Ireland, Japan, Brazil, and a plain
 # run of digits (Mexico, Australia, India, Chile) after a city and an optional region code.
-CODE_AFTER = (rf"(?:(?:{STATE}|{PROVINCE}){SP}(?:{US_ZIP}|{CA_POSTCODE})|{UK_POSTCODE}|{CA_POSTCODE}|{EIRCODE}"
+CODE_AFTER = (rf"(?:(?:{STATE}{SP}{US_ZIP}|{PROVINCE}{SP}{CA_POSTCODE})|{UK_POSTCODE}|{CA_POSTCODE}|{EIRCODE}"
               rf"|{JP_POSTCODE}|{BR_CEP}|(?:[A-Z]{{2,4}},?{SP})?\d{{4,7}}(?:-\d{{4}})?\b)")
 _CITY_THEN = rf"{CITY}(?:,[ \t]*{CITY})?(?:[ \t]*,[ \t]*|{SP}|[ \t]*[-–][ \t]*|[ \t]*\r?\n[ \t]*)"
 CITY_THEN_CODE = rf"{_CITY_THEN}{CODE_AFTER}"
 # On its own, only postcodes no other number looks like: "Tokyo 150-0002" could be a phone number and
 # "Bangkok 10110" a build number.
-CITY_THEN_DISTINCT_CODE = (rf"{_CITY_THEN}(?:(?:{STATE}|{PROVINCE}){SP}(?:{US_ZIP}|{CA_POSTCODE})|{UK_POSTCODE}"
+CITY_THEN_DISTINCT_CODE = (rf"{_CITY_THEN}(?:(?:{STATE}{SP}{US_ZIP}|{PROVINCE}{SP}{CA_POSTCODE})|{UK_POSTCODE}"
                            rf"|{CA_POSTCODE}|{EIRCODE}|{BR_CEP})")
-CODE_ALONE = (rf"(?:(?:{STATE}|{PROVINCE}){SP}(?:{US_ZIP}|{CA_POSTCODE})|{UK_POSTCODE}|{CA_POSTCODE}|{EIRCODE})"
+CODE_ALONE = (rf"(?:(?:{STATE}{SP}{US_ZIP}|{PROVINCE}{SP}{CA_POSTCODE})|{UK_POSTCODE}|{CA_POSTCODE}|{EIRCODE})"
               rf"(?:{SP}{CITY})?")
 # A region after the postcode line ("4700, Catamarca").
 POSTCODE_LINE = rf"(?:{CODE_FIRST_LINE}|{CITY_THEN_CODE}|{CODE_ALONE})(?:[ \t]*,[ \t]*{CITY})?"

@@ -10,11 +10,21 @@ written where a house number would be.
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_right
 from collections.abc import Container
 
 from interlock.detect.context import window_tokens
 from interlock.detect.finding import Finding
-from interlock.detect.recognizer import Opener, Pattern, Recognizer, ScanText, compile_re2, relax_bounds
+from interlock.detect.recognizer import (
+    CONTEXT_BOOST,
+    NEGATIVE_PENALTY,
+    Opener,
+    Pattern,
+    Recognizer,
+    ScanText,
+    compile_re2,
+    relax_bounds,
+)
 from interlock.detect.recognizers.address import forms
 from interlock.detect.recognizers.address import words as w
 from interlock.detect.recognizers.address.forms import (
@@ -78,7 +88,7 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern("city + postcode",
             rf"{LEFT}({forms.CITY_THEN_DISTINCT_CODE}{_COUNTRY_END})", 0.5, group=1),
     Pattern("postcode",
-            rf"{LEFT}((?:(?:{forms.STATE}|{forms.PROVINCE}){SP}(?:{forms.US_ZIP}|{forms.CA_POSTCODE})"
+            rf"{LEFT}((?:(?:{forms.STATE}{SP}{forms.US_ZIP}|{forms.PROVINCE}{SP}{forms.CA_POSTCODE})"
             rf"|{forms.UK_POSTCODE}|{forms.CA_POSTCODE}){_COUNTRY_END})", 0.5, group=1),
     Pattern("eircode", rf"{LEFT}({forms.EIRCODE})", 0.4, group=1),
     Pattern("PO box",
@@ -147,6 +157,7 @@ _NOT_POSTAL = frozenset({
     "peer", "socket", "endpoint", "api", "hex", "deposit", "withdrawal", "receiving", "payout",
 })
 _ADDRESS_WORDS = frozenset({"address", "addr", "adresse", "adres", "adresa", "dirección", "direccion", "endereço"})
+_ADDRESS_STEMS = ("addr", "adres", "direcc", "endere")
 # Letter pairs that follow four digits in ordinary text ("4096 MB", "1080 HD") and that Dutch
 # postcodes do not use.
 _NOT_DUTCH = frozenset({"MB", "GB", "KB", "TB", "PB", "HD", "AD", "BC", "AM", "PM", "UK", "US", "EU", "OK", "ID",
@@ -156,30 +167,21 @@ _DUTCH = compile_re2(r"^[1-9]\d{3}[ \t]?([A-Z]{2})[ \t]")
 # start or end of a line after a line break (the postcode line of a block).
 _POSTCODE_INSIDE = compile_re2(
     rf"(?:^|[^\p{{L}}\p{{N}}])(?:{DISTINCT_CODE_FIRST}|{forms.UK_POSTCODE}|{forms.CA_POSTCODE}|{forms.EIRCODE}"
-    rf"|(?:{forms.STATE}|{forms.PROVINCE})[ \t]{{1,3}}{forms.US_ZIP})|\n[ \t]*\d{{4,8}}\b|\n[^\n]*\b\d{{4,7}}[ \t]*$|,[ \t]*\d{{5}}[ \t]+\p{{Lu}}")
+    rf"|{forms.STATE}[ \t]{{1,3}}{forms.US_ZIP})|\n[ \t]*\d{{4,8}}\b|\n[^\n]*\b\d{{4,7}}[ \t]*$|,[ \t]*\d{{5}}[ \t]+\p{{Lu}}")
+
+
+# ASCII punctuation and spaces to spaces; letters, digits and all other characters are kept.
+_SEPARATORS = {c: " " for c in range(128) if not chr(c).isalnum()}
 
 
 def _tokens(value: str) -> list[str]:
-    """Runs of letters and runs of digits, in order."""
-    out: list[str] = []
-    run: list[str] = []
-    run_kind = 0
-    for ch in value:
-        kind = 1 if ch.isdigit() else 2 if ch.isalpha() else 0
-        if kind != run_kind:
-            if run_kind:
-                out.append("".join(run))
-            run, run_kind = [], kind
-        if kind:
-            run.append(ch)
-    if run_kind:
-        out.append("".join(run))
-    return out
+    """The words of ``value``, split at ASCII punctuation and spaces ("221B" stays one word)."""
+    return value.translate(_SEPARATORS).split()
 
 
 def _street_line(value: str) -> str:
     """The street line: up to the first comma or line break after the first digit."""
-    digit = next((i for i, ch in enumerate(value) if ch.isdigit()), len(value))
+    digit = min((i for i in map(value.find, "0123456789") if i >= 0), default=len(value))
     ends = [i for i in (value.find(",", digit), value.find("\n", digit)) if i >= 0]
     return value[:min(ends)] if ends else value
 
@@ -203,18 +205,20 @@ class StreetAddressRecognizer(Recognizer):
         numbers = [t for t in tokens if t[0].isdigit()]
         if pattern.name in _LABELLED:
             return self._labelled(value, tokens, numbers, pattern)
-        # A capitalised word naming something else before a number ("Order 1234", "Office 2021"), or
-        # after the first number ("3 Monday"), is not a street.
-        if any(after[0].isdigit() and _names_something_else(before)
-               for before, after in itertools.pairwise(tokens)):
-            return None
-        if any(before[0].isdigit() and _names_something_else(after)
-               for before, after in itertools.pairwise(_tokens(_street_line(value)))):
+        # A capitalised word naming something else before a number ("Order 1234", "Office 2021") is not a
+        # street; nor is one right after a number in the street line ("3 Monday").
+        named_after_number = False
+        for before, after in itertools.pairwise(tokens):
+            if after[0].isdigit() and _names_something_else(before):
+                return None
+            named_after_number = named_after_number or (before[0].isdigit() and _names_something_else(after))
+        if named_after_number and any(before[0].isdigit() and _names_something_else(after)
+                                      for before, after in itertools.pairwise(_tokens(_street_line(value)))):
             return None
         if pattern.name in _NAME_THEN_NUMBER and tokens[0].casefold() in w.NOT_STREET_START:
             return None
-        if pattern.name in _NAME_THEN_NUMBER and len(numbers) == 1 and len(numbers[0]) == 4 \
-                and 1900 <= int(numbers[0]) <= 2099:
+        if pattern.name in _NAME_THEN_NUMBER and len(numbers) == 1 and numbers[0].isdigit() \
+                and len(numbers[0]) == 4 and 1900 <= int(numbers[0]) <= 2099:
             return None  # "Berliner Markt 2024": a year, not a house number
         if pattern.name == "postcode + city":
             dutch = _DUTCH.search(value)
@@ -240,30 +244,68 @@ class StreetAddressRecognizer(Recognizer):
         return tuple(relax_bounds(p.regex) for p in self.patterns)
 
     def scan(self, scan: ScanText, hits: Container[int] | None = None, floor: float = 0.0) -> list[Finding]:
-        """The base scan, with overlapping findings merged: the parts of one address found by different
-        patterns (a street line, its postcode line) are one finding, not a contest the part with the
-        nearer context word would win."""
-        found = super().scan(scan, hits, floor)
-        if len(found) < 2:
-            return found
-        # Below the floor a finding is dropped later anyway; it must not stretch one that is kept.
-        weak = [f for f in found if f.confidence < floor]
-        strong = sorted((f for f in found if f.confidence >= floor), key=lambda f: (f.start, -f.end))
-        merged: list[Finding] = []
-        for f in strong:
-            last = merged[-1] if merged else None
-            if last is None or f.start >= last.end:
-                merged.append(f)
-            elif f.end > last.end or f.confidence > last.confidence:
-                best = f if f.confidence > last.confidence else last
-                merged[-1] = Finding(best.data_class, last.start, max(last.end, f.end), best.confidence,
-                                     best.detector, best.explanation)
-        return merged + weak
+        """The base scan, with the parts of one address merged into one finding.
+
+        Different patterns find parts of one address (a street line with its postcode line, the
+        postcode line alone): they are one finding, not a contest that the part with a context word
+        nearer to it would win. A candidate inside a finding already kept is not judged again, so a
+        dense block of addresses costs one validation per address rather than one per pattern.
+        """
+        if not self.applies(scan):
+            return []
+        text = scan.text
+        kept: list[Finding] = []
+        weak: list[Finding] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        for index, (pattern, matcher) in enumerate(self._compiled):
+            if hits is not None and index not in hits:
+                continue
+            for start, end in matcher.spans(scan):
+                if start < 0 or end == start or end - start > self.max_len:
+                    continue
+                i = bisect_right(starts, start)
+                if i and ends[i - 1] >= end:
+                    continue
+                score = self.validate(text[start:end], pattern)
+                if score is None:
+                    continue
+                context = self.context_effect(scan, start, end)
+                if context is None:
+                    continue
+                boosted, penalised, note = context
+                score = min(1.0, score + CONTEXT_BOOST) if boosted else score
+                score = score - NEGATIVE_PENALTY if penalised else score
+                finding = Finding(self.data_class, start, end, round(score, 3), self.name, pattern.name + note)
+                if finding.confidence < floor:
+                    weak.append(finding)
+                    continue
+                kept.append(finding)
+                starts.insert(i, start)
+                ends.insert(i, end)
+        return _merged(kept) + weak
 
     def context_effect(self, scan: ScanText, start: int, end: int) -> tuple[bool, bool, str] | None:
-        left, _ = window_tokens(scan.text, start, end, 24)
-        tail = left[-4:]
-        for i in range(1, len(tail)):
-            if tail[i] in _ADDRESS_WORDS and tail[i - 1] in _NOT_POSTAL:
-                return None  # "e-mail address: ...", "IP address ...", "wallet address: ..."
+        before = scan.lowered[max(0, start - 40):start]
+        # Only a label just before the span can be an "e-mail address:"; most spans have none.
+        if any(map(before.__contains__, _ADDRESS_STEMS)):
+            tail = window_tokens(scan.text, start, end, 40)[0][-4:]
+            for i in range(1, len(tail)):
+                if tail[i] in _ADDRESS_WORDS and tail[i - 1] in _NOT_POSTAL:
+                    return None  # "e-mail address: ...", "IP address ...", "wallet address: ..."
         return super().context_effect(scan, start, end)
+
+
+def _merged(findings: list[Finding]) -> list[Finding]:
+    """Overlapping findings as one, spanning both, with the higher confidence and its explanation."""
+    findings.sort(key=lambda f: (f.start, -f.end))
+    merged: list[Finding] = []
+    for f in findings:
+        last = merged[-1] if merged else None
+        if last is None or f.start >= last.end:
+            merged.append(f)
+        elif f.end > last.end or f.confidence > last.confidence:
+            best = f if f.confidence > last.confidence else last
+            merged[-1] = Finding(best.data_class, last.start, max(last.end, f.end), best.confidence,
+                                 best.detector, best.explanation)
+    return merged
