@@ -240,7 +240,7 @@ class StreetAddressRecognizer(Recognizer):
         return pattern.score
 
     def set_patterns(self) -> tuple[str, ...] | None:
-        # ``scan`` only merges what the base class finds, so the detector's prefilter still applies.
+        # ``scan`` runs the same patterns as the base class does, so the detector's prefilter still applies.
         return tuple(relax_bounds(p.regex) for p in self.patterns)
 
     def scan(self, scan: ScanText, hits: Container[int] | None = None, floor: float = 0.0) -> list[Finding]:
