@@ -111,6 +111,14 @@ POSITIVES: dict[str, list[tuple[str, str]]] = {
         ("8 phố Hùng Vương Phường Tân Phú tỉnh Thanh Hóa", "8 phố Hùng Vương Phường Tân Phú tỉnh Thanh Hóa"),
         ("H.No. 17, Sodhi Chowk\nBhagalpur-812001", "H.No. 17, Sodhi Chowk\nBhagalpur-812001"),
     ],
+    "lower case after an address phrase": [
+        ("i live at 742 evergreen terrace, springfield and you?", "742 evergreen terrace, springfield"),
+        ("hey can you ship it to 12 baker street, london", "12 baker street, london"),
+        ("ich wohne in der hauptstraße 5, berlin", "hauptstraße 5, berlin"),
+        ("vivo en calle mayor 5", "calle mayor 5"),
+        ("mieszkam na ul. kurantów 76", "ul. kurantów 76"),
+        ("My address is 5 high st", "5 high st"),
+    ],
     "blocks and labels": [
         ("Jan Novák\nNa Průhonu 465\n530 09 Pardubice\nCzech Republic\n\nThanks",
          "Na Průhonu 465\n530 09 Pardubice\nCzech Republic"),
@@ -124,6 +132,8 @@ POSITIVES: dict[str, list[tuple[str, str]]] = {
         ("Mailing address:\n77 Massachusetts Ave\nCambridge, MA 02139\nUSA",
          "77 Massachusetts Ave\nCambridge, MA 02139\nUSA"),
         ("ZIP: 94105", "94105"),
+        ('{"street": "Hauptstraße 5", "city": "Berlin", "zip": "10115"}', "Berlin"),
+        ("City: New York", "New York"),
         ("743 Rachel Burgs\nNorth Debratown, OR 97501", "743 Rachel Burgs\nNorth Debratown, OR 97501"),
         ("17 Jones Light\nNorth Holly\nS6 7LJ", "17 Jones Light\nNorth Holly\nS6 7LJ"),
         ("17 Kennedy Laneway\nEast Perth, WA, 6004", "17 Kennedy Laneway\nEast Perth, WA, 6004"),
@@ -181,6 +191,14 @@ NEGATIVES: list[str] = [
     "MacBook Pro 14, M3 Max 36 GB RAM, 1 TB SSD.",
     "2024-03-12 10:45:01 INFO Started Application in 3.2 seconds",
     "SELECT * FROM orders WHERE id = 12345 AND status = 'Shipped';",
+    "I moved to version 2 last week",
+    "we live at home 5 days a week",
+    "send it to the team 3 times",
+    '{"state": "active", "city_count": 3}',
+    "Ship to: see attached",
+    "ship to 12 locations across the street",
+    "We need to ship to 5 customers by Friday",
+    "I live on 2 dollars a day",
 ]
 
 

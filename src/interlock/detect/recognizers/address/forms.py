@@ -173,3 +173,26 @@ LABELLED = (rf"{ADDRESS_LABEL}{LABEL_END}(?:\r?\n[ \t]*)?"
             rf"([^\s\"'<>{{}}|;][^\n\"<>{{}}|;]{{2,100}}(?:[ \t]*\r?\n[ \t]*(?:{POSTCODE_LINE}|{COUNTRY})){{0,2}})")
 LABELLED_POSTCODE = (rf"{POSTCODE_LABEL}{LABEL_END}"
                      r"([A-Z0-9](?:[A-Z0-9]|[ \-](?:[A-Z0-9])){2,9})\b")
+# A city field: "City: Berlin", "\"city\": \"São Paulo\"", "Ort: Frankfurt am Main".
+CITY_LABEL = (r"(?i:city|town|ciudad|ville|stadt|ort|wohnort|città|citta|cidade|miasto|město|mesto|kota|localidad"
+              r"|localité|municipio|município|plaats|stad|kaupunki|város|oraș|oras)")
+LABELLED_CITY = rf"{CITY_LABEL}{LABEL_END}({CITY})"
+
+# Chat and e-mail text write addresses in lower case too, but after a phrase that says what follows.
+TRIGGER = (r"(?i:(?:i|we|she|he|they)[ \t]{1,3}(?:live|lives|living|reside|resides|moved)[ \t]{1,3}(?:at|on|to)"
+           r"|(?:my|our|the|his|her|their)[ \t]{1,3}(?:home[ \t]{1,3}|new[ \t]{1,3}|postal[ \t]{1,3}|mailing[ \t]{1,3})?"
+           r"address[ \t]{1,3}is|(?:ship|send|deliver|mail|post)[ \t]{1,3}(?:it[ \t]{1,3}|them[ \t]{1,3})?to"
+           r"|located[ \t]{1,3}at|wohne[ \t]{1,3}(?:in[ \t]{1,3}der|im|am|in)|j'habite(?:[ \t]{1,3}au)?|habito[ \t]{1,3}en"
+           r"|vivo[ \t]{1,3}en|abito[ \t]{1,3}in|moro[ \t]{1,3}(?:na|no|em)|mieszkam[ \t]{1,3}(?:na|przy|w)"
+           r"|bydlím[ \t]{1,3}(?:v|na)|woon[ \t]{1,3}(?:aan|op)|bor[ \t]{1,3}på|tinggal[ \t]{1,3}di)")
+_LOWER_WORD = r"[\p{L}'’\-]+\.?"
+_ANY_SUFFIX = (rf"(?i:{alternation(words.ENGLISH_SUFFIXES, optional_dot=False)}|{alternation(words.SUFFIX_WORDS)})"
+               r"\.?")
+# After a trigger: a number, words and a street type ("742 evergreen terrace"), a street type, words and a
+# number ("calle mayor 5", "ul. kurantów 76"), or a word ending in a street type and a number
+# ("hauptstraße 5"); then a city after a comma (a second word only if capitalised: "and" is not a city).
+TRIGGERED = (rf"{TRIGGER}[ \t]{{1,3}}:?[ \t]{{0,3}}("
+             rf"(?:\d{{1,5}}[a-zA-Z]?,?[ \t]{{1,3}}(?:{_LOWER_WORD}[ \t]{{1,3}}){{1,4}}{_ANY_SUFFIX}"
+             rf"|(?i:{alternation(words.PREFIXES)})[ \t]{{1,3}}(?:{_LOWER_WORD}[ \t]{{1,3}}){{1,4}}\d{{1,4}}[a-zA-Z]?"
+             rf"|[\p{{L}}\-]+(?i:{alternation(words.JOINED_SUFFIXES)})\.?[ \t]{{1,3}}\d{{1,4}}[a-zA-Z]?)\b"
+             rf"(?:[ \t]*,[ \t]*{_LOWER_WORD}(?:[ \t]{{1,3}}{UPPER}{LETTERS}+)?(?:[ \t]{{1,3}}\d{{4,5}}\b)?)?)")

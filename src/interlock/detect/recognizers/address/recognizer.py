@@ -48,6 +48,13 @@ _NAME_THEN_NUMBER = frozenset({"street type + name + number", "preposition stree
                                "name + joined street type + number", "name + street word + number",
                                "street line + city"})
 _LABELLED = frozenset({"labelled address", "labelled postcode"})
+_LOWER_CASE_OK = frozenset({"after an address phrase", "labelled city"})
+# English words of prose that street names in lower case do not contain ("12 locations across the street").
+_PROSE_WORDS = frozenset({
+    "the", "a", "an", "across", "of", "to", "in", "on", "at", "and", "or", "for", "with", "from", "by", "down",
+    "up", "over", "near", "around", "along", "into", "my", "your", "our", "their", "his", "her", "this", "that",
+    "these", "those", "all", "every", "each", "some", "many", "few", "several", "per", "other", "same", "next",
+})
 # Plain shapes that a postcode inside makes sure.
 _PLAIN = frozenset({"street line + city", "number + name + city", "short PO box"})
 
@@ -98,6 +105,8 @@ PATTERNS: tuple[Pattern, ...] = (
             rf"{LEFT}({forms.PO_BOX_SHORT}\.?[ \t]?\d{{1,6}}\b(?:[ \t]\d{{2}}\b){{0,2}}{TAIL})", 0.45, group=1),
     Pattern("labelled address", rf"{LEFT}{forms.LABELLED}", 0.7, group=1),
     Pattern("labelled postcode", rf"{LEFT}{forms.LABELLED_POSTCODE}", 0.65, group=1),
+    Pattern("labelled city", rf"{LEFT}{forms.LABELLED_CITY}", 0.6, group=1),
+    Pattern("after an address phrase", rf"{LEFT}{forms.TRIGGERED}", 0.7, group=1),
 )
 
 _LETTER = f"[{OPENER_UPPER}]"
@@ -143,6 +152,8 @@ OPENERS: tuple[Opener, ...] = (
     Opener(rf"{forms.PO_BOX_SHORT}\.?[ \t]?\d", gaps=_GAPS, reach=_REACH, case_insensitive=False, pending=""),
     Opener(rf"{forms.ADDRESS_LABEL}{forms.LABEL_END}", gaps=24, reach=_REACH, case_insensitive=False, pending=""),
     Opener(rf"{forms.POSTCODE_LABEL}{forms.LABEL_END}", gaps=4, reach=_REACH, case_insensitive=False, pending=""),
+    Opener(rf"{forms.CITY_LABEL}{forms.LABEL_END}", gaps=8, reach=_REACH, case_insensitive=False, pending=""),
+    Opener(forms.TRIGGER, gaps=14, reach=_REACH, case_insensitive=False, pending=""),
     # An apartment written before the street line ("Flat 3, 12 High Street").
     Opener(rf"{forms.UNIT_BEFORE_WORD}\.?[ \t]?#?[0-9A-Z]", gaps=_GAPS, reach=_REACH, case_insensitive=False,
            pending=""),
@@ -205,6 +216,11 @@ class StreetAddressRecognizer(Recognizer):
         numbers = [t for t in tokens if t[0].isdigit()]
         if pattern.name in _LABELLED:
             return self._labelled(value, tokens, numbers, pattern)
+        if pattern.name in _LOWER_CASE_OK:
+            # Written in lower case, a word naming something else is caught whatever its case.
+            if any(t.casefold() in w.NOT_STREETS or t.casefold() in _PROSE_WORDS for t in tokens):
+                return None
+            return pattern.score
         # A capitalised word naming something else before a number ("Order 1234", "Office 2021") is not a
         # street; nor is one right after a number in the street line ("3 Monday").
         named_after_number = False
