@@ -79,8 +79,9 @@ UNIT_BEFORE_WORD = r"(?i:flat|apt|apartment|unit|suite|studio|apto|piso|room|rm|
 UNIT_BEFORE = (rf"(?:{UNIT_BEFORE_WORD}\.?[ \t]?#?{_UNIT_ID}(?:{SP}{PROPER_NAME}(?:[ \t]\d{{1,3}}\b)?)?"
                r"(?:,?[ \t]{1,3}|[ \t]*,?\r?\n[ \t]*))")
 
-SEP = r"(?:[ \t]*,[ \t]*|[ \t]*\r?\n[ \t]*|[ \t]{1,3}[-–|/·][ \t]{1,3}|[ \t]{1,3})"
-LINE_SEP = r"(?:[ \t]*,[ \t]*|[ \t]*\r?\n[ \t]*)"
+# Commas, semicolons (CSV) and line breaks separate the parts of an address; so may a dash or plain spaces.
+SEP = r"(?:[ \t]*[,;][ \t]*|[ \t]*\r?\n[ \t]*|[ \t]{1,3}[-–|/·][ \t]{1,3}|[ \t]{1,3})"
+LINE_SEP = r"(?:[ \t]*[,;][ \t]*|[ \t]*\r?\n[ \t]*)"
 CITY_WORD = rf"{UPPER}{LETTERS}+\.?"
 # A city: capitalised words with particles ("Frankfurt am Main", "Šempeter pri Gorici", "'s-Hertogenbosch"),
 # then a district number or letter ("Praha 1", "København V"), "Cedex", a region code ("Milano MI",
@@ -111,7 +112,7 @@ PLAIN_CODE_FIRST = r"\d{4,5}\b"    # Germany, France, Spain, Italy, Finland (5);
 # After a street line the postcode may also be six to eight digits (Colombia, Romania, India, Chile, Brazil's
 # CEP without its hyphen) and the
 # city may follow on the next line.
-CODE_FIRST_LINE = (rf"(?:{DISTINCT_CODE_FIRST}|\d{{4,8}}\b)(?:,?[ \t]{{1,3}}(?:[-–][ \t]?)?|[ \t]*\r?\n[ \t]*)"
+CODE_FIRST_LINE = (rf"(?:{DISTINCT_CODE_FIRST}|\d{{4,8}}\b)(?:[ \t]*[,;][ \t]*|[ \t]{{1,3}}(?:[-–][ \t]?)?|[ \t]*\r?\n[ \t]*)"
                    rf"(?:{PARTICLES}{SP})?{CITY}")
 # Postcodes written after the city: US ZIP with state, Canada, UK, Ireland, Japan, Brazil, and a plain
 # run of digits (Mexico, Australia, India, Chile) after a city and an optional region code.

@@ -105,7 +105,7 @@ UNITS: tuple[str, ...] = (
     "Level", "Lvl",
     "Piso", "Planta", "Puerta", "Pta", "Esc", "Escalera", "Dpto", "Depto", "Departamento", "Interior", "Int",
     "Andar", "Apto", "Sala", "Bloco", "Casa", "Lote", "Étage", "Etage", "Bât", "Bâtiment", "Appartement", "App",
-    "Appartamento", "Local", "Studio", "Bl", "Bloc", "Sc", "Scara", "Et", "Etaj", "Ap", "Apartament", "Wohnung", "Whg", "Stock", "OG", "Stiege", "Tür", "Top", "Lgh", "Lok", "Scala", "Interno", "Int",
+    "Appartamento", "Local", "Studio", "Bl", "Bloc", "Sc", "Scara", "Et", "Etaj", "Ap", "Apartament", "Wohnung", "Whg", "Stock", "OG", "Stiege", "Tür", "Top", "Lgh", "Lok", "m.", "Scala", "Interno", "Int",
     "Blok", "Tingkat", "Lantai",
 )
 
