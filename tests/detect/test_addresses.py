@@ -205,6 +205,7 @@ NEGATIVES: list[str] = [
     "ship to 12 locations across the street",
     "We need to ship to 5 customers by Friday",
     "I live on 2 dollars a day",
+    "the postcode field takes 4096 MB of memory",
 ]
 
 

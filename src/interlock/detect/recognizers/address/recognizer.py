@@ -240,6 +240,8 @@ class StreetAddressRecognizer(Recognizer):
             dutch = _DUTCH.search(value)
             if dutch is not None and dutch.group(1) in _NOT_DUTCH:
                 return None
+        if pattern.name == "plain postcode + city" and len(tokens) > 1 and tokens[1] in _NOT_DUTCH:
+            return None  # "4096 MB": a unit, not a city
         # Plain shapes that carry a postcode, or Japanese ward and block words, are addresses on their own.
         sure = (pattern.name in _PLAIN and _POSTCODE_INSIDE.search(value[1:]) is not None) or (
             pattern.name == "chome block" and any(s in value for s in ("-ku", "-shi", "-cho", "chome", "〒")))
