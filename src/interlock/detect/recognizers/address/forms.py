@@ -16,15 +16,18 @@ from collections.abc import Iterable
 from interlock.detect.recognizers.address import words
 
 
-def alternation(items: Iterable[str], *, optional_dot: bool = True) -> str:
+def alternation(items: Iterable[str], *, optional_dot: bool = True, shortest_undotted: int = 2,
+                undotted: frozenset[str] = frozenset()) -> str:
     """A non-capturing alternation of literal words, longest first (RE2 takes the first that fits).
 
-    A trailing dot becomes optional when the word is at least two letters before it ("ul." and "ul");
+    A trailing dot becomes optional when the word has at least ``shortest_undotted`` letters before it
+    ("ul." and "ul"), or when it is one of ``undotted``;
     spaces inside a word match one to three spaces or tabs.
     """
     parts = set()
     for item in items:
-        dotted = item.endswith(".") and optional_dot and len(item.rstrip(".")) >= 2
+        dotted = item.endswith(".") and optional_dot and (
+            len(item.rstrip(".")) >= shortest_undotted or item.rstrip(".") in undotted)
         body = item.rstrip(".") if dotted else item
         source = r"[ \t]{1,3}".join(re.escape(piece) for piece in body.split(" "))
         parts.add(source + (r"\.?" if dotted else ""))
@@ -44,14 +47,20 @@ PARTICLES = alternation((
     "de", "del", "de la", "de los", "de las", "des", "du", "da", "do", "dos", "das", "di", "della", "delle",
     "dei", "degli", "dello", "van", "von", "der", "den", "het", "ten", "ter", "la", "le", "les", "el", "los",
     "las", "y", "e", "i", "of", "the", "am", "an", "im", "zum", "zur", "auf", "bei", "sur", "sous", "lès", "en",
-    "al", "bin", "binti", "dan", "pri", "nad", "pod", "na", "ob", "u", "v",
+    "al", "bin", "binti", "dan", "pri", "nad", "pod", "na", "ob", "u", "v", "in", "upon", "an der",
+), optional_dot=False)
+# Particles that may open a street's name after its type ("calle de Alcalá", "rue du Bac"); not English
+# ones ("via the RFC" is prose).
+LEADING_PARTICLES = alternation((
+    "de", "del", "de la", "de los", "de las", "des", "du", "da", "do", "dos", "das", "di", "della", "delle",
+    "dei", "degli", "dello", "van", "von", "der", "den", "het", "la", "le", "les", "el", "los", "las",
 ), optional_dot=False)
 ELISION = r"(?:[dDlL]['’])?"
 NAME_WORD = rf"(?:{UPPER}{LETTERS}*\.?|{UPPER}(?:\.{UPPER}){{1,2}}\.?|\d{{1,3}}(?:st|nd|rd|th|e|er|ème|º|ª)\.?)"
 # A street's name: capitalised words, with lower-case particles between them ("de la", "van", "della").
 PROPER_NAME = rf"{ELISION}{NAME_WORD}(?:{SP}(?:{PARTICLES}{SP}){{0,2}}{ELISION}{NAME_WORD}){{0,4}}"
 # After a street type the name may open with a particle ("calle de Alcalá", "rue du Bac").
-NAME = rf"(?:{PARTICLES}{SP}){{0,2}}{PROPER_NAME}"
+NAME = rf"(?:{LEADING_PARTICLES}{SP}){{0,2}}{PROPER_NAME}"
 
 _NUMBER_WORD = r"(?i:n[º°o]\.?|nr\.?|no\.?|n\.º|núm\.?|num\.?|número|nro\.?|#)"
 # A house number after the street: "76", "5a", "730/12", "12 A 5" (stair and door), "No. 5", "No: 12",
@@ -92,6 +101,9 @@ CITY = (rf"(?:['’][st][ \-])?{CITY_WORD}(?:(?:{SP}|[ \t]?[-–][ \t]?)(?:{PART
 
 UK_POSTCODE = r"(?:GIR[ \t]?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?[ \t]?\d[ABD-HJLNP-UW-Z]{2})\b"
 CA_POSTCODE = r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z][ \t]?\d[ABCEGHJ-NPRSTV-Z]\d\b"
+# After a street line, the shapes without the letter rules (generated and mistyped codes keep the shape).
+UK_SHAPE = r"[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}\b"
+CA_SHAPE = r"[A-Z]\d[A-Z][ \t]?\d[A-Z]\d\b"
 EIRCODE = r"(?:[AC-FHKNPRTV-Y]\d{2}|D6W)[ \t]?[0-9AC-FHKNPRTV-Y]{4}\b"
 US_ZIP = r"\d{5}(?:-\d{4})?\b"
 JP_POSTCODE = r"〒?[ \t]?\d{3}-\d{4}\b"
@@ -109,14 +121,14 @@ DISTINCT_CODE_FIRST = (
     r"|[A-Z]{1,3}-\d{4,5})\b"        # country-prefixed: D-10115, CH-8001, LV-1010
 )
 PLAIN_CODE_FIRST = r"\d{4,5}\b"    # Germany, France, Spain, Italy, Finland (5); Switzerland, Austria, Nordics (4)
-# After a street line the postcode may also be six to eight digits (Colombia, Romania, India, Chile, Brazil's
+# After a street line the postcode may also be three (Iceland) or six to eight digits (Colombia, Romania, India, Chile, Brazil's
 # CEP without its hyphen) and the
 # city may follow on the next line.
-CODE_FIRST_LINE = (rf"(?:{DISTINCT_CODE_FIRST}|\d{{4,8}}\b)(?:[ \t]*[,;][ \t]*|[ \t]{{1,3}}(?:[-–][ \t]?)?|[ \t]*\r?\n[ \t]*)"
+CODE_FIRST_LINE = (rf"(?:{DISTINCT_CODE_FIRST}|\d{{3,8}}\b)(?:[ \t]*[,;][ \t]*|[ \t]{{1,3}}(?:[-–][ \t]?)?|[ \t]*\r?\n[ \t]*)"
                    rf"(?:{PARTICLES}{SP})?{CITY}")
 # Postcodes written after the city: US ZIP with state, Canada, UK, Ireland, Japan, Brazil, and a plain
 # run of digits (Mexico, Australia, India, Chile) after a city and an optional region code.
-CODE_AFTER = (rf"(?:(?:{STATE}{SP}{US_ZIP}|{PROVINCE}{SP}{CA_POSTCODE})|{UK_POSTCODE}|{CA_POSTCODE}|{EIRCODE}"
+CODE_AFTER = (rf"(?:(?:{STATE}{SP}{US_ZIP}|{PROVINCE}{SP}{CA_SHAPE})|{UK_SHAPE}|{CA_SHAPE}|{EIRCODE}"
               rf"|{JP_POSTCODE}|{BR_CEP}|(?:[A-Z]{{2,4}},?{SP})?\d{{4,7}}(?:-\d{{4}})?\b)")
 _CITY_THEN = rf"{CITY}(?:,[ \t]*{CITY})?(?:[ \t]*,[ \t]*|{SP}|[ \t]*[-–][ \t]*|[ \t]*\r?\n[ \t]*)"
 CITY_THEN_CODE = rf"{_CITY_THEN}{CODE_AFTER}"
@@ -124,7 +136,7 @@ CITY_THEN_CODE = rf"{_CITY_THEN}{CODE_AFTER}"
 # "Bangkok 10110" a build number.
 CITY_THEN_DISTINCT_CODE = (rf"{_CITY_THEN}(?:(?:{STATE}{SP}{US_ZIP}|{PROVINCE}{SP}{CA_POSTCODE})|{UK_POSTCODE}"
                            rf"|{CA_POSTCODE}|{EIRCODE}|{BR_CEP})")
-CODE_ALONE = (rf"(?:(?:{STATE}{SP}{US_ZIP}|{PROVINCE}{SP}{CA_POSTCODE})|{UK_POSTCODE}|{CA_POSTCODE}|{EIRCODE})"
+CODE_ALONE = (rf"(?:(?:{STATE}{SP}{US_ZIP}|{PROVINCE}{SP}{CA_SHAPE})|{UK_SHAPE}|{CA_SHAPE}|{EIRCODE})"
               rf"(?:{SP}{CITY})?")
 # A region after the postcode line ("4700, Catamarca").
 POSTCODE_LINE = rf"(?:{CODE_FIRST_LINE}|{CITY_THEN_CODE}|{CODE_ALONE})(?:[ \t]*,[ \t]*{CITY})?"
@@ -146,9 +158,13 @@ REQUIRED_TAIL = (rf"(?:{UNIT}){{0,3}}(?:{ADMIN}){{0,3}}(?:{LINE_SEP}(?:{DISTRICT
 # Required, and with a postcode: for a street type and name without a house number.
 POSTCODE_TAIL = (rf"(?:{LINE_SEP}(?:{DISTRICT}{LINE_SEP}){{0,2}}{POSTCODE_LINE}(?:{SEP}{COUNTRY})?)")
 
-PREFIX = alternation(words.PREFIXES)
+# Two-letter abbreviations keep their dot ("OS X 10" is not an estate), except those written without it.
+PREFIX = alternation(words.PREFIXES, shortest_undotted=3, undotted=frozenset({"ul", "al", "av", "jl", "bd", "pl"}))
+# After a house number only capitalised ("664 Viale Clauzetto"): "3 via Email" is prose.
+CAPITALISED_PREFIX = alternation(p[:1].upper() + p[1:] for p in words.PREFIXES)
 PREPOSITION = alternation(words.PREPOSITIONS)
-SUFFIX_WORD = alternation(words.SUFFIX_WORDS)
+# Written after a name, "pr." and "Sk." keep their dots: "PR 1234" is a pull request.
+SUFFIX_WORD = alternation(words.SUFFIX_WORDS, shortest_undotted=3)
 JOINED_SUFFIX = alternation(words.JOINED_SUFFIXES)
 ENGLISH_SUFFIX = alternation(words.ENGLISH_SUFFIXES, optional_dot=False)
 NUMBER_FIRST_ROUTE = alternation(words.NUMBER_FIRST_ROUTES)

@@ -54,6 +54,11 @@ _PROSE_WORDS = frozenset({
     "the", "a", "an", "across", "of", "to", "in", "on", "at", "and", "or", "for", "with", "from", "by", "down",
     "up", "over", "near", "around", "along", "into", "my", "your", "our", "their", "his", "her", "this", "that",
     "these", "those", "all", "every", "each", "some", "many", "few", "several", "per", "other", "same", "next",
+    "please", "review", "check", "see", "use", "is", "are", "was", "were", "be", "been", "have", "has", "had",
+    "do", "does", "did", "will", "would", "can", "could", "should", "may", "might", "must", "not", "no", "we",
+    "you", "i", "he", "she", "it", "they", "me", "him", "them", "us", "what", "which", "who", "when", "where",
+    "why", "how", "if", "then", "than", "so", "but", "just", "also", "very", "more", "most", "only", "new",
+    "old", "last", "first", "thanks", "hi", "hello", "boarding", "departure", "arrival", "security",
 })
 # Plain shapes that a postcode inside makes sure.
 _PLAIN = frozenset({"street line + city", "number + name + city", "short PO box"})
@@ -62,7 +67,9 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern("number + street type",
             rf"{LEFT}({forms.UNIT_BEFORE}?{forms.LEADING_NUMBER},?{SP}"
             rf"(?:{forms.PROPER_NAME}{SP}{forms.ENGLISH_SUFFIX}\b\.?{forms._COMPASS}"
-            rf"|(?i:{forms.NUMBER_FIRST_ROUTE}){SP}{NAME}){TAIL})", 0.6, group=1),
+            rf"|(?i:{forms.NUMBER_FIRST_ROUTE}){SP}{NAME}|{forms.CAPITALISED_PREFIX}{SP}{NAME}"
+            rf"|{forms.PROPER_NAME}{SP}(?i:{forms.SUFFIX_WORD})\.?|{UPPER}{forms.LETTERS}+(?i:{forms.JOINED_SUFFIX})\.?)"
+            rf"{TAIL})", 0.6, group=1),
     Pattern("street type + name + number",
             rf"{LEFT}((?i:{forms.PREFIX}){SP}{NAME}{NAME_NUMBER_SEP}{_HOUSE}{TAIL})", 0.6, group=1),
     Pattern("street type + name + postcode line",
@@ -78,7 +85,7 @@ PATTERNS: tuple[Pattern, ...] = (
             rf"{LEFT}({UPPER}{forms.LETTERS}+(?i:{forms.JOINED_SUFFIX})\.?{NAME_NUMBER_SEP}{_HOUSE}{TAIL})",
             0.6, group=1),
     Pattern("name + street word + number",
-            rf"{LEFT}({forms.PROPER_NAME}{SP}(?i:{forms.SUFFIX_WORD})\.?{NAME_NUMBER_SEP}{_HOUSE}{TAIL})", 0.6, group=1),
+            rf"{LEFT}({UPPER}{forms.LETTERS}*(?:{SP}{forms.LETTERS}+){{0,3}}{SP}(?i:{forms.SUFFIX_WORD})\.?{NAME_NUMBER_SEP}{_HOUSE}{TAIL})", 0.6, group=1),
     Pattern("chome block",
             rf"{LEFT}((?:\d{{1,2}}-chome[ \t,]{{0,2}})?\d{{1,4}}-\d{{1,4}}(?:-\d{{1,4}})?{SP}{NAME}"
             rf"(?:,[ \t]*{UPPER}\p{{Ll}}+-(?i:ku|shi|cho|machi|gun|mura)\b){{0,2}}{TAIL})", 0.4, group=1),
@@ -86,7 +93,7 @@ PATTERNS: tuple[Pattern, ...] = (
             rf"{LEFT}({forms.UNIT_BEFORE}?{forms.LEADING_NUMBER},?{SP}{forms.PROPER_NAME}{REQUIRED_TAIL})", 0.35,
             group=1),
     Pattern("street line + city",
-            rf"{LEFT}((?:\d{{4,5}}{SP})?{UPPER}{forms.LETTERS}+(?:{SP}{forms.LETTERS}+){{0,2}}"
+            rf"{LEFT}((?:\d{{4,5}}{SP})?{UPPER}{forms.LETTERS}+(?:{SP}{forms.LETTERS}+){{0,3}}"
             rf"{SP}\d{{1,4}}[a-zA-Z]?\b(?:/\d{{1,4}}[a-zA-Z]?\b)?{REQUIRED_TAIL})", 0.35, group=1),
     Pattern("postcode + city",
             rf"{LEFT}({DISTINCT_CODE_FIRST}[ \t]{{1,3}}(?:[-–][ \t]?)?{forms.CITY}{_COUNTRY_END})", 0.5, group=1),
@@ -105,7 +112,8 @@ PATTERNS: tuple[Pattern, ...] = (
             rf"{LEFT}({forms.PO_BOX_SHORT}\.?[ \t]?\d{{1,6}}\b(?:[ \t]\d{{2}}\b){{0,2}}{TAIL})", 0.45, group=1),
     Pattern("labelled address", rf"{LEFT}{forms.LABELLED}", 0.7, group=1),
     Pattern("labelled postcode", rf"{LEFT}{forms.LABELLED_POSTCODE}", 0.65, group=1),
-    Pattern("labelled city", rf"{LEFT}{forms.LABELLED_CITY}", 0.6, group=1),
+    # A city alone is an address only next to the rest of one ("get_weather(city=Paris)" is not).
+    Pattern("labelled city", rf"{LEFT}{forms.LABELLED_CITY}", 0.4, group=1),
     Pattern("after an address phrase", rf"{LEFT}{forms.TRIGGERED}", 0.7, group=1),
 )
 
@@ -174,11 +182,11 @@ _ADDRESS_STEMS = ("addr", "adres", "direcc", "endere")
 _NOT_DUTCH = frozenset({"MB", "GB", "KB", "TB", "PB", "HD", "AD", "BC", "AM", "PM", "UK", "US", "EU", "OK", "ID",
                         "TV", "PC", "SA", "SD", "SS", "CE", "AC", "DC", "FM", "HP", "PS", "CC", "GT", "XL", "MP"})
 _DUTCH = compile_re2(r"^[1-9]\d{3}[ \t]?([A-Z]{2})[ \t]")
-# A postcode no other number looks like, five digits and a city after a comma, or a run of digits at the
+# A postcode no other number looks like, four or five digits and a city after a comma, or a run of digits at the
 # start or end of a line after a line break (the postcode line of a block).
 _POSTCODE_INSIDE = compile_re2(
     rf"(?:^|[^\p{{L}}\p{{N}}])(?:{DISTINCT_CODE_FIRST}|{forms.UK_POSTCODE}|{forms.CA_POSTCODE}|{forms.EIRCODE}"
-    rf"|{forms.STATE}[ \t]{{1,3}}{forms.US_ZIP})|\n[ \t]*\d{{4,8}}\b|\n[^\n]*\b\d{{4,7}}[ \t]*$|,[ \t]*\d{{5}}[ \t]+\p{{Lu}}")
+    rf"|{forms.STATE}[ \t]{{1,3}}{forms.US_ZIP})|\n[ \t]*\d{{4,8}}\b|\n[^\n]*\b\d{{4,7}}[ \t]*$|,[ \t]*\d{{4,5}}[ \t]+\p{{Lu}}")
 
 
 # ASCII punctuation and spaces to spaces; letters, digits and all other characters are kept.
@@ -197,8 +205,18 @@ def _street_line(value: str) -> str:
     return value[:min(ends)] if ends else value
 
 
+# Street types are never "something else", even where the same word is ("Drive", "Run", "Highway").
+_NOT_STREETS = w.NOT_STREETS - {s.rstrip(".").casefold() for s in (*w.ENGLISH_SUFFIXES, *w.SUFFIX_WORDS, *w.PREFIXES)}
+
+
+def _is_identifier(word: str) -> bool:
+    """A camel-case word ("ByteString") or one ending in "string" or "spring" is not a street name."""
+    return word.casefold().endswith(("string", "spring")) or any(
+        a.islower() and b.isupper() for a, b in itertools.pairwise(word))
+
+
 def _names_something_else(token: str) -> bool:
-    return token[:1].isupper() and token.casefold() in w.NOT_STREETS
+    return token[:1].isupper() and token.casefold() in _NOT_STREETS
 
 
 class StreetAddressRecognizer(Recognizer):
@@ -208,6 +226,8 @@ class StreetAddressRecognizer(Recognizer):
     openers = OPENERS
     patterns = PATTERNS
     context = w.CONTEXT
+    # Copyright lines and standards put years and numbers before names ("Copyright 2005 Gerhard").
+    negative_context = ("copyright", "rfc", "version", "license", "licence")
     lookbehind = 1
     longest_match = True
 
@@ -218,7 +238,8 @@ class StreetAddressRecognizer(Recognizer):
             return self._labelled(value, tokens, numbers, pattern)
         if pattern.name in _LOWER_CASE_OK:
             # Written in lower case, a word naming something else is caught whatever its case.
-            if any(t.casefold() in w.NOT_STREETS or t.casefold() in _PROSE_WORDS for t in tokens):
+            prose = _PROSE_WORDS if pattern.name == "after an address phrase" else frozenset()
+            if any(t.casefold() in _NOT_STREETS or t.casefold() in prose for t in tokens):
                 return None
             return pattern.score
         # A capitalised word naming something else before a number ("Order 1234", "Office 2021") is not a
@@ -233,6 +254,8 @@ class StreetAddressRecognizer(Recognizer):
             return None
         if pattern.name in _NAME_THEN_NUMBER and tokens[0].casefold() in w.NOT_STREET_START:
             return None
+        if pattern.name == "name + street word + number" and not self._street_words_ok(_street_line(value)):
+            return None
         if pattern.name in _NAME_THEN_NUMBER and len(numbers) == 1 and numbers[0].isdigit() \
                 and len(numbers[0]) == 4 and 1900 <= int(numbers[0]) <= 2099:
             return None  # "Berliner Markt 2024": a year, not a house number
@@ -240,12 +263,27 @@ class StreetAddressRecognizer(Recognizer):
             dutch = _DUTCH.search(value)
             if dutch is not None and dutch.group(1) in _NOT_DUTCH:
                 return None
+        if pattern.name == "chome block" and len(numbers[0]) > 2:
+            return None  # "2011-2014 Vinay": a range of years, not a block
+        if pattern.name == "name + joined street type + number" and _is_identifier(tokens[0]):
+            return None  # "ByteString, 0": code
         if pattern.name == "plain postcode + city" and len(tokens) > 1 and tokens[1] in _NOT_DUTCH:
             return None  # "4096 MB": a unit, not a city
         # Plain shapes that carry a postcode, or Japanese ward and block words, are addresses on their own.
         sure = (pattern.name in _PLAIN and _POSTCODE_INSIDE.search(value[1:]) is not None) or (
             pattern.name == "chome block" and any(s in value for s in ("-ku", "-shi", "-cho", "chome", "〒")))
         return pattern.score + 0.2 if sure else pattern.score
+
+    @staticmethod
+    def _street_words_ok(street: str) -> bool:
+        """The name before a street type written apart may have words in lower case ("Szent margit utca"),
+        but not words of English prose ("Please review the gate 5"); the Norwegian "gate" follows a
+        genitive ("Karl Johans gate")."""
+        words = street.split()
+        if any(word.casefold() in _PROSE_WORDS for word in words):
+            return False
+        gate = next((i for i, word in enumerate(words) if word.casefold() == "gate"), -1)
+        return gate != 0 and (gate < 0 or words[gate - 1].endswith("s"))
 
     @staticmethod
     def _labelled(value: str, tokens: list[str], numbers: list[str], pattern: Pattern) -> float | None:

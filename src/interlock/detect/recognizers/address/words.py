@@ -57,7 +57,7 @@ SUFFIX_WORDS: tuple[str, ...] = (
     # Baltic, Slavic, Nordic written apart
     "iela", "gatvė", "g.", "prospektas", "pr.", "tänav", "tn", "maantee", "mnt", "puiestee", "pst", "cesta",
     "ulica", "ul.", "náměstí", "nám.", "trg", "gate", "vei", "veg", "vej", "gade", "allé", "plads", "gatan",
-    "vägen", "gränd", "torget", "katu", "tie", "kuja",
+    "vägen", "gränd", "torget", "katu", "tie", "kuja", "terrasse", "veien", "plass", "gata",
     # Turkish
     "Caddesi", "Cad.", "Cd.", "Sokak", "Sokağı", "Sk.", "Sok.", "Bulvarı", "Blv.", "Mahallesi", "Mah.",
     # Dutch and Belgian
@@ -67,7 +67,7 @@ SUFFIX_WORDS: tuple[str, ...] = (
 # Street-type endings joined to the name ("Hauptstraße 5a", "Storgatan 12", "Vesterbrogade 3",
 # "Mannerheimintie 5", "Keizersgracht 123", "Teheran-ro 152").
 JOINED_SUFFIXES: tuple[str, ...] = (
-    "straße", "strasse", "str.", "ring", "gasse", "gässli", "weg", "allee", "platz", "damm", "ufer", "chaussee", "steig",
+    "straße", "strasse", "str.", "ring", "gasse", "hof", "zeile", "gürtel", "kai", "lände", "graben", "brücke", "gässli", "weg", "allee", "platz", "damm", "ufer", "chaussee", "steig",
     "pfad", "markt",
     "straat", "laan", "gracht", "kade", "plein", "singel", "dijk", "steeg", "dreef", "lei",
     "gatan", "vägen", "gränd", "torget", "stigen", "backen", "allén", "gata", "gate", "veien", "vegen", "vei",
@@ -174,7 +174,7 @@ NOT_STREETS: frozenset[str] = frozenset(w.casefold() for w in (
     "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday", "January", "February", "March",
     "April", "May", "June", "July", "August", "September", "October", "November", "December", "Jan", "Feb",
     "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "Spring", "Summer", "Autumn", "Fall",
-    "Winter", "String", "Bring", "Offspring", "Keyring", "Earring", "Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag", "Januar", "Februar",
+    "Winter", "RFC", "ISO", "IEEE", "PEP", "CVE", "CWE", "ECMA", "ANSI", "DIN", "EN", "OS", "String", "Bring", "Offspring", "Keyring", "Earring", "Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag", "Januar", "Februar",
     "März", "Juni", "Juli", "Oktober", "Dezember", "Uhr", "Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi",
     "Samedi", "Dimanche", "Lunes", "Martes", "Miércoles", "Jueves", "Viernes", "Sábado", "Domingo", "Enero",
     "Febrero", "Marzo", "Abril", "Mayo", "Junio", "Julio", "Agosto", "Septiembre", "Octubre", "Noviembre",
@@ -193,11 +193,12 @@ NOT_STREETS: frozenset[str] = frozenset(w.casefold() for w in (
     "Wave", "Layer", "Tier", "Core", "Cores", "Thread", "Threads", "Gpu", "Cpu", "Ram", "Disk", "Drive",
 ))
 
-# Articles and determiners: a street line does not start with one ("Die Straße 5 Minuten entfernt").
+# Articles and determiners: a street line does not start with one ("Die Straße 5 Minuten entfernt"). Romance
+# definite articles are left out: they start street names ("Los Laureles 1076", "La Rambla 5").
 NOT_STREET_START: frozenset[str] = frozenset({
     "the", "a", "an", "this", "that", "these", "those", "our", "my", "your", "his", "her", "their", "its", "die",
-    "der", "das", "den", "dem", "des", "ein", "eine", "einen", "einem", "le", "la", "les", "un", "une", "el",
-    "los", "las", "il", "lo", "gli", "o", "os", "as", "um", "uma", "het", "een", "every", "each", "some",
+    "der", "das", "den", "dem", "des", "ein", "eine", "einen", "einem", "un", "une", "um", "uma", "een", "every",
+    "each", "some",
 })
 
 # Words near an address that make a candidate more likely one: labels and verbs of living, sending and
