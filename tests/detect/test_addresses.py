@@ -126,6 +126,9 @@ POSITIVES: dict[str, list[tuple[str, str]]] = {
         ("vivo en calle mayor 5", "calle mayor 5"),
         ("mieszkam na ul. kurantów 76", "ul. kurantów 76"),
         ("My address is 5 high st", "5 high st"),
+        ("ship it to Deneb 664 please", "Deneb 664"),
+        ("mi dirección es Villas del Río 664", "Villas del Río 664"),
+        ("find us at Hetteikkö 96, Helsinki", "Hetteikkö 96, Helsinki"),
     ],
     "blocks and labels": [
         ("Jan Novák\nNa Průhonu 465\n530 09 Pardubice\nCzech Republic\n\nThanks",
@@ -215,6 +218,7 @@ NEGATIVES: list[str] = [
     "I live on 2 dollars a day",
     "the postcode field takes 4096 MB of memory",
     "I sent 3 via Email",
+    "ship to customers 5 days",
     '{"name": "get_weather", "arguments": {"city": "Paris"}}',
     "OS X 10.9 and later",
     "as described via the DOM Level 2 spec",

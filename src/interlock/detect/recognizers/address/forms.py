@@ -201,15 +201,22 @@ TRIGGER = (r"(?i:(?:i|we|she|he|they)[ \t]{1,3}(?:live|lives|living|reside|resid
            r"address[ \t]{1,3}is|(?:ship|send|deliver|mail|post)[ \t]{1,3}(?:it[ \t]{1,3}|them[ \t]{1,3})?to"
            r"|located[ \t]{1,3}at|wohne[ \t]{1,3}(?:in[ \t]{1,3}der|im|am|in)|j'habite(?:[ \t]{1,3}au)?|habito[ \t]{1,3}en"
            r"|vivo[ \t]{1,3}en|abito[ \t]{1,3}in|moro[ \t]{1,3}(?:na|no|em)|mieszkam[ \t]{1,3}(?:na|przy|w)"
-           r"|bydlím[ \t]{1,3}(?:v|na)|woon[ \t]{1,3}(?:aan|op)|bor[ \t]{1,3}på|tinggal[ \t]{1,3}di)")
+           r"|bydlím[ \t]{1,3}(?:v|na)|woon[ \t]{1,3}(?:aan|op)|bor[ \t]{1,3}på|tinggal[ \t]{1,3}di"
+           r"|(?:i|we)[ \t]{1,3}stay[ \t]{1,3}at|find[ \t]{1,3}us[ \t]{1,3}at|pick[ \t]?up[ \t]{1,3}at"
+           r"|drop[ \t]{1,3}(?:it[ \t]{1,3})?off[ \t]{1,3}at|meine[ \t]{1,3}adresse[ \t]{1,3}ist"
+           r"|mi[ \t]{1,3}dirección[ \t]{1,3}es|mon[ \t]{1,3}adresse[ \t]{1,3}est|il[ \t]{1,3}mio[ \t]{1,3}indirizzo[ \t]{1,3}è"
+           r"|meu[ \t]{1,3}endereço[ \t]{1,3}é|mijn[ \t]{1,3}adres[ \t]{1,3}is|min[ \t]{1,3}adress[ \t]{1,3}är"
+           r"|moja[ \t]{1,3}adresa[ \t]{1,3}je|mój[ \t]{1,3}adres[ \t]{1,3}to)")
 _LOWER_WORD = r"[\p{L}'’\-]+\.?"
 _ANY_SUFFIX = (rf"(?i:{alternation(words.ENGLISH_SUFFIXES, optional_dot=False)}|{alternation(words.SUFFIX_WORDS)})"
                r"\.?")
 # After a trigger: a number, words and a street type ("742 evergreen terrace"), a street type, words and a
 # number ("calle mayor 5", "ul. kurantów 76"), or a word ending in a street type and a number
-# ("hauptstraße 5"); then a city after a comma (a second word only if capitalised: "and" is not a city).
+# ("hauptstraße 5"), or one to three words, the first capitalised, and a number ("Kameníků 664"); then a city
+# after a comma (a second word only if capitalised: "and" is not a city).
 TRIGGERED = (rf"{TRIGGER}[ \t]{{1,3}}:?[ \t]{{0,3}}("
              rf"(?:\d{{1,5}}[a-zA-Z]?,?[ \t]{{1,3}}(?:{_LOWER_WORD}[ \t]{{1,3}}){{1,4}}{_ANY_SUFFIX}"
              rf"|(?i:{alternation(words.PREFIXES)})[ \t]{{1,3}}(?:{_LOWER_WORD}[ \t]{{1,3}}){{1,4}}\d{{1,4}}[a-zA-Z]?"
-             rf"|[\p{{L}}\-]+(?i:{alternation(words.JOINED_SUFFIXES)})\.?[ \t]{{1,3}}\d{{1,4}}[a-zA-Z]?)\b"
+             rf"|[\p{{L}}\-]+(?i:{alternation(words.JOINED_SUFFIXES)})\.?[ \t]{{1,3}}\d{{1,4}}[a-zA-Z]?"
+             rf"|{UPPER}{_LOWER_WORD}(?:[ \t]{{1,3}}{_LOWER_WORD}){{0,2}}[ \t]{{1,3}}\d{{1,4}}[a-zA-Z]?(?:/\d{{1,4}}[a-zA-Z]?)?)\b"
              rf"(?:[ \t]*,[ \t]*{_LOWER_WORD}(?:[ \t]{{1,3}}{UPPER}{LETTERS}+)?(?:[ \t]{{1,3}}\d{{4,5}}\b)?)?)")

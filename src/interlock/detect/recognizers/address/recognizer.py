@@ -205,8 +205,10 @@ def _street_line(value: str) -> str:
     return value[:min(ends)] if ends else value
 
 
+_JOINED = tuple(s.strip(".-") for s in w.JOINED_SUFFIXES)
+_STREET_TYPES = frozenset(s.rstrip(".").casefold() for s in (*w.ENGLISH_SUFFIXES, *w.SUFFIX_WORDS, *w.PREFIXES))
 # Street types are never "something else", even where the same word is ("Drive", "Run", "Highway").
-_NOT_STREETS = w.NOT_STREETS - {s.rstrip(".").casefold() for s in (*w.ENGLISH_SUFFIXES, *w.SUFFIX_WORDS, *w.PREFIXES)}
+_NOT_STREETS = w.NOT_STREETS - _STREET_TYPES
 
 
 def _is_identifier(word: str) -> bool:
@@ -238,6 +240,9 @@ class StreetAddressRecognizer(Recognizer):
             return self._labelled(value, tokens, numbers, pattern)
         if pattern.name in _LOWER_CASE_OK:
             # Written in lower case, a word naming something else is caught whatever its case.
+            if pattern.name == "after an address phrase" and not any(c.isupper() for c in value) and not any(
+                    t.casefold() in _STREET_TYPES or t.casefold().endswith(_JOINED) for t in tokens):
+                return None  # "we live at home 5 days": in lower case, only a street type makes it a street
             prose = _PROSE_WORDS if pattern.name == "after an address phrase" else frozenset()
             if any(t.casefold() in _NOT_STREETS or t.casefold() in prose for t in tokens):
                 return None
