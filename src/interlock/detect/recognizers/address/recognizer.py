@@ -274,10 +274,12 @@ class StreetAddressRecognizer(Recognizer):
             return None  # "ByteString, 0": code
         if pattern.name == "plain postcode + city" and len(tokens) > 1 and tokens[1] in _NOT_DUTCH:
             return None  # "4096 MB": a unit, not a city
-        # Plain shapes that carry a postcode, or Japanese ward and block words, are addresses on their own.
-        sure = (pattern.name in _PLAIN and _POSTCODE_INSIDE.search(value[1:]) is not None) or (
+        # Plain shapes that carry a postcode, or Japanese ward and block words, are addresses on their own; a
+        # street line with its postcode line is surer than any part of it another recognizer may claim (a
+        # name in "Dr. Hubergasse 681, 8934 Brunn").
+        sure = (_POSTCODE_INSIDE.search(value[1:]) is not None and (pattern.name in _PLAIN or pattern.score >= 0.55)) or (
             pattern.name == "chome block" and any(s in value for s in ("-ku", "-shi", "-cho", "chome", "〒")))
-        return pattern.score + 0.2 if sure else pattern.score
+        return min(1.0, pattern.score + 0.2) if sure else pattern.score
 
     @staticmethod
     def _street_words_ok(street: str) -> bool:
