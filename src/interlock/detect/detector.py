@@ -174,6 +174,9 @@ def repeat_values(text: str, findings: list[Finding], max_values: int = 256,
     return findings + extra if extra else findings
 
 
+_NAME, _ADDRESS = "pii.name", "pii.address"
+
+
 def resolve_overlaps(candidates: list[Finding]) -> list[Finding]:
     """The most confident (then longest, then first) findings that overlap no better one, by position.
 
@@ -182,8 +185,17 @@ def resolve_overlaps(candidates: list[Finding]) -> list[Finding]:
     list items.)"""
     if len(candidates) < 2:
         return list(candidates)
+    addresses = [f for f in candidates if f.data_class == _ADDRESS]
+    if addresses and any(f.data_class == _NAME for f in candidates):
+        # Streets and towns are named after people ("Kennedy Laneway", "Den Haag"): a name that overlaps
+        # an address is part of it, and the address, not the name, is the finding.
+        in_address = bytearray(max(f.end for f in candidates))
+        for f in addresses:
+            in_address[f.start:f.end] = b"\x01" * (f.end - f.start)
+        candidates = [f for f in candidates
+                      if f.data_class != _NAME or in_address.find(1, f.start, f.end) == -1]
     ordered = sorted(candidates, key=lambda f: (-f.confidence, -(f.end - f.start), f.start))
-    taken = bytearray(max(f.end for f in candidates))
+    taken = bytearray(max((f.end for f in candidates), default=0))
     chosen: list[Finding] = []
     for f in ordered:
         if f.end <= f.start or taken.find(1, f.start, f.end) != -1:

@@ -59,11 +59,16 @@ class Normalized:
         return o_start, o_end
 
 
+# Characters NFKC changes that mean something as written: the ordinal indicators of Spanish, Portuguese
+# and Italian addresses ("3º B", "1ª planta"), which NFKC turns into plain letters.
+_KEPT = frozenset("ºª")
+
+
 @cache
 def _changing() -> re.Pattern[str]:
     """Runs of characters normalisation changes. Built once per process (about 40 ms)."""
     chars = [c for c in range(0x80, _LAST_COMPAT)
-             if not 0xD800 <= c < 0xE000 and unicodedata.normalize("NFKC", chr(c)) != chr(c)]
+             if not 0xD800 <= c < 0xE000 and chr(c) not in _KEPT and unicodedata.normalize("NFKC", chr(c)) != chr(c)]
     ranges: list[tuple[int, int]] = []
     for c in chars:
         if ranges and ranges[-1][1] == c - 1:

@@ -25,9 +25,10 @@ WHITESPACE = " \t\n\r\f"
 _sre_parser: Any = importlib.import_module("re._parser")
 
 
-def compile_re2(pattern: str, *, case_insensitive: bool = False) -> re2._Regexp:
+def compile_re2(pattern: str, *, case_insensitive: bool = False, longest_match: bool = False) -> re2._Regexp:
     options = re2.Options()
     options.case_sensitive = not case_insensitive
+    options.longest_match = longest_match
     options.max_mem = 64 << 20
     options.log_errors = False
     return re2.compile(pattern, options)
@@ -212,6 +213,9 @@ class Recognizer:
     keywords: tuple[str, ...] = ()
     context_required: bool = False
     case_insensitive: bool = False
+    # Leftmost-longest matching: for patterns whose optional tails (a postcode line after a street) must
+    # be taken whenever they fit, not only when the greedy choices before them leave room.
+    longest_match: bool = False
     max_len: int = 128
     openers: tuple[Opener, ...] = ()
     single_token: bool = False
@@ -234,7 +238,8 @@ class Recognizer:
 
     def __init__(self) -> None:
         self._compiled = tuple(
-            (p, Matcher(compile_re2(p.regex, case_insensitive=self.case_insensitive), p.group))
+            (p, Matcher(compile_re2(p.regex, case_insensitive=self.case_insensitive,
+                                    longest_match=self.longest_match), p.group))
             for p in self.patterns
         )
         self._context = ContextWords(self.context)
