@@ -35,6 +35,11 @@ class PayloadTooLarge(Refusal):
     code = "request_too_large"
 
 
+class UnsupportedEncoding(Refusal):
+    status = 415
+    code = "unsupported_encoding"
+
+
 class Unauthenticated(Refusal):
     status = 401
     code = "invalid_api_key"

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from interlock.api.encoding import decode, encodings
 from interlock.errors import InvalidRequest, PayloadTooLarge
 from interlock.pipeline.parse import decode_json_object
 
@@ -49,15 +50,23 @@ async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes
 
 
 async def read_request_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The request body, refused early when its declared length is over ``limit``."""
+    """The request body, refused early when its declared length is over ``limit``; a compressed body
+    (Content-Encoding) is decoded, and its decoded size is what the limit holds to."""
     declared = None
+    coding: str | None = None
     for k, v in scope["headers"]:
         if k == b"content-length":
             try:
                 declared = int(v)
             except ValueError:
                 raise InvalidRequest("The Content-Length header is not a number.") from None
-    return await read_body(receive, limit, declared)
+        elif k == b"content-encoding":
+            coding = v.decode("latin-1") if coding is None else coding + "\n" + v.decode("latin-1")
+    if coding is None:
+        return await read_body(receive, limit, declared)
+    codings = encodings(coding)
+    raw = await read_body(receive, limit, declared)
+    return decode(raw, codings, limit) if codings else raw
 
 
 async def read_json(request: Request, limit: int, max_depth: int, *, optional: bool = False) -> dict[str, Any]:
