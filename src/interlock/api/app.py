@@ -26,6 +26,7 @@ from interlock.api.mcp import McpMount
 from interlock.api.mock import MOCK_PREFIX, MockMount, with_mock_key
 from interlock.api.models import ModelsApi
 from interlock.approvals.actions import ApprovalActions
+from interlock.approvals.texts import TextGuard
 from interlock.engine import Engine, key_dir
 from interlock.providers.mock import build_mock_app
 from interlock.redact.guard import vault_cipher
@@ -48,7 +49,7 @@ class InterlockApp:
         chat = ChatEndpoint(engine)
         self._hot: dict[tuple[str, str], ASGIApp] = {("POST", CHAT_PATH): chat}
         limits = self.settings.limits
-        actions = ApprovalActions(engine.approvals, engine.guard.scan,
+        actions = ApprovalActions(engine.approvals, TextGuard(engine.guard.scan, engine.policy),
                                   max_wait_seconds=self.settings.approvals.max_wait_seconds)
         mcp = McpMount(engine.mcp, limits.max_body_bytes)
         routes: list[BaseRoute] = [
