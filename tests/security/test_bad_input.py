@@ -274,3 +274,28 @@ def test_adversarial_text_is_scanned_whole_and_a_secret_after_it_still_blocks(
     assert_refused(r, 403, "data_blocked")
     assert mock.received == []
     assert gateway.record(r.headers["x-request-id"])["refusal_code"] == "data_blocked"
+
+
+# -- the other routes that read a body ---------------------------------------------------------------
+
+ROUTED_BODIES = [
+    pytest.param(b'{"title": ', 400, id="malformed-json"),
+    pytest.param(b"[1, 2]", 400, id="array-not-object"),
+    pytest.param(b'{"title": "\xff\xfe"}', 400, id="invalid-utf8"),
+    pytest.param(('{"a": ' + nested(MAX_DEPTH + 5) + "}").encode(), 400, id="too-deep"),
+    pytest.param(b'{"title": "' + b"x" * (LIMIT_BYTES * 2) + b'"}', 413, id="too-large"),
+    pytest.param(gzip.compress(b'{"title": "' + b"x" * (LIMIT_BYTES * 2) + b'"}'), 413, id="gzip-bomb"),
+]
+
+
+@pytest.mark.parametrize("path", ["/v1/approvals", "/admin/keys", "/admin/scan",
+                                  "/admin/approvals/apr_000000000000000000000000/decide"])
+@pytest.mark.parametrize(("body", "status"), ROUTED_BODIES)
+def test_a_bad_body_on_any_route_is_a_clear_error(gateway: Gateway, mock: MockLLM, http: httpx.Client, path: str,
+                                                  body: bytes, status: int) -> None:
+    headers = {"authorization": f"Bearer {gateway.keys['admin'].key}", "content-type": "application/json"}
+    if body[:2] == b"\x1f\x8b":
+        headers["content-encoding"] = "gzip"
+    r = http.post(path, content=body, headers=headers)
+    assert_refused(r, status, "invalid_request" if status == 400 else "request_too_large")
+    assert mock.received == []
