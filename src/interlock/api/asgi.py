@@ -49,19 +49,21 @@ async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-async def read_request_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+async def read_request_body(scope: Scope, receive: Receive, limit: int,
+                            headers: dict[str, str] | None = None) -> bytes:
     """The request body, refused early when its declared length is over ``limit``; a compressed body
-    (Content-Encoding) is decoded, and its decoded size is what the limit holds to."""
+    (Content-Encoding) is decoded, and its decoded size is what the limit holds to. ``headers`` is
+    ``headers_of(scope)`` when the caller has it already (two look-ups then, no pass over the headers)."""
+    if headers is None:
+        headers = headers_of(scope)
+    length = headers.get("content-length")
     declared = None
-    coding: str | None = None
-    for k, v in scope["headers"]:
-        if k == b"content-length":
-            try:
-                declared = int(v)
-            except ValueError:
-                raise InvalidRequest("The Content-Length header is not a number.") from None
-        elif k == b"content-encoding":
-            coding = v.decode("latin-1") if coding is None else coding + "\n" + v.decode("latin-1")
+    if length is not None:
+        try:
+            declared = int(length)
+        except ValueError:
+            raise InvalidRequest("The Content-Length header is not a number.") from None
+    coding = headers.get("content-encoding")
     if coding is None:
         return await read_body(receive, limit, declared)
     codings = encodings(coding)

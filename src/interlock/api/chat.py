@@ -48,7 +48,7 @@ class ChatEndpoint:
         engine = self._engine
         headers = headers_of(scope)
         try:
-            raw = await read_request_body(scope, receive, self._limit)
+            raw = await read_request_body(scope, receive, self._limit, headers)
         except Refusal as bad_body:
             call = engine.new_call("chat.completions", b"", headers)
             engine.pipeline.refuse(call, bad_body)
