@@ -19,7 +19,7 @@ def test_a_body_that_decodes_to_exactly_the_limit_is_accepted_and_one_byte_more_
         decode(gzip.compress(b"a" * (LIMIT + 1)), ["gzip"], LIMIT)
 
 
-def test_a_bomb_is_refused_without_inflating_it_whole() -> None:
+def test_a_bomb_is_refused() -> None:
     bomb = zlib.compress(b"\0" * (32 * 1024 * 1024), 9)
     assert len(bomb) < 64 * 1024
     with pytest.raises(PayloadTooLarge):
