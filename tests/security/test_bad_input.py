@@ -244,12 +244,21 @@ def test_a_bad_key_is_401(gateway: Gateway, mock: MockLLM, http: httpx.Client, a
     assert gateway.record(r.headers["x-request-id"])["status"] == 401
 
 
-def test_a_repeated_identity_header_is_400(gateway: Gateway, mock: MockLLM, http: httpx.Client) -> None:
-    key = f"Bearer {gateway.keys['plain-user'].key}"
-    r = http.post("/v1/chat/completions", content=ECHO,
-                  headers=[("authorization", key), ("authorization", key), ("content-type", "application/json")])
-    assert_refused(r, 400, "invalid_request", mentions="authorization")
+@pytest.mark.parametrize(("who", "extra"), [
+    ("plain-user", [("authorization", "{key}")]),
+    ("plain-user", [("x-api-key", "{other}")]),
+    ("acting-app", [("x-interlock-end-user", "alice"), ("x-interlock-end-user", "bob")]),
+], ids=["two-authorization", "authorization-and-another-x-api-key", "two-end-users"])
+def test_a_repeated_or_conflicting_identity_header_is_400(gateway: Gateway, mock: MockLLM, http: httpx.Client,
+                                                          who: str, extra: list[tuple[str, str]]) -> None:
+    key = gateway.keys[who].key
+    headers = [("authorization", f"Bearer {key}"), ("content-type", "application/json")]
+    other = gateway.keys["admin"].key
+    headers += [(name, value.format(key=f"Bearer {key}", other=other)) for name, value in extra]
+    r = http.post("/v1/chat/completions", content=ECHO, headers=headers)
+    assert_refused(r, 400, "invalid_request")
     assert mock.received == []
+    assert gateway.record(r.headers["x-request-id"])["status"] == 400
 
 
 def test_an_unknown_model_on_the_other_store_too(gateway: Gateway, mock: MockLLM, http: httpx.Client) -> None:
