@@ -47,6 +47,11 @@ class HeadersTooLarge(Refusal):
     code = "headers_too_large"
 
 
+class UnsupportedEncoding(Refusal):
+    status = 415
+    code = "unsupported_encoding"
+
+
 class Unauthenticated(Refusal):
     status = 401
     code = "invalid_api_key"

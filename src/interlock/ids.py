@@ -11,3 +11,7 @@ import secrets
 
 def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
+
+
+# Where the HTTP edge keeps the id it gave a request, in the ASGI scope, for what runs behind it.
+REQUEST_ID_SCOPE_KEY = "interlock.request_id"

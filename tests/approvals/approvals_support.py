@@ -180,12 +180,15 @@ REFUND_TOOL = {
 
 
 def approvals_gateway(factory: GatewayFactory, store: str, webhook_url: str, secret_file: Path,
-                      directory: Path, *, served: bool = True) -> Gateway:
-    """The standard test policies plus the built-in tool policies (riskier tools wait for a person)."""
+                      directory: Path, *, served: bool = True, extra_policies: dict[str, str] | None = None) -> Gateway:
+    """The standard test policies plus the built-in tool policies (riskier tools wait for a person), and
+    ``extra_policies`` (file name -> text) if given."""
     from interlock.policy.setup import default_policy_dir
 
     policies = write_policies(directory / "policies")
     shutil.copy(default_policy_dir() / "tools.cedar", policies / "tools.cedar")
+    for name, text in (extra_policies or {}).items():
+        (policies / name).write_text(text, encoding="utf-8")
 
     def adjust(tree: dict[str, Any]) -> None:
         tree["tools"] = [*tree.get("tools", []), REFUND_TOOL]

@@ -53,19 +53,24 @@ def approval_records(gw: Gateway, approval_id: str) -> list[dict[str, Any]]:
 
 def test_a_proposal_waits_for_an_approver_and_wakes_the_long_poll(
         approvals_gw: Gateway, client: httpx.Client, as_user: Headers, webhook_receiver: WebhookReceiver) -> None:
-    r = client.post("/v1/approvals", headers=as_user("alice"), json={
-        "title": "Rotate the deploy token",
-        "details": f"The old one is {SECRET_TOKEN}; questions to bob@example.com.",
-        "reason": "it leaked into a ticket"})
+    proposal = {"title": "Rotate the deploy token",
+                "details": f"The old one is {SECRET_TOKEN}; questions to bob@example.com.",
+                "reason": "it leaked into a ticket"}
+    # Stored text passes the policy a prompt does: a secret (blocked by the built-in policy) refuses the write.
+    r = client.post("/v1/approvals", headers=as_user("alice"), json=proposal)
+    error = refused(r, 403, "data_blocked")
+    assert error["param"] == "details"
+    assert SECRET_TOKEN not in r.text
+    proposal["details"] = "The old one is in the vault; questions to bob@example.com."
+    r = client.post("/v1/approvals", headers=as_user("alice"), json=proposal)
     assert r.status_code == 201, r.text
     view = r.json()
     approval_id = view["id"]
     assert (view["object"], view["kind"], view["state"], view["requester"]) == ("approval", "proposal", "pending",
                                                                                "alice")
     assert view["request_id"] == r.headers["x-request-id"]
-    # The secret is masked for good; other text stays as written.
-    assert SECRET_TOKEN not in r.text
-    assert view["details"] == "The old one is [REDACTED:TOKEN]; questions to bob@example.com."
+    # The e-mail is stored as a placeholder and shown again to a reader policy lets see e-mails.
+    assert view["details"] == "The old one is in the vault; questions to bob@example.com."
 
     # Nothing decided yet: the long-poll answers with the request as it stands when its time is up.
     elapsed, r = long_poll(approvals_gw, approval_id, as_user("alice"), 0.5)
@@ -99,7 +104,9 @@ def test_a_proposal_waits_for_an_approver_and_wakes_the_long_poll(
         assert delivery.signed_with(WEBHOOK_SECRET)
         assert delivery.headers["content-type"] == "application/json"
         assert SECRET_TOKEN.encode() not in delivery.body
-    assert deliveries["approval.requested"].doc["approval"]["details"] == view["details"]
+    # A webhook receiver is no reader policy was asked about: it gets the text as stored.
+    assert deliveries["approval.requested"].doc["approval"]["details"] == \
+        "The old one is in the vault; questions to [EMAIL_1]."
     assert deliveries["approval.approved"].doc["approval"]["state"] == "approved"
 
     records = approval_records(approvals_gw, approval_id)

@@ -23,27 +23,33 @@ from interlock.api.chat import CHAT_PATH, ChatEndpoint
 from interlock.api.errors import ErrorHome, not_found
 from interlock.api.health import HealthApi
 from interlock.api.mcp import McpMount
+from interlock.api.mock import MOCK_PREFIX, MockMount, with_mock_key
 from interlock.api.models import ModelsApi
 from interlock.approvals.actions import ApprovalActions
-from interlock.engine import Engine
+from interlock.approvals.texts import TextGuard
+from interlock.engine import Engine, key_dir
 from interlock.providers.mock import build_mock_app
+from interlock.redact.guard import vault_cipher
 from interlock.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger("interlock.app")
 
 CONFIG_ENV = "INTERLOCK_CONFIG"
-MOCK_PREFIX = "/_mock"
+MOCK_KEY_LABEL = "interlock mounted mock model"
 
 
 class InterlockApp:
-    def __init__(self, engine: Engine, mock: ASGIApp | None = None) -> None:
+    """``mock`` is the built-in mock model to mount under ``/_mock`` and its key (see ``api/mock.py``)."""
+
+    def __init__(self, engine: Engine, mock: tuple[ASGIApp, str] | None = None) -> None:
         self.engine = engine
         self.settings: Settings = engine.settings
-        self._mock = mock
+        self._mock = None if mock is None else ErrorHome(MockMount(mock[0], engine.authenticator, mock[1]),
+                                                         lambda scope: [])
         chat = ChatEndpoint(engine)
         self._hot: dict[tuple[str, str], ASGIApp] = {("POST", CHAT_PATH): chat}
         limits = self.settings.limits
-        actions = ApprovalActions(engine.approvals, engine.guard.scan,
+        actions = ApprovalActions(engine.approvals, TextGuard(engine.guard.scan, engine.policy),
                                   max_wait_seconds=self.settings.approvals.max_wait_seconds)
         mcp = McpMount(engine.mcp, limits.max_body_bytes)
         routes: list[BaseRoute] = [
@@ -72,7 +78,7 @@ class InterlockApp:
                     return
                 return
             if self._mock is not None and scope["path"].startswith(MOCK_PREFIX + "/"):
-                await self._mock({**scope, "path": scope["path"][len(MOCK_PREFIX):]}, receive, send)
+                await self._mock(scope, receive, send)
                 return
             await self._routed(scope, receive, send)
         elif kind == "lifespan":
@@ -117,8 +123,11 @@ class InterlockApp:
 
 
 def build_app(settings: Settings) -> InterlockApp:
-    mock = build_mock_app() if settings.server.mount_mock else None
-    return InterlockApp(Engine(settings), mock)
+    if not settings.server.mount_mock:
+        return InterlockApp(Engine(settings))
+    # The mounted mock keeps no record, and answers the gateway (which sends its key) and administrators.
+    token = vault_cipher(settings.redaction, key_dir(settings)).derive(MOCK_KEY_LABEL)
+    return InterlockApp(Engine(with_mock_key(settings, token)), (build_mock_app(record=False), token))
 
 
 # How long a thread that wants the GIL waits before the running one is made to let go (Python's

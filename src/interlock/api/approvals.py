@@ -75,13 +75,14 @@ class ApprovalsApi:
 
     async def show(self, request: Request) -> Response:
         identity = await identify(self._authenticator, request)
-        view = await self._actions.show_approval(identity.principal, request.path_params["approval_id"])
+        view = await self._actions.show_approval(identity.principal, request.path_params["approval_id"], identity.app)
         return json_response(200, view, request_id_of(request))
 
     async def wait(self, request: Request) -> Response:
         identity = await identify(self._authenticator, request)
         seconds = parse_timeout(_query(request), self._actions.max_wait_seconds)
-        waiting = self._actions.wait_approval(identity.principal, request.path_params["approval_id"], seconds)
+        waiting = self._actions.wait_approval(identity.principal, request.path_params["approval_id"], seconds,
+                                              identity.app)
         return json_response(200, await _unless_gone(request.receive, waiting), request_id_of(request))
 
     async def listing(self, request: Request) -> Response:
@@ -93,7 +94,8 @@ class ApprovalsApi:
         if state is not None and state not in STATES:
             raise InvalidRequest(f"state must be one of {', '.join(STATES)}.", param="state")
         found = await self._actions.list_approvals(identity.principal, state=state,
-                                                   everything=_bool_param(query, "all"), limit=limit)
+                                                   everything=_bool_param(query, "all"), limit=limit,
+                                                   app=identity.app)
         return json_response(200, {"object": "list", "data": found}, request_id_of(request))
 
     async def decide(self, request: Request) -> Response:

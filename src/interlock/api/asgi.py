@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from interlock.api.encoding import decode, encodings
 from interlock.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
 from interlock.pipeline.parse import decode_json_object
 
@@ -53,23 +54,32 @@ async def read_body(receive: Receive, limit: int, declared: int | None) -> bytes
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-async def read_request_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The request body, refused early when its declared length is over ``limit``."""
+async def read_request_body(scope: Scope, receive: Receive, limit: int,
+                            headers: dict[str, str] | None = None) -> bytes:
+    """The request body, refused early when its declared length is over ``limit``; a compressed body
+    (Content-Encoding) is decoded, and its decoded size is what the limit holds to. ``headers`` is
+    ``headers_of(scope)`` when the caller has it already (two look-ups then, no pass over the headers)."""
+    if headers is None:
+        headers = headers_of(scope)
+    length = headers.get("content-length")
     declared = None
-    for k, v in scope["headers"]:
-        if k == b"content-length":
-            try:
-                declared = int(v)
-            except ValueError:
-                raise InvalidRequest("The Content-Length header is not a number.") from None
+    if length is not None:
+        try:
+            declared = int(length)
+        except ValueError:
+            raise InvalidRequest("The Content-Length header is not a number.") from None
+    coding = headers.get("content-encoding")
+    codings = encodings(coding) if coding is not None else None
     deadline = scope.get("extensions", {}).get(BODY_DEADLINE)
     if deadline is None:
-        return await read_body(receive, limit, declared)
-    try:
-        async with asyncio.timeout_at(deadline["at"]):
-            return await read_body(receive, limit, declared)
-    except TimeoutError:
-        raise body_timeout(deadline["seconds"]) from None
+        raw = await read_body(receive, limit, declared)
+    else:
+        try:
+            async with asyncio.timeout_at(deadline["at"]):
+                raw = await read_body(receive, limit, declared)
+        except TimeoutError:
+            raise body_timeout(deadline["seconds"]) from None
+    return decode(raw, codings, limit) if codings else raw
 
 
 def body_timeout(seconds: float) -> RequestTimeout:

@@ -22,7 +22,7 @@ from interlock.api.asgi import (
 )
 from interlock.api.errors import error_document, send_error
 from interlock.engine import Engine
-from interlock.errors import InternalFailure, InvalidRequest, PayloadTooLarge, Refusal, RequestTimeout
+from interlock.errors import InternalFailure, Refusal
 from interlock.pipeline.call import Call
 
 log = logging.getLogger("interlock.api.chat")
@@ -48,8 +48,8 @@ class ChatEndpoint:
         engine = self._engine
         headers = headers_of(scope)
         try:
-            raw = await read_request_body(scope, receive, self._limit)
-        except (PayloadTooLarge, InvalidRequest, RequestTimeout) as bad_body:
+            raw = await read_request_body(scope, receive, self._limit, headers)
+        except Refusal as bad_body:
             call = engine.new_call("chat.completions", b"", headers)
             engine.pipeline.refuse(call, bad_body)
             failed = await engine.pipeline.finish(call)

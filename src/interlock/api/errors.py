@@ -16,12 +16,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from interlock.api.asgi import ASGIApp, ClientGone, Message, Receive, Scope, Send, send_json
+from interlock.api.encoding import encodings
 from interlock.errors import InternalFailure, InvalidRequest, NotFound, Refusal
-from interlock.ids import new_request_id
+from interlock.ids import REQUEST_ID_SCOPE_KEY, new_request_id
 
 log = logging.getLogger("interlock.api")
 
-REQUEST_ID_KEY = "interlock.request_id"
+REQUEST_ID_KEY = REQUEST_ID_SCOPE_KEY
 
 AllowedMethods = Callable[[Scope], list[str]]
 
@@ -71,6 +72,10 @@ class ErrorHome:
             await send(message)
 
         try:
+            for k, v in scope["headers"]:
+                if k == b"content-encoding":
+                    # Refused on every route, whether or not it reads a body (read_request_body decodes).
+                    encodings(v.decode("latin-1"))
             await self._app(scope, receive, tracked)
         except ClientGone:
             return

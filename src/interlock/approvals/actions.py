@@ -1,30 +1,26 @@
 """What a person or a client may do with approval requests, for every surface that offers it.
 
 The HTTP API (``api/approvals.py``) and the command line (``interlock approvals``) both call these, so a
-proposal, a decision or a listing is checked, masked and recorded the same way wherever it comes from.
+proposal, a decision or a listing is checked, protected and recorded the same way wherever it comes from.
+Free text passes detection and policy before it is stored, and is restored for each reader only where
+policy lets that reader see the class (``texts.py``).
 A request the caller may not see is answered exactly like one that does not exist, so its existence is
 never revealed; a refusal on a visible request comes from the service as it raised it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal
 
 from interlock.approvals.model import Approval
 from interlock.approvals.service import ApprovalService, not_found
-from interlock.detect.finding import Finding
+from interlock.approvals.texts import TextGuard, unseal
 from interlock.errors import Forbidden, InvalidRequest
 from interlock.identity.principal import Principal
-from interlock.redact import ActionPolicy, PlaceholderMap, redact
 
 ADMIN_ROLE = "admin"
 STATES = ("pending", "approved", "rejected", "expired", "used")
 
-# Secrets never rest in the clear in a proposal, a reason or the audit log; other text is kept as written.
-_SECRETS_MASKED = ActionPolicy({"secret.*": "mask"}, default="allow")
-
-Scan = Callable[[str], list[Finding]]
 View = dict[str, Any]
 
 
@@ -35,45 +31,59 @@ def is_admin(principal: Principal) -> bool:
 class ApprovalActions:
     """Proposals, status, long-poll, the approver's queue and decisions, over the approval service.
 
-    ``scan`` finds the secrets to mask in free text; ``max_wait_seconds`` caps a long-poll."""
+    ``texts`` protects the free text written and reveals it to each reader; ``max_wait_seconds`` caps a
+    long-poll. Views are for one reader (``app``: the application it reads through, if any)."""
 
-    def __init__(self, service: ApprovalService, scan: Scan, *, max_wait_seconds: float) -> None:
+    def __init__(self, service: ApprovalService, texts: TextGuard, *, max_wait_seconds: float) -> None:
         self.service = service
-        self._scan = scan
+        self._texts = texts
         self.max_wait_seconds = max_wait_seconds
-
-    def mask_secrets(self, text: str) -> str:
-        """``text`` with every secret (``secret.*``) masked for good; everything else as written."""
-        if not text:
-            return text
-        findings = self._scan(text)
-        if not findings:
-            return text
-        return redact(text, findings, _SECRETS_MASKED, PlaceholderMap("approvals")).text
 
     async def create_proposal(self, principal: Principal, app: Principal | None, *, title: str, details: str,
                               route: str, reason: str, request_id: str) -> View:
         """A free-form proposal for a person to decide."""
         if not title.strip():
             raise InvalidRequest("title must not be blank.", param="title")
+        stored, placeholders = self._texts.protect(principal, app, {"title": title.strip(), "details": details,
+                                                                    "reason": reason})
         approval = await self.service.propose(
-            principal, app, title=self.mask_secrets(title.strip()), details=self.mask_secrets(details),
-            route=route, reason=self.mask_secrets(reason), request_id=request_id)
-        return approval.view()
+            principal, app, title=stored["title"], details=stored["details"], route=route, reason=stored["reason"],
+            request_id=request_id, placeholders=placeholders)
+        return self.view(approval, principal, app)
 
-    async def show_approval(self, principal: Principal, approval_id: str) -> View:
-        return (await self._visible(principal, approval_id)).view()
+    async def show_approval(self, principal: Principal, approval_id: str, app: Principal | None = None) -> View:
+        return self.view(await self._visible(principal, approval_id), principal, app)
 
-    async def wait_approval(self, principal: Principal, approval_id: str, seconds: float) -> View:
+    async def wait_approval(self, principal: Principal, approval_id: str, seconds: float,
+                            app: Principal | None = None) -> View:
         """The request once decided or expired, or as it stands after ``seconds`` (capped)."""
         await self._visible(principal, approval_id)
         approval = await self.service.wait(approval_id, min(seconds, self.max_wait_seconds))
         if approval is None:
             raise not_found(approval_id)
-        return approval.view()
+        return self.view(approval, principal, app)
+
+    def view(self, approval: Approval, reader: Principal, app: Principal | None = None) -> View:
+        """``approval.view()`` with its free text restored where policy lets ``reader`` see each class."""
+        out = approval.view()
+        cipher = self.service.cipher
+        texts = self._texts
+        if approval.texts_sealed is not None:
+            mapping = unseal(cipher, approval.texts_sealed, approval.id)
+            for key in ("title", "details", "reason"):
+                if key in out:
+                    out[key] = texts.reveal(out[key], mapping, reader, app)
+        if approval.outcome_sealed is not None and "outcome_reason" in out:
+            out["outcome_reason"] = texts.reveal(out["outcome_reason"],
+                                                 unseal(cipher, approval.outcome_sealed, approval.id), reader, app)
+        for vote, shown in zip(approval.votes, out["votes"], strict=True):
+            if vote.reason_sealed is not None:
+                shown["reason"] = texts.reveal(vote.reason, unseal(cipher, vote.reason_sealed, approval.id),
+                                               reader, app)
+        return out
 
     async def list_approvals(self, principal: Principal, *, state: str | None = None, everything: bool = False,
-                             limit: int = 100) -> list[View]:
+                             limit: int = 100, app: Principal | None = None) -> list[View]:
         """What the caller may decide now; other states and everything for administrators."""
         if state is not None and state not in STATES:
             raise InvalidRequest(f"state must be one of {', '.join(STATES)}.", param="state")
@@ -84,7 +94,7 @@ class ApprovalActions:
             found = await self.service.search(principal.tenant, state, limit)
         else:
             found = await self.service.pending_for(principal, limit)
-        return [a.view() for a in found]
+        return [self.view(a, principal, app) for a in found]
 
     async def decide_approval(self, principal: Principal, app: Principal | None, approval_id: str,
                               decision: Literal["approve", "reject"], reason: str,
@@ -93,9 +103,10 @@ class ApprovalActions:
 
         Refusals are the service's: another tenant's request is not found, someone of this tenant outside
         the approvers is told who may decide (request ids are random, so this reveals nothing guessable)."""
-        approval = await self.service.decide(approval_id, principal, decision, self.mask_secrets(reason),
-                                             arguments or None, app=app)
-        return approval.view()
+        stored, placeholders = self._texts.protect(principal, app, {"reason": reason})
+        approval = await self.service.decide(approval_id, principal, decision, stored["reason"],
+                                             arguments or None, app=app, placeholders=placeholders)
+        return self.view(approval, principal, app)
 
     async def _visible(self, principal: Principal, approval_id: str) -> Approval:
         return await self.service.get_for(approval_id, principal, admin=is_admin(principal))

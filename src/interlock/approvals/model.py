@@ -21,6 +21,13 @@ class Vote(msgspec.Struct, frozen=True):
     reason: str = ""
     # Argument names this approver changed (the values stay sealed).
     edited: list[str] = []
+    # The values behind the placeholders in ``reason``, sealed (approvals/texts.py).
+    reason_sealed: bytes | None = None
+
+    def view(self) -> dict[str, Any]:
+        out: dict[str, Any] = msgspec.to_builtins(self)
+        out.pop("reason_sealed", None)
+        return out
 
 
 class Approvers(msgspec.Struct, frozen=True):
@@ -66,6 +73,10 @@ class Approval(msgspec.Struct):
     arguments_digest: str | None = None
     title: str = ""
     details: str = ""
+    # The values behind the placeholders in ``title``, ``details`` and ``reason`` (a proposal's), and in
+    # ``outcome_reason``, sealed (approvals/texts.py).
+    texts_sealed: bytes | None = None
+    outcome_sealed: bytes | None = None
     # Where it came from: the call that proposed it and the tool call's id in that response.
     request_id: str | None = None
     tool_call_id: str | None = None
@@ -109,7 +120,7 @@ class Approval(msgspec.Struct):
             "approvers": {"roles": self.approvers.roles, "groups": self.approvers.groups},
             "quorum": self.quorum, "approvals": self.approvals, "escalated": self.escalated,
             "policy_ids": self.policy_ids, "reason": self.reason,
-            "votes": [msgspec.to_builtins(v) for v in self.votes],
+            "votes": [v.view() for v in self.votes],
         }
         if self.escalate_to is not None:
             out["escalate_at"] = self.escalate_at

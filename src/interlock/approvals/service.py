@@ -30,10 +30,12 @@ from interlock.approvals.model import (
     from_snapshot,
     snapshot,
 )
+from interlock.approvals.texts import seal
 from interlock.approvals.webhook import Webhook
 from interlock.audit.writer import AuditWriter
 from interlock.errors import Refusal
 from interlock.identity.principal import Principal
+from interlock.redact.placeholders import PlaceholderMap
 from interlock.redact.vault import VaultCipher
 from interlock.settings import ApprovalRouteSettings, ApprovalSettings
 from interlock.store.base import ApprovalConflict, ApprovalRow, ApprovalWrite, Store
@@ -143,10 +145,14 @@ class ApprovalService:
         return approval
 
     async def propose(self, principal: Principal, app: Principal | None, *, title: str, details: str,
-                      route: str = "default", reason: str = "", request_id: str | None = None) -> Approval:
-        """A free-form proposal for a person to decide (decision support): ``title``/``details`` redacted."""
+                      route: str = "default", reason: str = "", request_id: str | None = None,
+                      placeholders: PlaceholderMap | None = None) -> Approval:
+        """A free-form proposal for a person to decide (decision support). The texts come as they may be
+        stored (approvals/texts.py); ``placeholders`` holds the values behind theirs, sealed here."""
         approval = self._new(principal, app, "proposal", route, title=title, details=details, reason=reason,
                              request_id=request_id)
+        if placeholders is not None:
+            approval.texts_sealed = seal(self.cipher, placeholders, approval.id)
         await self._insert(approval, principal)
         return approval
 
@@ -264,19 +270,21 @@ class ApprovalService:
 
     async def decide(self, approval_id: str, approver: Principal, decision: Literal["approve", "reject"],
                      reason: str = "", edits: dict[str, Any] | None = None, *,
-                     app: Principal | None = None) -> Approval:
+                     app: Principal | None = None, placeholders: PlaceholderMap | None = None) -> Approval:
         """One approver's vote. ``app`` is the application the approver decides through, if any: it may not
         be the requester or the app that asked either. A refused attempt on a request the approver's tenant
         holds (their own request, not their route, too late, already decided) is recorded too."""
         try:
-            return await self._decide(approval_id, approver, decision, reason, edits, app)
+            sealed = seal(self.cipher, placeholders, approval_id) if placeholders is not None else None
+            return await self._decide(approval_id, approver, decision, reason, edits, app, sealed)
         except Refusal as refusal:
             if refusal.code not in ("approval_not_found", "approval_conflict"):
                 await self._record_refused(approval_id, approver, decision, refusal)
             raise
 
     async def _decide(self, approval_id: str, approver: Principal, decision: Literal["approve", "reject"],
-                      reason: str, edits: dict[str, Any] | None, app: Principal | None) -> Approval:
+                      reason: str, edits: dict[str, Any] | None, app: Principal | None,
+                      sealed: bytes | None = None) -> Approval:
         for _ in range(_CAS_ATTEMPTS):
             row = await self._store.approval_get(approval_id)
             if row is None:
@@ -300,10 +308,12 @@ class ApprovalService:
                     raise Refusal("Arguments can only be edited when approving a tool call.",
                                   code="invalid_request", status=400)
                 edited = self._apply_edits(approval, edits)
-            approval.votes = [*approval.votes, Vote(approver.id, approver.kind, decision, now, reason[:2000], edited)]
+            approval.votes = [*approval.votes, Vote(approver.id, approver.kind, decision, now, reason[:2000], edited,
+                                                    sealed)]
             event = "approval.vote"
             if decision == "reject":
                 approval.state, approval.decided_at, approval.outcome_reason = "rejected", now, reason[:2000]
+                approval.outcome_sealed = sealed
                 event = "approval.rejected"
             elif approval.approvals >= approval.quorum:
                 approval.state, approval.decided_at = "approved", now

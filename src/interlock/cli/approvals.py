@@ -47,6 +47,7 @@ def _with_engine(settings: Settings, key: str | None,
     if not key:
         raise click.ClickException(f"no API key: pass --key or set {KEY_ENV} to the key of the person deciding")
     from interlock.approvals.actions import ApprovalActions
+    from interlock.approvals.texts import TextGuard
     from interlock.engine import Engine
 
     try:
@@ -65,7 +66,7 @@ def _with_engine(settings: Settings, key: str | None,
                     if engine.jwt is not None and token.count(".") == 2:
                         await engine.jwt.refresh()
                     identity = await engine.authenticator.identify({"authorization": f"Bearer {token}"})
-                    actions = ApprovalActions(engine.approvals, engine.guard.scan,
+                    actions = ApprovalActions(engine.approvals, TextGuard(engine.guard.scan, engine.policy),
                                               max_wait_seconds=settings.approvals.max_wait_seconds)
                     return await fn(actions, identity.principal)
                 finally:

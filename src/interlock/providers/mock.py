@@ -4,6 +4,10 @@ It is the offline default model, the witness in tests of what did and did not re
 fast upstream for benchmarks, so it is a bare ASGI app: no framework, msgspec for JSON, no per-request
 logging. Every ``/v1/*`` request is recorded before its scenario runs, so a scenario that fails or
 hangs still leaves its evidence. Scenarios are described in ``mock_scenario``.
+
+Recording is for a mock of its own (``interlock mock-llm``, ``MockLLM`` in tests). The one a gateway
+mounts on its own port (``record=False``) keeps nothing: what it receives is what the gateway sent a
+model, and the gateway keeps no prompt text anywhere it can be read back.
 """
 
 from __future__ import annotations
@@ -89,9 +93,9 @@ class Recorder:
 
 
 class MockApp:
-    """The ASGI callable. ``recorder`` holds what it received."""
+    """The ASGI callable. ``recorder`` holds what it received; with none, nothing is kept."""
 
-    def __init__(self, recorder: Recorder) -> None:
+    def __init__(self, recorder: Recorder | None) -> None:
         self.recorder = recorder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -104,6 +108,7 @@ class MockApp:
         path: str = scope["path"]
         method: str = scope["method"]
         raw = await _read_body(receive)
+        recorder = self.recorder
         if path.startswith("/v1/"):
             headers: dict[str, str] = {}
             for name, value in scope["headers"]:
@@ -117,7 +122,8 @@ class MockApp:
                     body = msgspec.json.decode(raw)
                 except msgspec.DecodeError:
                     valid = False
-            self.recorder.add(ReceivedRequest(method, path, headers, body if isinstance(body, dict) else {}))
+            if recorder is not None:
+                recorder.add(ReceivedRequest(method, path, headers, body if isinstance(body, dict) else {}))
             if path == "/v1/chat/completions" or path == "/v1/messages":
                 if method != "POST":
                     await _error(send, 405, f"Use POST for {path}.", anthropic=path == "/v1/messages")
@@ -134,16 +140,18 @@ class MockApp:
                 await _error(send, 404, f"No mock endpoint {method} {path}.", anthropic=False)
         elif path == "/healthz":
             await _respond(send, 200, b'{"status":"ok"}')
-        elif path == "/_mock/requests" and method == "GET":
-            await _respond(send, 200, _encode(self.recorder.snapshot()))
-        elif path == "/_mock/requests" and method == "DELETE":
-            await _respond(send, 200, _encode({"cleared": self.recorder.clear()}))
+        elif path == "/_mock/requests" and recorder is None:
+            await _error(send, 404, "This mock keeps no record of what it receives.", anthropic=False)
+        elif path == "/_mock/requests" and method == "GET" and recorder is not None:
+            await _respond(send, 200, _encode(recorder.snapshot()))
+        elif path == "/_mock/requests" and method == "DELETE" and recorder is not None:
+            await _respond(send, 200, _encode({"cleared": recorder.clear()}))
         else:
             await _error(send, 404, f"No mock endpoint {method} {path}.", anthropic=False)
 
 
-def build_mock_app(*, record_limit: int = 10000) -> MockApp:
-    return MockApp(Recorder(record_limit))
+def build_mock_app(*, record_limit: int = 10000, record: bool = True) -> MockApp:
+    return MockApp(Recorder(record_limit) if record else None)
 
 
 async def _complete(anthropic: bool, body: dict[str, Any], headers: dict[str, str],
@@ -272,7 +280,8 @@ class MockLLM:
     """
 
     def __init__(self, *, record_limit: int = 10000) -> None:
-        self.app = build_mock_app(record_limit=record_limit)
+        self.recorder = Recorder(record_limit)
+        self.app = MockApp(self.recorder)
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -290,17 +299,17 @@ class MockLLM:
 
     @property
     def received(self) -> list[ReceivedRequest]:
-        return self.app.recorder.snapshot()
+        return self.recorder.snapshot()
 
     @property
     def last(self) -> ReceivedRequest:
-        request = self.app.recorder.last()
+        request = self.recorder.last()
         if request is None:
             raise LookupError("The mock LLM has received no request yet.")
         return request
 
     def clear(self) -> None:
-        self.app.recorder.clear()
+        self.recorder.clear()
 
     def start(self) -> MockLLM:
         if self._thread is not None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 import os
 import time
@@ -52,6 +54,12 @@ class VaultCipher:
         if len(key) != 32:
             raise ValueError(f"vault key must decode to 32 bytes, got {len(key)}")
         self._aead = AESGCM(key)
+        self._key = key
+
+    def derive(self, label: str) -> str:
+        """A secret for ``label`` that every process holding this key derives alike (HMAC-SHA256), so a
+        deployment needs no second key file for it; it reveals nothing of the key."""
+        return hmac.new(self._key, label.encode(), hashlib.sha256).hexdigest()
 
     @staticmethod
     def generate_key() -> str:

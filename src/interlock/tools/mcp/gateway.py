@@ -36,7 +36,7 @@ from interlock.detect.finding import Finding
 from interlock.detect.injection import PromptInjectionRecognizer
 from interlock.errors import InternalFailure, Refusal, ServiceUnavailable
 from interlock.identity.authenticator import Authenticator, Identity
-from interlock.ids import new_request_id
+from interlock.ids import REQUEST_ID_SCOPE_KEY, new_request_id
 from interlock.policy.holder import PolicyHolder
 from interlock.redact import mask_json
 from interlock.settings import McpSettings
@@ -195,7 +195,10 @@ class McpGateway:
 
     async def _call_tool(self, ctx: ServerRequestContext[Any, Any],
                          params: types.CallToolRequestParams) -> types.CallToolResult:
-        call = McpCall(new_request_id(), self._identity(ctx), params.name, policy_version=self._policy.version)
+        # The id the edge gave the HTTP request (in its x-request-id) is the one the audit record carries.
+        edge_id = ctx.request.scope.get(REQUEST_ID_SCOPE_KEY) if ctx.request is not None else None
+        call = McpCall(edge_id if isinstance(edge_id, str) else new_request_id(), self._identity(ctx), params.name,
+                       policy_version=self._policy.version)
         approval_id = (params.meta or {}).get(APPROVAL_META_KEY)
         try:
             result = await self._run(call, dict(params.arguments or {}),

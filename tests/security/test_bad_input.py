@@ -1,9 +1,12 @@
-"""Bad requests get a clear 4xx in the OpenAI error shape, and nothing reaches the model."""
+"""The corpus of bad inputs: each gets a clear 4xx in the OpenAI error shape with its request id, on both
+stores (the ``gateway`` fixture runs every test once per store), and nothing reaches the model."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
+import zlib
 from typing import Any
 
 import httpx
@@ -31,7 +34,7 @@ def assert_refused(r: httpx.Response, status: int, code: str, *, mentions: str =
     assert set(doc) == {"error"}
     error: dict[str, Any] = doc["error"]
     assert error["code"] == code
-    assert error["type"] in {"invalid_request_error", "authentication_error", "permission_error"}
+    assert error["type"] in {"invalid_request_error", "authentication_error", "permission_error", "not_found_error"}
     assert isinstance(error["message"], str)
     assert len(error["message"]) > 10
     assert mentions.lower() in error["message"].lower()
@@ -164,4 +167,144 @@ def test_declared_length_over_the_limit_is_refused_before_the_body(served_gatewa
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413")
     assert json.loads(body)["error"]["code"] == "request_too_large"
+    assert mock.received == []
+
+
+# -- request encodings -------------------------------------------------------------------------------
+
+ECHO = json.dumps({"model": "mock", "messages": [{"role": "user", "content": "squeezed"}]}).encode()
+
+
+@pytest.mark.parametrize(("coding", "compress"), [
+    ("gzip", gzip.compress),
+    ("deflate", zlib.compress),
+    ("deflate", lambda b: zlib.compress(b, wbits=-15)),  # the bare stream some clients send as "deflate"
+    ("gzip, deflate", lambda b: zlib.compress(gzip.compress(b))),
+], ids=["gzip", "deflate-zlib", "deflate-bare", "gzip-then-deflate"])
+def test_a_compressed_body_is_decoded(gateway: Gateway, mock: MockLLM, http: httpx.Client, coding: str,
+                                      compress: Any) -> None:
+    r = post(http, gateway, compress(ECHO), headers={"content-encoding": coding})
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["message"]["content"] == "squeezed"
+    assert mock.last.body["messages"] == [{"role": "user", "content": "squeezed"}]
+    assert "content-encoding" not in mock.last.headers
+
+
+def test_a_body_that_decodes_past_the_limit_is_413(gateway: Gateway, mock: MockLLM, http: httpx.Client) -> None:
+    bomb = gzip.compress(b'{"model": "mock", "messages": [{"role": "user", "content": "'
+                         + b"0" * (LIMIT_BYTES * 40) + b'"}]}')
+    assert len(bomb) < LIMIT_BYTES // 10
+    r = post(http, gateway, bomb, headers={"content-encoding": "gzip"})
+    assert_refused(r, 413, "request_too_large", mentions="decodes")
+    assert mock.received == []
+    assert gateway.record(r.headers["x-request-id"])["status"] == 413
+
+
+@pytest.mark.parametrize(("coding", "body"), [
+    ("gzip", ECHO),  # says gzip, is not
+    ("gzip", gzip.compress(ECHO)[:-9]),  # cut short
+    ("gzip", gzip.compress(ECHO) + b"trailing"),
+    ("deflate", b"\x78\x9c" + b"not deflate"),
+], ids=["not-gzip", "cut-short", "trailing-bytes", "not-deflate"])
+def test_a_body_that_is_not_what_its_encoding_says_is_400(gateway: Gateway, mock: MockLLM, http: httpx.Client,
+                                                         coding: str, body: bytes) -> None:
+    r = post(http, gateway, body, headers={"content-encoding": coding})
+    assert_refused(r, 400, "invalid_request", mentions=coding)
+    assert mock.received == []
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("POST", "/v1/chat/completions"),
+    ("GET", "/v1/models"),
+    ("POST", "/v1/approvals"),
+    ("GET", "/admin/keys"),
+])
+def test_an_unknown_encoding_is_415_on_every_route(gateway: Gateway, mock: MockLLM, http: httpx.Client,
+                                                   method: str, path: str) -> None:
+    headers = {"authorization": f"Bearer {gateway.keys['admin'].key}", "content-type": "application/json",
+               "content-encoding": "br"}
+    r = http.request(method, path, content=ECHO if method == "POST" else None, headers=headers)
+    assert_refused(r, 415, "unsupported_encoding", mentions="br")
+    assert mock.received == []
+
+
+# -- callers and headers -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("authorization", [
+    None, "Bearer", "Bearer il_unknown-key-0000000000000000000000000000000", "Basic dXNlcjpwYXNz",
+    "Bearer " + "A" * 5000,
+], ids=["none", "empty-bearer", "unknown-key", "basic", "huge-token"])
+def test_a_bad_key_is_401(gateway: Gateway, mock: MockLLM, http: httpx.Client, authorization: str | None) -> None:
+    headers = {"content-type": "application/json"}
+    if authorization is not None:
+        headers["authorization"] = authorization
+    r = http.post("/v1/chat/completions", content=ECHO, headers=headers)
+    assert_refused(r, 401, "invalid_api_key")
+    assert mock.received == []
+    assert gateway.record(r.headers["x-request-id"])["status"] == 401
+
+
+@pytest.mark.parametrize(("who", "extra"), [
+    ("plain-user", [("authorization", "{key}")]),
+    ("plain-user", [("x-api-key", "{other}")]),
+    ("acting-app", [("x-interlock-end-user", "alice"), ("x-interlock-end-user", "bob")]),
+], ids=["two-authorization", "authorization-and-another-x-api-key", "two-end-users"])
+def test_a_repeated_or_conflicting_identity_header_is_400(gateway: Gateway, mock: MockLLM, http: httpx.Client,
+                                                          who: str, extra: list[tuple[str, str]]) -> None:
+    key = gateway.keys[who].key
+    headers = [("authorization", f"Bearer {key}"), ("content-type", "application/json")]
+    other = gateway.keys["admin"].key
+    headers += [(name, value.format(key=f"Bearer {key}", other=other)) for name, value in extra]
+    r = http.post("/v1/chat/completions", content=ECHO, headers=headers)
+    assert_refused(r, 400, "invalid_request")
+    assert mock.received == []
+    assert gateway.record(r.headers["x-request-id"])["status"] == 400
+
+
+def test_an_unknown_model_on_the_other_store_too(gateway: Gateway, mock: MockLLM, http: httpx.Client) -> None:
+    r = post(http, gateway, json.dumps({"model": "../../etc/passwd", "messages": GOOD_MESSAGES}))
+    assert_refused(r, 404, "model_not_found")
+    assert mock.received == []
+
+
+# -- text made to slow a backtracking matcher ------------------------------------------------------
+
+@pytest.mark.parametrize("filler", [
+    "a@" * 40_000,  # e-mail: endless local parts with no domain
+    "4" * 80_000,  # card and phone numbers: one endless digit run
+    "1 2 " * 20_000,  # spaced digits: every split a candidate
+    "-----BEGIN " * 7_000,  # private key headers with no end
+    "x" * 79_990 + "!",
+], ids=["at-signs", "digit-run", "spaced-digits", "key-headers", "one-long-word"])
+def test_adversarial_text_is_scanned_whole_and_a_secret_after_it_still_blocks(
+        gateway: Gateway, mock: MockLLM, http: httpx.Client, filler: str) -> None:
+    text = filler + " AKIAIOSFODNN7EXAMPLE"
+    r = post(http, gateway, json.dumps({"model": "mock", "messages": [{"role": "user", "content": text}]}))
+    assert_refused(r, 403, "data_blocked")
+    assert mock.received == []
+    assert gateway.record(r.headers["x-request-id"])["refusal_code"] == "data_blocked"
+
+
+# -- the other routes that read a body ---------------------------------------------------------------
+
+ROUTED_BODIES = [
+    pytest.param(b'{"title": ', 400, id="malformed-json"),
+    pytest.param(b"[1, 2]", 400, id="array-not-object"),
+    pytest.param(b'{"title": "\xff\xfe"}', 400, id="invalid-utf8"),
+    pytest.param(('{"a": ' + nested(MAX_DEPTH + 5) + "}").encode(), 400, id="too-deep"),
+    pytest.param(b'{"title": "' + b"x" * (LIMIT_BYTES * 2) + b'"}', 413, id="too-large"),
+    pytest.param(gzip.compress(b'{"title": "' + b"x" * (LIMIT_BYTES * 2) + b'"}'), 413, id="gzip-bomb"),
+]
+
+
+@pytest.mark.parametrize("path", ["/v1/approvals", "/admin/keys", "/admin/scan",
+                                  "/admin/approvals/apr_000000000000000000000000/decide"])
+@pytest.mark.parametrize(("body", "status"), ROUTED_BODIES)
+def test_a_bad_body_on_any_route_is_a_clear_error(gateway: Gateway, mock: MockLLM, http: httpx.Client, path: str,
+                                                  body: bytes, status: int) -> None:
+    headers = {"authorization": f"Bearer {gateway.keys['admin'].key}", "content-type": "application/json"}
+    if body[:2] == b"\x1f\x8b":
+        headers["content-encoding"] = "gzip"
+    r = http.post(path, content=body, headers=headers)
+    assert_refused(r, status, "invalid_request" if status == 400 else "request_too_large")
     assert mock.received == []
