@@ -129,6 +129,10 @@ def test_admin_key_with_ttl(gateway: Gateway, admin: httpx.Client) -> None:
         ({"name": "k", "kind": "robot"}, "kind"),
         ({"name": "k", "roles": "admin"}, "roles"),
         ({"name": "k", "surprise": 1}, "surprise"),
+        ({"name": "k", "roles": ["wizard"]}, "unknown role(s) wizard"),
+        ({"name": "k", "ttl_seconds": 0}, "positive number of seconds"),
+        ({"name": "k", "ttl_seconds": -3600}, "positive number of seconds"),
+        ({"name": "k", "principal_id": "plain-user"}, "already holds keys"),
     ],
 )
 def test_admin_create_rejects_a_bad_request(admin: httpx.Client, body: dict[str, Any], mentions: str) -> None:
@@ -238,3 +242,20 @@ def test_keys_created_through_one_worker_work_on_all(two_workers: Gateway, mock:
         r = admin.post("/admin/keys", json={"name": "made-on-one-worker"})
     assert r.status_code == 201
     assert [chat_status(gw, r.json()["key"]) for _ in range(8)] == [200] * 8
+
+
+def test_admin_adds_a_key_for_a_key_holder_only_with_force_and_it_is_recorded(admin: httpx.Client) -> None:
+    r = admin.post("/admin/keys", json={"name": "plain-user-rotated", "principal_id": "plain-user", "force": True})
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert (doc["principal_id"], doc["forced"], doc["created_by"]) == ("plain-user", True, "admin")
+    listed = {k["id"]: k for k in admin.get("/admin/keys").json()["data"]}
+    assert listed[doc["id"]]["forced"] is True
+
+
+def test_admin_bounds_whom_an_application_acts_for(admin: httpx.Client) -> None:
+    r = admin.post("/admin/keys", json={"name": "bounded-bot", "kind": "app", "act_for": ["carol"],
+                                        "act_for_groups": ["support"]})
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert (doc["may_act_for"], doc["act_for"], doc["act_for_groups"]) == (True, ["carol"], ["support"])

@@ -19,7 +19,7 @@ from interlock.api.auth import admin
 from interlock.api.errors import request_id_of
 from interlock.engine import Engine
 from interlock.errors import Forbidden, InvalidRequest, NotFound
-from interlock.identity.keys import ApiKeyRecord, new_key
+from interlock.identity.keys import ApiKeyRecord, KeyRequestError, check_key_request, new_key
 from interlock.identity.principal import Principal
 from interlock.redact import ActionPolicy
 from interlock.redact.report import scan_report
@@ -35,15 +35,21 @@ class KeyRequest(msgspec.Struct, forbid_unknown_fields=True):
     roles: list[str] = []
     groups: list[str] = []
     may_act_for: bool = False
+    # Bounds on whom an application may act for (naming any implies may_act_for).
+    act_for: list[str] = []
+    act_for_groups: list[str] = []
     ttl_seconds: float | None = None
+    # A key for a principal that already holds keys acts as them: only on purpose (rotation), recorded.
+    force: bool = False
 
 
 def key_view(record: ApiKeyRecord) -> dict[str, Any]:
     p = record.principal
     return {"id": record.id, "prefix": record.prefix, "name": record.name, "principal_id": p.id,
             "kind": p.kind, "tenant": p.tenant, "roles": sorted(p.roles), "groups": sorted(p.groups),
-            "may_act_for": p.may_act_for, "created": record.created, "expires": record.expires,
-            "revoked": record.revoked, "state": record.state(time.time())}
+            "may_act_for": p.may_act_for, "act_for": sorted(p.act_for_ids), "act_for_groups": sorted(p.act_for_groups),
+            "created": record.created, "expires": record.expires, "revoked": record.revoked,
+            "state": record.state(time.time()), "created_by": record.created_by, "forced": record.forced}
 
 
 def policy_view(engine: Engine) -> dict[str, Any]:
@@ -94,9 +100,17 @@ class AdminApi:
             raise Forbidden(f"Administrators create keys in their own tenant ({me.tenant!r}) only.", param="tenant")
         principal = Principal(id=req.principal_id or req.name, kind=req.kind,  # type: ignore[arg-type]
                               tenant=me.tenant, roles=frozenset(req.roles), groups=frozenset(req.groups),
-                              may_act_for=req.may_act_for, name=req.name)
-        key, record = new_key(req.name, principal, ttl_seconds=req.ttl_seconds)
-        await self._engine.store.create_key(record)
+                              may_act_for=req.may_act_for or bool(req.act_for or req.act_for_groups), name=req.name,
+                              act_for_ids=frozenset(req.act_for), act_for_groups=frozenset(req.act_for_groups))
+        store = self._engine.store
+        try:
+            check_key_request(principal, known_roles=frozenset(self._engine.policy.engine.config.roles),
+                              ttl_seconds=req.ttl_seconds, force=req.force,
+                              holds_keys=await store.holds_key(principal.tenant, principal.id))
+        except KeyRequestError as exc:
+            raise InvalidRequest(f"The key was not created: {exc}.") from None
+        key, record = new_key(req.name, principal, ttl_seconds=req.ttl_seconds, created_by=me.id, forced=req.force)
+        await store.create_key(record)
         return json_response(201, {**key_view(record), "key": key}, request_id_of(request))
 
     async def revoke_key(self, request: Request) -> Response:

@@ -270,6 +270,15 @@ class Recognizer:
         flag = "(?i)" if self.case_insensitive else ""
         return tuple(f"{flag}{relax_bounds(p.regex)}" for p, _ in self._compiled)
 
+    def candidates(self, scan: ScanText, hits: Container[int] | None) -> Iterator[tuple[Pattern, int, int]]:
+        """Each match ``(pattern, start, end)`` of the patterns that may match at all (``hits``: the indices
+        the prefilter saw; ``None``: unknown, so all), pattern by pattern, in text order within each."""
+        for index, (pattern, matcher) in enumerate(self._compiled):
+            if hits is not None and index not in hits:
+                continue
+            for start, end in matcher.spans(scan):
+                yield pattern, start, end
+
     def scan(self, scan: ScanText, hits: Container[int] | None = None, floor: float = 0.0) -> list[Finding]:
         """``hits``: indices of this recognizer's patterns known to match somewhere (``None``: unknown).
         ``floor``: the confidence below which the caller drops a finding anyway."""
@@ -279,24 +288,21 @@ class Recognizer:
         text = scan.text
         # With a costly validator, the context is judged first (see ``validate_bonus``).
         ceiling = self.validate_bonus if floor > 0.0 else None
-        for index, (pattern, matcher) in enumerate(self._compiled):
-            if hits is not None and index not in hits:
+        for pattern, start, end in self.candidates(scan, hits):
+            if start < 0 or end - start > self.max_len or end == start:
                 continue
-            for start, end in matcher.spans(scan):
-                if start < 0 or end - start > self.max_len or end == start:
+            if ceiling is not None:
+                context = self.context_effect(scan, start, end)
+                if context is None or adjusted_score(pattern.score + ceiling, context) < floor:
                     continue
-                if ceiling is not None:
-                    context = self.context_effect(scan, start, end)
-                    if context is None or adjusted_score(pattern.score + ceiling, context) < floor:
-                        continue
-                    score = self.validate(text[start:end], pattern)
-                else:
-                    score = self.validate(text[start:end], pattern)
-                    context = self.context_effect(scan, start, end) if score is not None else None
-                if score is None or context is None:
-                    continue
-                found.append(Finding(pattern.data_class or self.data_class, start, end,
-                                     round(adjusted_score(score, context), 3), self.name, pattern.name + context[2]))
+                score = self.validate(text[start:end], pattern)
+            else:
+                score = self.validate(text[start:end], pattern)
+                context = self.context_effect(scan, start, end) if score is not None else None
+            if score is None or context is None:
+                continue
+            found.append(Finding(pattern.data_class or self.data_class, start, end,
+                                 round(adjusted_score(score, context), 3), self.name, pattern.name + context[2]))
         return found
 
     def context_effect(self, scan: ScanText, start: int, end: int) -> tuple[bool, bool, str] | None:

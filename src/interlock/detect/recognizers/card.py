@@ -84,21 +84,18 @@ class CardNumberRecognizer(Recognizer):
         card that validates is the finding."""
         text = scan.text
         found: list[Finding] = []
-        for index, (pattern, matcher) in enumerate(self._compiled):
-            if hits is not None and index not in hits:
+        for pattern, start, end in self.candidates(scan, hits):
+            if start < 0 or end - start > self.max_len:
                 continue
-            for start, end in matcher.spans(scan):
-                if start < 0 or end - start > self.max_len:
-                    continue
-                span = self._best(text, start, end, pattern)
-                if span is None:
-                    continue
-                (start, end), score = span
-                context = self.context_effect(scan, start, end)
-                if context is None:
-                    continue
-                found.append(Finding(self.data_class, start, end, round(adjusted_score(score, context), 3),
-                                     self.name, pattern.name + context[2]))
+            span = self._best(text, start, end, pattern)
+            if span is None:
+                continue
+            (start, end), score = span
+            context = self.context_effect(scan, start, end)
+            if context is None:
+                continue
+            found.append(Finding(self.data_class, start, end, round(adjusted_score(score, context), 3),
+                                 self.name, pattern.name + context[2]))
         return found
 
     def _best(self, text: str, start: int, end: int, pattern: Pattern) -> tuple[tuple[int, int], float] | None:

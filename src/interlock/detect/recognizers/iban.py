@@ -40,18 +40,15 @@ class IbanRecognizer(Recognizer):
     def scan(self, scan: ScanText, hits: Container[int] | None = None, floor: float = 0.0) -> list[Finding]:
         text = scan.text
         found: list[Finding] = []
-        for index, (pattern, matcher) in enumerate(self._compiled):
-            if hits is not None and index not in hits:
+        for pattern, start, end in self.candidates(scan, hits):
+            stop = _value_end(text, start, end)
+            if stop < 0:
                 continue
-            for start, end in matcher.spans(scan):
-                stop = _value_end(text, start, end)
-                if stop < 0:
-                    continue
-                context = self.context_effect(scan, start, stop)
-                if context is None:
-                    continue
-                found.append(Finding(self.data_class, start, stop, round(adjusted_score(pattern.score, context), 3),
-                                     self.name, pattern.name + context[2]))
+            context = self.context_effect(scan, start, stop)
+            if context is None:
+                continue
+            found.append(Finding(self.data_class, start, stop, round(adjusted_score(pattern.score, context), 3),
+                                 self.name, pattern.name + context[2]))
         return found
 
     def validate(self, value: str, pattern: Pattern) -> float | None:

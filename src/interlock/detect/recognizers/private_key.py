@@ -98,19 +98,16 @@ class PrivateKeyBodyRecognizer(Recognizer):
         text = scan.text
         found: list[Finding] = []
         last_stop = 0
-        for index, (pattern, matcher) in enumerate(self._compiled):
-            if hits is not None and index not in hits:
+        for pattern, start, seen in self.candidates(scan, hits):
+            if start < last_stop or start < 0:
                 continue
-            for start, seen in matcher.spans(scan):
-                if start < last_stop or start < 0:
-                    continue
-                limit = min(len(text), start + self.max_len)
-                first_end = seen
-                while first_end < limit and text[first_end] in _B64:
-                    first_end += 1
-                stop = self._more_lines(text, first_end, first_end - start, limit)
-                found.append(Finding(self.data_class, start, stop, pattern.score, self.name, pattern.name))
-                last_stop = stop
+            limit = min(len(text), start + self.max_len)
+            first_end = seen
+            while first_end < limit and text[first_end] in _B64:
+                first_end += 1
+            stop = self._more_lines(text, first_end, first_end - start, limit)
+            found.append(Finding(self.data_class, start, stop, pattern.score, self.name, pattern.name))
+            last_stop = stop
         return found
 
     @staticmethod

@@ -321,31 +321,28 @@ class StreetAddressRecognizer(Recognizer):
         weak: list[Finding] = []
         starts: list[int] = []
         ends: list[int] = []
-        for index, (pattern, matcher) in enumerate(self._compiled):
-            if hits is not None and index not in hits:
+        for pattern, start, end in self.candidates(scan, hits):
+            if start < 0 or end == start or end - start > self.max_len:
                 continue
-            for start, end in matcher.spans(scan):
-                if start < 0 or end == start or end - start > self.max_len:
-                    continue
-                i = bisect_right(starts, start)
-                if i and ends[i - 1] >= end:
-                    continue
-                score = self.validate(text[start:end], pattern)
-                if score is None:
-                    continue
-                context = self.context_effect(scan, start, end)
-                if context is None:
-                    continue
-                boosted, penalised, note = context
-                score = min(1.0, score + CONTEXT_BOOST) if boosted else score
-                score = score - NEGATIVE_PENALTY if penalised else score
-                finding = Finding(self.data_class, start, end, round(score, 3), self.name, pattern.name + note)
-                if finding.confidence < floor:
-                    weak.append(finding)
-                    continue
-                kept.append(finding)
-                starts.insert(i, start)
-                ends.insert(i, end)
+            i = bisect_right(starts, start)
+            if i and ends[i - 1] >= end:
+                continue
+            score = self.validate(text[start:end], pattern)
+            if score is None:
+                continue
+            context = self.context_effect(scan, start, end)
+            if context is None:
+                continue
+            boosted, penalised, note = context
+            score = min(1.0, score + CONTEXT_BOOST) if boosted else score
+            score = score - NEGATIVE_PENALTY if penalised else score
+            finding = Finding(self.data_class, start, end, round(score, 3), self.name, pattern.name + note)
+            if finding.confidence < floor:
+                weak.append(finding)
+                continue
+            kept.append(finding)
+            starts.insert(i, start)
+            ends.insert(i, end)
         return _merged(kept) + weak
 
     def context_effect(self, scan: ScanText, start: int, end: int) -> tuple[bool, bool, str] | None:
