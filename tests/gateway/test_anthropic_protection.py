@@ -206,11 +206,15 @@ def test_held_tool_use_streamed_then_resumed_streamed(acme: Gateway, mock: MockL
 def test_secret_in_a_streamed_answer_ends_the_stream_with_an_error_event(acme: Gateway, mock: MockLLM) -> None:
     reply = "Here is the token you asked for: " + GITHUB_TOKEN + " and some more words after it."
     received: list[str] = []
-    with pytest.raises(anthropic.APIStatusError) as caught, client(acme, "support").messages.stream(
-            model=EXTERNAL, max_tokens=256, messages=[{"role": "user", "content": "the token?"}],
-            extra_body={"mock": {"reply": reply, "chunks": 9}}) as stream:
-        for text in stream.text_stream:
-            received.append(text)
+
+    def read() -> None:
+        with client(acme, "support").messages.stream(
+                model=EXTERNAL, max_tokens=256, messages=[{"role": "user", "content": "the token?"}],
+                extra_body={"mock": {"reply": reply, "chunks": 9}}) as stream:
+            received.extend(stream.text_stream)
+
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        read()
     body: Any = caught.value.body
     assert body["type"] == "error"
     assert body["error"]["code"] == "data_blocked"
