@@ -38,6 +38,7 @@ from interlock.pipeline.schema import CHAT_FIELDS
 from interlock.pipeline.tools import CheckTools
 from interlock.policy.setup import default_policy_dir, load_policies
 from interlock.policy.watch import PolicyWatcher
+from interlock.providers.anthropic import AnthropicUpstream
 from interlock.providers.openai_compat import OpenAIUpstream
 from interlock.redact.guard import DataGuard, vault_cipher
 from interlock.settings import ConfigError, DetectionSettings, ModelSettings, Settings, StoreSettings, sqlite_path
@@ -64,7 +65,8 @@ class Engine:
         self.audit = AuditLog(self.store, settings.audit)
         self.jwt = JwtVerifier(settings.identity.jwt) if settings.identity.jwt is not None else None
         self.models: dict[str, ModelSettings] = {m.alias: m for m in settings.models}
-        self.upstreams = {name: OpenAIUpstream(name, p) for name, p in settings.providers.items()}
+        self.upstreams = {name: (AnthropicUpstream if p.type == "anthropic" else OpenAIUpstream)(name, p)
+                          for name, p in settings.providers.items()}
         policy = load_policies(settings)
         assert policy is not None
         self.policy = policy
