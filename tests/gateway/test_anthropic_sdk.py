@@ -314,3 +314,27 @@ def test_count_tokens_is_a_local_estimate(gateway: Gateway, mock: MockLLM) -> No
         c.messages.count_tokens(model="restricted", messages=user("hi"))
     with pytest.raises(anthropic.BadRequestError):
         c.messages.count_tokens(model="mock", messages=user("hi"), extra_body={"max_tokens": 5})
+
+
+def test_a_model_is_retrieved_in_the_shape_of_the_client_that_asks(gateway: Gateway) -> None:
+    model = client(gateway).models.retrieve("mock")
+    assert (model.id, model.type) == ("mock", "model")
+    # A model this caller may not use is not told apart from one that does not exist.
+    for alias in ("restricted", "no-such-model"):
+        with pytest.raises(anthropic.NotFoundError) as missing:
+            client(gateway).models.retrieve(alias)
+        assert missing.value.body["error"]["code"] == "model_not_found"  # type: ignore[index]
+    assert gateway.client(gateway.keys["plain-user"]).models.retrieve("mock").owned_by == "upstream"
+
+
+def test_served_gateway_streams_anthropic_events_as_they_come(served_gateway: Gateway, mock: MockLLM) -> None:
+    text = " ".join(f"piece{i}" for i in range(40))
+    with anthropic_client(served_gateway, served_gateway.keys["plain-user"]).messages.stream(
+            model="mock", max_tokens=200, messages=user(text),
+            extra_body={"mock": {"chunks": 8, "chunk_delay_ms": 20}}) as stream:
+        pieces = list(stream.text_stream)
+        final = stream.get_final_message()
+    assert "".join(pieces) == text
+    assert len(pieces) > 1
+    assert final.stop_reason == "end_turn"
+    assert final.usage.output_tokens == 40
