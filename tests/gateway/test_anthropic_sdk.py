@@ -266,6 +266,10 @@ def test_malformed_body_version_and_method_in_anthropic_shape(gateway: Gateway, 
     r = gateway.request("POST", "/v1/messages", json={"model": "mock", "max_tokens": 8, "messages": user("hi")},
                         headers=key)
     assert anthropic_error(r, 400, "invalid_request_error")["param"] == "anthropic-version"
+    r = gateway.request("POST", "/v1/messages", json={"model": "mock", "max_tokens": 8,
+                                                      "messages": user("x" * 300_000)}, headers={**key, **VERSION})
+    assert anthropic_error(r, 413, "request_too_large")["code"] == "request_too_large"
+    assert messages_record(gateway, r.headers["request-id"])["status"] == 413
     r = gateway.request("GET", "/v1/messages", headers={**key, **VERSION})
     anthropic_error(r, 405, "invalid_request_error")
     assert r.headers["allow"] == "POST"
