@@ -4,12 +4,12 @@ A messages call runs the engine's messages pipeline: the chat stages, with a par
 the request into the chat form (``pipeline/parse_messages.py``). The answer, whole or streamed, is
 translated back here (``pipeline/codecs/anthropic_out.py``), and every refusal is answered in
 Anthropic's error shape with the call's request id, in ``request-id`` as Anthropic sends it and in
-``x-request-id`` as every other route does. Like the chat route, it runs on raw ASGI.
+``x-request-id`` as every other route does. It is the chat endpoint's frame (``chat.py``: body limit,
+pipeline, record, stream) with Anthropic's shapes written in, on raw ASGI like the chat route.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Any
 
@@ -19,29 +19,25 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from interlock.api.asgi import (
-    Receive,
-    Scope,
     Send,
     encode,
     headers_of,
     read_json,
-    read_request_body,
     send_event,
     send_json,
     start_sse,
 )
 from interlock.api.auth import identify
+from interlock.api.chat import ChatEndpoint
 from interlock.api.errors import anthropic_error_document, request_id_of, send_error
 from interlock.engine import Engine
-from interlock.errors import InternalFailure, InvalidRequest, ModelNotFound, PayloadTooLarge, PolicyDenied, Refusal
+from interlock.errors import ModelNotFound, PolicyDenied, Refusal
 from interlock.pipeline.call import Call
 from interlock.pipeline.codecs.anthropic_in import chat_request
 from interlock.pipeline.codecs.anthropic_out import StreamTranslator, message
 from interlock.pipeline.codecs.anthropic_schema import CountTokensRequest
 from interlock.pipeline.parse import invalid
 from interlock.pipeline.parse_messages import check_version
-
-log = logging.getLogger("interlock.api.messages")
 
 MESSAGES_PATH = "/v1/messages"
 COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
@@ -57,78 +53,38 @@ def _request_id_header(request_id: str) -> list[tuple[bytes, bytes]]:
     return [(b"request-id", request_id.encode())]
 
 
-class MessagesEndpoint:
+class MessagesEndpoint(ChatEndpoint):
+    """The chat endpoint's frame over the messages pipeline, answering in Anthropic's shapes."""
+
+    endpoint = ENDPOINT
+
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._limit = engine.settings.limits.max_body_bytes
+        super().__init__(engine, engine.messages_pipeline)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Counted while under way: the audit writer lets the loop serve them while a commit waits for the disk.
-        writer = self._engine.writer
-        writer.in_flight += 1
-        try:
-            await self._messages(scope, receive, send)
-        finally:
-            writer.in_flight -= 1
+    async def _send_refusal(self, send: Send, refusal: Refusal, request_id: str) -> None:
+        await send_error(send, refusal, request_id, anthropic=True)
 
-    async def _messages(self, scope: Scope, receive: Receive, send: Send) -> None:
-        engine = self._engine
-        pipeline = engine.messages_pipeline
-        headers = headers_of(scope)
-        try:
-            raw = await read_request_body(scope, receive, self._limit)
-        except (PayloadTooLarge, InvalidRequest) as bad_body:
-            call = engine.new_call(ENDPOINT, b"", headers)
-            pipeline.refuse(call, bad_body)
-            failed = await pipeline.finish(call)
-            await send_error(send, failed or bad_body, call.request_id, anthropic=True)
-            return
-        call = engine.new_call(ENDPOINT, raw, headers)
-        try:
-            refused = await engine.chat(call, pipeline)
-        except Exception:
-            log.exception("call %s failed outside its stages", call.request_id)
-            refused = InternalFailure(f"The call could not be handled. Quote request id {call.request_id} to "
-                                      f"your administrator.")
-        if refused is not None:
-            await send_error(send, refused, call.request_id, anthropic=True)
-            return
-        if call.stream_iter is None:
-            assert call.response is not None
-            await send_json(send, 200, message(call.response, call.model_alias), call.request_id,
-                            _request_id_header(call.request_id))
-            return
-        await self._stream(call, send)
+    async def _send_answer(self, send: Send, call: Call) -> None:
+        assert call.response is not None
+        await send_json(send, 200, message(call.response, call.model_alias), call.request_id,
+                        _request_id_header(call.request_id))
 
-    async def _stream(self, call: Call, send: Send) -> None:
-        pipeline = self._engine.messages_pipeline
+    async def _open_stream(self, send: Send, call: Call) -> StreamTranslator:
         await start_sse(send, call.request_id, _request_id_header(call.request_id))
-        assert call.stream_iter is not None
         events = StreamTranslator(call.model_alias)
         for name, data in events.start():
             await send_event(send, encode(data), event=name.encode())
-        raised: Refusal | None = None
-        try:
-            async for chunk in call.stream_iter:
-                for name, data in events.chunk(chunk):
-                    await send_event(send, encode(data), event=name.encode())
-        except Refusal as refusal:
-            raised = refusal
-            pipeline.refuse(call, refusal)
-        except Exception:
-            log.exception("stream of %s failed", call.request_id)
-            pipeline.refuse(call, InternalFailure(
-                f"The stream failed mid-way. Quote request id {call.request_id} to your administrator."))
-        failed = await pipeline.finish(call)
-        if failed is not None and not call.refusal_code:
-            pipeline.refuse(call, failed)
-        if call.refusal_code:
-            err = raised if raised is not None and raised.code == call.refusal_code else Refusal(
-                call.refusal_message, code=call.refusal_code, status=call.status)
-            await send_event(send, encode(anthropic_error_document(err, call.request_id)), more=False,
-                             event=b"error")
-            return
-        ending = list(events.end())
+        return events
+
+    async def _send_chunk(self, send: Send, chunk: dict[str, Any], state: Any) -> None:
+        for name, data in state.chunk(chunk):
+            await send_event(send, encode(data), event=name.encode())
+
+    async def _send_stream_error(self, send: Send, refusal: Refusal, request_id: str) -> None:
+        await send_event(send, encode(anthropic_error_document(refusal, request_id)), more=False, event=b"error")
+
+    async def _close_stream(self, send: Send, state: Any) -> None:
+        ending = list(state.end())
         for position, (name, data) in enumerate(ending):
             await send_event(send, encode(data), more=position < len(ending) - 1, event=name.encode())
 
