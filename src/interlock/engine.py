@@ -29,6 +29,7 @@ from interlock.pipeline.authorize import AuthorizeModel
 from interlock.pipeline.call import Call
 from interlock.pipeline.forward import Forward, build_routes
 from interlock.pipeline.parse import ParseChatRequest
+from interlock.pipeline.parse_messages import ParseMessagesRequest
 from interlock.pipeline.protect import ProtectInput
 from interlock.pipeline.resume import ResumeApproved
 from interlock.pipeline.reveal import RevealOutput
@@ -37,6 +38,7 @@ from interlock.pipeline.schema import CHAT_FIELDS
 from interlock.pipeline.tools import CheckTools
 from interlock.policy.setup import default_policy_dir, load_policies
 from interlock.policy.watch import PolicyWatcher
+from interlock.providers.anthropic import AnthropicUpstream
 from interlock.providers.openai_compat import OpenAIUpstream
 from interlock.redact.guard import DataGuard, vault_cipher
 from interlock.settings import ConfigError, DetectionSettings, ModelSettings, Settings, StoreSettings, sqlite_path
@@ -63,7 +65,8 @@ class Engine:
         self.audit = AuditLog(self.store, settings.audit)
         self.jwt = JwtVerifier(settings.identity.jwt) if settings.identity.jwt is not None else None
         self.models: dict[str, ModelSettings] = {m.alias: m for m in settings.models}
-        self.upstreams = {name: OpenAIUpstream(name, p) for name, p in settings.providers.items()}
+        self.upstreams = {name: (AnthropicUpstream if p.type == "anthropic" else OpenAIUpstream)(name, p)
+                          for name, p in settings.providers.items()}
         policy = load_policies(settings)
         assert policy is not None
         self.policy = policy
@@ -98,22 +101,24 @@ class Engine:
                                   tool_gate=self.tool_gate, approvals=self.approvals,
                                   count_refusal=self.metrics.count_refusal,
                                   max_body_bytes=settings.limits.max_body_bytes)
-        self.pipeline = Pipeline(
-            (
-                Authenticate(self.authenticator),
-                ParseChatRequest(settings.limits.max_json_depth, settings.limits.max_messages,
-                                 pass_through_fields(settings)),
-                AuthorizeModel(self.models, self.policy, self.shadow_policy),
-                ProtectInput(self.guard),
-                ResumeApproved(self.approvals),
-                Forward(build_routes(self.models, self.upstreams)),
-                RevealOutput(self.guard, settings.detection.scan_output),
-                CheckTools(self.tool_gate, self.approvals, self.guard.scan),
-            ),
-            self.writer.record,
-            self.metrics.stage_seconds,
-            self.metrics.observe_call,
+        parse = ParseChatRequest(settings.limits.max_json_depth, settings.limits.max_messages,
+                                 pass_through_fields(settings))
+        after_parse = (
+            AuthorizeModel(self.models, self.policy, self.shadow_policy),
+            ProtectInput(self.guard),
+            ResumeApproved(self.approvals),
+            Forward(build_routes(self.models, self.upstreams)),
+            RevealOutput(self.guard, settings.detection.scan_output),
+            CheckTools(self.tool_gate, self.approvals, self.guard.scan),
         )
+        authenticate = Authenticate(self.authenticator)
+        self.pipeline = Pipeline((authenticate, parse, *after_parse), self.writer.record,
+                                 self.metrics.stage_seconds, self.metrics.observe_call)
+        # The Anthropic Messages API: the same stages, with a parse stage that translates the request into
+        # the chat form (the answer is translated back at the edge, api/messages.py).
+        self.messages_pipeline = Pipeline(
+            (authenticate, ParseMessagesRequest(parse, settings.limits.max_json_depth), *after_parse),
+            self.writer.record, self.metrics.stage_seconds, self.metrics.observe_call)
         self.started = False
 
     async def start(self) -> None:
@@ -174,14 +179,16 @@ class Engine:
     def new_call(self, endpoint: str, raw_body: bytes, headers: dict[str, str]) -> Call:
         return Call(request_id=new_request_id(), endpoint=endpoint, raw_body=raw_body, headers=headers)
 
-    async def chat(self, call: Call) -> Refusal | None:
-        """Run the chat pipeline. Non-streaming calls are durable on return; streaming ones are
-        made durable by whoever drains ``call.stream_iter`` (``finish`` after the last chunk)."""
-        refusal = await self.pipeline.run(call)
+    async def chat(self, call: Call, pipeline: Pipeline | None = None) -> Refusal | None:
+        """Run the chat pipeline (or ``pipeline``, another format's over the same stages). Non-streaming
+        calls are durable on return; streaming ones are made durable by whoever drains
+        ``call.stream_iter`` (``finish`` after the last chunk)."""
+        pipeline = pipeline or self.pipeline
+        refusal = await pipeline.run(call)
         if refusal is not None or not call.stream:
-            failed = await self.pipeline.finish(call)
+            failed = await pipeline.finish(call)
             if refusal is None and failed is not None:
-                refusal = self.pipeline.refuse(call, failed)
+                refusal = pipeline.refuse(call, failed)
         return refusal
 
     async def explain(self, raw_body: bytes, principal: Principal, app: Principal | None) -> dict[str, Any]:

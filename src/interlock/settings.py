@@ -78,9 +78,10 @@ class StoreSettings(_Frozen):
 
 
 class ProviderSettings(_Frozen):
-    """An upstream that speaks the OpenAI chat-completions wire format."""
+    """An upstream that speaks the OpenAI chat-completions wire format, or (``anthropic``) the Anthropic
+    Messages API, translated from and to the chat form (docs/configuration.md lists the lossy corners)."""
 
-    type: Literal["openai", "azure", "mock"] = "openai"
+    type: Literal["openai", "azure", "mock", "anthropic"] = "openai"
     base_url: str
     # The upstream key comes from the environment or a secret file, never from the caller's request.
     api_key_env: str | None = None

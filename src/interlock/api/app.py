@@ -1,6 +1,7 @@
 """The ASGI app: the HTTP edge over the engine, composed from one module per surface.
 
-``POST /v1/chat/completions`` is the hot path: a dictionary look-up on raw ASGI before anything else,
+``POST /v1/chat/completions`` (and ``POST /v1/messages``, Anthropic's) is the hot path: a dictionary look-up on
+raw ASGI before anything else,
 so it pays for nothing it does not use. Every other route goes through Starlette's router (path
 parameters, 405 with Allow) inside the error home. ``create_app`` is the factory the server calls in
 every worker process.
@@ -23,6 +24,7 @@ from interlock.api.chat import CHAT_PATH, ChatEndpoint
 from interlock.api.errors import ErrorHome, not_found
 from interlock.api.health import HealthApi
 from interlock.api.mcp import McpMount
+from interlock.api.messages import MESSAGES_PATH, CountTokensApi, MessagesEndpoint
 from interlock.api.mock import MOCK_PREFIX, MockMount, with_mock_key
 from interlock.api.models import ModelsApi
 from interlock.approvals.actions import ApprovalActions
@@ -47,7 +49,8 @@ class InterlockApp:
         self._mock = None if mock is None else ErrorHome(MockMount(mock[0], engine.authenticator, mock[1]),
                                                          lambda scope: [])
         chat = ChatEndpoint(engine)
-        self._hot: dict[tuple[str, str], ASGIApp] = {("POST", CHAT_PATH): chat}
+        messages = MessagesEndpoint(engine)
+        self._hot: dict[tuple[str, str], ASGIApp] = {("POST", CHAT_PATH): chat, ("POST", MESSAGES_PATH): messages}
         limits = self.settings.limits
         actions = ApprovalActions(engine.approvals, TextGuard(engine.guard.scan, engine.policy),
                                   max_wait_seconds=self.settings.approvals.max_wait_seconds)
@@ -55,6 +58,8 @@ class InterlockApp:
         routes: list[BaseRoute] = [
             # Reached only for other methods: POST is answered by the look-up in __call__.
             Route(CHAT_PATH, chat, methods=["POST"]),
+            Route(MESSAGES_PATH, messages, methods=["POST"]),
+            *CountTokensApi(engine).routes(),
             *ModelsApi(engine).routes(),
             *HealthApi(engine).routes(),
             *AdminApi(engine).routes(),

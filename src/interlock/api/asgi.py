@@ -137,11 +137,13 @@ async def send_json(send: Send, status: int, doc: Any, request_id: str | None = 
     await send({"type": "http.response.body", "body": body})
 
 
-async def start_sse(send: Send, request_id: str) -> None:
+async def start_sse(send: Send, request_id: str, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": [
         (b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
-        (b"x-request-id", request_id.encode()), (b"x-accel-buffering", b"no")]})
+        (b"x-request-id", request_id.encode()), (b"x-accel-buffering", b"no"), *(extra_headers or ())]})
 
 
-async def send_event(send: Send, data: bytes, more: bool = True) -> None:
-    await send({"type": "http.response.body", "body": b"data: " + data + b"\n\n", "more_body": more})
+async def send_event(send: Send, data: bytes, more: bool = True, *, event: bytes = b"") -> None:
+    """One server-sent event; ``event`` names its type (Anthropic's streams name every event)."""
+    head = b"event: " + event + b"\n" if event else b""
+    await send({"type": "http.response.body", "body": head + b"data: " + data + b"\n\n", "more_body": more})

@@ -2,12 +2,14 @@
 
 The app reaches this endpoint by one dictionary look-up before anything else; it reads the bounded
 body, runs the engine's pipeline and answers JSON or server-sent events. It answers its refusals
-itself with the call's request id (the one in the audit record), in the error home's shape.
+itself with the call's request id (the one in the audit record), in the error home's shape. Other
+formats that run a conversation through the stages (the Anthropic Messages API) reuse this frame.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from interlock.api.asgi import (
     Receive,
@@ -24,6 +26,7 @@ from interlock.api.errors import error_document, send_error
 from interlock.engine import Engine
 from interlock.errors import InternalFailure, Refusal
 from interlock.pipeline.call import Call
+from interlock.pipeline.runner import Pipeline
 
 log = logging.getLogger("interlock.api.chat")
 
@@ -31,8 +34,15 @@ CHAT_PATH = "/v1/chat/completions"
 
 
 class ChatEndpoint:
-    def __init__(self, engine: Engine) -> None:
+    """The chat endpoint, and the frame of every endpoint that runs a conversation through the stages:
+    another wire format (``messages.py``) gives its pipeline and overrides how answers, chunks and
+    refusals are written."""
+
+    endpoint = "chat.completions"
+
+    def __init__(self, engine: Engine, pipeline: Pipeline | None = None) -> None:
         self._engine = engine
+        self._pipeline = pipeline if pipeline is not None else engine.pipeline
         self._limit = engine.settings.limits.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -46,18 +56,19 @@ class ChatEndpoint:
 
     async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
         engine = self._engine
+        pipeline = self._pipeline
         headers = headers_of(scope)
         try:
             raw = await read_request_body(scope, receive, self._limit, headers)
         except Refusal as bad_body:
-            call = engine.new_call("chat.completions", b"", headers)
-            engine.pipeline.refuse(call, bad_body)
-            failed = await engine.pipeline.finish(call)
-            await send_error(send, failed or bad_body, call.request_id)
+            call = engine.new_call(self.endpoint, b"", headers)
+            pipeline.refuse(call, bad_body)
+            failed = await pipeline.finish(call)
+            await self._send_refusal(send, failed or bad_body, call.request_id)
             return
-        call = engine.new_call("chat.completions", raw, headers)
+        call = engine.new_call(self.endpoint, raw, headers)
         try:
-            refused = await engine.chat(call)
+            refused = await engine.chat(call, pipeline)
         except Exception:
             # The pipeline refuses its own failures; one outside it is answered the same way, never the
             # server's bare 500.
@@ -65,21 +76,21 @@ class ChatEndpoint:
             refused = InternalFailure(f"The call could not be handled. Quote request id {call.request_id} to "
                                       f"your administrator.")
         if refused is not None:
-            await send_error(send, refused, call.request_id)
+            await self._send_refusal(send, refused, call.request_id)
             return
         if call.stream_iter is None:
-            await send_json(send, 200, call.response, call.request_id)
+            await self._send_answer(send, call)
             return
         await self._stream(call, send)
 
     async def _stream(self, call: Call, send: Send) -> None:
-        pipeline = self._engine.pipeline
-        await start_sse(send, call.request_id)
+        pipeline = self._pipeline
+        state = await self._open_stream(send, call)
         assert call.stream_iter is not None
         raised: Refusal | None = None
         try:
             async for chunk in call.stream_iter:
-                await send_event(send, encode(chunk))
+                await self._send_chunk(send, chunk, state)
         except Refusal as refusal:
             raised = refusal
             pipeline.refuse(call, refusal)
@@ -94,6 +105,27 @@ class ChatEndpoint:
             # The refusal as raised keeps its error type (a blocked answer is a permission error).
             err = raised if raised is not None and raised.code == call.refusal_code else Refusal(
                 call.refusal_message, code=call.refusal_code, status=call.status)
-            await send_event(send, encode(error_document(err, call.request_id)), more=False)
+            await self._send_stream_error(send, err, call.request_id)
             return
+        await self._close_stream(send, state)
+
+    # -- the wire format: the chat format's own ------------------------------------------------------
+
+    async def _send_refusal(self, send: Send, refusal: Refusal, request_id: str) -> None:
+        await send_error(send, refusal, request_id)
+
+    async def _send_answer(self, send: Send, call: Call) -> None:
+        await send_json(send, 200, call.response, call.request_id)
+
+    async def _open_stream(self, send: Send, call: Call) -> Any:
+        """Start the stream; what it returns is handed to every chunk and to the close."""
+        await start_sse(send, call.request_id)
+
+    async def _send_chunk(self, send: Send, chunk: dict[str, Any], state: Any) -> None:
+        await send_event(send, encode(chunk))
+
+    async def _send_stream_error(self, send: Send, refusal: Refusal, request_id: str) -> None:
+        await send_event(send, encode(error_document(refusal, request_id)), more=False)
+
+    async def _close_stream(self, send: Send, state: Any) -> None:
         await send_event(send, b"[DONE]", more=False)

@@ -1,5 +1,6 @@
 """The one error home: every refusal and every unexpected exception, on every route, becomes the
-OpenAI error shape with the request id that finds its log lines and audit record.
+OpenAI error shape (Anthropic's for Anthropic clients) with the request id that finds its log lines and
+audit record.
 
 ``ErrorHome`` wraps the routed surfaces (everything but the chat hot path, which answers its own
 refusals through ``send_error`` with the call's request id). It gives each request its id before the
@@ -32,10 +33,37 @@ def error_document(refusal: Refusal, request_id: str) -> dict[str, Any]:
                       "code": refusal.code, "request_id": request_id}}
 
 
+# Anthropic's error types by status (its SDK picks the exception class by status, and shows the type).
+_ANTHROPIC_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
+                    404: "not_found_error", 405: "invalid_request_error", 409: "invalid_request_error",
+                    413: "request_too_large", 429: "rate_limit_error", 503: "overloaded_error"}
+ANTHROPIC_PATH = "/v1/messages"
+ANTHROPIC_VERSION_HEADER = b"anthropic-version"
+
+
+def anthropic_error_document(refusal: Refusal, request_id: str) -> dict[str, Any]:
+    """The Anthropic error shape, with the gateway's stable ``code`` and ``param`` beside its fields."""
+    kind = _ANTHROPIC_TYPES.get(refusal.status, "api_error" if refusal.status >= 500 else "invalid_request_error")
+    return {"type": "error", "error": {"type": kind, "message": refusal.message, "code": refusal.code,
+                                       "param": refusal.param}, "request_id": request_id}
+
+
+def speaks_anthropic(scope: Scope) -> bool:
+    """An Anthropic client: on the Messages API's paths, or sending Anthropic's version header."""
+    return scope["path"].startswith(ANTHROPIC_PATH) or any(
+        k == ANTHROPIC_VERSION_HEADER for k, _ in scope.get("headers") or ())
+
+
 async def send_error(send: Send, refusal: Refusal, request_id: str,
-                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
+                     headers: list[tuple[bytes, bytes]] | None = None, *, anthropic: bool = False) -> None:
     extra = [(b"www-authenticate", b"Bearer")] if refusal.status == 401 else []
-    await send_json(send, refusal.status, error_document(refusal, request_id), request_id, extra + (headers or []))
+    if anthropic:
+        # Anthropic's SDK reads the request id from ``request-id``.
+        extra.append((b"request-id", request_id.encode()))
+        doc = anthropic_error_document(refusal, request_id)
+    else:
+        doc = error_document(refusal, request_id)
+    await send_json(send, refusal.status, doc, request_id, extra + (headers or []))
 
 
 def request_id_of(request: Request) -> str:
@@ -84,7 +112,7 @@ class ErrorHome:
                 # The status line has gone out: nothing left to shape. The server logs it and closes.
                 raise
             refusal, headers = self._refusal(exc, scope, request_id)
-            await send_error(send, refusal, request_id, headers)
+            await send_error(send, refusal, request_id, headers, anthropic=speaks_anthropic(scope))
 
     def _refusal(self, exc: Exception, scope: Scope, request_id: str) -> tuple[Refusal, list[tuple[bytes, bytes]]]:
         if isinstance(exc, Refusal):

@@ -61,25 +61,33 @@ class ParseChatRequest:
         self._pass_through = pass_through or {}
 
     async def __call__(self, call: Call) -> None:
-        doc = decode_json_object(call.raw_body, self._max_depth)
+        self.accept(call, decode_json_object(call.raw_body, self._max_depth))
+
+    def passed_through(self, doc: dict[str, Any]) -> frozenset[str]:
+        """The top-level fields of ``doc`` that its model's provider takes unread."""
         model = doc.get("model")
         passed = self._pass_through.get(model, frozenset()) if isinstance(model, str) else frozenset()
-        checked = {k: v for k, v in doc.items() if k not in passed} if passed.intersection(doc) else doc
+        return frozenset(passed.intersection(doc))
+
+    def accept(self, call: Call, doc: dict[str, Any]) -> None:
+        """Check ``doc`` as a chat request and make it the call's body (another format's codec calls this)."""
+        passed = self.passed_through(doc)
+        checked = {k: v for k, v in doc.items() if k not in passed} if passed else doc
         try:
             req = msgspec.convert(checked, ChatRequest)
         except msgspec.ValidationError as exc:
-            raise _invalid(str(exc)) from None
+            raise invalid(str(exc)) from None
         if len(req.messages) > self._max_messages:
             raise InvalidRequest(f"Too many messages ({len(req.messages)}); the limit is {self._max_messages}.",
                                  param="messages")
         call.body = doc
-        call.passed_through = frozenset(passed.intersection(doc))
+        call.passed_through = passed
         call.model_alias = req.model
         call.stream = req.stream
         call.client_wants_usage = bool(req.stream_options and req.stream_options.include_usage)
 
 
-def _invalid(text: str) -> InvalidRequest:
+def invalid(text: str, what: str = "chat request") -> InvalidRequest:
     """A validation error as the caller can act on it, naming the field (``param``) as a JSON path."""
     where = text.rsplit(" - at `", 1)[-1].rstrip("`") if " - at `" in text else "$"
     unknown = _UNKNOWN_FIELD.match(text)
@@ -90,4 +98,4 @@ def _invalid(text: str) -> InvalidRequest:
             f"The request has a field the gateway does not know: {path[2:] or field}. A field the gateway "
             f"cannot scan is refused, since its value would reach the provider unread; remove it, or ask an "
             f"administrator to pass it through for this model (pass_through_fields).", param=path[2:] or field)
-    return InvalidRequest(f"Invalid chat request: {text}.", param=where[2:] or None)
+    return InvalidRequest(f"Invalid {what}: {text}.", param=where[2:] or None)

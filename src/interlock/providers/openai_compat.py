@@ -95,7 +95,7 @@ class OpenAIUpstream:
         if self._pool is None:
             raise RuntimeError("upstream pool not started")
         try:
-            resp = await self._pool.request("POST", self._path, self._headers, _encode(body))
+            resp = await self._pool.request("POST", self._path, self._headers, _encode(self._request(body)))
             if resp.status >= 400:
                 raw = await resp.read()
         except HttpTimeout:
@@ -131,9 +131,24 @@ class OpenAIUpstream:
             doc = _decode(raw)
         except msgspec.DecodeError:
             raise self._unavailable("answered with malformed JSON") from None
+        return self._answer(doc)
+
+    # What a provider of another wire format translates (providers/anthropic.py): the request, the
+    # answer, and each stream event, to and from the chat form the stages work on.
+
+    def _request(self, body: dict[str, Any]) -> dict[str, Any]:
+        return body
+
+    def _answer(self, doc: Any) -> dict[str, Any]:
         if not isinstance(doc, dict) or not isinstance(doc.get("choices"), list):
             raise self._unavailable("answered with a body that is not a chat completion")
         return doc
+
+    def _stream_state(self) -> Any:
+        return None
+
+    def _translate(self, chunk: dict[str, Any], state: Any) -> list[dict[str, Any]]:
+        return [chunk]
 
     async def open_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """Send the request and return an iterator over its chunks once the stream has started.
@@ -163,6 +178,7 @@ class OpenAIUpstream:
 
     async def _chunks(self, resp: Response) -> AsyncGenerator[dict[str, Any], None]:
         events = SseDecoder()
+        state = self._stream_state()
         done = False
         try:
             async for data in resp.iter_chunks():
@@ -172,13 +188,13 @@ class OpenAIUpstream:
                     if payload == b"[DONE]":
                         done = True
                         break
-                    for chunk in self._chunks_of(payload):
+                    for chunk in self._chunks_of(payload, state):
                         yield chunk
             if not done:
                 # A close-delimited stream may end without a blank line after its last event.
                 for payload in events.end():
                     if payload != b"[DONE]":
-                        for chunk in self._chunks_of(payload):
+                        for chunk in self._chunks_of(payload, state):
                             yield chunk
         except HttpTimeout:
             raise self._timeout() from None
@@ -187,17 +203,19 @@ class OpenAIUpstream:
         except HttpError:
             raise self._unavailable("dropped the connection mid-stream") from None
 
-    def _chunks_of(self, payload: bytes) -> list[dict[str, Any]]:
+    def _chunks_of(self, payload: bytes, state: Any) -> list[dict[str, Any]]:
         try:
-            return [self._chunk(_decode(payload))]
+            return self._translate(self._chunk(_decode(payload)), state)
         except msgspec.DecodeError:
             pass
         if b"\n" in payload:
             # Several data lines with no blank line between them: one chunk a line, as some servers mean it.
             try:
-                return [self._chunk(_decode(line)) for line in payload.split(b"\n") if line.strip()]
+                docs = [self._chunk(_decode(line)) for line in payload.split(b"\n") if line.strip()]
             except msgspec.DecodeError:
                 pass
+            else:
+                return [c for doc in docs for c in self._translate(doc, state)]
         raise self._unavailable("sent a malformed stream chunk")
 
     def _chunk(self, chunk: Any) -> dict[str, Any]:
