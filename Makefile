@@ -37,6 +37,8 @@ bench: install-test .venv-presidio
 	$(BIN)/python benchmarks/policy_bench.py
 	$(BIN)/python benchmarks/audit_append_bench.py
 	$(BIN)/python benchmarks/audit_verify_bench.py
+	$(BIN)/python benchmarks/large_input_bench.py
+	$(BIN)/python benchmarks/endpoints_bench.py
 
 .venv-presidio:
 	benchmarks/setup_presidio.sh
