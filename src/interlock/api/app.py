@@ -20,6 +20,7 @@ from interlock.api.admin import AdminApi
 from interlock.api.approvals import ApprovalsApi
 from interlock.api.asgi import ASGIApp, ClientGone, Receive, Scope, Send
 from interlock.api.chat import CHAT_PATH, ChatEndpoint
+from interlock.api.embeddings import EmbeddingsApi
 from interlock.api.errors import ErrorHome, not_found
 from interlock.api.health import HealthApi
 from interlock.api.mcp import McpMount
@@ -50,6 +51,7 @@ class InterlockApp:
             # Reached only for other methods: POST is answered by the look-up in __call__.
             Route(CHAT_PATH, chat, methods=["POST"]),
             *ModelsApi(engine).routes(),
+            *EmbeddingsApi(engine).routes(),
             *HealthApi(engine).routes(),
             *AdminApi(engine).routes(),
             *ApprovalsApi(actions, engine.authenticator, max_body_bytes=limits.max_body_bytes,

@@ -68,7 +68,7 @@ class ParseChatRequest:
         try:
             req = msgspec.convert(checked, ChatRequest)
         except msgspec.ValidationError as exc:
-            raise _invalid(str(exc)) from None
+            raise invalid_field(str(exc)) from None
         if len(req.messages) > self._max_messages:
             raise InvalidRequest(f"Too many messages ({len(req.messages)}); the limit is {self._max_messages}.",
                                  param="messages")
@@ -79,7 +79,7 @@ class ParseChatRequest:
         call.client_wants_usage = bool(req.stream_options and req.stream_options.include_usage)
 
 
-def _invalid(text: str) -> InvalidRequest:
+def invalid_field(text: str, what: str = "chat request") -> InvalidRequest:
     """A validation error as the caller can act on it, naming the field (``param``) as a JSON path."""
     where = text.rsplit(" - at `", 1)[-1].rstrip("`") if " - at `" in text else "$"
     unknown = _UNKNOWN_FIELD.match(text)
@@ -90,4 +90,4 @@ def _invalid(text: str) -> InvalidRequest:
             f"The request has a field the gateway does not know: {path[2:] or field}. A field the gateway "
             f"cannot scan is refused, since its value would reach the provider unread; remove it, or ask an "
             f"administrator to pass it through for this model (pass_through_fields).", param=path[2:] or field)
-    return InvalidRequest(f"Invalid chat request: {text}.", param=where[2:] or None)
+    return InvalidRequest(f"Invalid {what}: {text}.", param=where[2:] or None)
