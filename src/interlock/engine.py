@@ -27,6 +27,9 @@ from interlock.ids import new_request_id
 from interlock.pipeline.authenticate import Authenticate
 from interlock.pipeline.authorize import AuthorizeModel
 from interlock.pipeline.call import Call
+from interlock.pipeline.embeddings.forward import ForwardEmbeddings
+from interlock.pipeline.embeddings.parse import ParseEmbeddingsRequest
+from interlock.pipeline.embeddings.protect import ProtectEmbeddingInput
 from interlock.pipeline.forward import Forward, build_routes
 from interlock.pipeline.parse import ParseChatRequest
 from interlock.pipeline.parse_messages import ParseMessagesRequest
@@ -101,17 +104,19 @@ class Engine:
                                   tool_gate=self.tool_gate, approvals=self.approvals,
                                   count_refusal=self.metrics.count_refusal,
                                   max_body_bytes=settings.limits.max_body_bytes)
-        parse = ParseChatRequest(settings.limits.max_json_depth, settings.limits.max_messages,
-                                 pass_through_fields(settings))
+        authenticate = Authenticate(self.authenticator)
+        authorize = AuthorizeModel(self.models, self.policy, self.shadow_policy)
+        routes = build_routes(self.models, self.upstreams)
+        passed = pass_through_fields(settings)
+        parse = ParseChatRequest(settings.limits.max_json_depth, settings.limits.max_messages, passed)
         after_parse = (
-            AuthorizeModel(self.models, self.policy, self.shadow_policy),
+            authorize,
             ProtectInput(self.guard),
             ResumeApproved(self.approvals),
-            Forward(build_routes(self.models, self.upstreams)),
+            Forward(routes),
             RevealOutput(self.guard, settings.detection.scan_output),
             CheckTools(self.tool_gate, self.approvals, self.guard.scan),
         )
-        authenticate = Authenticate(self.authenticator)
         self.pipeline = Pipeline((authenticate, parse, *after_parse), self.writer.record,
                                  self.metrics.stage_seconds, self.metrics.observe_call)
         # The Anthropic Messages API: the same stages, with a parse stage that translates the request into
@@ -119,6 +124,14 @@ class Engine:
         self.messages_pipeline = Pipeline(
             (authenticate, ParseMessagesRequest(parse, settings.limits.max_json_depth), *after_parse),
             self.writer.record, self.metrics.stage_seconds, self.metrics.observe_call)
+        # POST /v1/embeddings: the same caller, model and record checks; its own parse, protect and forward.
+        self.embeddings = Pipeline(
+            (authenticate, ParseEmbeddingsRequest(settings.limits.max_json_depth, passed), authorize,
+             ProtectEmbeddingInput(self.guard), ForwardEmbeddings(routes)),
+            self.writer.record,
+            self.metrics.stage_seconds,
+            self.metrics.observe_call,
+        )
         self.started = False
 
     async def start(self) -> None:
@@ -189,6 +202,14 @@ class Engine:
             failed = await pipeline.finish(call)
             if refusal is None and failed is not None:
                 refusal = pipeline.refuse(call, failed)
+        return refusal
+
+    async def embed(self, call: Call) -> Refusal | None:
+        """Run the embeddings pipeline; the call is durable on return."""
+        refusal = await self.embeddings.run(call)
+        failed = await self.embeddings.finish(call)
+        if refusal is None and failed is not None:
+            refusal = self.embeddings.refuse(call, failed)
         return refusal
 
     async def explain(self, raw_body: bytes, principal: Principal, app: Principal | None) -> dict[str, Any]:

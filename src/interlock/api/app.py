@@ -21,6 +21,7 @@ from interlock.api.admin import AdminApi
 from interlock.api.approvals import ApprovalsApi
 from interlock.api.asgi import ASGIApp, ClientGone, Receive, Scope, Send
 from interlock.api.chat import CHAT_PATH, ChatEndpoint
+from interlock.api.embeddings import EmbeddingsApi
 from interlock.api.errors import ErrorHome, not_found
 from interlock.api.health import HealthApi
 from interlock.api.mcp import McpMount
@@ -61,6 +62,7 @@ class InterlockApp:
             Route(MESSAGES_PATH, messages, methods=["POST"]),
             *CountTokensApi(engine).routes(),
             *ModelsApi(engine).routes(),
+            *EmbeddingsApi(engine).routes(),
             *HealthApi(engine).routes(),
             *AdminApi(engine).routes(),
             *ApprovalsApi(actions, engine.authenticator, max_body_bytes=limits.max_body_bytes,

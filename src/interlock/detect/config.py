@@ -16,8 +16,9 @@ TAXONOMY: frozenset[str] = frozenset({
     "secret.password", "secret.token", "secret.connection_string",
     # Found only in tool results, by ``detect.injection``.
     "threat.prompt_injection",
-    # Content parts the gateway cannot read; found by the protect stage, one finding per part.
-    "media.image", "media.audio", "media.file",
+    # Content parts the gateway cannot read; found by the protect stage, one finding per part. Token ids
+    # sent to the embeddings endpoint (``media.tokens``) are one finding per input.
+    "media.image", "media.audio", "media.file", "media.tokens",
 })
 
 

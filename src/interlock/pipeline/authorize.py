@@ -9,6 +9,8 @@ from interlock.pipeline.call import Call
 from interlock.policy.holder import PolicyHolder
 from interlock.settings import ModelSettings
 
+# The endpoint name (``Call.endpoint``) of embeddings calls.
+EMBEDDINGS_ENDPOINT = "embeddings"
 # A request body above this size asks for the large_context capability.
 LARGE_CONTEXT_BYTES = 128 * 1024
 
@@ -21,6 +23,9 @@ def capabilities_of(call: Call) -> frozenset[str]:
         caps.add("tools")
     if len(call.raw_body) > LARGE_CONTEXT_BYTES:
         caps.add("large_context")
+    if call.endpoint == EMBEDDINGS_ENDPOINT:
+        # Lets a policy keep a model to chat, or to embeddings only.
+        caps.add("embeddings")
     return frozenset(caps)
 
 

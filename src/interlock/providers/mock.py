@@ -1,6 +1,6 @@
 """The built-in mock LLM: a real HTTP server speaking the OpenAI and Anthropic wire formats.
 
-It is the offline default model, the witness in tests of what did and did not reach a model, and a
+It also answers ``/v1/embeddings`` (``mock_embeddings``). It is the offline default model, the witness in tests of what did and did not reach a model, and a
 fast upstream for benchmarks, so it is a bare ASGI app: no framework, msgspec for JSON, no per-request
 logging. Every ``/v1/*`` request is recorded before its scenario runs, so a scenario that fails or
 hangs still leaves its evidence. Scenarios are described in ``mock_scenario``.
@@ -24,6 +24,7 @@ from typing import Any, Final
 import msgspec
 import uvicorn
 
+from interlock.providers.mock_embeddings import embeddings_answer
 from interlock.providers.mock_scenario import (
     MockScenarioError,
     Prompt,
@@ -132,6 +133,14 @@ class MockApp:
                                  anthropic=path == "/v1/messages")
                 else:
                     await _complete(path == "/v1/messages", body, headers, receive, send)
+            elif path == "/v1/embeddings":
+                if method != "POST":
+                    await _error(send, 405, f"Use POST for {path}.", anthropic=False)
+                elif not valid or not isinstance(body, dict):
+                    await _error(send, 400, "The request body is not a JSON object; send valid JSON.",
+                                 anthropic=False)
+                else:
+                    await _embed(body, headers, receive, send)
             elif path == "/v1/models" and method == "GET":
                 data = [{"id": name, "object": "model", "created": 0, "owned_by": "interlock"}
                         for name in MODELS]
@@ -203,6 +212,25 @@ async def _complete(anthropic: bool, body: dict[str, Any], headers: dict[str, st
             return
         await send({"type": "http.response.body", "body": event, "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _embed(body: dict[str, Any], headers: dict[str, str], receive: Receive, send: Send) -> None:
+    try:
+        scenario = choose_scenario(headers.get("x-mock"), body.get("mock"), None)
+        model = body.get("model")
+        doc = embeddings_answer(body, scenario, model if isinstance(model, str) else MODELS[0])
+    except MockScenarioError as exc:
+        await _error(send, 400, str(exc), anthropic=False)
+        return
+    if scenario.delay_before_answer and not await _pause(receive, scenario.delay_before_answer):
+        return
+    if scenario.status is not None:
+        await _error(send, scenario.status, scenario.message or f"Mock failure with status {scenario.status}.",
+                     anthropic=False)
+    elif scenario.malformed:
+        await _respond(send, 200, b'{"object": "list", "data": [{"embedding": ')
+    else:
+        await _respond(send, 200, _encode(doc))
 
 
 async def _malformed(send: Send, *, anthropic: bool, stream: bool) -> None:

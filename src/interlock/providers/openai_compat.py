@@ -1,4 +1,5 @@
-"""An upstream that speaks the OpenAI chat-completions wire format (OpenAI, Azure, vLLM, Ollama...).
+"""An upstream that speaks the OpenAI wire format (OpenAI, Azure, vLLM, Ollama...): chat completions and
+embeddings.
 
 One pooled keep-alive session per provider, created at start-up. Errors are classified once here:
 ``Retryable`` (connection refused, 5xx, timeout, garbage) may fall back to another route;
@@ -51,9 +52,9 @@ class OpenAIUpstream:
     def __init__(self, name: str, settings: ProviderSettings) -> None:
         self.name = name
         self.settings = settings
-        self._path = "/chat/completions"
-        if settings.type == "azure" and settings.api_version:
-            self._path += f"?api-version={settings.api_version}"
+        query = f"?api-version={settings.api_version}" if settings.type == "azure" and settings.api_version else ""
+        self._path = "/chat/completions" + query
+        self._embeddings_path = "/embeddings" + query
         self._headers: list[tuple[str, str]] = []
         self._pool: HttpPool | None = None
 
@@ -91,11 +92,13 @@ class OpenAIUpstream:
         return Retryable(UpstreamTimeout(f"The model provider {self.name!r} did not answer in time; "
                                          "try again later or with a smaller request."))
 
-    async def _post(self, body: dict[str, Any]) -> Response:
+    async def _post(self, body: dict[str, Any], path: str | None = None) -> Response:
         if self._pool is None:
             raise RuntimeError("upstream pool not started")
         try:
-            resp = await self._pool.request("POST", self._path, self._headers, _encode(self._request(body)))
+            # A chat request is translated for providers of another wire format; other paths go as they are.
+            payload = self._request(body) if path is None else body
+            resp = await self._pool.request("POST", path or self._path, self._headers, _encode(payload))
             if resp.status >= 400:
                 raw = await resp.read()
         except HttpTimeout:
@@ -118,7 +121,17 @@ class OpenAIUpstream:
         return resp
 
     async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
-        resp = await self._post(body)
+        return self._answer(await self._read_json(await self._post(body)))
+
+    async def embed(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /embeddings`` on the same pooled connections; the answer has one embedding per input."""
+        doc = await self._read_json(await self._post(body, self._embeddings_path))
+        data = doc.get("data")
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            raise self._unavailable("answered with a body that is not a list of embeddings")
+        return doc
+
+    async def _read_json(self, resp: Response) -> dict[str, Any]:
         try:
             raw = await resp.read()
         except HttpTimeout:
@@ -131,7 +144,9 @@ class OpenAIUpstream:
             doc = _decode(raw)
         except msgspec.DecodeError:
             raise self._unavailable("answered with malformed JSON") from None
-        return self._answer(doc)
+        if not isinstance(doc, dict):
+            raise self._unavailable("answered with a body that is not a JSON object")
+        return doc
 
     # What a provider of another wire format translates (providers/anthropic.py): the request, the
     # answer, and each stream event, to and from the chat form the stages work on.
