@@ -25,6 +25,7 @@ from interlock.api.errors import ErrorHome, not_found
 from interlock.api.health import HealthApi
 from interlock.api.mcp import McpMount
 from interlock.api.models import ModelsApi
+from interlock.api.responses import RESPONSES_PATH, ResponsesEndpoint
 from interlock.approvals.actions import ApprovalActions
 from interlock.engine import Engine
 from interlock.providers.mock import build_mock_app
@@ -52,6 +53,7 @@ class InterlockApp:
             Route(CHAT_PATH, chat, methods=["POST"]),
             *ModelsApi(engine).routes(),
             *EmbeddingsApi(engine).routes(),
+            Route(RESPONSES_PATH, ResponsesEndpoint(engine), methods=["POST"]),
             *HealthApi(engine).routes(),
             *AdminApi(engine).routes(),
             *ApprovalsApi(actions, engine.authenticator, max_body_bytes=limits.max_body_bytes,
