@@ -165,3 +165,13 @@ def test_a_stranger_is_refused_before_the_request_is_read(gateway: Gateway, mock
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_api_key"
     assert chat_calls(mock) == []
+
+
+def test_a_refused_tool_call_is_removed_and_explained(gateway: Gateway, mock: MockLLM) -> None:
+    client = gateway.client(gateway.keys["plain-user"])
+    response = client.responses.create(model="mock", input="clean up", extra_body={
+        "mock": {"tool_calls": [{"name": "delete_everything", "arguments": {"really": True}}]}})
+    assert [item.type for item in response.output] == ["message"]
+    assert "delete_everything" in response.output_text
+    verdicts = (response.model_extra or {})["interlock"]["tool_calls"]
+    assert [(v["name"], v["outcome"]) for v in verdicts] == [("delete_everything", "refused")]
