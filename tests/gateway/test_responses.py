@@ -133,7 +133,11 @@ def _post(gateway: Gateway, body: dict[str, Any]) -> httpx.Response:
     ({"model": "mock", "input": [{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]},
      "input[0].content[0]"),
     ({"model": "mock", "input": "hi", "tools": [{"type": "web_search"}]}, "tools[0].type"),
-], ids=["store", "previous-response", "unknown-field", "item-type", "image-part", "tool-type"])
+    ({"model": "mock", "input": []}, "input"),
+    ({"model": "mock", "input": [{"role": "user", "content": "hi", "name": "x"}]}, "input[0].name"),
+    ({"model": "mock", "input": "hi", "tool_choice": {"type": "file_search"}}, "tool_choice"),
+], ids=["store", "previous-response", "unknown-field", "item-type", "image-part", "tool-type", "empty-input",
+        "unknown-item-field", "tool-choice"])
 def test_refused_requests_get_the_error_shape(gateway: Gateway, mock: MockLLM, body: dict[str, Any],
                                               param: str) -> None:
     response = _post(gateway, body)

@@ -106,6 +106,8 @@ def parse_request(doc: dict[str, Any], passed: frozenset[str]) -> ResponsesReque
         raise InvalidRequest(f"{STATELESS}; send store: false or leave it out.", param="store")
     if req.previous_response_id is not None:
         raise InvalidRequest(f"{STATELESS}, not previous_response_id.", param="previous_response_id")
+    if not req.input:
+        raise InvalidRequest("'input' must be a non-empty string or a non-empty list of items.", param="input")
     return req
 
 
