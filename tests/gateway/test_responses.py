@@ -5,6 +5,7 @@ gateway translates). Every claim about the upstream is made on what the mock rec
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,7 +13,7 @@ import openai
 import pytest
 
 from interlock.providers.mock import MockLLM
-from support.gateways import Gateway
+from support.gateways import Gateway, GatewayFactory
 
 EMAIL = "jane.doe@example.org"
 AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
@@ -196,3 +197,38 @@ def test_a_function_call_output_is_read_as_a_tool_result(gateway: Gateway, mock:
     data = gateway.record(raw.headers["x-request-id"])["data"]
     # Flagged where a chat tool message would be: the standard policy lets it through, recorded.
     assert {"class": "threat.prompt_injection", "action": "allow", "where": "tool_result", "count": 1} in data
+
+
+# -- a function call held for approval, approved and resumed -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def acme(gateway_factory: GatewayFactory) -> Iterator[Gateway]:
+    """The example deployment's tools, approval routes and policies (as the chat tool-call tests use them)."""
+    from test_tool_calls import acme_gateway
+
+    gw = acme_gateway(gateway_factory, "sqlite", served=False)
+    yield gw
+    gw.stop()
+
+
+def test_a_held_function_call_is_approved_and_resumed(acme: Gateway, mock: MockLLM) -> None:
+    from test_tool_calls import decide, refund
+
+    support = acme.client(acme.keys["support"])
+    conversation: list[Any] = [{"role": "user", "content": "Refund it."}]
+    held = support.responses.create(model="mock", input=conversation, extra_body={"mock": {"tool_calls": [
+        {"name": "refund_payment", "arguments": refund(500, "pay_R9"), "id": "c_refund"}]}})
+    assert [item.type for item in held.output] == ["message"]
+    (entry,) = (held.model_extra or {})["interlock"]["tool_calls"]
+    assert entry["outcome"] == "held"
+    approval_id = entry["approval_id"]
+    assert f"x-interlock-resume: {approval_id}" in held.output_text
+    assert decide(acme, "finance", approval_id, "approve")["state"] == "approved"
+    sent = len(mock.received)
+    resumed = support.responses.create(model="mock", input=conversation,
+                                       extra_headers={"x-interlock-resume": approval_id})
+    assert len(mock.received) == sent, "a resumed call must not reach the model"
+    (call,) = [item for item in resumed.output if item.type == "function_call"]
+    assert (call.call_id, call.name, json.loads(call.arguments)) == ("c_refund", "refund_payment",
+                                                                     refund(500, "pay_R9"))
