@@ -1,7 +1,8 @@
 """The overhead of each endpoint beside the chat endpoint's, in one run: the same texts sent straight to
 the mock upstream and through one Interlock worker in front of it.
 
-Endpoints: chat completions and embeddings. Reports, per endpoint, added latency at concurrency 1
+Endpoints: chat completions, embeddings, and Responses (which the gateway translates into a chat call, so
+its direct reference is the mock's chat endpoint). Reports, per endpoint, added latency at concurrency 1
 (p50, p99) and throughput at concurrency 16, and each figure as a share of chat's, paired by round; writes
 benchmarks/reports/endpoints.md and .json. Every request differs (see ``gateway_bench.WRK_SCRIPT``), so
 the detector's cache answers only for the repeated first text. Reuses the gateway benchmark's helpers.
@@ -37,6 +38,8 @@ ENDPOINTS: dict[str, tuple[str, str, str]] = {
                                        {"role": "user", "content": PROMPT}]})),
     "embeddings": ("/v1/embeddings", "/v1/embeddings", json.dumps(
         {"model": "mock", "input": [SYSTEM, PROMPT], "encoding_format": "base64"})),
+    "responses": ("/v1/responses", "/v1/chat/completions", json.dumps(
+        {"model": "mock", "instructions": SYSTEM, "input": PROMPT})),
 }
 
 
@@ -126,7 +129,8 @@ def main() -> None:
         f"each answer) on this machine. {args.rounds} interleaved rounds of {args.duration} s per target; "
         "medians over the rounds. Every endpoint carries the same two texts (a system prompt and a support "
         "ticket with an e-mail address), every request different; the model is on premises, so the address is "
-        "scanned and allowed.",
+        "scanned and allowed. A Responses call reaches the mock as a chat call, so its direct reference is the "
+        "mock's chat endpoint.",
         "",
         "| measure | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),

@@ -28,6 +28,7 @@ from interlock.api.mcp import McpMount
 from interlock.api.messages import MESSAGES_PATH, CountTokensApi, MessagesEndpoint
 from interlock.api.mock import MOCK_PREFIX, MockMount, with_mock_key
 from interlock.api.models import ModelsApi
+from interlock.api.responses import RESPONSES_PATH, ResponsesEndpoint
 from interlock.approvals.actions import ApprovalActions
 from interlock.approvals.texts import TextGuard
 from interlock.engine import Engine, key_dir
@@ -63,6 +64,7 @@ class InterlockApp:
             *CountTokensApi(engine).routes(),
             *ModelsApi(engine).routes(),
             *EmbeddingsApi(engine).routes(),
+            Route(RESPONSES_PATH, ResponsesEndpoint(engine), methods=["POST"]),
             *HealthApi(engine).routes(),
             *AdminApi(engine).routes(),
             *ApprovalsApi(actions, engine.authenticator, max_body_bytes=limits.max_body_bytes,
