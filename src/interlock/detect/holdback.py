@@ -57,6 +57,7 @@ class HoldBack:
         blanket = 0
         digit_window = digit_lead = digit_gap = 0
         pending: list[tuple[Any, int]] = []
+        anchors: dict[tuple[str, bool], list[int]] = {}
         by_pattern: dict[tuple[str, bool], list[_Rule]] = {}
         for r in recognizers:
             lookbehind = max(lookbehind, r.lookbehind)
@@ -95,10 +96,18 @@ class HoldBack:
                 if widest is not None:
                     need = max(need, widest + r.lookahead)
                 plain = max(plain, need)
+                if r.max_len <= 0:
+                    continue  # reports nothing (an empty deployment dictionary)
                 if r.digit_anchored:
                     digit_window = max(digit_window, need)
                     digit_lead = max(digit_lead, r.digit_lead)
-                    digit_gap = max(digit_gap, r.digit_gap)
+                    if r.digit_gap and r.digit_pending is not None:
+                        pending.append((compile_re2(f"(?:{r.digit_pending})$",
+                                                    case_insensitive=r.case_insensitive), 0))
+                    else:
+                        digit_gap = max(digit_gap, r.digit_gap)
+                elif r.anchor is not None:
+                    anchors.setdefault((r.anchor, r.case_insensitive), []).append(need)
                 else:
                     blanket = max(blanket, need)
         self.plain = plain
@@ -110,8 +119,10 @@ class HoldBack:
         self.exact = exact
         self.blanket = max(1, blanket, digit_gap)
         self._digit_window = digit_window
-        self._digit_lead = digit_lead
+        self.digit_lead = digit_lead
         self._pending = tuple(pending)
+        self._anchors = tuple((compile_re2(pattern, case_insensitive=ci), max(needs))
+                              for (pattern, ci), needs in anchors.items())
         self._groups = tuple(
             _OpenerGroup(compile_re2(pattern, case_insensitive=ci), tuple(rules),
                          max(rule.reach + rule.right for rule in rules))
@@ -148,14 +159,22 @@ class HoldBack:
             window = max(start, settled - self._digit_window)
             found = _DIGIT.search(text, window)
             if found is not None:
-                safe = min(safe, max(window, found.start() - self._digit_lead))
+                safe = min(safe, max(window, found.start() - self.digit_lead))
+        for regex, window_len in self._anchors:
+            window = max(start, settled - window_len)
+            found = regex.search(text, window)
+            if found is not None and found.start() < safe:
+                safe = max(window, found.start())
         if self._pending:
-            tail = max(start, len(text) - 2 * MAX_OPENER_WIDTH)
-            piece = text[tail:]
-            for regex, lead in self._pending:
-                match = regex.search(piece)
-                if match is not None:
-                    safe = min(safe, tail + match.start() - lead)
+            # The arrived part of an opener may end in the trailing partial token ("P.O. Bo") or just
+            # before it ("P.O. " then "Bo", held as that token): both endings are tried.
+            for end in {len(text), settled}:
+                tail = max(start, end - 2 * MAX_OPENER_WIDTH)
+                piece = text[tail:end]
+                for regex, lead in self._pending:
+                    match = regex.search(piece)
+                    if match is not None:
+                        safe = min(safe, tail + match.start() - lead)
         return safe
 
     def _before_open_opener(self, group: _OpenerGroup, text: str, start: int, safe: int) -> int:

@@ -198,8 +198,8 @@ class Recognizer:
 
     Streaming (see ``interlock.detect.holdback``): a recognizer without ``openers`` must have a small
     ``max_len`` (at most ``DetectionConfig.max_plain_len``), because the streaming redactor holds that
-    much back everywhere, unless it is ``digit_anchored``; or set ``single_token`` if what it reports
-    never contains whitespace. Longer recognizers declare ``openers`` and text is held back only from an
+    much back after every word unless it is ``digit_anchored`` or declares an ``anchor`` (then only from a
+    digit or an anchor); or set ``single_token`` if what it reports never contains whitespace. Longer recognizers declare ``openers`` and text is held back only from an
     opener until the match is over.
     ``lookbehind`` and ``lookahead`` bound how far before and after a reported span its patterns read.
     """
@@ -226,6 +226,16 @@ class Recognizer:
     digit_anchored: bool = False
     digit_lead: int = 0
     digit_gap: int = 0
+    # With ``digit_gap``: an RE2 pattern that matches, at the very end of the text, the part of a span that
+    # may stand before its first digit and contain whitespace ("September "), from where the span starts.
+    # Streaming then holds that part only when it is there; ``None``: ``digit_gap`` characters are held
+    # before every trailing partial token.
+    digit_pending: str | None = None
+    # Streaming, for other recognizers without openers: every reported span starts where this RE2 pattern
+    # matches (no whitespace in it, no anchors or ``\b``: it is searched in a slice of the text, with the
+    # recognizer's ``case_insensitive``). Text before the first match in the last ``max_len`` plus context
+    # window characters is released at once. A dictionary of names declares its names' first words here.
+    anchor: str | None = None
     # For a costly ``validate``: the most it can add to a pattern's score. The context around a
     # candidate is then judged first, and a candidate that could not reach the detector's floor even
     # so is not validated at all (the result is the same; only the work is saved). ``None``: validate
