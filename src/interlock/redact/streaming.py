@@ -118,9 +118,9 @@ class StreamingRedactor:
         buf = self._buf
         if safe <= self._emitted or safe >= len(buf) or buf[safe] in WHITESPACE or buf[safe - 1] in WHITESPACE:
             return safe
-        lo = max(self._emitted, safe - self._hold.token_cap)
+        lo = max(0, safe - self._hold.token_cap)
         edge = max(buf.rfind(c, lo, safe) for c in WHITESPACE)
-        return edge + 1 if edge >= 0 else safe
+        return max(edge + 1, self._emitted) if edge >= 0 else safe
 
     def _learn(self, findings: list[Finding]) -> None:
         """Remember the values in ``findings`` that could repeat with nothing to announce them. Findings
