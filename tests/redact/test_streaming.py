@@ -200,3 +200,41 @@ def test_a_repeated_name_keeps_the_plain_hold(detector: Detector) -> None:
     assert "Jane" not in out
     out += r.feed("ith again.") + r.flush()
     assert "Jane" not in out
+
+
+def test_prose_fed_a_word_at_a_time_comes_out_a_word_at_a_time(detector: Detector) -> None:
+    r = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("a"))
+    words = PROSE.split(" ")
+    out = [r.feed(w + " ") for w in words]
+    # Each word leaves as soon as the space after it arrives; only that space waits for the next word.
+    assert out == [words[0]] + [" " + w for w in words[1:]]
+    assert r.flush() == " "
+
+
+def test_released_text_ends_at_a_word_boundary(detector: Detector) -> None:
+    text = ("the order count rose to 1234 units this week and the refund for September was 56 dollars in total, "
+            "which we will send on Monday with a note about the 2 late parcels and nothing else to report here")
+    assert not detector.scan(text)
+    for size in (1, 3, 7):
+        r = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("a"))
+        out = ""
+        for i in range(0, len(text), size):
+            out += r.feed(text[i:i + size])
+            assert text.startswith(out)
+            assert not out or text[len(out) - 1] == " " or text[len(out)] == " ", (size, out)
+        assert out + r.flush() == text
+
+
+def test_an_email_address_holds_back_only_the_name_it_spells(detector: Detector) -> None:
+    r = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("a"))
+    head = "Write to jane.doe@example.com about it. " + "then we can help you with that " * 4
+    out = r.feed(head)
+    # The address went out redacted once its right context had arrived, and the prose after it too.
+    assert "[EMAIL_1]" in out
+    assert out.endswith("with that")
+    out += r.feed("and later Jane ")
+    # "Jane" may begin "Jane Doe", which the address spells: held; the words before it are not.
+    assert out.endswith("and later ")
+    out += r.feed("Doe will call. ") + r.flush()
+    assert "Jane" not in out
+    assert out.endswith("and later [NAME_1] will call. ")

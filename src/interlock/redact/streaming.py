@@ -87,7 +87,27 @@ class StreamingRedactor:
         # Findings in the emitted left context were decided earlier (with more context); those that
         # were redacted are in _seen.
         seeds = [f for f in found if self._emitted <= f.start and f.end <= final_before]
-        return resolve_overlaps(repeat_values(self._buf, found, known=self._seen, seeds=seeds))
+        found = repeat_values(self._buf, found, known=self._seen, seeds=seeds)
+        return resolve_overlaps(found + self._spelled_names())
+
+    def _spelled_names(self) -> list[Finding]:
+        """Names spelled by e-mail addresses seen earlier in the stream, which may have left the buffer
+        (a whole-text scan finds every mention after the address)."""
+        names = [phrase for phrase, folded in self._watch.items() if folded]
+        if not names:
+            return []
+        buf = self._buf
+        low = lower_in_place(buf)
+        found: list[Finding] = []
+        for phrase in names:
+            pos = low.find(phrase, self._emitted)
+            while pos != -1:
+                end = pos + len(phrase)
+                if buf[pos].isupper() and (pos == 0 or not buf[pos - 1].isalnum()) and (
+                        end == len(buf) or not buf[end].isalnum()):
+                    found.append(Finding("pii.name", pos, end, 0.8, "person_name", "repeats an e-mail local part"))
+                pos = low.find(phrase, end)
+        return found
 
     def _emit(self, findings: list[Finding], cut: int) -> str:
         base = self._emitted
