@@ -196,10 +196,12 @@ def report(results: dict[str, Any], meta: dict[str, Any]) -> str:
         "",
         "Per-word delay compares, word by word, when a word became visible through the gateway with when it "
         "did directly; words inside a redacted value are not compared (they never arrive as written). The "
-        "gateway releases a word once the whitespace after it has arrived, so a word of plain prose is one "
-        "chunk later than directly. After a sensitive value, text waits until the value's right context "
-        "(the context window after it) has arrived, so that the value is scored as in a whole-text scan: "
-        "that is the longer tail of the delays in the second answer.",
+        "gateway releases a word once the whitespace after it has arrived; the mock's chunks carry the space "
+        "after their word (\"word \"), so a word of plain prose leaves with the chunk that brought it (a model "
+        "that sends the space at the start of the next chunk would see each word one chunk later). From a "
+        "digit on, text waits until the longest digit-anchored span and its context window (90 characters) "
+        "have passed, so that a number is scored as in a whole-text scan: that is the longer tail of the "
+        "delays in the second answer.",
         "",
         "What the client saw through the gateway (last request of each answer at the slowest pace):",
         "",

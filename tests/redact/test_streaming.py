@@ -238,3 +238,17 @@ def test_an_email_address_holds_back_only_the_name_it_spells(detector: Detector)
     out += r.feed("Doe will call. ") + r.flush()
     assert "Jane" not in out
     assert out.endswith("and later [NAME_1] will call. ")
+
+
+def test_an_email_address_leaves_once_the_word_after_it_has_arrived(detector: Detector) -> None:
+    r = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("a"))
+    out = r.feed("write to dana.whitfield@example.com ")
+    assert out == "write to "
+    # Words after an address can only confirm it (it has no counter-context): it is final once the
+    # next word has arrived, not after a whole context window.
+    out += r.feed("and ")
+    assert out == "write to [EMAIL_1] and"
+    # A card number's right context may still change how it is scored, so text waits for it.
+    out += r.feed("card 4111 1111 1111 1111 then ")
+    assert "[CARD_1]" not in out
+    assert "4111" not in out

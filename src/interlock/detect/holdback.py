@@ -58,6 +58,9 @@ class HoldBack:
         digit_window = digit_lead = digit_gap = 0
         pending: list[tuple[Any, int]] = []
         anchors: dict[tuple[str, bool], list[int]] = {}
+        # Recognizers whose findings more text after them cannot undo: a finding of one of these is
+        # final once its pattern's lookahead has arrived (see ``right_of``).
+        final: dict[str, int] = {}
         by_pattern: dict[tuple[str, bool], list[_Rule]] = {}
         for r in recognizers:
             lookbehind = max(lookbehind, r.lookbehind)
@@ -85,6 +88,11 @@ class HoldBack:
                                                     case_insensitive=opener.case_insensitive), opener.lead))
             elif r.single_token:
                 token = max(token, r.max_len + max(right, r.lookahead))
+                # Its span ends inside a token that has arrived whole; words after it can only raise its
+                # score (it has no counter-context), and a rival span over the same characters would have
+                # to start in that token too, or at a digit or an opener, which hold text themselves.
+                if not r.negative_context:
+                    final[r.name] = r.lookahead
             else:
                 if r.max_len > max_plain_len:
                     raise ValueError(
@@ -114,6 +122,7 @@ class HoldBack:
         self.token_cap = token
         self.lookbehind = lookbehind + 1
         self.right = right
+        self._final = final
         # ``exact``: every recognizer declares where its spans can start (no NER model, whose entities
         # could start anywhere), so the short hold applies; otherwise the plain hold always does.
         self.exact = exact
@@ -129,6 +138,11 @@ class HoldBack:
             for (pattern, ci), rules in by_pattern.items()
         )
         self._max_lead = max((rule.lead for g in self._groups for rule in g.rules), default=0)
+
+    def right_of(self, detector: str) -> int:
+        """How much text must have arrived after a finding of ``detector`` before it is final: its
+        pattern's lookahead for a recognizer whose findings later words cannot undo, else ``right``."""
+        return self._final.get(detector, self.right)
 
     def settled(self, text: str, start: int) -> int:
         """Where the trailing partial token starts (at most ``token_cap`` back, never before ``start``)."""

@@ -67,7 +67,7 @@ class StreamingRedactor:
             if f.start >= cut:
                 break
             # Straddles the cut, or its right context is still arriving: hold from its start.
-            if f.end > cut or f.end + right > settled:
+            if f.end > cut or f.end + self._hold.right_of(f.detector) > settled:
                 cut = f.start
                 break
         return self._emit(findings, cut)
