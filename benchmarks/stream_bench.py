@@ -37,6 +37,10 @@ HERE = Path(__file__).resolve().parent
 REPORTS = HERE / "reports"
 PATH = "/v1/chat/completions"
 
+# (row name, answer, whether chunks carry the space before their word, " word", rather than after it)
+CASES = (("prose", "prose", False), ("prose, \" word\" chunks", "prose", True),
+         ("prose with values", "prose with values", False))
+
 ANSWERS = {
     "prose": (
         "the customer says their invoices for the last quarter were issued twice and that the duplicate "
@@ -136,10 +140,11 @@ def pct(values: list[float], p: float) -> float:
 def measure(paces: list[int], requests: int, mock_port: int, gw_port: int, key: str) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for pace in paces:
-        for name, answer in ANSWERS.items():
+        for name, answer_name, leading in CASES:
+            answer = ANSWERS[answer_name]
             body = json.dumps({"model": "mock", "stream": True,
                                "messages": [{"role": "user", "content": "Summarise the ticket."}],
-                               "mock": {"reply": answer, "chunk_delay_ms": pace}}).encode()
+                               "mock": {"reply": answer, "chunk_delay_ms": pace, "leading_space": leading}}).encode()
             words = answer.split()
             first: dict[str, list[float]] = {"direct": [], "gateway": []}
             delays: list[float] = []
@@ -156,7 +161,7 @@ def measure(paces: list[int], requests: int, mock_port: int, gw_port: int, key: 
                 delays.extend(gateway_words[i] - direct_words[i] for i in gateway_words if i in direct_words)
             d_med, g_med = statistics.median(first["direct"]), statistics.median(first["gateway"])
             results[f"{pace}ms/{name}"] = {
-                "pace_ms": pace, "answer": name, "requests": requests,
+                "pace_ms": pace, "answer": name, "prose": answer_name == "prose", "requests": requests,
                 "first_text_direct_ms": d_med * 1000, "first_text_gateway_ms": g_med * 1000,
                 "first_text_added_ms": (g_med - d_med) * 1000,
                 "first_text_added_max_ms": max(g - d for g, d in zip(first["gateway"], first["direct"],
@@ -189,7 +194,7 @@ def report(results: dict[str, Any], meta: dict[str, Any]) -> str:
         lines.append(
             f"| {r['pace_ms']} ms | {r['answer']} | {r['first_text_direct_ms']:.1f} ms | "
             f"{r['first_text_gateway_ms']:.1f} ms | {r['first_text_added_ms']:.1f} / "
-            f"{r['first_text_added_max_ms']:.1f} ms | {ok if r['answer'] == 'prose' else '(prose only)'} | "
+            f"{r['first_text_added_max_ms']:.1f} ms | {ok if r['prose'] else '(prose only)'} | "
             f"{r['word_delay_p50_ms']:.1f} / {r['word_delay_p90_ms']:.1f} / {r['word_delay_max_ms']:.0f} ms | "
             f"{r['words_compared']} of {r['words']} |")
     lines += [
@@ -197,8 +202,9 @@ def report(results: dict[str, Any], meta: dict[str, Any]) -> str:
         "Per-word delay compares, word by word, when a word became visible through the gateway with when it "
         "did directly; words inside a redacted value are not compared (they never arrive as written). The "
         "gateway releases a word once the whitespace after it has arrived; the mock's chunks carry the space "
-        "after their word (\"word \"), so a word of plain prose leaves with the chunk that brought it (a model "
-        "that sends the space at the start of the next chunk would see each word one chunk later). From a "
+        "after their word (\"word \"), so a word of plain prose leaves with the chunk that brought it; with "
+        "chunks that carry the space before their word (\" word\", as model tokenizers stream), a word is "
+        "complete only when the next chunk begins, so it leaves one chunk interval later. From a "
         "digit on, text waits until the longest digit-anchored span and its context window (90 characters) "
         "have passed, so that a number is scored as in a whole-text scan: that is the longer tail of the "
         "delays in the second answer.",

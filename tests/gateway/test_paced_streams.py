@@ -36,11 +36,14 @@ def whole_answer(gateway: Gateway, reply: str) -> str:
     return answer.choices[0].message.content or ""
 
 
-def test_paced_prose_streams_a_word_for_each_upstream_word(gateway: Gateway, mock: MockLLM) -> None:
-    pieces = pieces_of(gateway, PROSE, chunk_delay_ms=5)
+@pytest.mark.parametrize("leading_space", [False, True], ids=["word-space", "space-word"])
+def test_paced_prose_streams_a_word_for_each_upstream_word(gateway: Gateway, mock: MockLLM,
+                                                           leading_space: bool) -> None:
+    pieces = pieces_of(gateway, PROSE, chunk_delay_ms=5, leading_space=leading_space)
     words = PROSE.split(" ")
-    # Each upstream chunk ("word ") releases its word at once; only the space after it waits for the
-    # next word, so the client reads the answer word by word, in order, nothing held for later.
+    # Each upstream chunk releases a word: "word " its own at once (only the space waits for the next
+    # word); " word" the one before it, which the space completes. The client reads the answer word by
+    # word, in order, with nothing held for later.
     assert pieces == [words[0]] + [" " + w for w in words[1:]]
 
 
