@@ -32,6 +32,7 @@ test: lint
 ## Benchmarks: each writes its report under benchmarks/reports/ (the gateway one needs wrk).
 bench: install-test .venv-presidio
 	$(BIN)/python benchmarks/gateway_bench.py
+	$(BIN)/python benchmarks/stream_bench.py
 	$(BIN)/python benchmarks/detect_bench.py
 	$(BIN)/python benchmarks/policy_bench.py
 	$(BIN)/python benchmarks/audit_append_bench.py
