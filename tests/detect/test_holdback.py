@@ -198,3 +198,31 @@ def test_dictionary_terms_hold_from_their_first_word() -> None:
     assert hold.release(text, 0)[0] <= text.index("operation")
     text = PROSE + "a blue "
     assert hold.release(text, 0)[0] <= text.index("blue")
+
+
+class _KnownNames(Recognizer):
+    """A stand-in for a dictionary of names searched without patterns."""
+
+    name = "known_names"
+    data_class = "pii.name"
+    max_len = 40
+    _NAMES = frozenset({"Alice", "Zora"})
+
+    def stream_start(self, text: str, lo: int) -> int | None:
+        pos = lo
+        for word in text[lo:].split(" "):
+            if word in self._NAMES:
+                return pos
+            pos += len(word) + 1
+        return None
+
+
+def test_a_recognizer_can_say_where_its_spans_may_start() -> None:
+    hold = HoldBack([_KnownNames()], context_window=48, max_plain_len=96)
+    assert hold.release(PROSE, 0)[0] == len(PROSE) - 1
+    text = PROSE + "then Bob Smith "  # not a known name: nothing held
+    assert hold.release(text, 0)[0] == len(text) - 1
+    text = PROSE + "then Alice "
+    assert hold.release(text, 0)[0] == text.index("Alice")
+    later = text + "word " * 20
+    assert hold.release(later, 0)[0] == len(later) - 1

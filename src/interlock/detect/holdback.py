@@ -14,6 +14,9 @@ not-yet-emitted part begins. Text before ``release(text, start)`` can be emitted
 * openers: from an opener (less its ``lead``) text is held until the match it may start is over (its
   ``reach`` has passed or, with ``gaps``, one more run of whitespace than the match can contain has
   started) and the context window after it has arrived.
+* the short hold (``release``'s default, with no NER): the plain hold applies only from where a
+  recognizer says a span may start (a digit, an ``anchor``, its ``stream_start``, a ``pending`` form at
+  the end of the text); elsewhere everything before the trailing partial token goes out at once.
 
 Openers are found by RE2 searches over only the part of the tail where they could still matter.
 """
@@ -58,6 +61,7 @@ class HoldBack:
         digit_window = digit_lead = digit_gap = 0
         pending: list[tuple[Any, int]] = []
         anchors: dict[tuple[str, bool], list[int]] = {}
+        starters: list[tuple[Recognizer, int]] = []
         # Recognizers whose findings more text after them cannot undo: a finding of one of these is
         # final once its pattern's lookahead has arrived (see ``right_of``).
         final: dict[str, int] = {}
@@ -114,6 +118,8 @@ class HoldBack:
                                                     case_insensitive=r.case_insensitive), 0))
                     else:
                         digit_gap = max(digit_gap, r.digit_gap)
+                elif type(r).stream_start is not Recognizer.stream_start:
+                    starters.append((r, need))
                 elif r.anchor is not None:
                     anchors.setdefault((r.anchor, r.case_insensitive), []).append(need)
                 else:
@@ -130,6 +136,7 @@ class HoldBack:
         self._digit_window = digit_window
         self.digit_lead = digit_lead
         self._pending = tuple(pending)
+        self._starters = tuple(starters)
         self._anchors = tuple((compile_re2(pattern, case_insensitive=ci), max(needs))
                               for (pattern, ci), needs in anchors.items())
         self._groups = tuple(
@@ -165,7 +172,9 @@ class HoldBack:
         """The short hold. An unfinished finding of a digit-anchored recognizer starts at most
         ``digit_lead`` before its first digit, and lies within ``digit_window`` of ``settled``: so either
         its first digit has arrived, at or after the first digit in that window, or it has not, and the
-        finding started in the trailing token or at most ``digit_gap`` before it. Openers whose unfinished
+        finding started in the trailing token, or where its ``digit_pending`` form ends the text (else at
+        most ``digit_gap`` before the trailing token). A recognizer with an ``anchor`` or its own
+        ``stream_start`` holds from the first possible start in its window. Openers whose unfinished
         match can reach back before the trailing token hold from where their ``pending`` pattern matches;
         the rest of every opener's match is held by ``_before_open_opener``."""
         safe = settled - self.blanket
@@ -179,6 +188,12 @@ class HoldBack:
             found = regex.search(text, window)
             if found is not None and found.start() < safe:
                 safe = max(window, found.start())
+        for recognizer, window_len in self._starters:
+            window = max(start, settled - window_len)
+            if window < safe:
+                begins = recognizer.stream_start(text, window)
+                if begins is not None and begins < safe:
+                    safe = max(window, begins)
         if self._pending:
             # The arrived part of an opener may end in the trailing partial token ("P.O. Bo") or just
             # before it ("P.O. " then "Bo", held as that token): both endings are tried.

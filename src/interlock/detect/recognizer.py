@@ -198,8 +198,9 @@ class Recognizer:
 
     Streaming (see ``interlock.detect.holdback``): a recognizer without ``openers`` must have a small
     ``max_len`` (at most ``DetectionConfig.max_plain_len``), because the streaming redactor holds that
-    much back after every word unless it is ``digit_anchored`` or declares an ``anchor`` (then only from a
-    digit or an anchor); or set ``single_token`` if what it reports never contains whitespace. Longer recognizers declare ``openers`` and text is held back only from an
+    much back after every word unless it is ``digit_anchored``, declares an ``anchor`` or overrides
+    :meth:`stream_start` (then only from a digit or a possible start); or set ``single_token`` if what it
+    reports never contains whitespace. Longer recognizers declare ``openers`` and text is held back only from an
     opener until the match is over.
     ``lookbehind`` and ``lookahead`` bound how far before and after a reported span its patterns read.
     """
@@ -256,6 +257,13 @@ class Recognizer:
         if not widths or any(w is None for w in widths):
             return None
         return max(w for w in widths if w is not None)
+
+    def stream_start(self, text: str, lo: int) -> int | None:
+        """Streaming, for a recognizer without openers: the first position at or after ``lo`` where one of
+        its spans may start in ``text`` (whose end is still arriving; its last partial word is held
+        anyway), or ``None`` if there is none. Override it (e.g. with a dictionary of names) to hold text
+        back only from such a position; otherwise ``anchor`` or the plain hold applies."""
+        raise NotImplementedError
 
     def uses_context(self) -> bool:
         return bool(self._context or self._negative)
