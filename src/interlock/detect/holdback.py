@@ -62,13 +62,16 @@ class HoldBack:
         pending: list[tuple[Any, int]] = []
         anchors: dict[tuple[str, bool], list[int]] = {}
         starters: list[tuple[Recognizer, int]] = []
-        # Recognizers whose findings more text after them cannot undo: a finding of one of these is
-        # final once its pattern's lookahead has arrived (see ``right_of``).
+        # Per recognizer, how much must follow one of its findings before the finding is final (see
+        # ``right_of``).
         final: dict[str, int] = {}
         by_pattern: dict[tuple[str, bool], list[_Rule]] = {}
         for r in recognizers:
             lookbehind = max(lookbehind, r.lookbehind)
             after = max(context_window if r.uses_context() else 0, r.lookahead)
+            # Its context window and what its patterns read after a span: once a character past that has
+            # arrived before the trailing partial token, a word the window cuts has ended too.
+            final[r.name] = max(final.get(r.name, 0), after + 1)
             if r.openers:
                 widest = r.widest_match()
                 for opener in r.openers:
@@ -96,7 +99,7 @@ class HoldBack:
                 # score (it has no counter-context), and a rival span over the same characters would have
                 # to start in that token too, or at a digit or an opener, which hold text themselves.
                 if not r.negative_context:
-                    final[r.name] = r.lookahead
+                    final[r.name] = min(final[r.name], r.lookahead)
             else:
                 if r.max_len > max_plain_len:
                     raise ValueError(
@@ -147,8 +150,9 @@ class HoldBack:
         self._max_lead = max((rule.lead for g in self._groups for rule in g.rules), default=0)
 
     def right_of(self, detector: str) -> int:
-        """How much text must have arrived after a finding of ``detector`` before it is final: its
-        pattern's lookahead for a recognizer whose findings later words cannot undo, else ``right``."""
+        """How much text must have arrived after a finding of ``detector`` (before the trailing partial
+        token) before it is final: what its recognizer reads after a span (its pattern's lookahead alone if
+        later words cannot undo its findings); ``right`` for a detector it does not know (NER)."""
         return self._final.get(detector, self.right)
 
     def settled(self, text: str, start: int) -> int:
