@@ -226,3 +226,17 @@ def test_a_recognizer_can_say_where_its_spans_may_start() -> None:
     assert hold.release(text, 0)[0] == text.index("Alice")
     later = text + "word " * 20
     assert hold.release(later, 0)[0] == len(later) - 1
+
+
+def test_before_a_digit_only_what_a_span_can_start_with_is_held(detector: Detector) -> None:
+    hold = detector.hold
+    # Nothing a span can start with stands before "4111" but its own token: the words before it go.
+    text = PROSE + "refund the card 4111 1111 "
+    assert hold.release(text, 0)[0] == text.index("4111")
+    text = PROSE + "call +44 20 7946 "
+    assert hold.release(text, 0)[0] == text.index("+44")
+    # A month before the first digit may be the start of a date: held from the month.
+    text = PROSE + "born on September 3, "
+    assert hold.release(text, 0)[0] == text.index("September")
+    text = PROSE + "number AB 12 34 "
+    assert hold.release(text, 0)[0] == text.index("AB")

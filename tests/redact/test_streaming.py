@@ -252,3 +252,14 @@ def test_an_email_address_leaves_once_the_word_after_it_has_arrived(detector: De
     out += r.feed("card 4111 1111 1111 1111 then ")
     assert "[CARD_1]" not in out
     assert "4111" not in out
+
+
+@pytest.mark.parametrize("size", [1, 4, 9])
+def test_a_value_emitted_early_still_repeats_in_the_same_chunk(detector: Detector, size: int) -> None:
+    # A name has no context words, so it is final a few characters after it ends, well before a whole
+    # context window: its next mention, already in the buffer, must be redacted in the same release.
+    text = "Dear Jane Smith, with you today Jane Smith said so and we can help you with the rest of it now"
+    whole = redact(text, detector.scan(text), ActionPolicy(), PlaceholderMap("a")).text
+    assert whole.count("[NAME_1]") == 2
+    streamed, _ = stream(detector, text, size, PlaceholderMap("b"))
+    assert streamed == whole

@@ -59,6 +59,11 @@ class HoldBack:
         # digit-anchored recognizers' window, lead and gap.
         blanket = 0
         digit_window = digit_lead = digit_gap = 0
+        # Before a digit, a span reaches back at most ``token_lead`` within the digit's own token (no
+        # whitespace there), or over a ``digit_pending`` form, or (recognizers with a gap and no such
+        # form) ``gap_lead`` characters whatever they hold.
+        token_lead = gap_lead = 0
+        before_digit: list[Any] = []
         pending: list[tuple[Any, int]] = []
         anchors: dict[tuple[str, bool], list[int]] = {}
         starters: list[tuple[Recognizer, int]] = []
@@ -117,10 +122,15 @@ class HoldBack:
                     digit_window = max(digit_window, need)
                     digit_lead = max(digit_lead, r.digit_lead)
                     if r.digit_gap and r.digit_pending is not None:
-                        pending.append((compile_re2(f"(?:{r.digit_pending})$",
-                                                    case_insensitive=r.case_insensitive), 0))
-                    else:
+                        form = compile_re2(f"(?:{r.digit_pending})$", case_insensitive=r.case_insensitive)
+                        pending.append((form, 0))
+                        before_digit.append(form)
+                        token_lead = max(token_lead, r.digit_lead)
+                    elif r.digit_gap:
                         digit_gap = max(digit_gap, r.digit_gap)
+                        gap_lead = max(gap_lead, r.digit_lead)
+                    else:
+                        token_lead = max(token_lead, r.digit_lead)
                 elif type(r).stream_start is not Recognizer.stream_start:
                     starters.append((r, need))
                 elif r.anchor is not None:
@@ -138,6 +148,9 @@ class HoldBack:
         self.blanket = max(1, blanket, digit_gap)
         self._digit_window = digit_window
         self.digit_lead = digit_lead
+        self._token_lead = token_lead
+        self._gap_lead = gap_lead
+        self._before_digit = tuple(before_digit)
         self._pending = tuple(pending)
         self._starters = tuple(starters)
         self._anchors = tuple((compile_re2(pattern, case_insensitive=ci), max(needs))
@@ -186,7 +199,7 @@ class HoldBack:
             window = max(start, settled - self._digit_window)
             found = _DIGIT.search(text, window)
             if found is not None:
-                safe = min(safe, max(window, found.start() - self.digit_lead))
+                safe = min(safe, max(window, self._before_first_digit(text, found.start())))
         for regex, window_len in self._anchors:
             window = max(start, settled - window_len)
             found = regex.search(text, window)
@@ -209,6 +222,21 @@ class HoldBack:
                     if match is not None:
                         safe = min(safe, tail + match.start() - lead)
         return safe
+
+    def _before_first_digit(self, text: str, digit: int) -> int:
+        """Where a span whose first digit is at ``digit`` can start, at the earliest."""
+        lo = max(0, digit - self._token_lead)
+        begin = max(lo, *(text.rfind(c, lo, digit) + 1 for c in WHITESPACE))
+        if self._gap_lead:
+            begin = min(begin, digit - self._gap_lead)
+        if self._before_digit:
+            piece_lo = max(0, digit - self.digit_lead)
+            piece = text[piece_lo:digit]
+            for form in self._before_digit:
+                match = form.search(piece)
+                if match is not None:
+                    begin = min(begin, piece_lo + match.start())
+        return begin
 
     def _before_open_opener(self, group: _OpenerGroup, text: str, start: int, safe: int) -> int:
         """Pull ``safe`` back to the earliest opener of ``group`` whose match may still be arriving.

@@ -57,8 +57,7 @@ class StreamingRedactor:
         safe = self._word_start(safe)
         if safe <= self._emitted:
             return ""
-        right = self._hold.right
-        findings = self._scan(settled - right)
+        findings = self._scan(settled)
         self._learn(findings)
         cut = self._before_repeat(safe)
         for f in findings:
@@ -75,18 +74,21 @@ class StreamingRedactor:
     def flush(self) -> str:
         if len(self._buf) <= self._emitted:
             return ""
-        findings = self._scan(len(self._buf))
+        findings = self._scan(None)
         out = self._emit(findings, len(self._buf))
         self._buf, self._emitted = "", 0
         return out
 
-    def _scan(self, final_before: int) -> list[Finding]:
-        """Findings in the buffer. Only unemitted ones ending before ``final_before`` are sure to be
-        findings of the whole text too, so only their values repeat at other mentions."""
+    def _scan(self, settled: int | None) -> list[Finding]:
+        """Findings in the buffer. Only unemitted ones whose right context has arrived before ``settled``
+        (all of them at the end of the stream, ``None``) are sure to be findings of the whole text too,
+        so only their values repeat at other mentions; they are also the ones that may be emitted."""
         found = self._detector.scan_direct(self._buf)
         # Findings in the emitted left context were decided earlier (with more context); those that
         # were redacted are in _seen.
-        seeds = [f for f in found if self._emitted <= f.start and f.end <= final_before]
+        right_of = self._hold.right_of
+        seeds = [f for f in found if self._emitted <= f.start
+                 and (settled is None or f.end + right_of(f.detector) <= settled)]
         found = repeat_values(self._buf, found, known=self._seen, seeds=seeds)
         return resolve_overlaps(found + self._spelled_names())
 
