@@ -180,7 +180,9 @@ def report(results: dict[str, Any], meta: dict[str, Any]) -> str:
         f"Run {meta['when']} on {meta['machine']}; the mock upstream sends one word per chunk with the pause "
         "given, the gateway (one worker, SQLite store, output redaction on) stands in front of it, and the "
         f"client reads both, one request at a time, direct and gateway alternating; {meta['requests']} requests "
-        "per row and target (medians). Written by `benchmarks/stream_bench.py`.",
+        "per row and target (medians). Load average (1 min) at start and end: "
+        f"{meta['load_average'][0]} and {meta['load_average'][1]}; on a busy machine the maxima are scheduling "
+        "noise as much as the gateway's. Written by `benchmarks/stream_bench.py`.",
         "",
         "Target: added time to first visible text at most 5 ms plus one upstream chunk interval for prose.",
         "",
@@ -235,13 +237,15 @@ def main() -> None:
         wait_http(f"http://127.0.0.1:{mock_port}/healthz")
         proc, gw_port, key = start_gateway(work, mock_port, env)
         procs.append(proc)
+        load_before = os.getloadavg()[0]
         results = measure(paces, args.requests, mock_port, gw_port, key)
+        load_after = os.getloadavg()[0]
     finally:
         for proc in reversed(procs):
             stop(proc)
     meta = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-            "requests": args.requests}
+            "requests": args.requests, "load_average": [round(load_before, 1), round(load_after, 1)]}
     REPORTS.mkdir(exist_ok=True)
     (REPORTS / "stream.json").write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
     text = report(results, meta)
