@@ -209,3 +209,66 @@ def test_a_repeated_name_keeps_the_plain_hold(detector: Detector) -> None:
     assert "Jane" not in out
     out += r.feed("ith again.") + r.flush()
     assert "Jane" not in out
+
+
+def test_prose_fed_a_word_at_a_time_comes_out_a_word_at_a_time(detector: Detector) -> None:
+    r = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("a"))
+    words = PROSE.split(" ")
+    out = [r.feed(w + " ") for w in words]
+    # Each word leaves as soon as the space after it arrives; only that space waits for the next word.
+    assert out == [words[0]] + [" " + w for w in words[1:]]
+    assert r.flush() == " "
+
+
+def test_released_text_ends_at_a_word_boundary(detector: Detector) -> None:
+    text = ("the order count rose to 1234 units this week and the refund for September was 56 dollars in total, "
+            "which we will send on Monday with a note about the 2 late parcels and nothing else to report here")
+    assert not detector.scan(text)
+    for size in (1, 3, 7):
+        r = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("a"))
+        out = ""
+        for i in range(0, len(text), size):
+            out += r.feed(text[i:i + size])
+            assert text.startswith(out)
+            assert not out or text[len(out) - 1] == " " or text[len(out)] == " ", (size, out)
+        assert out + r.flush() == text
+
+
+def test_an_email_address_holds_back_only_the_name_it_spells(detector: Detector) -> None:
+    r = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("a"))
+    head = "Write to jane.doe@example.com about it. " + "then we can help you with that " * 4
+    out = r.feed(head)
+    # The address went out redacted once its right context had arrived, and the prose after it too.
+    assert "[EMAIL_1]" in out
+    assert out.endswith("with that")
+    out += r.feed("and later Jane ")
+    # "Jane" may begin "Jane Doe", which the address spells: held; the words before it are not.
+    assert out.endswith("and later ")
+    out += r.feed("Doe will call. ") + r.flush()
+    assert "Jane" not in out
+    assert out.endswith("and later [NAME_1] will call. ")
+
+
+def test_an_email_address_leaves_once_the_word_after_it_has_arrived(detector: Detector) -> None:
+    r = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("a"))
+    out = r.feed("write to dana.whitfield@example.com ")
+    assert out == "write to "
+    # Words after an address can only confirm it (it has no counter-context): it is final once the
+    # next word has arrived, not after a whole context window.
+    out += r.feed("and ")
+    assert out == "write to [EMAIL_1] and"
+    # A card number's right context may still change how it is scored, so text waits for it.
+    out += r.feed("card 4111 1111 1111 1111 then ")
+    assert "[CARD_1]" not in out
+    assert "4111" not in out
+
+
+@pytest.mark.parametrize("size", [1, 4, 9])
+def test_a_value_emitted_early_still_repeats_in_the_same_chunk(detector: Detector, size: int) -> None:
+    # A name has no context words, so it is final a few characters after it ends, well before a whole
+    # context window: its next mention, already in the buffer, must be redacted in the same release.
+    text = "Dear Jane Smith, with you today Jane Smith said so and we can help you with the rest of it now"
+    whole = redact(text, detector.scan(text), ActionPolicy(), PlaceholderMap("a")).text
+    assert whole.count("[NAME_1]") == 2
+    streamed, _ = stream(detector, text, size, PlaceholderMap("b"))
+    assert streamed == whole
