@@ -64,7 +64,7 @@ class HoldBack:
         # form) ``gap_lead`` characters whatever they hold.
         token_lead = gap_lead = 0
         before_digit: list[Any] = []
-        pending: list[tuple[Any, int]] = []
+        pending: list[tuple[Any, int, bool]] = []
         anchors: dict[tuple[str, bool], list[int]] = {}
         starters: list[tuple[Recognizer, int]] = []
         # Per recognizer, how much must follow one of its findings before the finding is final (see
@@ -97,7 +97,9 @@ class HoldBack:
                         blanket = max(blanket, width + opener.lead)
                     elif opener.pending:
                         pending.append((compile_re2(f"(?:{opener.pending})$",
-                                                    case_insensitive=opener.case_insensitive), opener.lead))
+                                                    case_insensitive=opener.case_insensitive),
+                                        opener.lead if opener.pending_lead is None else opener.pending_lead,
+                                        opener.pending_at_end))
             elif r.single_token:
                 token = max(token, r.max_len + max(right, r.lookahead))
                 # Its span ends inside a token that has arrived whole; words after it can only raise its
@@ -123,7 +125,7 @@ class HoldBack:
                     digit_lead = max(digit_lead, r.digit_lead)
                     if r.digit_gap and r.digit_pending is not None:
                         form = compile_re2(f"(?:{r.digit_pending})$", case_insensitive=r.case_insensitive)
-                        pending.append((form, 0))
+                        pending.append((form, 0, False))
                         before_digit.append(form)
                         token_lead = max(token_lead, r.digit_lead)
                     elif r.digit_gap:
@@ -217,7 +219,9 @@ class HoldBack:
             for end in {len(text), settled}:
                 tail = max(start, end - 2 * MAX_OPENER_WIDTH)
                 piece = text[tail:end]
-                for regex, lead in self._pending:
+                for regex, lead, at_end in self._pending:
+                    if at_end and end < len(text):
+                        continue
                     match = regex.search(piece)
                     if match is not None:
                         safe = min(safe, tail + match.start() - lead)

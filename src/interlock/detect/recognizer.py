@@ -147,6 +147,13 @@ class Opener:
     # pattern: RE2 that matches, at the very end of the text, the arrived part of an unfinished opener
     # (from where a span may start): text is held from there (less ``lead``) only when it matches.
     pending: str | None = None
+    # ``pending`` is tried where the text ends and where its trailing partial token starts. True: only where
+    # the text ends, for a form that ends in whitespace and is over once any other word begins (a word that
+    # may be an e-mail address's local part, held only until the word after it shows it is not).
+    pending_at_end: bool = False
+    # How far before where ``pending`` matches a span may start (``None``: ``lead``): 0 for a form that
+    # takes in what may stand before the opener itself ("No. 12 ").
+    pending_lead: int | None = None
 
 
 MAX_OPENER_WIDTH = 48
