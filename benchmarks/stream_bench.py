@@ -203,10 +203,10 @@ def report(results: dict[str, Any], meta: dict[str, Any]) -> str:
         "",
         "Per-word delay compares, word by word, when a word became visible through the gateway with when it "
         "did directly; words inside a redacted value are not compared (they never arrive as written). The "
-        "gateway releases a word once the whitespace after it has arrived; the mock's chunks carry the space "
-        "after their word (\"word \"), so a word of plain prose leaves with the chunk that brought it; with "
-        "chunks that carry the space before their word (\" word\", as model tokenizers stream), a word is "
-        "complete only when the next chunk begins, so it leaves one chunk interval later. From a "
+        "gateway releases a word once the next word has begun: a word followed only by whitespace may be the "
+        "local part of a spelled-out e-mail address (\"jane at gmail.com\"). Whether the chunks carry the "
+        "space after their word (\"word \") or before it (\" word\", as model tokenizers stream), a word of "
+        "plain prose leaves with the next chunk, one chunk interval later. From a "
         "digit on, text waits until the longest digit-anchored span and its context window (90 characters) "
         "have passed, so that a number is scored as in a whole-text scan: that is the longer tail of the "
         "delays in the second answer.",
