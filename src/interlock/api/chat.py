@@ -22,9 +22,10 @@ from interlock.api.asgi import (
     send_json,
     start_sse,
 )
+from interlock.api.calls import drain, guarded
 from interlock.api.errors import error_document, send_error
 from interlock.engine import Engine
-from interlock.errors import InternalFailure, Refusal
+from interlock.errors import Refusal
 from interlock.pipeline.call import Call
 from interlock.pipeline.runner import Pipeline
 
@@ -67,14 +68,7 @@ class ChatEndpoint:
             await self._send_refusal(send, failed or bad_body, call.request_id)
             return
         call = engine.new_call(self.endpoint, raw, headers)
-        try:
-            refused = await engine.chat(call, pipeline)
-        except Exception:
-            # The pipeline refuses its own failures; one outside it is answered the same way, never the
-            # server's bare 500.
-            log.exception("call %s failed outside its stages", call.request_id)
-            refused = InternalFailure(f"The call could not be handled. Quote request id {call.request_id} to "
-                                      f"your administrator.")
+        refused = await guarded(engine.chat(call, pipeline), call.request_id)
         if refused is not None:
             await self._send_refusal(send, refused, call.request_id)
             return
@@ -86,25 +80,12 @@ class ChatEndpoint:
     async def _stream(self, call: Call, send: Send) -> None:
         pipeline = self._pipeline
         state = await self._open_stream(send, call)
-        assert call.stream_iter is not None
-        raised: Refusal | None = None
-        try:
-            async for chunk in call.stream_iter:
-                await self._send_chunk(send, chunk, state)
-        except Refusal as refusal:
-            raised = refusal
-            pipeline.refuse(call, refusal)
-        except Exception:
-            log.exception("stream of %s failed", call.request_id)
-            pipeline.refuse(call, InternalFailure(
-                f"The stream failed mid-way. Quote request id {call.request_id} to your administrator."))
-        failed = await pipeline.finish(call)
-        if failed is not None and not call.refusal_code:
-            pipeline.refuse(call, failed)
-        if call.refusal_code:
-            # The refusal as raised keeps its error type (a blocked answer is a permission error).
-            err = raised if raised is not None and raised.code == call.refusal_code else Refusal(
-                call.refusal_message, code=call.refusal_code, status=call.status)
+
+        async def emit(chunk: dict[str, Any]) -> None:
+            await self._send_chunk(send, chunk, state)
+
+        err = await drain(pipeline, call, emit)
+        if err is not None:
             await self._send_stream_error(send, err, call.request_id)
             return
         await self._close_stream(send, state)

@@ -7,20 +7,17 @@ body too large or not JSON as well).
 
 from __future__ import annotations
 
-import logging
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from interlock.api.asgi import headers_of, json_response, read_request_body
+from interlock.api.calls import guarded
 from interlock.api.errors import request_id_of
 from interlock.engine import Engine
-from interlock.errors import InternalFailure, InvalidRequest, PayloadTooLarge
+from interlock.errors import Refusal
 from interlock.pipeline.authorize import EMBEDDINGS_ENDPOINT
 from interlock.pipeline.call import Call
-
-log = logging.getLogger("interlock.api.embeddings")
 
 EMBEDDINGS_PATH = "/v1/embeddings"
 
@@ -47,18 +44,13 @@ class EmbeddingsApi:
         request_id = request_id_of(request)
         headers = headers_of(request.scope)
         try:
-            raw = await read_request_body(request.scope, request.receive, self._limit)
-        except (PayloadTooLarge, InvalidRequest) as bad_body:
+            raw = await read_request_body(request.scope, request.receive, self._limit, headers)
+        except Refusal as bad_body:
             call = Call(request_id=request_id, endpoint=EMBEDDINGS_ENDPOINT, raw_body=b"", headers=headers)
             engine.embeddings.refuse(call, bad_body)
             raise await engine.embeddings.finish(call) or bad_body from None
         call = Call(request_id=request_id, endpoint=EMBEDDINGS_ENDPOINT, raw_body=raw, headers=headers)
-        try:
-            refused = await engine.embed(call)
-        except Exception:
-            log.exception("call %s failed outside its stages", request_id)
-            refused = InternalFailure(f"The call could not be handled. Quote request id {request_id} to "
-                                      f"your administrator.")
+        refused = await guarded(engine.embed(call), request_id)
         if refused is not None:
             raise refused
         return json_response(200, call.response, request_id)

@@ -8,10 +8,10 @@ streams): the error home gives the request its id, which is also the call's.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from interlock.api.asgi import Receive, Scope, Send, encode, headers_of, read_request_body, send_json, start_sse
+from interlock.api.calls import drain, guarded
 from interlock.api.errors import REQUEST_ID_KEY
 from interlock.api.responses_codec import (
     ResponsesRequest,
@@ -23,11 +23,9 @@ from interlock.api.responses_codec import (
     to_chat,
 )
 from interlock.engine import Engine, pass_through_fields
-from interlock.errors import InternalFailure, Refusal
+from interlock.errors import Refusal
 from interlock.pipeline.call import Call
 from interlock.pipeline.parse import decode_json_object
-
-log = logging.getLogger("interlock.api.responses")
 
 RESPONSES_PATH = "/v1/responses"
 RESPONSES_ENDPOINT = "responses"
@@ -75,12 +73,7 @@ class ResponsesEndpoint:
         request_id: str = scope[REQUEST_ID_KEY]
         call = Call(request_id=request_id, endpoint=RESPONSES_ENDPOINT, raw_body=b"", headers=headers_of(scope))
         req = await self._translate(call, scope, receive)
-        try:
-            refused = await engine.chat(call)
-        except Exception:
-            log.exception("call %s failed outside its stages", request_id)
-            refused = InternalFailure(f"The call could not be handled. Quote request id {request_id} to "
-                                      f"your administrator.")
+        refused = await guarded(engine.chat(call), request_id)
         if refused is not None:
             raise refused
         shell = response_shell(req, new_response_id(), call.model_alias)
@@ -96,26 +89,15 @@ class ResponsesEndpoint:
         await start_sse(send, call.request_id)
         for kind, data in events.start():
             await _send_event(send, kind, data)
-        assert call.stream_iter is not None
-        raised: Refusal | None = None
-        try:
-            async for chunk in call.stream_iter:
-                for kind, data in events.chunk(chunk):
-                    await _send_event(send, kind, data)
-        except Refusal as refusal:
-            raised = refusal
-            pipeline.refuse(call, refusal)
-        except Exception:
-            log.exception("stream of %s failed", call.request_id)
-            pipeline.refuse(call, InternalFailure(
-                f"The stream failed mid-way. Quote request id {call.request_id} to your administrator."))
+
+        async def emit(chunk: dict[str, Any]) -> None:
+            for kind, data in events.chunk(chunk):
+                await _send_event(send, kind, data)
+
         # The record is durable before the final event, as on the chat stream.
-        failed = await pipeline.finish(call)
-        if failed is not None and not call.refusal_code:
-            pipeline.refuse(call, failed)
-        if call.refusal_code:
-            param = raised.param if raised is not None and raised.code == call.refusal_code else None
-            kind, data = events.error(call.refusal_code, call.refusal_message, param)
+        err = await drain(pipeline, call, emit)
+        if err is not None:
+            kind, data = events.error(err.code, err.message, err.param)
             await _send_event(send, kind, {**data, "request_id": call.request_id}, more=False)
             return
         for kind, data in events.finish(call.usage.prompt_tokens, call.usage.completion_tokens):
