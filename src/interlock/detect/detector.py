@@ -161,12 +161,18 @@ def repeat_values(text: str, findings: list[Finding], max_values: int = 256,
         return findings
     extra: list[Finding] = []
     size = len(text)
+    # A mention that a finding of its own already covers whole keeps that finding: repeating a shorter
+    # value inside it ("+1 202 555 0147" inside "+1 202 555 0147 42") would make the whole-text result
+    # depend on whether the shorter value came first, which a stream cannot know.
+    covered = bytearray(size)
+    for f in findings:
+        covered[f.start:f.end] = b"\x01" * (f.end - f.start)
     for value, seed in list(first.items())[:max_values]:
         pos = text.find(value)
         while pos != -1:
             end = pos + len(value)
             wanted = value in earlier or (pos > seed.start if forward_only else pos != seed.start)
-            if wanted and (pos == 0 or not text[pos - 1].isalnum()) and (
+            if wanted and covered.find(0, pos, end) != -1 and (pos == 0 or not text[pos - 1].isalnum()) and (
                     end == size or not text[end].isalnum()):
                 extra.append(Finding(seed.data_class, pos, end, seed.confidence - 0.001, seed.detector,
                                      "repeats a value detected elsewhere in the text"))
