@@ -33,6 +33,7 @@ test: lint
 bench: install-test .venv-presidio
 	$(BIN)/python benchmarks/gateway_bench.py
 	$(BIN)/python benchmarks/connection_bench.py
+	$(BIN)/python benchmarks/stream_bench.py
 	$(BIN)/python benchmarks/detect_bench.py
 	$(BIN)/python benchmarks/policy_bench.py
 	$(BIN)/python benchmarks/audit_append_bench.py

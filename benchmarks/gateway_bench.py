@@ -198,7 +198,9 @@ def start_gateway(work: Path, workers: int, mock_port: int, env: dict[str, str])
     config.write_text(
         f"server: {{host: 127.0.0.1, port: {port}, workers: {workers}}}\n"
         f"store: {{url: 'sqlite:///{db}'}}\n"
-        f"providers:\n  upstream: {{type: openai, base_url: 'http://127.0.0.1:{mock_port}/v1'}}\n"
+        # The streamed request scripts the mock with its ``mock`` field, which the gateway refuses unless passed.
+        f"providers:\n  upstream: {{type: openai, base_url: 'http://127.0.0.1:{mock_port}/v1', "
+        "pass_through_fields: [mock]}\n"
         "models:\n  - {alias: mock, provider: upstream, upstream_model: mock, hosting: on_prem}\n"
     )
     key = json.loads(subprocess.run(

@@ -153,7 +153,9 @@ def test_streamed_names_equal_whole_text(detector: Detector, size: int) -> None:
 def test_plain_prose_is_not_held_for_names(detector: Detector) -> None:
     # Lower-case prose holds no name opener: the stream releases it a few characters behind.
     prose = "the answer is that we can help you with this today " * 4
-    assert detector.hold.release(prose, 0)[0] == len(prose) - detector.hold.blanket
+    # Once the next word begins; until then the last word waits, as it may be an e-mail address's local part.
+    assert detector.hold.release(prose + "t", 0)[0] == len(prose) - detector.hold.blanket
+    assert detector.hold.release(prose, 0)[0] == len(prose) - len("today ")
 
 
 def test_a_capitalised_word_at_the_end_of_the_stream_is_held(detector: Detector) -> None:

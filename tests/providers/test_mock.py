@@ -412,3 +412,9 @@ def test_wrong_method_is_405(mock: MockLLM) -> None:
         response = http.get("/chat/completions")
     assert response.status_code == 405
     assert "POST" in response.json()["error"]["message"]
+
+
+def test_word_pieces_can_carry_the_space_before_the_word() -> None:
+    text = "the customer  says hi.\n"
+    assert split_text(text, None) == ["the ", "customer  ", "says ", "hi.\n"]
+    assert split_text(text, None, leading=True) == ["the", " customer", "  says", " hi.", "\n"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -111,3 +113,46 @@ def test_streaming_equals_whole(text: str, sizes: list[int]) -> None:
         assert any(a <= f.start and f.end <= b for a, b in spans), (f, spans)
     for a, b in spans:
         assert any(f.start <= a and b <= f.end for f in findings), ((a, b), findings)
+
+
+# Values of several words and values announced by what precedes them, beside the single-token ones.
+SPLIT_VALUES = [*VALUES, "Dear Jane Smith,", "Hauptstraße 5, 10115 Berlin", "P.O. Box 4521", "born on September 3, 1990",
+                "12 rue de la Paix, 75002 Paris", "NINO AB 12 34 56 C"]
+PROSE_WORDS = st.lists(st.sampled_from(["the", "answer", "is", "that", "we", "can", "help", "you", "today", "with",
+                                        "May", "data", "user", "and", "Regards", "card", "phone", "\n"]),
+                       min_size=0, max_size=12).map(" ".join)
+
+
+@PROFILE
+@given(PROSE_WORDS, st.sampled_from(SPLIT_VALUES), PROSE_WORDS, st.sets(st.integers(min_value=1, max_value=400)))
+def test_a_value_split_anywhere_across_chunks_never_leaves_early(before: str, value: str, after: str,
+                                                                  cuts: set[int]) -> None:
+    text = f"{before} {value} {after}".strip(" ")
+    findings = DETECTOR.scan(text, backward=False)
+    whole = redact(text, DETECTOR.scan(text), ActionPolicy(), PlaceholderMap("a")).text
+    bounds = [0, *sorted(c for c in cuts if c < len(text)), len(text)]
+    r = StreamingRedactor(DETECTOR, ActionPolicy(), PlaceholderMap("b"))
+    out = ""
+    for a, b in itertools.pairwise(bounds):
+        out += r.feed(text[a:b])
+        # Until the whole of a finding has arrived, nothing from its start on has been released.
+        for f in findings:
+            if b < f.end:
+                assert len(out) <= f.start, (text[a:b], f, out[f.start:])
+    out += r.flush()
+    if DETECTOR.scan(text) == findings:
+        assert out == whole
+
+
+@pytest.mark.parametrize("value", SPLIT_VALUES)
+def test_a_value_split_in_two_at_every_position(value: str) -> None:
+    text = f"the answer is that {value} and we can help you today"
+    findings = DETECTOR.scan(text)
+    assert findings, value
+    whole = redact(text, findings, ActionPolicy(), PlaceholderMap("a")).text
+    first, last = findings[0].start, findings[-1].end
+    for split in range(first + 1, last):
+        r = StreamingRedactor(DETECTOR, ActionPolicy(), PlaceholderMap("b"))
+        head = r.feed(text[:split])
+        assert len(head) <= first, (split, head)
+        assert head + r.feed(text[split:]) + r.flush() == whole

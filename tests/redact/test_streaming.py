@@ -123,6 +123,11 @@ SAMPLES = {
     "bracketed email": "jane [at] example [dot] co [dot] uk",
     "email with spaced at": "jane.doe @ example.com",
     "email with a spelled at": "jane.doe at gmail.com",
+    "plain word at a mail provider": "jane at gmail.com",
+    "city before a state and zip": "Springfield, IL 62704",
+    "street name before its number": "bydlím Dlouhá 730/12, 110 00 Praha 1",
+    "numbered street": "No. 12 rue de la Paix, 75002 Paris",
+    "name from the dictionary": "Agnieszka Wójcik",
     "github token": "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
     "aws secret key": "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     "phone": "+1 202 555 0147",
@@ -209,3 +214,85 @@ def test_a_repeated_name_keeps_the_plain_hold(detector: Detector) -> None:
     assert "Jane" not in out
     out += r.feed("ith again.") + r.flush()
     assert "Jane" not in out
+
+
+def test_prose_fed_a_word_at_a_time_comes_out_a_word_at_a_time(detector: Detector) -> None:
+    r = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("a"))
+    words = PROSE.split(" ")
+    out = [r.feed(w + " ") for w in words]
+    # Each word leaves as soon as the next word begins (a word followed only by a space may be an e-mail
+    # address's local part, "jane at gmail.com"); the space waits for the word after it.
+    for i in range(len(words)):
+        so_far = "".join(out[:i + 1])
+        assert so_far.startswith(" ".join(words[:i])), (i, so_far)
+        assert (" ".join(words[:i + 1]) + " ").startswith(so_far), (i, so_far)
+    assert "".join(out) + r.flush() == PROSE + " "
+    # As a model streams, with the space before each word: each word leaves as the next one arrives.
+    r = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("a"))
+    out = [r.feed((" " if i else "") + w) for i, w in enumerate(words)]
+    # ... unless the next word may be the start of a spelled at ("a", "at"): then it waits one word more.
+    for i in range(1, len(words)):
+        so_far = "".join(out[:i + 1])
+        done = i - 1 if words[i] in ("a", "at") else i
+        assert so_far.startswith(" ".join(words[:done])), (i, so_far)
+        assert " ".join(words[:i]).startswith(so_far), (i, so_far)
+    assert out[:4] == ["", "The", " quarterly", " review"]
+    assert "".join(out) + r.flush() == PROSE
+
+
+def test_released_text_ends_at_a_word_boundary(detector: Detector) -> None:
+    text = ("the order count rose to 1234 units this week and the refund for September was 56 dollars in total, "
+            "which we will send on Monday with a note about the 2 late parcels and nothing else to report here")
+    assert not detector.scan(text)
+    for size in (1, 3, 7):
+        r = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("a"))
+        out = ""
+        for i in range(0, len(text), size):
+            out += r.feed(text[i:i + size])
+            assert text.startswith(out)
+            assert not out or text[len(out) - 1] == " " or text[len(out)] == " ", (size, out)
+        assert out + r.flush() == text
+
+
+def test_an_email_address_holds_back_only_the_name_it_spells(detector: Detector) -> None:
+    r = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("a"))
+    head = "Write to jane.doe@example.com about it. " + "then we can help you with that " * 4
+    out = r.feed(head)
+    # The address went out redacted once its right context had arrived, and the prose after it too.
+    assert "[EMAIL_1]" in out
+    # All but the last word, which may be an e-mail address's local part until the next word begins.
+    assert out.endswith("with ")
+    out += r.feed("and later Jane ")
+    # "Jane" may begin "Jane Doe", which the address spells: held; the words before it are not.
+    assert out.endswith("and later ")
+    out += r.feed("Doe will call. ") + r.flush()
+    assert "Jane" not in out
+    assert out.endswith("and later [NAME_1] will call. ")
+
+
+def test_an_email_address_leaves_once_the_word_after_it_has_arrived(detector: Detector) -> None:
+    r = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("a"))
+    out = r.feed("write to dana.whitfield@example.com ")
+    assert out == "write to "
+    # Words after an address can only confirm it (it has no counter-context): it is final once the
+    # next word has arrived, not after a whole context window.
+    out += r.feed("and ")
+    # "and" itself waits for the next word to begin (it may be a local part, "and at gmail.com").
+    assert out == "write to [EMAIL_1] "
+    out += r.feed("c")
+    assert out == "write to [EMAIL_1] and"
+    # A card number's right context may still change how it is scored, so text waits for it.
+    out += r.feed("card 4111 1111 1111 1111 then ")
+    assert "[CARD_1]" not in out
+    assert "4111" not in out
+
+
+@pytest.mark.parametrize("size", [1, 4, 9])
+def test_a_value_emitted_early_still_repeats_in_the_same_chunk(detector: Detector, size: int) -> None:
+    # A name has no context words, so it is final a few characters after it ends, well before a whole
+    # context window: its next mention, already in the buffer, must be redacted in the same release.
+    text = "Dear Jane Smith, with you today Jane Smith said so and we can help you with the rest of it now"
+    whole = redact(text, detector.scan(text), ActionPolicy(), PlaceholderMap("a")).text
+    assert whole.count("[NAME_1]") == 2
+    streamed, _ = stream(detector, text, size, PlaceholderMap("b"))
+    assert streamed == whole

@@ -14,6 +14,9 @@ not-yet-emitted part begins. Text before ``release(text, start)`` can be emitted
 * openers: from an opener (less its ``lead``) text is held until the match it may start is over (its
   ``reach`` has passed or, with ``gaps``, one more run of whitespace than the match can contain has
   started) and the context window after it has arrived.
+* the short hold (``release``'s default, with no NER): the plain hold applies only from where a
+  recognizer says a span may start (a digit, an ``anchor``, its ``stream_start``, a ``pending`` form at
+  the end of the text); elsewhere everything before the trailing partial token goes out at once.
 
 Openers are found by RE2 searches over only the part of the tail where they could still matter.
 """
@@ -56,11 +59,24 @@ class HoldBack:
         # digit-anchored recognizers' window, lead and gap.
         blanket = 0
         digit_window = digit_lead = digit_gap = 0
-        pending: list[tuple[Any, int]] = []
+        # Before a digit, a span reaches back at most ``token_lead`` within the digit's own token (no
+        # whitespace there), or over a ``digit_pending`` form, or (recognizers with a gap and no such
+        # form) ``gap_lead`` characters whatever they hold.
+        token_lead = gap_lead = 0
+        before_digit: list[Any] = []
+        pending: list[tuple[Any, int, bool]] = []
+        anchors: dict[tuple[str, bool], list[int]] = {}
+        starters: list[tuple[Recognizer, int]] = []
+        # Per recognizer, how much must follow one of its findings before the finding is final (see
+        # ``right_of``).
+        final: dict[str, int] = {}
         by_pattern: dict[tuple[str, bool], list[_Rule]] = {}
         for r in recognizers:
             lookbehind = max(lookbehind, r.lookbehind)
             after = max(context_window if r.uses_context() else 0, r.lookahead)
+            # Its context window and what its patterns read after a span: once a character past that has
+            # arrived before the trailing partial token, a word the window cuts has ended too.
+            final[r.name] = max(final.get(r.name, 0), after + 1)
             if r.openers:
                 widest = r.widest_match()
                 for opener in r.openers:
@@ -81,9 +97,16 @@ class HoldBack:
                         blanket = max(blanket, width + opener.lead)
                     elif opener.pending:
                         pending.append((compile_re2(f"(?:{opener.pending})$",
-                                                    case_insensitive=opener.case_insensitive), opener.lead))
+                                                    case_insensitive=opener.case_insensitive),
+                                        opener.lead if opener.pending_lead is None else opener.pending_lead,
+                                        opener.pending_at_end))
             elif r.single_token:
                 token = max(token, r.max_len + max(right, r.lookahead))
+                # Its span ends inside a token that has arrived whole; words after it can only raise its
+                # score (it has no counter-context), and a rival span over the same characters would have
+                # to start in that token too, or at a digit or an opener, which hold text themselves.
+                if not r.negative_context:
+                    final[r.name] = min(final[r.name], r.lookahead)
             else:
                 if r.max_len > max_plain_len:
                     raise ValueError(
@@ -95,29 +118,57 @@ class HoldBack:
                 if widest is not None:
                     need = max(need, widest + r.lookahead)
                 plain = max(plain, need)
+                if r.max_len <= 0:
+                    continue  # reports nothing (an empty deployment dictionary)
                 if r.digit_anchored:
                     digit_window = max(digit_window, need)
                     digit_lead = max(digit_lead, r.digit_lead)
-                    digit_gap = max(digit_gap, r.digit_gap)
+                    if r.digit_gap and r.digit_pending is not None:
+                        form = compile_re2(f"(?:{r.digit_pending})$", case_insensitive=r.case_insensitive)
+                        pending.append((form, 0, False))
+                        before_digit.append(form)
+                        token_lead = max(token_lead, r.digit_lead)
+                    elif r.digit_gap:
+                        digit_gap = max(digit_gap, r.digit_gap)
+                        gap_lead = max(gap_lead, r.digit_lead)
+                    else:
+                        token_lead = max(token_lead, r.digit_lead)
+                elif type(r).stream_start is not Recognizer.stream_start:
+                    starters.append((r, need))
+                elif r.anchor is not None:
+                    anchors.setdefault((r.anchor, r.case_insensitive), []).append(need)
                 else:
                     blanket = max(blanket, need)
         self.plain = plain
         self.token_cap = token
         self.lookbehind = lookbehind + 1
         self.right = right
+        self._final = final
         # ``exact``: every recognizer declares where its spans can start (no NER model, whose entities
         # could start anywhere), so the short hold applies; otherwise the plain hold always does.
         self.exact = exact
         self.blanket = max(1, blanket, digit_gap)
         self._digit_window = digit_window
-        self._digit_lead = digit_lead
+        self.digit_lead = digit_lead
+        self._token_lead = token_lead
+        self._gap_lead = gap_lead
+        self._before_digit = tuple(before_digit)
         self._pending = tuple(pending)
+        self._starters = tuple(starters)
+        self._anchors = tuple((compile_re2(pattern, case_insensitive=ci), max(needs))
+                              for (pattern, ci), needs in anchors.items())
         self._groups = tuple(
             _OpenerGroup(compile_re2(pattern, case_insensitive=ci), tuple(rules),
                          max(rule.reach + rule.right for rule in rules))
             for (pattern, ci), rules in by_pattern.items()
         )
         self._max_lead = max((rule.lead for g in self._groups for rule in g.rules), default=0)
+
+    def right_of(self, detector: str) -> int:
+        """How much text must have arrived after a finding of ``detector`` (before the trailing partial
+        token) before it is final: what its recognizer reads after a span (its pattern's lookahead alone if
+        later words cannot undo its findings); ``right`` for a detector it does not know (NER)."""
+        return self._final.get(detector, self.right)
 
     def settled(self, text: str, start: int) -> int:
         """Where the trailing partial token starts (at most ``token_cap`` back, never before ``start``)."""
@@ -140,7 +191,9 @@ class HoldBack:
         """The short hold. An unfinished finding of a digit-anchored recognizer starts at most
         ``digit_lead`` before its first digit, and lies within ``digit_window`` of ``settled``: so either
         its first digit has arrived, at or after the first digit in that window, or it has not, and the
-        finding started in the trailing token or at most ``digit_gap`` before it. Openers whose unfinished
+        finding started in the trailing token, or where its ``digit_pending`` form ends the text (else at
+        most ``digit_gap`` before the trailing token). A recognizer with an ``anchor`` or its own
+        ``stream_start`` holds from the first possible start in its window. Openers whose unfinished
         match can reach back before the trailing token hold from where their ``pending`` pattern matches;
         the rest of every opener's match is held by ``_before_open_opener``."""
         safe = settled - self.blanket
@@ -148,15 +201,46 @@ class HoldBack:
             window = max(start, settled - self._digit_window)
             found = _DIGIT.search(text, window)
             if found is not None:
-                safe = min(safe, max(window, found.start() - self._digit_lead))
+                safe = min(safe, max(window, self._before_first_digit(text, found.start())))
+        for regex, window_len in self._anchors:
+            window = max(start, settled - window_len)
+            found = regex.search(text, window)
+            if found is not None and found.start() < safe:
+                safe = max(window, found.start())
+        for recognizer, window_len in self._starters:
+            window = max(start, settled - window_len)
+            if window < safe:
+                begins = recognizer.stream_start(text, window)
+                if begins is not None and begins < safe:
+                    safe = max(window, begins)
         if self._pending:
-            tail = max(start, len(text) - 2 * MAX_OPENER_WIDTH)
-            piece = text[tail:]
-            for regex, lead in self._pending:
-                match = regex.search(piece)
-                if match is not None:
-                    safe = min(safe, tail + match.start() - lead)
+            # The arrived part of an opener may end in the trailing partial token ("P.O. Bo") or just
+            # before it ("P.O. " then "Bo", held as that token): both endings are tried.
+            for end in {len(text), settled}:
+                tail = max(start, end - 2 * MAX_OPENER_WIDTH)
+                piece = text[tail:end]
+                for regex, lead, at_end in self._pending:
+                    if at_end and end < len(text):
+                        continue
+                    match = regex.search(piece)
+                    if match is not None:
+                        safe = min(safe, tail + match.start() - lead)
         return safe
+
+    def _before_first_digit(self, text: str, digit: int) -> int:
+        """Where a span whose first digit is at ``digit`` can start, at the earliest."""
+        lo = max(0, digit - self._token_lead)
+        begin = max(lo, *(text.rfind(c, lo, digit) + 1 for c in WHITESPACE))
+        if self._gap_lead:
+            begin = min(begin, digit - self._gap_lead)
+        if self._before_digit:
+            piece_lo = max(0, digit - self.digit_lead)
+            piece = text[piece_lo:digit]
+            for form in self._before_digit:
+                match = form.search(piece)
+                if match is not None:
+                    begin = min(begin, piece_lo + match.start())
+        return begin
 
     def _before_open_opener(self, group: _OpenerGroup, text: str, start: int, safe: int) -> int:
         """Pull ``safe`` back to the earliest opener of ``group`` whose match may still be arriving.

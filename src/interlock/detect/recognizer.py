@@ -147,6 +147,13 @@ class Opener:
     # pattern: RE2 that matches, at the very end of the text, the arrived part of an unfinished opener
     # (from where a span may start): text is held from there (less ``lead``) only when it matches.
     pending: str | None = None
+    # ``pending`` is tried where the text ends and where its trailing partial token starts. True: only where
+    # the text ends, for a form that ends in whitespace and is over once any other word begins (a word that
+    # may be an e-mail address's local part, held only until the word after it shows it is not).
+    pending_at_end: bool = False
+    # How far before where ``pending`` matches a span may start (``None``: ``lead``): 0 for a form that
+    # takes in what may stand before the opener itself ("No. 12 ").
+    pending_lead: int | None = None
 
 
 MAX_OPENER_WIDTH = 48
@@ -199,8 +206,9 @@ class Recognizer:
 
     Streaming (see ``interlock.detect.holdback``): a recognizer without ``openers`` must have a small
     ``max_len`` (at most ``DetectionConfig.max_plain_len``), because the streaming redactor holds that
-    much back everywhere, unless it is ``digit_anchored``; or set ``single_token`` if what it reports
-    never contains whitespace. Longer recognizers declare ``openers`` and text is held back only from an
+    much back after every word unless it is ``digit_anchored``, declares an ``anchor`` or overrides
+    :meth:`stream_start` (then only from a digit or a possible start); or set ``single_token`` if what it
+    reports never contains whitespace. Longer recognizers declare ``openers`` and text is held back only from an
     opener until the match is over.
     ``lookbehind`` and ``lookahead`` bound how far before and after a reported span its patterns read.
     """
@@ -230,6 +238,16 @@ class Recognizer:
     digit_anchored: bool = False
     digit_lead: int = 0
     digit_gap: int = 0
+    # With ``digit_gap``: an RE2 pattern that matches, at the very end of the text, the part of a span that
+    # may stand before its first digit and contain whitespace ("September "), from where the span starts.
+    # Streaming then holds that part only when it is there; ``None``: ``digit_gap`` characters are held
+    # before every trailing partial token.
+    digit_pending: str | None = None
+    # Streaming, for other recognizers without openers: every reported span starts where this RE2 pattern
+    # matches (no whitespace in it, no anchors or ``\b``: it is searched in a slice of the text, with the
+    # recognizer's ``case_insensitive``). Text before the first match in the last ``max_len`` plus context
+    # window characters is released at once. A dictionary of names declares its names' first words here.
+    anchor: str | None = None
     # For a costly ``validate``: the most it can add to a pattern's score. The context around a
     # candidate is then judged first, and a candidate that could not reach the detector's floor even
     # so is not validated at all (the result is the same; only the work is saved). ``None``: validate
@@ -251,6 +269,13 @@ class Recognizer:
         if not widths or any(w is None for w in widths):
             return None
         return max(w for w in widths if w is not None)
+
+    def stream_start(self, text: str, lo: int) -> int | None:
+        """Streaming, for a recognizer without openers: the first position at or after ``lo`` where one of
+        its spans may start in ``text`` (whose end is still arriving; its last partial word is held
+        anyway), or ``None`` if there is none. Override it (e.g. with a dictionary of names) to hold text
+        back only from such a position; otherwise ``anchor`` or the plain hold applies."""
+        raise NotImplementedError
 
     def uses_context(self) -> bool:
         return bool(self._context or self._negative)

@@ -3,8 +3,8 @@
 Values the model emits on its own (a card number it saw elsewhere, a key) are found and handled by
 the same policy as input: blocked (the answer is refused), masked, or replaced by a placeholder.
 Then placeholders are restored only for classes this caller may see; others keep the placeholder.
-Streams are handled chunk by chunk with a bounded hold-back, so a value or placeholder split across
-chunks is still caught, and the first token is not held for the whole generation.
+Streams are handled chunk by chunk, holding back only what may still be part of a value or a
+placeholder, so one split across chunks is still caught and prose reaches the caller as it arrives.
 """
 
 from __future__ import annotations

@@ -24,6 +24,8 @@ DIRECTIVE = "#mock"
 
 # A word with the whitespace around it, so that the pieces concatenate back to the exact text.
 _WORD = re.compile(r"\s*\S+\s*")
+# A word with the whitespace before it (" word"), as model tokenizers stream text; trailing whitespace last.
+_LEADING_WORD = re.compile(r"\s*\S+|\s+$")
 # Tool-call arguments are compact JSON with few spaces; pieces of this size still split them up.
 _ARGUMENT_PIECE = 8
 
@@ -64,6 +66,8 @@ class Scenario(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     hang: _Seconds = 0.0
     latency_ms: _Seconds = 0.0
     chunk_delay_ms: _Seconds = 0.0
+    # Word pieces carry the space before the word (" word") instead of after it ("word ").
+    leading_space: bool = False
     usage: UsageSpec | None = None
 
     @property
@@ -180,7 +184,7 @@ def openai_events(result: Answer, model: str, scenario: Scenario, include_usage:
 
     first_content = "" if result.text is not None else None
     yield chunk({"role": "assistant", "content": first_content, "refusal": None})
-    for piece in split_text(result.text or "", scenario.chunks):
+    for piece in split_text(result.text or "", scenario.chunks, leading=scenario.leading_space):
         yield chunk({"content": piece})
     if result.tool_calls and result.legacy:
         call = result.tool_calls[0]
@@ -234,7 +238,7 @@ def anthropic_events(result: Answer, message: dict[str, Any], scenario: Scenario
     index = 0
     if result.text is not None:
         yield event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
-        for piece in split_text(result.text, scenario.chunks):
+        for piece in split_text(result.text, scenario.chunks, leading=scenario.leading_space):
             yield event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": piece}})
         yield event("content_block_stop", {"index": 0})
         index = 1
@@ -261,12 +265,13 @@ def _tool_input(arguments: str) -> dict[str, Any]:
     return value
 
 
-def split_text(text: str, chunks: int | None) -> list[str]:
-    """Pieces that concatenate to ``text``: one per word, or ``chunks`` nearly equal pieces."""
+def split_text(text: str, chunks: int | None, *, leading: bool = False) -> list[str]:
+    """Pieces that concatenate to ``text``: one per word (with the space after it, or with ``leading``
+    the space before it), or ``chunks`` nearly equal pieces."""
     if not text:
         return []
     if chunks is None:
-        return _WORD.findall(text) or [text]
+        return (_LEADING_WORD if leading else _WORD).findall(text) or [text]
     count = min(chunks, len(text))
     size, extra = divmod(len(text), count)
     pieces: list[str] = []

@@ -28,9 +28,14 @@ class DictionaryRecognizer(Recognizer):
                 key = " ".join(term.split()).casefold()
                 if key:
                     self._class_of.setdefault(key, data_class)
-        self.max_len = max((len(t) for t in self._class_of), default=1) * 2
+        # Nothing to report without terms; streaming holds back nothing for it then.
+        self.max_len = max((len(t) for t in self._class_of), default=0) * 2
+        self.case_insensitive = True
         self._matcher = None
         if self._class_of:
+            # Every match starts with a term's first word: streaming holds text back only from one of those.
+            firsts = sorted({t.split()[0] for t in self._class_of}, key=len, reverse=True)
+            self.anchor = "|".join(re2.escape(w) for w in firsts)
             # Longest first, so "Acme Corp Ltd" wins over "Acme" at the same position.
             ordered = sorted(self._class_of, key=len, reverse=True)
             body = "|".join(re2.escape(t).replace(r"\ ", r"\s+") for t in ordered)

@@ -30,6 +30,10 @@ _TLD = (r"(?:com|org|net|edu|gov|mil|int|info|biz|name|pro|mobi|app|dev|io|ai|te
 _DOMAIN = rf"{_LABEL}(?:{_DOT}{_LABEL}){{0,3}}{_DOT}{_TLD}"
 _SPELLED_DOMAIN = rf"{_LABEL}{_SPELLED_DOT}(?:{_LABEL}{_DOT}){{0,3}}{_TLD}"
 _END = r"(?:[^a-z0-9\-]|$)"
+# Streaming: the arrived start of a spelled at or dot, and of a bracketed one.
+_AT_PREFIX = r"a(?:t|r(?:r(?:o(?:b(?:a)?)?)?)?)?"
+_DOT_PREFIX = r"(?:d(?:o(?:t)?)?|p(?:u(?:n(?:t(?:o)?|k(?:t)?)?)?|o(?:n(?:t(?:o)?)?)?)?)"
+_BRACKET_PREFIX = rf"{_SP}?{_OPEN}[a-z.\])}}> \t]{{0,8}}"
 
 # Words that stand before "at" in prose about a website, not as an address's local part.
 _PROSE = frozenset({"us", "me", "him", "her", "them", "it", "you", "look", "looking", "visit", "online", "site",
@@ -67,7 +71,13 @@ class SpelledEmailRecognizer(Recognizer):
         Opener(rf"{_SP}@{_SP}", lead=_LEAD, gaps=12, pending=rf"{_SP}@"),
         Opener(rf"{_SP}{_AT_WORD}{_SP}{{1,2}}[a-z0-9\-]{{1,16}}(?:{_SP}{{1,2}}{_DOT_WORD}{_SP}|{_SP}?{_OPEN}|\.[a-z0-9])",
                lead=_LEAD, gaps=8,
-               pending=rf"{_SP}(?:a[a-z]{{0,5}}|{_AT_WORD}{_SP}{{1,2}}[a-z0-9\-]{{0,16}}(?:{_SP}{{1,2}}[a-z]{{0,5}}|\.)?)"),
+               pending=rf"{_SP}(?:{_AT_PREFIX}|{_AT_WORD}{_SP}{{1,2}}[a-z0-9\-]{{0,16}}(?:{_SP}{{1,2}}[a-z]{{0,5}}|\.)?)"),
+        # A local part is a word like any other until its at arrives: the last whole word (with a spelled
+        # dot and a second word) is held while the text ends with it, its spaces, or the start of a spelled
+        # or bracketed dot; once another word begins, it is plain prose.
+        Opener(rf"{_SP}{_AT_WORD}{_SP}{{1,2}}[a-z0-9\-]{{1,16}}(?:{_SP}{{1,2}}{_DOT_WORD}{_SP}|{_SP}?{_OPEN}|\.[a-z0-9])",
+               lead=_LEAD, gaps=8, pending_at_end=True, pending_lead=0,
+               pending=rf"{_WORD}(?:{_SPELLED_DOT}(?:{_WORD})?)?(?:{_SP}{{1,2}}{_DOT_PREFIX}?|{_BRACKET_PREFIX})?"),
     )
 
     def validate(self, value: str, pattern: Pattern) -> float | None:

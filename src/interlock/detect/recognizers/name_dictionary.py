@@ -21,7 +21,7 @@ from collections.abc import Container
 
 from interlock.detect.finding import Finding
 from interlock.detect.name_table import COMMON_NAME, FIRST, LAST, NAME, WORD, NameTable, name_table
-from interlock.detect.recognizer import Matcher, Opener, Recognizer, ScanText, compile_re2
+from interlock.detect.recognizer import Matcher, Recognizer, ScanText, compile_re2
 
 _LOWER = r"[\p{Ll}\p{M}]"
 # A capitalised word (McDonald, O'Brien, Smith-Jones, Nguyễn) or an initial with its dot.
@@ -56,32 +56,47 @@ _FIELDS = -1
 _FIELD_BLANKS = str.maketrans({",": " ", ";": " ", '"': " "})
 _SENTENCE_ENDS = ".!?:;\n\r|#=>"
 _LEADING = " \t\"'“”‘’*-•·()[]`"
-# Upper-case Latin letters, as a superset both RE2 and Python's parser read (openers are measured by the latter).
-_UPPER = "[A-ZÀ-ÖØ-ÞĀ-ɏḀ-ỿ]"
 _MAX_WORDS = 5
+# Streaming: what follows the first word of a span (a separator, then the next word's capital), and what
+# may still become that at the end of the text (spaces, partial particles, a field separator).
+_NEXT = rf"^{_SEP}\p{{Lu}}"
+_ARRIVING = rf"^(?:[ \t]{{0,3}}(?:(?:{_PARTICLE_ALT})[ \t]{{1,3}}){{0,2}}[a-z]{{0,5}}|{_FIELD_SEP.replace('[,;]', '[,;]?')})$"
 
 
 class NameDictionaryRecognizer(Recognizer):
     name = "person_name_dictionary"
     data_class = "pii.name"
-    max_len = 120
+    # Five words of up to 37 characters would be longer, but real names are far shorter; this keeps the
+    # plain hold (``max_len`` plus ``lookahead``) under 100 characters.
+    max_len = 72
     lookbehind = 64
     lookahead = 24
-    # A span starts with a capitalised word followed by another one (or by a particle): the opener is that
-    # word up to the next word's first letter. ``gaps``: the rest of a five-word name holds at most three
-    # whitespace runs after the opener. ``pending``: a capitalised word at the end of the stream, with the
-    # spaces (and the start of a particle) after it, may be the start of an opener still arriving.
-    openers = (
-        Opener(rf"{_UPPER}[^\s.]{{0,36}}\.?[ \t]{{1,3}}(?:{_UPPER}|(?:{_PARTICLE_ALT})[ \t])",
-               gaps=3, reach=120, case_insensitive=False, pending=rf"{_UPPER}[^\s.]{{0,36}}\.?[ \t]{{0,3}}[a-z]{{0,5}}"),
-        Opener(rf"{_UPPER}[^\s.,;\"]{{0,36}}{_FIELD_SEP}{_UPPER}", gaps=3, reach=120, case_insensitive=False,
-               pending=rf"{_UPPER}[^\s.,;\"]{{0,36}}\"?[,;]?\"?"),
-    )
 
     def __init__(self, table: NameTable | None = None) -> None:
         super().__init__()
         self._table = table if table is not None else name_table()
         self._runs = Matcher(compile_re2(_RUN), group=1)
+        self._word = compile_re2(_WORD)
+        self._next = compile_re2(_NEXT)
+        self._arriving = compile_re2(_ARRIVING)
+
+    def stream_start(self, text: str, lo: int) -> int | None:
+        """Streaming: a span starts at a capitalised word that is a listed name, an unlisted word or an
+        initial, followed by another word of a run (or by what may still become one at the end of the
+        text). Common words ("The", "Our") and a name followed by lower-case prose hold nothing."""
+        pos = lo
+        while True:
+            found = self._word.search(text, pos)
+            if found is None:
+                return None
+            a: int = found.start()
+            b: int = found.end()
+            mark = self._mark(text[a:b])
+            if _name_like(mark) or mark == _INITIAL:
+                rest = text[b:b + 48]
+                if self._next.search(rest) is not None or self._arriving.search(rest) is not None:
+                    return a
+            pos = b
 
     def widest_match(self) -> int | None:
         return self.max_len

@@ -167,15 +167,8 @@ def names_from_email_locals(text: str, emails: list[Finding], seen_limit: int = 
         lowered = lower_in_place(text)
     seen: set[str] = set()
     for email in emails[:seen_limit]:
-        local = text[email.start:email.end].split("@", 1)[0]
-        parts = [p for p in local.replace("_", ".").replace("-", ".").split(".") if p]
-        if len(parts) < 2:
-            continue
-        first, second = parts[0], parts[1]
-        if not (first.isalpha() and len(first) > 1 and second.isalpha() and len(second) > 1):
-            continue
-        phrase = lower_in_place(f"{first} {second}")
-        if phrase in seen:
+        phrase = email_local_name(text[email.start:email.end])
+        if phrase is None or phrase in seen:
             continue
         seen.add(phrase)
         pos = lowered.find(phrase, email.start if forward_only else 0)
@@ -187,3 +180,14 @@ def names_from_email_locals(text: str, emails: list[Finding], seen_limit: int = 
                 found.append(Finding("pii.name", pos, end, 0.8, "person_name", "repeats an e-mail local part"))
             pos = lowered.find(phrase, end)
     return found
+
+
+def email_local_name(address: str) -> str | None:
+    """The name an e-mail address's local part spells (``jane.doe@`` -> "jane doe", lower case), if any."""
+    parts = [p for p in address.split("@", 1)[0].replace("_", ".").replace("-", ".").split(".") if p]
+    if len(parts) < 2:
+        return None
+    first, second = parts[0], parts[1]
+    if not (first.isalpha() and len(first) > 1 and second.isalpha() and len(second) > 1):
+        return None
+    return lower_in_place(f"{first} {second}")

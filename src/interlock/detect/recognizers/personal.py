@@ -14,6 +14,7 @@ class DateOfBirthRecognizer(Recognizer):
     max_len = 32
     # A numeric date starts with a digit; "September. 3, 1990" has at most 13 characters before it.
     digit_anchored, digit_lead, digit_gap = True, 13, 13
+    digit_pending = rf"{_MONTHS}\.?\s{{1,3}}"
     context_required = True
     case_insensitive = True
     patterns = (

@@ -68,8 +68,10 @@ class PhoneRecognizer(Recognizer):
     name = "phone"
     data_class = "pii.phone"
     max_len = 40
-    # "+44 ...", "(415) ...", "(+44) ..." or a digit first.
+    # "+44 ...", "(415) ...", "(+44) ..." or a digit first. Only "+ " (a blank after the plus) puts
+    # whitespace before the first digit, so streaming holds a trailing "+ " and nothing else of prose.
     digit_anchored, digit_lead, digit_gap = True, 2, 2
+    digit_pending = rf"\+{_BLANK}"
     # Read by the streaming hold-back: the words after a value can change its score.
     context = tuple(sorted(NEARBY_WORDS))
 

@@ -10,6 +10,7 @@ written where a house number would be.
 from __future__ import annotations
 
 import itertools
+import re
 from bisect import bisect_right
 from collections.abc import Container
 
@@ -128,22 +129,34 @@ _REACH = 240
 # An opener ends in the first letters of the word after a space; while that word is still arriving, its
 # ``pending`` form (the opener up to the space, then any partial word) holds the text.
 _PARTIAL = r"\S{0,8}"
+# Streaming: what may stand before a house number ("No. 12", "nº 5", a street name), and the first words of
+# a box ("P.O. Bo").
+_NUMBER_WORD = r"(?i:h\.?[ \t]?no|house[ \t]no|no|n[º°])\.?[ \t]?"
+_STREET_NAME = r"(?:(?:\d{4,5}[ \t]{1,3})?\p{Lu}\S{0,40}(?:[ \t]{1,3}\S{1,40}){0,3}[ \t]{1,3})?"
+_CITY_THEN_CODE = (r"\p{Lu}\S{0,40}(?:[ \t]{1,3}(?:[a-z]{1,4}[ \t]{1,3})?\p{Lu}\S{0,40}){0,3}[ \t]{0,3},?[ \t]{0,3}"
+                   r"(?:[A-Z0-9]{1,5}(?:[ \t\-]{1,3}[A-Z0-9]{0,4})?)?")
+_PO_BOX_START = (
+    r"(?i:p\.?[ \t]{0,3}o\.?[ \t]{0,3}(?:b[a-z]{0,2})?|post(?:[ \t]{1,3}office(?:[ \t]{1,3}b[a-z]{0,2})?)?)"
+    "|(?i:" + "|".join(sorted({re.escape(box.split()[0]) for box in w.PO_BOXES if " " in box}))
+    + r")(?:[ \t]{1,3}\S{0,14}){0,3}")
 
 OPENERS: tuple[Opener, ...] = (
     # A number, then a capitalised word or a street type written in lower case ("12 rue", "5, avenue").
     Opener(_NUMBER_FIRST_OPENER + rf"(?:{_LETTER}|(?i:{forms.NUMBER_FIRST_ROUTE}|bis|ter))", lead=8, gaps=_GAPS,
-           reach=_REACH, case_insensitive=False, pending=_NUMBER_FIRST_OPENER + _PARTIAL),
+           reach=_REACH, case_insensitive=False, pending_lead=0,
+           pending=rf"(?:{_NUMBER_WORD}|{_STREET_NAME})?(?:{_NUMBER_FIRST_OPENER}{_PARTIAL}|\d{{1,5}}(?:[-/]\d{{0,5}}){{0,2}}[A-Za-z]?)"),
     # A street type before the name ("ul. K", "Via R", "calle de", "Carrera 7").
     Opener(rf"(?i:{forms.PREFIX})[ \t]{{1,3}}(?:[{OPENER_UPPER}0-9]|{forms.PARTICLES}[ \t]|[dlDL]['’])", gaps=_GAPS,
-           reach=_REACH, case_insensitive=False, pending=rf"(?i:{forms.PREFIX})[ \t]{{1,3}}{_PARTIAL}"),
+           reach=_REACH, case_insensitive=False, pending=rf"\b(?i:{forms.PREFIX})[ \t]{{1,3}}{_PARTIAL}"),
     Opener(rf"{forms.PREPOSITION}[ \t]{{1,3}}{_LETTER}", gaps=_GAPS, reach=_REACH, case_insensitive=False,
-           pending=rf"{forms.PREPOSITION}[ \t]{{1,3}}{_PARTIAL}"),
+           pending=rf"\b{forms.PREPOSITION}[ \t]{{1,3}}{_PARTIAL}"),
     # A street type after the name, then the house number: the name comes before the opener.
     Opener(_SUFFIX_OPENER + r"(?:\d|(?i:n[º°o]|no|nr|#|s/n))", lead=_LEAD, gaps=_GAPS, reach=_REACH,
            case_insensitive=False, pending=_SUFFIX_OPENER + _PARTIAL),
     # A house number then a comma or a line break: a plain street line before a city or postcode line.
+    # Still arriving, it holds from the street name's capital (up to four words back), not _LEAD back.
     Opener(_NUMBER_COMMA + f"[0-9{OPENER_UPPER}]", lead=_LEAD, gaps=_GAPS, reach=_REACH, case_insensitive=False,
-           pending=_NUMBER_COMMA + _PARTIAL),
+           pending_lead=0, pending=_STREET_NAME + _NUMBER_COMMA + _PARTIAL),
     # Postcodes written after the city: the city comes before the opener.
     Opener(r"[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}", lead=_LEAD, gaps=4, reach=_REACH, case_insensitive=False,
            pending=r"[A-Z]{1,2}\d[A-Z\d]?[ \t]{1,3}"),
@@ -154,10 +167,19 @@ OPENERS: tuple[Opener, ...] = (
     Opener(r"[A-Z]{2}[ \t]{1,3}\d{5}", lead=_LEAD, gaps=4, reach=_REACH, case_insensitive=False,
            pending=r"[A-Z]{2}[ \t]{1,3}\d{0,4}"),
     Opener(r"\d{5}-\d{3}", lead=_LEAD, gaps=4, reach=_REACH, case_insensitive=False, pending=r"\d{5}-\d{0,2}"),
+    # A street name whose number has not arrived ("Dlouhá " then "730/12, 110 00 Praha 1"), while the text
+    # ends in it.
+    Opener(_NUMBER_FIRST_OPENER + rf"(?:{_LETTER}|(?i:{forms.NUMBER_FIRST_ROUTE}|bis|ter))", lead=8, gaps=_GAPS,
+           reach=_REACH, case_insensitive=False, pending=r"\p{Lu}\S{0,40}[ \t]{1,3}", pending_lead=0,
+           pending_at_end=True),
+    # The city before any of these postcodes, while the text ends in it or in the start of the code.
+    Opener(r"[A-Z]{2}[ \t]{1,3}\d{5}", lead=_LEAD, gaps=4, reach=_REACH, case_insensitive=False,
+           pending=_CITY_THEN_CODE, pending_lead=0, pending_at_end=True),
     # Post-office boxes and labelled fields.
     Opener(rf"(?i:{forms.PO_BOX_WORD})[ \t]?(?:[Nn][ºo°]\.?[ \t]?|#[ \t]?)?\d", gaps=_GAPS, reach=_REACH,
-           case_insensitive=False, pending=rf"(?i:{forms.PO_BOX_WORD})[ \t]?{_PARTIAL}"),
-    Opener(rf"{forms.PO_BOX_SHORT}\.?[ \t]?\d", gaps=_GAPS, reach=_REACH, case_insensitive=False, pending=""),
+           case_insensitive=False, pending=rf"(?i:{forms.PO_BOX_WORD})[ \t]?{_PARTIAL}|{_PO_BOX_START}"),
+    Opener(rf"{forms.PO_BOX_SHORT}\.?[ \t]?\d", gaps=_GAPS, reach=_REACH, case_insensitive=False,
+           pending=rf"{forms.PO_BOX_SHORT}\.?[ \t]?{_PARTIAL}"),
     Opener(rf"{forms.ADDRESS_LABEL}{forms.LABEL_END}", gaps=24, reach=_REACH, case_insensitive=False, pending=""),
     Opener(rf"{forms.POSTCODE_LABEL}{forms.LABEL_END}", gaps=4, reach=_REACH, case_insensitive=False, pending=""),
     Opener(rf"{forms.CITY_LABEL}{forms.LABEL_END}", gaps=8, reach=_REACH, case_insensitive=False, pending=""),

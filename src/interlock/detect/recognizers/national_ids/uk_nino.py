@@ -13,6 +13,7 @@ class UkNinoRecognizer(Recognizer):
     max_len = 13
     # "AB 12 34 56 C": two letters and a space before the first digit.
     digit_anchored, digit_lead, digit_gap = True, 3, 3
+    digit_pending = r"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] "
     patterns = (
         Pattern(
             "UK NINO",
