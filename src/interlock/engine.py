@@ -85,7 +85,8 @@ class Engine:
         self.detector = build_detector(settings.detection)
         self.guard = DataGuard(self.detector, self.policy, self.store, settings.redaction, key_dir(settings),
                                offload_chars=settings.detection.offload_chars,
-                               scan_threads=settings.detection.scan_threads)
+                               scan_threads=settings.detection.scan_threads,
+                               scan_processes=settings.detection.scan_processes)
         self.tools = ToolRegistry(settings.tools)
         self.tool_gate = ToolGate(self.tools, self.policy, self.guard.scan)
         hook = settings.approvals.webhook
@@ -155,6 +156,8 @@ class Engine:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             # SIGHUP reloads the policies in this worker (a supervisor may deliver it to every worker).
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload_policies)
+        if self.guard.scanner is not None and self.settings.detection.scan_processes_at_start:
+            await self.guard.scanner.start()
         await self.metrics.start()
         self.started = True
 

@@ -218,10 +218,15 @@ class DetectionSettings(_Frozen):
     disabled: tuple[str, ...] = ()
     # Scan what the model returns too (values it emits are handled by the same policy).
     scan_output: bool = True
-    # A call whose texts add up to more than this many characters is scanned on a worker thread, so
-    # the event loop keeps serving other calls meanwhile (a 1 MB dense text takes about a second).
+    # A call whose texts add up to more than this many characters is scanned away from the event loop,
+    # so that it keeps serving other calls meanwhile (a 1 MB dense text takes about a second).
     offload_chars: Annotated[int, Field(ge=0)] = 64 * 1024
-    # Threads that scan large calls; more large calls than this wait for one.
+    # Processes (per worker) that scan large calls, cut into segments scanned at once; each holds its
+    # own detector (about 200 MB). 0: large calls are scanned on threads of the worker instead.
+    scan_processes: Annotated[int, Field(ge=0, le=64)] = Field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    # Start the scan processes with the worker rather than on the first large call (about 1.5 s).
+    scan_processes_at_start: bool = False
+    # Threads that scan large calls when there are no scan processes; more large calls wait for one.
     scan_threads: Annotated[int, Field(ge=1, le=64)] = 2
 
 

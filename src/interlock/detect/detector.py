@@ -100,6 +100,14 @@ class Detector:
             return found
         return [_mapped(f, normalized) for f in found]
 
+    def assemble(self, text: str, parts: list[Finding]) -> list[Finding]:
+        """:meth:`scan` of ``text`` from the :meth:`scan_direct` findings of its segments (see
+        ``detect.parallel``): what needs the whole text is done here, and overlaps across seams resolved."""
+        emails = [f for f in parts if f.data_class == "pii.email"]
+        if emails:
+            parts = parts + self._keep(text, names_from_email_locals(text, emails))
+        return resolve_overlaps(repeat_values(text, resolve_overlaps(parts)))
+
     def _keep(self, text: str, candidates: Iterable[Finding]) -> list[Finding]:
         floor = self.config.min_confidence
         allow = self._allow
