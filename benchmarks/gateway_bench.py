@@ -190,14 +190,15 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
-def start_gateway(work: Path, workers: int, mock_port: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int, str, Path]:
-    """A gateway with its own fresh SQLite store, and a key for it."""
+def start_gateway(work: Path, workers: int, mock_port: int, env: dict[str, str], *,
+                  extra: str = "") -> tuple[subprocess.Popen[bytes], int, str, Path]:
+    """A gateway with its own fresh SQLite store, and a key for it; ``extra``: more lines of settings."""
     port = free_port()
     config = work / f"interlock-{workers}w.yaml"
     db = work / f"bench-{workers}w.db"
     config.write_text(
         f"server: {{host: 127.0.0.1, port: {port}, workers: {workers}}}\n"
-        f"store: {{url: 'sqlite:///{db}'}}\n"
+        f"store: {{url: 'sqlite:///{db}'}}\n" + extra +
         # The streamed request scripts the mock with its ``mock`` field, which the gateway refuses unless passed.
         f"providers:\n  upstream: {{type: openai, base_url: 'http://127.0.0.1:{mock_port}/v1', "
         "pass_through_fields: [mock]}\n"
