@@ -30,7 +30,7 @@ test: lint
 	$(BIN)/python -m pytest -q $(ARGS)
 
 ## Benchmarks: each writes its report under benchmarks/reports/ (the gateway and connection ones need wrk).
-bench: install-test .venv-presidio
+bench: install-test .venv-presidio .venv-litellm
 	$(BIN)/python benchmarks/gateway_bench.py
 	$(BIN)/python benchmarks/connection_bench.py
 	$(BIN)/python benchmarks/stream_bench.py
@@ -43,3 +43,6 @@ bench: install-test .venv-presidio
 
 .venv-presidio:
 	benchmarks/setup_presidio.sh
+
+.venv-litellm:
+	benchmarks/setup_litellm.sh
