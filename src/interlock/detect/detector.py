@@ -106,7 +106,8 @@ class Detector:
         emails = [f for f in parts if f.data_class == "pii.email"]
         if emails:
             parts = parts + self._keep(text, names_from_email_locals(text, emails))
-        return resolve_overlaps(repeat_values(text, resolve_overlaps(parts)))
+        # Each segment resolved the overlaps it could see; those across a seam are resolved with the rest.
+        return resolve_overlaps(repeat_values(text, parts))
 
     def _keep(self, text: str, candidates: Iterable[Finding]) -> list[Finding]:
         floor = self.config.min_confidence

@@ -284,8 +284,13 @@ class ProtectInput:
 def _rewrite(call: Call, scanned: list[tuple[str, Setter, list[Finding]]], media: list[MediaSlot],
              kept: ActionPolicy, policy: ActionPolicy, mapping: PlaceholderMap) -> None:
     """The audit copy (``call.payload``, rewritten with ``kept``), then the texts the model reads."""
+    # Where no class found in a text is allowed through, the audit copy is what the model reads: one pass.
+    rewritten = []
     for text, setter, findings in scanned:
-        setter(redact(text, findings, kept, mapping).text)
+        red = redact(text, findings, kept, mapping).text
+        setter(red)
+        same = all(policy.action_for(c) != "allow" for c in {f.data_class for f in findings})
+        rewritten.append(red if same else None)
     # Media is never kept at rest: the audit copy names the part; the model gets it only if allowed.
     for part in media:
         part.remove()
@@ -293,8 +298,8 @@ def _rewrite(call: Call, scanned: list[tuple[str, Setter, list[Finding]]], media
     for part in media:
         if policy.action_for(part.data_class) == "allow":
             part.restore()
-    for text, setter, findings in scanned:
-        setter(redact(text, findings, policy, mapping).text)
+    for (text, setter, findings), red in zip(scanned, rewritten, strict=True):
+        setter(red if red is not None else redact(text, findings, policy, mapping).text)
 
 
 def _beside(findings: list[Finding], flagged: list[Finding]) -> list[Finding]:
