@@ -285,7 +285,7 @@ def _rewrite(call: Call, scanned: list[tuple[str, Setter, list[Finding]]], media
              kept: ActionPolicy, policy: ActionPolicy, mapping: PlaceholderMap) -> None:
     """The audit copy (``call.payload``, rewritten with ``kept``), then the texts the model reads."""
     # Where no class found in a text is allowed through, the audit copy is what the model reads: one pass.
-    rewritten = []
+    rewritten: list[str | None] = []
     for text, setter, findings in scanned:
         red = redact(text, findings, kept, mapping).text
         setter(red)
@@ -298,8 +298,8 @@ def _rewrite(call: Call, scanned: list[tuple[str, Setter, list[Finding]]], media
     for part in media:
         if policy.action_for(part.data_class) == "allow":
             part.restore()
-    for (text, setter, findings), red in zip(scanned, rewritten, strict=True):
-        setter(red if red is not None else redact(text, findings, policy, mapping).text)
+    for (text, setter, findings), done in zip(scanned, rewritten, strict=True):
+        setter(done if done is not None else redact(text, findings, policy, mapping).text)
 
 
 def _beside(findings: list[Finding], flagged: list[Finding]) -> list[Finding]:
