@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,9 +143,7 @@ class Call:
         if self.policy_version:
             rec["policy_version"] = self.policy_version
         if self.data_findings:
-            counts: dict[tuple[str, str, str], int] = {}
-            for item in self.data_findings:
-                counts[item] = counts.get(item, 0) + 1
+            counts = Counter(self.data_findings)
             rec["data"] = [{"class": c, "action": a, "where": w, "count": n} for (c, a, w), n in sorted(counts.items())]
         if self.tool_verdicts:
             rec["tools"] = self.tool_verdicts

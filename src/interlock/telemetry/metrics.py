@@ -25,6 +25,7 @@ import os
 import re
 import time
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate
 from pathlib import Path
@@ -266,8 +267,9 @@ class Metrics:
         hist.observe(call.elapsed_ms() / 1000.0)
         if call.shadow_differences:
             self._shadow.value += 1
-        for data_class, action, _ in call.data_findings:
-            self.data.child((data_class, action)).value += 1
+        if call.data_findings:
+            for key, n in Counter((data_class, action) for data_class, action, _ in call.data_findings).items():
+                self.data.child(key).value += n
         if provider:
             hist = self._upstreams.get(provider)
             if hist is None:
