@@ -58,6 +58,79 @@ class ContextWords:
                     return phrase.strip()
         return None
 
+    def distance(self, left: list[str], right: list[str]) -> int | None:
+        """How many tokens lie between the match and the nearest of these words (left tokens end at the
+        match, right tokens start after it), or ``None`` if none is there. A word after the match counts
+        one token further than one before it: a label comes before its value."""
+        best: int | None = None
+        single = self._single
+        for i, tok in enumerate(reversed(left)):
+            if tok in single:
+                best = i
+                break
+        for i, tok in enumerate(right, 1):
+            if best is not None and i >= best:
+                break
+            if tok in single:
+                best = i
+                break
+        for phrase in self._phrases:
+            joined = " " + " ".join(left) + " "
+            at = joined.rfind(phrase)
+            if at != -1:
+                gap = joined[at + len(phrase) - 1:].count(" ") - 1
+                best = gap if best is None else min(best, gap)
+            joined = " " + " ".join(right) + " "
+            at = joined.find(phrase)
+            if at != -1:
+                gap = joined[:at + 1].count(" ")
+                best = gap if best is None else min(best, gap)
+        return best
+
+
+# Cell separators of delimited rows (CSV, TSV, pipe tables), most specific first.
+_DELIMITERS = ("\t", ";", "|", ",")
+# How far back a header line is looked for, in lines and characters.
+_HEADER_LINES = 64
+_HEADER_CHARS = 8192
+
+
+def column_header(text: str, start: int, cache: dict[int, list[str] | None]) -> list[str]:
+    """The tokens of the header cell above ``text[start]`` when it lies in a delimited row (CSV and the
+    like): the nearest line before it with the same number of cells and no digit. Empty when there is
+    none. ``cache`` (per scanned text) keeps the answer per line and cell."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", start)
+    if line_end == -1:
+        line_end = len(text)
+    line = text[line_start:line_end]
+    for delimiter in _DELIMITERS:
+        cells = line.count(delimiter)
+        if cells >= 2:
+            break
+    else:
+        return []
+    column = text.count(delimiter, line_start, start)
+    key = line_start * 64 + min(column, 63)
+    if key in cache:
+        return cache[key] or []
+    found: list[str] | None = None
+    hi = line_start - 1
+    lowest = max(0, line_start - _HEADER_CHARS)
+    for _ in range(_HEADER_LINES):
+        if hi <= lowest:
+            break
+        lo = text.rfind("\n", lowest, hi) + 1
+        candidate = text[lo:hi]
+        if candidate.count(delimiter) == cells and not any(c.isdigit() for c in candidate):
+            parts = candidate.split(delimiter)
+            if column < len(parts):
+                found = tokens(parts[column])
+            break
+        hi = lo - 1
+    cache[key] = found
+    return found or []
+
 
 def window_tokens(text: str, start: int, end: int, size: int) -> tuple[list[str], list[str]]:
     """Tokens within ``size`` characters before and after ``text[start:end]``, excluding the match."""

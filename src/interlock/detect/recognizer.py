@@ -9,12 +9,12 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Container, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import re2
 
-from interlock.detect.context import ContextWords, window_tokens
+from interlock.detect.context import ContextWords, column_header, window_tokens
 from interlock.detect.finding import Finding
 
 CONTEXT_BOOST = 0.3
@@ -190,6 +190,8 @@ class ScanText:
     lowered: str
     context_window: int
     ascii_bytes: bytes | None = None
+    # Header cells of delimited rows, looked up once per row and column (see ``context.column_header``).
+    headers: dict[int, list[str] | None] = field(default_factory=dict)
 
     @classmethod
     def of(cls, text: str, context_window: int) -> ScanText:
@@ -340,11 +342,23 @@ class Recognizer:
             return None
         around = [*left, "\x00", *right]
         hit = self._context.first_hit(around)  # None for an empty set of words, as for no hit
+        if hit is None and self._context:
+            # A value in a delimited row is labelled by its column's header ("ssn;birth_date" above it).
+            header = column_header(scan.text, start, scan.headers)
+            if header:
+                left = [*left, *header]
+                hit = self._context.first_hit(header)
         if hit is None and self.context_required:
             return None
         miss = self._negative.first_hit(around)
         if hit is None and miss is None:
             return _NO_CONTEXT
+        if hit is not None and miss is not None:
+            # The nearest label decides: "ssn": "..." before "phone": "..." is an SSN.
+            near = self._context.distance(left, right)
+            far = self._negative.distance(left, right)
+            if near is not None and far is not None and near < far:
+                miss = None
         note = (f"; context '{hit}'" if hit is not None else "") + \
             (f"; counter-context '{miss}'" if miss is not None else "")
         return hit is not None, miss is not None, note
