@@ -191,7 +191,7 @@ class ScanText:
     context_window: int
     ascii_bytes: bytes | None = None
     # Header cells of delimited rows, looked up once per row and column (see ``context.column_header``).
-    headers: dict[int, list[str] | None] = field(default_factory=dict)
+    headers: dict[Any, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, text: str, context_window: int) -> ScanText:
