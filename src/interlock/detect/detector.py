@@ -80,7 +80,7 @@ class Detector:
         hits: dict[int, set[int]] = {}
         if self._prefilter is not None:
             # The set searches UTF-8 bytes: ASCII text is passed as the bytes the scan already holds.
-            subject = text if scan.ascii_bytes is None else scan.ascii_bytes
+            subject = scan.ascii_bytes or scan.utf8 or text
             for global_index in self._prefilter.Match(subject) or ():
                 owner, local = self._owners[global_index]
                 hits.setdefault(owner, set()).add(local)
