@@ -49,3 +49,10 @@ def test_distance_counts_a_word_after_the_match_one_further() -> None:
     assert words.distance(["x"], ["ssn"]) == 1
     assert words.distance(["social", "security", "no"], []) == 1
     assert words.distance(["a"], ["b"]) is None
+
+
+def test_a_phone_column_labels_bare_digits(detector: Detector) -> None:
+    text = "uid,display_name,mobile,joined\n311,K. Sato,61882047,2024-02-11\n"
+    assert ("61882047", "pii.phone") in _found(detector, text)
+    other = "uid;batch_no;qty\n311;61882047;4\n"
+    assert not any(cls == "pii.phone" for _, cls in _found(detector, other))
