@@ -86,7 +86,9 @@ def test_a_discord_bot_token_is_found_and_a_dotted_word_is_not(detector: Detecto
 def test_zero_width_characters_inside_a_key_do_not_hide_it(detector: Detector) -> None:
     text = "Our key hf_QmWnErTyUi\u200bOpAsDfGhJkLzXcVbNmQwErTy leaked"
     spans = [(f.start, f.end) for f in detector.scan(text) if f.data_class.startswith("secret.")]
-    assert spans and spans[0][0] == text.index("hf_") and spans[0][1] == text.index(" leaked")
+    assert spans
+    assert spans[0][0] == text.index("hf_")
+    assert spans[0][1] == text.index(" leaked")
 
 
 def test_a_long_random_value_after_the_word_key_is_a_secret(detector: Detector) -> None:

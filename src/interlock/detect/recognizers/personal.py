@@ -12,9 +12,14 @@ _MONTH_NUMBER = r"(?:0?[1-9]|1[0-2])"
 # A month written as a word, in any language: ``validate`` checks it against the month names below.
 _MONTH_WORD = r"\p{L}{3,12}\.?"
 
+def _word_set(text: str) -> frozenset[str]:
+    """The whitespace-separated words of a table written as text."""
+    return frozenset(text.split())
+
+
 # Month names (and the genitive or partitive forms dates use) of the main European languages; an
 # abbreviation is any prefix of at least three letters ("Sept.", "févr.", "Dez.").
-_MONTH_NAMES = frozenset("""
+_MONTH_NAMES = _word_set("""
 january february march april may june july august september october november december
 januar jänner februar märz mai juni juli oktober dezember
 janvier février mars avril juin juillet août septembre octobre novembre décembre
@@ -35,12 +40,12 @@ ianuarie februarie martie aprilie iunie iulie septembrie octombrie noiembrie dec
 jaanuar veebruar märts aprill juuni juuli oktoober detsember
 siječnja veljače ožujka travnja svibnja lipnja srpnja kolovoza rujna studenoga prosinca
 januarja februarja aprila junija julija avgusta septembra oktobra novembra decembra
-""".split())
+""")
 _MONTH_PREFIXES = frozenset(name[:n] for name in _MONTH_NAMES for n in range(3, len(name) + 1))
 
 # Words that make a date a date of birth, as they appear in labels and prose of the main European
 # languages ("Geburtsdatum", "date de naissance", "nato il", "ur.", "született"), as context tokens.
-BIRTH_WORDS = frozenset("""
+BIRTH_WORDS = _word_set("""
 born birth birthday birthdate bday dob
 geboren geburtsdatum geburtstag geb geburt
 né née nee naissance
@@ -61,7 +66,7 @@ gimimo gimęs gimusi dzimšanas dzimis
 naixement fæðingardagur fæddur
 doğum dogum
 γέννησης γεννήθηκε рождения родился родилась народження
-""".split())
+""")
 # How many tokens may stand between a birth word and the date it labels ("born in Lyon on").
 _LABEL_REACH = 6
 
