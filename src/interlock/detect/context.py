@@ -104,10 +104,12 @@ def column_header(text: str, start: int, cache: dict[Any, Any]) -> list[str]:
     # A table row is short: in a longer line (or one without line ends) there is no header to find, and
     # looking costs at most this much per candidate, so a scan stays linear in its input.
     line_start = text.rfind("\n", max(0, start - _ROW_CHARS), start) + 1
+    if line_start == 0:
+        return []  # the first line (or a row longer than a table row) has no header above it
     line_end = text.find("\n", start, start + _ROW_CHARS)
     if line_end == -1:
         line_end = len(text)
-    if (line_start == 0 and start > _ROW_CHARS) or line_end - line_start > _ROW_CHARS:
+    if line_end - line_start > _ROW_CHARS:
         return []
     line = text[line_start:line_end]
     for delimiter in _DELIMITERS:
