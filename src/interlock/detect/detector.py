@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from operator import attrgetter
 from typing import Any
 
 import re2
@@ -80,7 +81,7 @@ class Detector:
         hits: dict[int, set[int]] = {}
         if self._prefilter is not None:
             # The set searches UTF-8 bytes: ASCII text is passed as the bytes the scan already holds.
-            subject = text if scan.ascii_bytes is None else scan.ascii_bytes
+            subject = scan.ascii_bytes or scan.utf8 or text
             for global_index in self._prefilter.Match(subject) or ():
                 owner, local = self._owners[global_index]
                 hits.setdefault(owner, set()).add(local)
@@ -190,6 +191,7 @@ def repeat_values(text: str, findings: list[Finding], max_values: int = 256,
 
 
 _NAME, _ADDRESS = "pii.name", "pii.address"
+_START = attrgetter("start")
 
 
 def resolve_overlaps(candidates: list[Finding]) -> list[Finding]:
@@ -200,6 +202,15 @@ def resolve_overlaps(candidates: list[Finding]) -> list[Finding]:
     list items.)"""
     if len(candidates) < 2:
         return list(candidates)
+    # Most texts have a few findings and none overlapping: then every one stands, in order of position.
+    by_start = sorted(candidates, key=_START)
+    reach = 0
+    for f in by_start:
+        if f.start < reach or f.end <= f.start:
+            break
+        reach = f.end
+    else:
+        return by_start
     addresses = [f for f in candidates if f.data_class == _ADDRESS]
     if addresses and any(f.data_class == _NAME for f in candidates):
         # Streets and towns are named after people ("Kennedy Laneway", "Den Haag"): a name that overlaps
