@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # numpy is loaded with the model, not by every process that imports the package
+    import numpy as np
+    import numpy.typing as npt
 
-Vectors = npt.NDArray[np.float32]
+    Vectors = npt.NDArray[np.float32]
+
 MODEL_NAME = "wordllama l2_supercat 256"
 DIMENSIONS = 256
 
@@ -48,6 +50,8 @@ class Embedder:
         self._load()
 
     def embed(self, texts: list[str]) -> Vectors:
+        import numpy as np
+
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         vectors = np.asarray(self._load().embed(texts, norm=True), dtype=np.float32)

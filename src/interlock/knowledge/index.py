@@ -20,13 +20,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from interlock.identity.principal import Principal
 from interlock.knowledge.access import AccessRule
-from interlock.knowledge.embedding import DIMENSIONS, Vectors
+from interlock.knowledge.embedding import DIMENSIONS
+
+if TYPE_CHECKING:
+    from interlock.knowledge.embedding import Vectors
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS knowledge_documents (

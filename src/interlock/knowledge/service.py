@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from interlock.errors import InvalidRequest, NotFound
 from interlock.identity.principal import Principal
@@ -23,11 +23,13 @@ from interlock.knowledge.access import AccessRule
 from interlock.knowledge.chunking import chunk_text
 from interlock.knowledge.documents import SourceDocument, read_directory
 from interlock.knowledge.embedding import Embedder
-from interlock.knowledge.index import SqliteIndex, StoredChunk, StoredDocument
 from interlock.policy.decision import Decision
 from interlock.policy.entities import DocumentAccess
 from interlock.policy.holder import PolicyHolder
 from interlock.settings import ConfigError, KnowledgeSettings, KnowledgeSourceSettings, sqlite_path
+
+if TYPE_CHECKING:  # the index loads numpy: only a process that opens one pays for it
+    from interlock.knowledge.index import SqliteIndex, StoredChunk, StoredDocument
 
 Progress = Callable[[int], None]
 
@@ -111,6 +113,8 @@ def _access(doc: StoredDocument, owner: str) -> DocumentAccess:
 
 
 def open_index(settings: KnowledgeSettings) -> SqliteIndex:
+    from interlock.knowledge.index import SqliteIndex
+
     if not settings.index_url.startswith("sqlite://"):
         raise ConfigError("knowledge.index_url: only sqlite:/// indexes are supported in this version")
     return SqliteIndex(sqlite_path(settings.index_url))
