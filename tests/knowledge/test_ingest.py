@@ -4,6 +4,7 @@ embedded again, a changed rule applied without embedding, deleted files removed.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from knowledge_support import knowledge_settings
@@ -12,7 +13,7 @@ from interlock.identity.principal import Principal
 from interlock.knowledge import Knowledge
 from interlock.knowledge.access import AccessRule
 from interlock.knowledge.documents import DocumentError, read_directory
-from interlock.knowledge.embedding import Embedder, Vectors
+from interlock.knowledge.embedding import Embedder
 from interlock.policy.setup import load_policies
 from interlock.settings import AccessRuleSettings, KnowledgeSourceSettings, PolicySettings, Settings
 
@@ -26,7 +27,7 @@ class CountingEmbedder(Embedder):
         super().__init__()
         self.texts = 0
 
-    def embed(self, texts: list[str]) -> Vectors:
+    def embed(self, texts: list[str]) -> Any:
         self.texts += len(texts)
         return super().embed(texts)
 
