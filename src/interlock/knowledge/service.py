@@ -251,18 +251,23 @@ class Knowledge:
                 fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (k + rank)
                 ranks.setdefault(chunk_id, {})[leg] = rank
         order = sorted(fused, key=lambda c: (-fused[c], c))
-        chunks = self.index.chunks(order)
-        candidates = [chunks[c] for c in order if c in chunks]
-        decisions = self._read_decisions(principal, app, candidates)
         policy_ids: set[str] = set()
-        for chunk, decision in zip(candidates, decisions, strict=True):
-            policy_ids.update(decision.policy_ids)
-            passage = self._passage(chunk, fused[chunk.id], ranks[chunk.id])
-            if not decision.allowed:
-                result.near_misses.append(({k: v for k, v in passage.citation().items() if k != "uri"}, decision))
-                continue
-            if len(result.passages) < top_k:
-                result.passages.append(passage)
+        # Candidates are checked best first, a batch at a time, until top_k passages are permitted: every
+        # passage used is checked, and a long tail nobody will read costs no policy evaluation.
+        batch = max(2 * top_k, 10)
+        for start in range(0, len(order), batch):
+            chunks = self.index.chunks(order[start:start + batch])
+            candidates = [chunks[c] for c in order[start:start + batch] if c in chunks]
+            for chunk, decision in zip(candidates, self._read_decisions(principal, app, candidates), strict=True):
+                policy_ids.update(decision.policy_ids)
+                passage = self._passage(chunk, fused[chunk.id], ranks[chunk.id])
+                if not decision.allowed:
+                    result.near_misses.append(({k: v for k, v in passage.citation().items() if k != "uri"},
+                                               decision))
+                elif len(result.passages) < top_k:
+                    result.passages.append(passage)
+            if len(result.passages) >= top_k:
+                break
         result.policy_ids = tuple(sorted(policy_ids))
         return result
 
