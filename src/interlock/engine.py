@@ -114,6 +114,9 @@ class Engine:
         self.knowledge: Knowledge | None = None
         if settings.knowledge.sources:
             self.knowledge = Knowledge(settings.knowledge, self.policy, base_dir=key_dir(settings))
+            self.metrics.add_gauge("interlock_knowledge_source_stale", "1 when a knowledge source's last ingest is "
+                                   "older than its max_age_hours (or it was never ingested)", ("source",),
+                                   self._stale_sources)
         parse = ParseChatRequest(settings.limits.max_json_depth, settings.limits.max_messages, passed,
                                  knowledge=self.knowledge is not None)
         augment = () if self.knowledge is None else (
@@ -201,6 +204,12 @@ class Engine:
         finally:
             # Last: calls finishing during shutdown are counted in this worker's final snapshot.
             await self.metrics.stop()
+
+    def _stale_sources(self) -> list[tuple[tuple[str, ...], float]]:
+        knowledge = self.knowledge
+        if knowledge is None:
+            return []
+        return [((s.name,), 1.0 if knowledge.status(s.name)["stale"] else 0.0) for s in knowledge.settings.sources]
 
     def _recheck_tool_call(self, principal: Principal, app: Principal | None, tool: str,
                            arguments: dict[str, Any]) -> str:

@@ -230,3 +230,51 @@ def test_a_gateway_without_sources_refuses_the_field(gateway_factory: GatewayFac
         r = http.post("/v1/retrieve", headers=auth(key), json={"query": "x"})
         assert r.status_code == 404
         assert "no knowledge sources" in r.json()["error"]["message"]
+
+
+def test_a_stream_carries_the_citations_on_its_first_chunk(kgw: Gateway) -> None:
+    with kgw.http() as http:
+        r = http.post("/v1/chat/completions", headers=auth(kgw.keys["hr"]),
+                      json={"model": "mock", "stream": True, "messages": [{"role": "user", "content": "parental leave"}],
+                            "interlock": {"knowledge": {"sources": ["corp"], "top_k": 2}}})
+    assert r.status_code == 200
+    chunks = [json.loads(line[6:]) for line in r.text.splitlines()
+              if line.startswith("data: ") and line != "data: [DONE]"]
+    assert len(chunks) > 1
+    citations = chunks[0]["interlock"]["citations"]
+    assert len(citations) == 2
+    assert {c["document_id"].split("/")[0] for c in citations} <= VISIBLE["hr"]
+    assert all("interlock" not in c for c in chunks[1:])
+    record = kgw.record(r.headers["x-request-id"])
+    assert [p["document_id"] for p in record["retrieval"]["passages"]] == [c["document_id"] for c in citations]
+
+
+def test_a_passage_with_a_class_blocked_for_the_model_is_withheld(kgw: Gateway) -> None:
+    doc = {"id": "deploy-key", "title": "Deploy key", "access": {"tenant_wide": True},
+           "text": "The deploy pipeline signs with key sk-live-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a."}
+    with kgw.http() as http:
+        assert http.post("/admin/knowledge/corp/documents", headers=auth(kgw.keys["admin"]), json=doc).status_code == 201
+        try:
+            labelled = retrieve(kgw, "carol", query="deploy pipeline signing key", sources=["corp"], top_k=1)
+            assert labelled["data"][0]["citation"]["document_id"] == "deploy-key"
+            assert "sk-live-4f9a8b7c" not in labelled["data"][0]["text"]
+            toward = retrieve(kgw, "carol", query="deploy pipeline signing key", sources=["corp"], top_k=1,
+                              model="mock")
+            assert all(p["citation"]["document_id"] != "deploy-key" for p in toward["data"])
+            record = kgw.record(toward["request_id"])
+            assert [w["document_id"] for w in record["retrieval"]["withheld"]] == ["deploy-key"]
+            assert "secret" in record["retrieval"]["withheld"][0]["reason"]
+        finally:
+            http.delete("/admin/knowledge/corp/documents/deploy-key", headers=auth(kgw.keys["admin"]))
+
+
+def test_sources_and_their_freshness_for_admins_and_metrics(kgw: Gateway) -> None:
+    with kgw.http() as http:
+        mine = http.get("/admin/knowledge", headers=auth(kgw.keys["admin"])).json()["data"]
+        theirs = http.get("/admin/knowledge", headers=auth(kgw.keys["other-admin"])).json()["data"]
+        metrics = http.get("/metrics").text
+    assert [s["name"] for s in mine] == ["corp"]
+    assert [s["name"] for s in theirs] == ["corp-other"]
+    assert mine[0]["stale"] is False  # documents were pushed a moment ago
+    assert mine[0]["documents"] >= 25
+    assert 'interlock_knowledge_source_stale{source="corp"} 0.0' in metrics

@@ -245,6 +245,14 @@ class SqliteIndex:
             row = self._conn.execute("SELECT last_ingest FROM knowledge_sources WHERE name = ?", (source,)).fetchone()
         return None if row is None else float(row[0])
 
+    def counts(self, source: str) -> tuple[int, int]:
+        """(documents, chunks) of ``source``."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT count(DISTINCT d.id), count(c.id) FROM knowledge_documents d "
+                "LEFT JOIN knowledge_chunks c ON c.doc = d.id WHERE d.source = ?", (source,)).fetchone()
+        return int(row[0]), int(row[1])
+
     def list_documents(self, source: str) -> list[StoredDocument]:
         with self._lock:
             rows = self._conn.execute(

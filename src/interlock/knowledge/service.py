@@ -151,15 +151,15 @@ class Knowledge:
 
     def status(self, name: str, now: float | None = None) -> dict[str, Any]:
         source = self.source(name)
-        docs = self.index.list_documents(name)
+        documents, chunks = self.index.counts(name)
         last = self.index.last_ingest(name)
         now = time.time() if now is None else now
         age_hours = None if last is None else (now - last) / 3600.0
         stale = age_hours is None or age_hours > source.freshness.max_age_hours
         return {"name": name, "owner": source.owner, "tenant": source.tenant,
                 "classification": source.classification, "kind": "directory" if source.path else "api",
-                "path": str(source.path) if source.path else None, "documents": len(docs),
-                "chunks": sum(d.chunks for d in docs), "last_ingest": last,
+                "path": str(source.path) if source.path else None, "documents": documents,
+                "chunks": chunks, "last_ingest": last,
                 "age_hours": None if age_hours is None else round(age_hours, 2),
                 "cadence_hours": source.freshness.cadence_hours, "max_age_hours": source.freshness.max_age_hours,
                 "stale": stale,
@@ -171,7 +171,10 @@ class Knowledge:
         """Store one document; ("added" | "changed" | "access_changed" | "unchanged", chunks embedded)."""
         self.source(source_name)
         known = self.index.documents_of(source_name).get(doc.id)
-        return self._put(source_name, doc, known, force)
+        outcome = self._put(source_name, doc, known, force)
+        # A connector pushing documents is what keeps an API source fresh.
+        self.index.mark_ingested(source_name, time.time())
+        return outcome
 
     def _put(self, source: str, doc: SourceDocument, known: tuple[str, str] | None, force: bool) -> tuple[str, int]:
         tenant = self._sources[source].tenant
