@@ -105,8 +105,9 @@ def documents(source_tenant: str) -> list[SourceDocument]:
     return out
 
 
-def knowledge_settings(directory: Path, *sources: KnowledgeSourceSettings) -> KnowledgeSettings:
-    return KnowledgeSettings(index_url=f"sqlite:///{directory / 'knowledge.db'}", sources=sources,
+def knowledge_settings(directory: Path, *sources: KnowledgeSourceSettings,
+                       index_url: str | None = None) -> KnowledgeSettings:
+    return KnowledgeSettings(index_url=index_url or f"sqlite:///{directory / 'knowledge.db'}", sources=sources,
                              candidates_per_leg=20)
 
 
@@ -114,9 +115,9 @@ CORPUS_SOURCES = (KnowledgeSourceSettings(name="corp", owner="knowledge-team"),
                   KnowledgeSourceSettings(name="corp-other", owner="knowledge-team", tenant="other"))
 
 
-def seeded(directory: Path, policy_dir: Path | None = None) -> Knowledge:
+def seeded(directory: Path, policy_dir: Path | None = None, index_url: str | None = None) -> Knowledge:
     """A knowledge service over the corpus, deciding with the built-in policies (or ``policy_dir``)."""
-    settings = Settings(knowledge=knowledge_settings(directory, *CORPUS_SOURCES),
+    settings = Settings(knowledge=knowledge_settings(directory, *CORPUS_SOURCES, index_url=index_url),
                         policy=PolicySettings(dir=policy_dir, tenants=("default", "other"),
                                               groups=("finance", "hr"), roles=("analyst",)))
     holder = load_policies(settings)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from knowledge_support import knowledge_settings
 
+from conftest import BACKENDS, IndexUrl
 from interlock.identity.principal import Principal
 from interlock.knowledge import Knowledge
 from interlock.knowledge.access import AccessRule
@@ -100,10 +101,10 @@ def test_a_bad_access_rule_names_the_file_and_the_field(tmp_path: Path, front: s
     assert "doc.md" in str(caught.value)
 
 
-def make_knowledge(tmp_path: Path, source_dir: Path, embedder: Embedder) -> Knowledge:
+def make_knowledge(tmp_path: Path, source_dir: Path, embedder: Embedder, index_url: str | None = None) -> Knowledge:
     source = KnowledgeSourceSettings(name="handbook", owner="people-team", path=source_dir,
                                      default_access=AccessRuleSettings(groups=("hr",)))
-    settings = Settings(knowledge=knowledge_settings(tmp_path, source),
+    settings = Settings(knowledge=knowledge_settings(tmp_path, source, index_url=index_url),
                         policy=PolicySettings(groups=("hr", "eng")))
     holder = load_policies(settings)
     assert holder is not None
@@ -114,11 +115,12 @@ def texts_for(knowledge: Knowledge, who: Principal, query: str) -> str:
     return "\n".join(p.text for p in knowledge.retrieve(who, None, query, ("handbook",), 10).passages)
 
 
-def test_ingest_is_incremental(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ingest_is_incremental(tmp_path: Path, backend: str, index_urls: IndexUrl) -> None:
     root = tmp_path / "src"
     write_source(root)
     embedder = CountingEmbedder()
-    knowledge = make_knowledge(tmp_path, root, embedder)
+    knowledge = make_knowledge(tmp_path, root, embedder, index_urls(backend, tmp_path))
 
     first = knowledge.ingest("handbook")
     assert (first.added, first.changed, first.unchanged, first.deleted) == (4, 0, 0, 0)
@@ -161,6 +163,7 @@ def test_ingest_is_incremental(tmp_path: Path) -> None:
     assert "MARKER-HTML" not in texts_for(knowledge, HR, "soup menu canteen")
     assert knowledge.index.count_chunks() == 3
     assert knowledge.status("handbook")["stale"] is False
+    knowledge.close()
 
 
 def test_a_document_cannot_leave_its_sources_tenant(tmp_path: Path) -> None:
@@ -172,11 +175,14 @@ def test_a_document_cannot_leave_its_sources_tenant(tmp_path: Path) -> None:
         knowledge.ingest("handbook")
 
 
-def test_the_vector_matrix_follows_writes_from_another_index_handle(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_vector_matrix_follows_writes_from_another_index_handle(tmp_path: Path, backend: str,
+                                                                    index_urls: IndexUrl) -> None:
     root = tmp_path / "src"
     write_source(root)
-    reader = make_knowledge(tmp_path, root, Embedder())
-    writer = make_knowledge(tmp_path, root, Embedder())
+    url = index_urls(backend, tmp_path)
+    reader = make_knowledge(tmp_path, root, Embedder(), url)
+    writer = make_knowledge(tmp_path, root, Embedder(), url)
     query = reader.embedder.embed(["meeting rooms floor"])[0]
     assert reader.index.vector(query, HR, ("handbook",), 10) == []
     writer.ingest("handbook")
@@ -184,3 +190,5 @@ def test_the_vector_matrix_follows_writes_from_another_index_handle(tmp_path: Pa
     found = {c.document.doc_id for c in reader.index.chunks(ids).values()}
     # The hr document and the whole-tenant wiki; never the eng runbook.
     assert found == {"policies/leave.md", "wiki/lunch.html", "wiki/floorplan.pdf"}
+    reader.close()
+    writer.close()

@@ -4,17 +4,23 @@ caller's rights in any passage or citation, whichever leg found it; the permitte
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from knowledge_support import CALLERS, GROUPS, QUERIES, TOPICS, VISIBLE, canaries_of, canaries_outside, seeded
 
+from conftest import BACKENDS, IndexUrl
 from interlock.knowledge import Knowledge
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Knowledge:
-    return seeded(tmp_path_factory.mktemp("corpus"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def corpus(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           index_urls: IndexUrl) -> Iterator[Knowledge]:
+    directory = tmp_path_factory.mktemp("corpus")
+    knowledge = seeded(directory, index_url=index_urls(request.param, directory))
+    yield knowledge
+    knowledge.close()
 
 
 @pytest.mark.parametrize("caller", sorted(CALLERS))

@@ -22,11 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from interlock.identity.principal import Principal
 from interlock.knowledge.access import AccessRule
-from interlock.knowledge.embedding import DIMENSIONS
+from interlock.knowledge.vectors import VectorMatrix
 
 if TYPE_CHECKING:
     from interlock.knowledge.embedding import Vectors
@@ -98,26 +96,40 @@ class StoredChunk:
     document: StoredDocument
 
 
+def words(query: str) -> list[str]:
+    """The query's distinct words, lower case (letters, digits and underscores only)."""
+    return list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))
+
+
 def fts_query(query: str) -> str:
     """The query's words, each quoted (so no word is read as FTS5 syntax), any of them matching."""
-    words = dict.fromkeys(w.lower() for w in _WORD.findall(query))
-    return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in words(query))
 
 
-def access_predicate(principal: Principal, sources: Sequence[str]) -> tuple[str, list[Any]]:
+def access_predicate(principal: Principal, sources: Sequence[str], first: int | None = None) -> tuple[str, list[Any]]:
     """The SQL condition on ``d`` (a knowledge_documents row) that admits only what ``principal`` may
     read in ``sources``: the caller's tenant, and a grant naming the caller, one of its groups or roles,
-    or the whole tenant. Every leg puts it in its own query."""
-    params: list[Any] = [*sources, principal.tenant, principal.id]
+    or the whole tenant. Every leg puts it in its own query. Parameters are ``?`` (SQLite), or ``$n``
+    numbered from ``first`` (PostgreSQL)."""
     groups, roles = sorted(principal.groups), sorted(principal.roles)
-    params += groups + roles
-    # Not correlated: SQLite evaluates the grants that name the caller once per query, through the
-    # (kind, value, doc) index, instead of probing every document's grants.
-    sql = (f"d.source IN ({','.join('?' * len(sources))}) AND d.tenant = ? AND d.id IN ("
-           "SELECT g.doc FROM knowledge_grants g WHERE g.kind = 'tenant'"
-           " OR (g.kind = 'principal' AND g.value = ?)"
-           f" OR (g.kind = 'group' AND g.value IN ({','.join('?' * len(groups))}))"
-           f" OR (g.kind = 'role' AND g.value IN ({','.join('?' * len(roles))})))")
+    params: list[Any] = [*sources, principal.tenant, principal.id, *groups, *roles]
+    counter = iter(range(first or 1, (first or 1) + len(params)))
+
+    def marks(n: int) -> str:
+        return ",".join("?" if first is None else f"${next(counter)}" for _ in range(n))
+
+    source_marks, tenant_mark, id_mark = marks(len(sources)), marks(1), marks(1)
+    group_marks, role_marks = marks(len(groups)), marks(len(roles))
+    # Not correlated: the grants that name the caller are selected once per query, through the
+    # (kind, value, doc) index, instead of probing every document's grants. An empty list matches
+    # nothing (SQLite's `IN ()`; PostgreSQL has no empty list, so the clause is left out there).
+    names = [f"(g.kind = 'principal' AND g.value = {id_mark})"]
+    if groups or first is None:
+        names.append(f"(g.kind = 'group' AND g.value IN ({group_marks}))")
+    if roles or first is None:
+        names.append(f"(g.kind = 'role' AND g.value IN ({role_marks}))")
+    sql = (f"d.source IN ({source_marks}) AND d.tenant = {tenant_mark} AND d.id IN ("
+           f"SELECT g.doc FROM knowledge_grants g WHERE g.kind = 'tenant' OR {' OR '.join(names)})")
     return sql, params
 
 
@@ -127,7 +139,7 @@ def _rule(raw: str) -> AccessRule:
                       groups=frozenset(d["groups"]), roles=frozenset(d["roles"]), tenant_wide=d["tenant_wide"])
 
 
-def _document(row: sqlite3.Row | tuple[Any, ...], chunks: int = 0) -> StoredDocument:
+def document_from_row(row: sqlite3.Row | tuple[Any, ...], chunks: int = 0) -> StoredDocument:
     return StoredDocument(source=row[0], doc_id=row[1], title=row[2], uri=row[3], media_type=row[4],
                           content_hash=row[5], access=_rule(row[6]), ingested=row[7], chunks=chunks)
 
@@ -149,11 +161,7 @@ class SqliteIndex:
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.executescript(_SCHEMA)
         self._lock = threading.Lock()
-        # The vector leg's matrix: chunk ids, their documents' ids, and the unit vectors, row for row.
-        self._generation = -1
-        self._chunk_ids = np.zeros(0, dtype=np.int64)
-        self._chunk_docs = np.zeros(0, dtype=np.int64)
-        self._matrix = np.zeros((0, DIMENSIONS), dtype=np.float32)
+        self._vectors = VectorMatrix()
 
     def close(self) -> None:
         with self._lock:
@@ -258,7 +266,7 @@ class SqliteIndex:
             rows = self._conn.execute(
                 f"SELECT {_DOC_COLUMNS}, (SELECT count(*) FROM knowledge_chunks c WHERE c.doc = d.id) "
                 "FROM knowledge_documents d WHERE d.source = ? ORDER BY d.doc_id", (source,)).fetchall()
-        return [_document(r, r[8]) for r in rows]
+        return [document_from_row(r, r[8]) for r in rows]
 
     def document(self, source: str, doc_id: str) -> tuple[StoredDocument, list[str]] | None:
         with self._lock:
@@ -268,7 +276,7 @@ class SqliteIndex:
                 return None
             chunks = [r[0] for r in self._conn.execute(
                 "SELECT text FROM knowledge_chunks WHERE doc = ? ORDER BY ordinal", (row[8],))]
-        return _document(row, len(chunks)), chunks
+        return document_from_row(row, len(chunks)), chunks
 
     def full_text(self, query: str, principal: Principal, sources: Sequence[str], limit: int) -> list[int]:
         """The BM25 leg: chunk ids best first, only from documents the predicate admits."""
@@ -285,14 +293,9 @@ class SqliteIndex:
 
     def _refresh_matrix(self) -> None:
         generation = int(self._conn.execute("SELECT value FROM knowledge_meta WHERE key = 'generation'").fetchone()[0])
-        if generation == self._generation:
-            return
-        rows = self._conn.execute("SELECT id, doc, embedding FROM knowledge_chunks ORDER BY id").fetchall()
-        self._chunk_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        self._chunk_docs = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-        matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
-        self._matrix = matrix.reshape(len(rows), DIMENSIONS) if rows else np.zeros((0, DIMENSIONS), np.float32)
-        self._generation = generation
+        if generation != self._vectors.generation:
+            rows = self._conn.execute("SELECT id, doc, embedding FROM knowledge_chunks ORDER BY id").fetchall()
+            self._vectors.load(generation, rows)
 
     def vector(self, query_vector: Vectors, principal: Principal, sources: Sequence[str], limit: int) -> list[int]:
         """The vector leg: exact cosine over the chunks of the documents the predicate admits."""
@@ -301,17 +304,9 @@ class SqliteIndex:
         predicate, params = access_predicate(principal, sources)
         with self._lock:
             self._refresh_matrix()
-            allowed = np.fromiter((r[0] for r in self._conn.execute(
-                f"SELECT d.id FROM knowledge_documents d WHERE {predicate}", params)), dtype=np.int64)
-            ids, docs, matrix = self._chunk_ids, self._chunk_docs, self._matrix
-        rows = np.flatnonzero(np.isin(docs, allowed))
-        if rows.size == 0:
-            return []
-        scores = matrix[rows] @ query_vector
-        k = min(limit, rows.size)
-        best = np.argpartition(-scores, k - 1)[:k]
-        best = best[np.argsort(-scores[best], kind="stable")]
-        return [int(ids[rows[i]]) for i in best]
+            allowed = [r[0] for r in self._conn.execute(
+                f"SELECT d.id FROM knowledge_documents d WHERE {predicate}", params)]
+        return self._vectors.search(query_vector, allowed, limit)
 
     def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
         if not ids:
@@ -321,7 +316,7 @@ class SqliteIndex:
                 f"SELECT {_DOC_COLUMNS}, c.id, c.ordinal, c.text FROM knowledge_chunks c "
                 f"JOIN knowledge_documents d ON d.id = c.doc WHERE c.id IN ({','.join('?' * len(ids))})",
                 list(ids)).fetchall()
-        return {int(r[8]): StoredChunk(int(r[8]), int(r[9]), r[10], _document(r)) for r in rows}
+        return {int(r[8]): StoredChunk(int(r[8]), int(r[9]), r[10], document_from_row(r)) for r in rows}
 
     def count_chunks(self) -> int:
         with self._lock:

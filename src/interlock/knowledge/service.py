@@ -30,6 +30,9 @@ from interlock.settings import ConfigError, KnowledgeSettings, KnowledgeSourceSe
 
 if TYPE_CHECKING:  # the index loads numpy: only a process that opens one pays for it
     from interlock.knowledge.index import SqliteIndex, StoredChunk, StoredDocument
+    from interlock.knowledge.index_postgres import PostgresIndex
+
+    Index = SqliteIndex | PostgresIndex
 
 Progress = Callable[[int], None]
 
@@ -112,17 +115,23 @@ def _access(doc: StoredDocument, owner: str) -> DocumentAccess:
                           groups=rule.groups, roles=rule.roles, tenant_wide=rule.tenant_wide)
 
 
-def open_index(settings: KnowledgeSettings) -> SqliteIndex:
-    from interlock.knowledge.index import SqliteIndex
+def open_index(settings: KnowledgeSettings) -> Index:
+    """The embedded index (``sqlite:///``) or the shared one (``postgresql://``), tables created if missing."""
+    if settings.index_url.startswith("sqlite://"):
+        from interlock.knowledge.index import SqliteIndex
 
-    if not settings.index_url.startswith("sqlite://"):
-        raise ConfigError("knowledge.index_url: only sqlite:/// indexes are supported in this version")
-    return SqliteIndex(sqlite_path(settings.index_url))
+        return SqliteIndex(sqlite_path(settings.index_url))
+    from interlock.knowledge.index_postgres import PostgresIndex
+
+    try:
+        return PostgresIndex(settings.index_url)
+    except Exception as exc:
+        raise ConfigError(f"knowledge.index_url: cannot open the PostgreSQL index: {type(exc).__name__}: {exc}") from exc
 
 
 class Knowledge:
     def __init__(self, settings: KnowledgeSettings, policy: PolicyHolder, *, base_dir: Path | None = None,
-                 index: SqliteIndex | None = None, embedder: Embedder | None = None) -> None:
+                 index: Index | None = None, embedder: Embedder | None = None) -> None:
         self.settings = settings
         # A directory source's relative path is relative to the settings file, as the policies' is.
         self._base_dir = base_dir or Path.cwd()
