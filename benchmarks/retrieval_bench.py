@@ -13,14 +13,18 @@ Every page belongs to one of eight access groups and carries its group's canary;
 asked by callers of random groups, and any passage (or canary) outside the caller's groups is a leak.
 The expected rights come from the generator, not from the code under test.
 
+Every figure is taken on each index backend in the same run: the embedded SQLite file and PostgreSQL
+(a database created for the run at 127.0.0.1:5432 and dropped after).
+
 Run from the repository root:
-    PYTHONPATH=src python benchmarks/retrieval_bench.py [--docs 2000] [--scale 10000,100000]
+    PYTHONPATH=src python benchmarks/retrieval_bench.py [--docs 2000] [--scale 10000,100000] [--backends sqlite,postgresql]
 Writes benchmarks/reports/retrieval.md and .json.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import platform
 import random
@@ -31,6 +35,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import asyncpg
 
 from interlock.identity.principal import Principal
 from interlock.knowledge import AccessRule, Knowledge, SourceDocument
@@ -57,6 +63,7 @@ OBJECTS = (
 TEAMS = ("platform", "finance", "logistics", "people", "sales", "research", "facilities", "legal")
 CITIES = ("Lisbon", "Oslo", "Nairobi", "Osaka", "Lima", "Tallinn", "Perth", "Quebec")
 GROUPS = tuple(f"group{n}" for n in range(8))
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 SYLLABLES = ("ka", "lo", "mi", "ren", "tu", "vos", "zel", "qua", "dri", "pho", "xan", "bel", "cor", "nim")
 
 
@@ -116,9 +123,26 @@ def questions(pages: list[Page], count: int, seed: int) -> list[Question]:
     return out
 
 
-def build(directory: Path, pages: list[Page]) -> tuple[Knowledge, float]:
+async def _admin(statement: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def index_url(backend: str, directory: Path, name: str) -> str:
+    if backend == "sqlite":
+        directory.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{directory / 'k.db'}"
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def build(url: str, directory: Path, pages: list[Page]) -> tuple[Knowledge, float]:
     source = KnowledgeSourceSettings(name="projects", owner="bench")
-    settings = Settings(knowledge=KnowledgeSettings(index_url=f"sqlite:///{directory / 'k.db'}", sources=(source,)),
+    settings = Settings(knowledge=KnowledgeSettings(index_url=url, sources=(source,)),
                         policy=PolicySettings(groups=GROUPS))
     holder = load_policies(settings)
     assert holder is not None
@@ -208,25 +232,38 @@ def main() -> None:
     parser.add_argument("--scale", default="10000", help="chunk counts for ingest and latency, comma-separated")
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--max-pg-chunks", type=int, default=10_000,
+                        help="larger scales are measured on SQLite only (PostgreSQL ingests one document per "
+                             "transaction over the network)")
     args = parser.parse_args()
     out: dict[str, Any] = {"machine": platform.platform(), "python": platform.python_version(),
-                           "docs": args.docs, "seed": args.seed}
+                           "docs": args.docs, "seed": args.seed, "quality": {}, "scale": {}}
+    pages = generate(args.docs, args.seed)
+    qs = questions(pages, args.questions, args.seed)
     with tempfile.TemporaryDirectory() as tmp:
-        pages = generate(args.docs, args.seed)
-        knowledge, _ = build(Path(tmp) / "quality", pages)
-        qs = questions(pages, args.questions, args.seed)
-        out["quality"] = quality(knowledge, pages, qs, args.seed)
-        knowledge.close()
-        out["scale"] = {}
-        for n in (int(x) for x in args.scale.split(",")):
-            scaled = generate(n, args.seed + n)
-            knowledge, seconds = build(Path(tmp) / f"scale{n}", scaled)
-            chunks = knowledge.index.count_chunks()
-            out["scale"][str(n)] = {"chunks": chunks, "ingest_seconds": round(seconds, 2),
-                                    "ingest_docs_per_s": round(n / seconds, 1),
-                                    "latency": latency(knowledge, questions(scaled, 100, args.seed), args.runs)}
+        for backend in args.backends.split(","):
+            url = index_url(backend, Path(tmp) / f"{backend}-quality", "interlock_bench_quality")
+            knowledge, _ = build(url, Path(tmp), pages)
+            out["quality"][backend] = quality(knowledge, pages, qs, args.seed)
             knowledge.close()
-            print(f"{n} chunks done", flush=True)
+            print(f"{backend}: quality done", flush=True)
+            for n in (int(x) for x in args.scale.split(",")):
+                if backend == "postgresql" and n > args.max_pg_chunks:
+                    continue
+                scaled = generate(n, args.seed + n)
+                url = index_url(backend, Path(tmp) / f"{backend}-{n}", "interlock_bench_scale")
+                knowledge, seconds = build(url, Path(tmp), scaled)
+                chunks = knowledge.index.count_chunks()
+                out["scale"][f"{backend} {n}"] = {
+                    "backend": backend, "chunks": chunks, "ingest_seconds": round(seconds, 2),
+                    "ingest_docs_per_s": round(n / seconds, 1),
+                    "latency": latency(knowledge, questions(scaled, 100, args.seed), args.runs)}
+                knowledge.close()
+                print(f"{backend}: {n} chunks done", flush=True)
+            if backend == "postgresql":
+                for name in ("interlock_bench_quality", "interlock_bench_scale"):
+                    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     reports = Path(__file__).parent / "reports"
     (reports / "retrieval.json").write_text(json.dumps(out, indent=2) + "\n")
     (reports / "retrieval.md").write_text(render(out))
@@ -234,24 +271,28 @@ def main() -> None:
 
 
 def render(out: dict[str, Any]) -> str:
-    q = out["quality"]
     lines = ["# Retrieval benchmark", "",
              f"`benchmarks/retrieval_bench.py`, one run on {out['machine']}, Python {out['python']}; generated "
-             f"corpus of {out['docs']} pages (seed {out['seed']}), embedded index (SQLite).", "",
-             "## recall@5 (all readers' rights: relevance unfiltered)", "",
-             "| ranking | lexical (code name) | semantic (other words) | mixed | all |", "|---|---|---|---|---|"]
-    for leg in ("hybrid", "full_text", "vector"):
-        r = q["recall_at_5"][leg]
-        lines.append(f"| {leg} | {r['lexical']:.3f} | {r['semantic']:.3f} | {r['mixed']:.3f} | {r['all']:.3f} |")
+             f"corpus of {out['docs']} pages (seed {out['seed']}); each index backend in the same run.", "",
+             "## recall@5 (a reader of every group: relevance unfiltered)", "",
+             "| backend | ranking | lexical (code name) | semantic (other words) | mixed | all |",
+             "|---|---|---|---|---|---|"]
+    for backend, q in out["quality"].items():
+        for leg in ("hybrid", "full_text", "vector"):
+            r = q["recall_at_5"][leg]
+            lines.append(f"| {backend} | {leg} | {r['lexical']:.3f} | {r['semantic']:.3f} | {r['mixed']:.3f} | "
+                         f"{r['all']:.3f} |")
     lines += ["", "## Permission leaks (single-group readers; hybrid passages and each leg's top 50)", "",
-              f"{q['leaks']} passages outside the reader's group and {q['canary_leaks']} foreign canaries among "
-              f"{q['passages_checked']} passages checked (must be 0).", "",
-              "## Ingest and latency per call", "",
-              "| chunks | ingest docs/s | hybrid top 5 p50 / p95 ms | full-text leg p50 ms | vector leg (with query "
-              "embedding) p50 ms | query embedding p50 ms |", "|---|---|---|---|---|---|"]
+              "| backend | passages outside the reader's group | foreign canaries | passages checked |",
+              "|---|---|---|---|"]
+    for backend, q in out["quality"].items():
+        lines.append(f"| {backend} | {q['leaks']} | {q['canary_leaks']} | {q['passages_checked']} |")
+    lines += ["", "Both must be 0.", "", "## Ingest and latency per call", "",
+              "| backend | chunks | ingest docs/s | hybrid top 5 p50 / p95 ms | full-text leg p50 ms | vector leg "
+              "(with query embedding) p50 ms | query embedding p50 ms |", "|---|---|---|---|---|---|---|"]
     for s in out["scale"].values():
         lat = s["latency"]
-        lines.append(f"| {s['chunks']} | {s['ingest_docs_per_s']} | {lat['hybrid_top5']['p50_ms']} / "
+        lines.append(f"| {s['backend']} | {s['chunks']} | {s['ingest_docs_per_s']} | {lat['hybrid_top5']['p50_ms']} / "
                      f"{lat['hybrid_top5']['p95_ms']} | {lat['full_text_leg']['p50_ms']} | "
                      f"{lat['vector_leg_with_embedding']['p50_ms']} | {lat['embed_query']['p50_ms']} |")
     return "\n".join(lines) + "\n"

@@ -16,6 +16,7 @@ from knowledge_support import GROUPS, QUERIES, TOPICS, VISIBLE, canaries_of, can
 
 from interlock.providers.mock import MockLLM
 from support.gateways import Gateway, GatewayFactory
+from support.postgres import create_database, drop_database
 
 # Each test caller as a key: (CLI arguments, the VISIBLE entry its rights match).
 KEYS: dict[str, tuple[list[str], str]] = {
@@ -278,3 +279,33 @@ def test_sources_and_their_freshness_for_admins_and_metrics(kgw: Gateway) -> Non
     assert mine[0]["stale"] is False  # documents were pushed a moment ago
     assert mine[0]["documents"] >= 25
     assert 'interlock_knowledge_source_stale{source="corp"} 0.0' in metrics
+
+
+@pytest.mark.postgres
+def test_a_gateway_on_postgresql_filters_and_revokes_alike(gateway_factory: GatewayFactory) -> None:
+    index = create_database("interlock_k_")
+    try:
+        def adjust(tree: dict[str, Any]) -> None:
+            tree["policy"]["groups"] = ["finance", "hr"]
+            tree["knowledge"] = {"index_url": index, "sources": [{"name": "corp", "owner": "knowledge-team"}]}
+
+        gw = gateway_factory("postgresql", served=False, adjust=adjust)
+        for name, args in (("admin", ["--role", "admin"]), ("fin", ["--group", "finance"]), ("hr", ["--group", "hr"])):
+            gw.keys[name] = json.loads(gw.cli(["keys", "create"], "--name", name, *args, "--json").stdout)["key"]
+        doc = {"id": "memo", "title": "Merger memo", "text": "The merger closes in June. CANARY-PG-TAPIR.",
+               "access": {"groups": ["finance"]}}
+        with gw.http() as http:
+            assert http.post("/admin/knowledge/corp/documents", headers=auth(gw.keys["admin"]),
+                             json=doc).status_code == 201
+            assert "CANARY-PG-TAPIR" in json.dumps(retrieve(gw, "fin", query="merger memo", sources=["corp"]))
+            assert "CANARY-PG-TAPIR" not in json.dumps(retrieve(gw, "hr", query="merger memo", sources=["corp"]))
+            moved = http.post("/admin/knowledge/corp/documents", headers=auth(gw.keys["admin"]),
+                              json={**doc, "access": {"groups": ["hr"]}})
+            assert moved.json()["outcome"] == "access_changed"
+            assert "CANARY-PG-TAPIR" not in json.dumps(retrieve(gw, "fin", query="merger memo", sources=["corp"]))
+            answer = retrieve(gw, "hr", query="merger memo", sources=["corp"])
+            assert "CANARY-PG-TAPIR" in json.dumps(answer)
+            assert gw.record(answer["request_id"])["retrieval"]["passages"][0]["document_id"] == "memo"
+        gw.stop()
+    finally:
+        drop_database(index)

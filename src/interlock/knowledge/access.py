@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from interlock.identity.principal import Principal
 from interlock.settings import AccessRuleSettings
 
 CLASSIFICATIONS: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
@@ -49,13 +48,6 @@ class AccessRule:
         if self.tenant_wide:
             rows.append(("tenant", "*"))
         return rows
-
-    def admits(self, principal: Principal) -> bool:
-        """The pre-filter's question asked in Python (used by the tests' independent oracle and `show`)."""
-        if principal.tenant != self.tenant:
-            return False
-        return (self.tenant_wide or principal.id in self.principals or bool(principal.groups & self.groups)
-                or bool(principal.roles & self.roles))
 
     def as_dict(self) -> dict[str, Any]:
         return {"tenant": self.tenant, "classification": self.classification,
