@@ -309,3 +309,19 @@ def test_a_gateway_on_postgresql_filters_and_revokes_alike(gateway_factory: Gate
         gw.stop()
     finally:
         drop_database(index)
+
+
+def test_citations_sit_beside_the_tool_call_verdicts(kgw: Gateway) -> None:
+    # A tool the registry does not know: the call is removed, and its verdict reported under `interlock`.
+    with kgw.http() as http:
+        r = http.post("/v1/chat/completions", headers=auth(kgw.keys["hr"]),
+                      json={"model": "mock", "messages": [{"role": "user", "content": "parental leave"}],
+                            "tools": [{"type": "function", "function": {"name": "wire_money", "parameters": {
+                                "type": "object", "properties": {"amount": {"type": "integer"}}}}}],
+                            "mock": {"tool_calls": [{"name": "wire_money", "arguments": {"amount": 5},
+                                                     "id": "call_1"}]},
+                            "interlock": {"knowledge": {"sources": ["corp"], "top_k": 1}}})
+    assert r.status_code == 200, r.text
+    extra = r.json()["interlock"]
+    assert [t["name"] for t in extra["tool_calls"]] == ["wire_money"]
+    assert len(extra["citations"]) == 1

@@ -138,18 +138,22 @@ class Cite:
     async def __call__(self, call: Call) -> None:
         if not call.citations:
             return
-        extra = {"citations": call.citations}
         if call.response is not None:
-            call.response = {**call.response, "interlock": extra}
+            call.response = _with_citations(call.response, call.citations)
         elif call.stream_iter is not None:
-            call.stream_iter = _first_chunk_cites(call.stream_iter, extra)
+            call.stream_iter = _first_chunk_cites(call.stream_iter, call.citations)
 
 
-async def _first_chunk_cites(stream: AsyncIterator[dict[str, Any]], extra: dict[str, Any]
+def _with_citations(doc: dict[str, Any], citations: list[dict[str, Any]]) -> dict[str, Any]:
+    # Beside what other stages report under the same key (the tool-call verdicts).
+    return {**doc, "interlock": {**(doc.get("interlock") or {}), "citations": citations}}
+
+
+async def _first_chunk_cites(stream: AsyncIterator[dict[str, Any]], citations: list[dict[str, Any]]
                              ) -> AsyncIterator[dict[str, Any]]:
     first = True
     async for chunk in stream:
         if first:
-            chunk = {**chunk, "interlock": extra}
+            chunk = _with_citations(chunk, citations)
             first = False
         yield chunk
