@@ -325,3 +325,14 @@ def test_citations_sit_beside_the_tool_call_verdicts(kgw: Gateway) -> None:
     extra = r.json()["interlock"]
     assert [t["name"] for t in extra["tool_calls"]] == ["wire_money"]
     assert len(extra["citations"]) == 1
+
+
+def test_another_tenants_source_is_unknown_and_never_listed(kgw: Gateway) -> None:
+    with kgw.http() as http:
+        r = http.post("/v1/retrieve", headers=auth(kgw.keys["fin"]), json={"query": "budget", "sources": ["corp-other"]})
+        assert r.status_code == 400
+        assert "corp-other" not in r.json()["error"]["message"].split("known sources")[1]
+        mine = retrieve(kgw, "fin", query="quarterly budget forecast")
+        assert {p["citation"]["source"] for p in mine["data"]} == {"corp"}
+        theirs = retrieve(kgw, "fin-other", query="quarterly budget forecast")
+        assert {p["citation"]["source"] for p in theirs["data"]} == {"corp-other"}

@@ -236,13 +236,15 @@ class Knowledge:
 
     # ---- retrieval
 
-    def resolve_sources(self, names: Sequence[str] | None) -> tuple[str, ...]:
+    def resolve_sources(self, names: Sequence[str] | None, tenant: str) -> tuple[str, ...]:
+        """The named sources (default: all) of ``tenant``; another tenant's source is answered exactly like
+        one that does not exist, and never listed."""
+        mine = [s.name for s in self.settings.sources if s.tenant == tenant]
         if names is None:
-            return tuple(self._sources)
-        unknown = [n for n in names if n not in self._sources]
+            return tuple(mine)
+        unknown = [n for n in names if n not in mine]
         if unknown:
-            raise InvalidRequest(f"Unknown knowledge source(s) {unknown}; known sources: {sorted(self._sources)}.",
-                                 param="sources")
+            raise InvalidRequest(f"Unknown knowledge source(s) {unknown}; known sources: {mine}.", param="sources")
         return tuple(dict.fromkeys(names))
 
     def retrieve(self, principal: Principal, app: Principal | None, query: str, sources: Sequence[str],

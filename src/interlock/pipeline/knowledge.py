@@ -42,7 +42,7 @@ async def retrieve(call: Call, knowledge: Knowledge, guard: DataGuard, query: st
     k = top_k if top_k is not None else knowledge.settings.default_top_k
     if k > limit:
         raise InvalidRequest(f"top_k is {k}; this gateway returns at most {limit} passages.", param="top_k")
-    names = knowledge.resolve_sources(sources)
+    names = knowledge.resolve_sources(sources, call.principal.tenant)
     result = await asyncio.to_thread(knowledge.retrieve, call.principal, call.app, query, names, k)
     call.retrieval = result.record()
     for facts, decision in result.near_misses:
