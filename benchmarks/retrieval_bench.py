@@ -92,7 +92,8 @@ def generate(n: int, seed: int) -> list[Page]:
     for i in range(n):
         code = ""
         while not code or code in codes:
-            code = "".join(rng.choice(SYLLABLES) for _ in range(3)).capitalize()
+            # Five syllables: 14^5 (over 500,000) names, room for the largest corpus.
+            code = "".join(rng.choice(SYLLABLES) for _ in range(5)).capitalize()
         codes.add(code)
         pages.append(Page(f"p{i:06}", rng.randrange(len(ACTIONS)), rng.randrange(len(OBJECTS)),
                           rng.choice(TEAMS), rng.choice(CITIES), code, rng.choice(GROUPS)))

@@ -336,3 +336,27 @@ def test_another_tenants_source_is_unknown_and_never_listed(kgw: Gateway) -> Non
         assert {p["citation"]["source"] for p in mine["data"]} == {"corp"}
         theirs = retrieve(kgw, "fin-other", query="quarterly budget forecast")
         assert {p["citation"]["source"] for p in theirs["data"]} == {"corp-other"}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_messages_api_is_augmented_alike(kgw: Gateway, mock_llm: MockLLM, stream: bool) -> None:
+    mock_llm.clear()
+    with kgw.http() as http:
+        r = http.post("/v1/messages", headers={**auth(kgw.keys["hr"]), "anthropic-version": "2023-06-01"},
+                      json={"model": "mock", "max_tokens": 64, "stream": stream,
+                            "messages": [{"role": "user", "content": "parental leave"}],
+                            "interlock": {"knowledge": {"sources": ["corp"], "top_k": 2}}})
+    assert r.status_code == 200, r.text
+    prompt = json.dumps(mock_llm.last.body)
+    assert "interlock" not in mock_llm.last.body
+    assert "CANARY-HR-NARWHAL" in prompt
+    for canary in canaries_outside(VISIBLE["hr"]):
+        assert canary not in prompt
+    if stream:
+        events = [json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: ")]
+        (delta,) = [e for e in events if e["type"] == "message_delta"]
+        citations = delta["interlock"]["citations"]
+    else:
+        citations = r.json()["interlock"]["citations"]
+    assert len(citations) == 2
+    assert {c["document_id"].split("/")[0] for c in citations} <= VISIBLE["hr"]
