@@ -360,3 +360,20 @@ def test_the_messages_api_is_augmented_alike(kgw: Gateway, mock_llm: MockLLM, st
         citations = r.json()["interlock"]["citations"]
     assert len(citations) == 2
     assert {c["document_id"].split("/")[0] for c in citations} <= VISIBLE["hr"]
+
+
+def test_the_responses_api_is_augmented_alike(kgw: Gateway, mock_llm: MockLLM) -> None:
+    mock_llm.clear()
+    with kgw.http() as http:
+        r = http.post("/v1/responses", headers=auth(kgw.keys["fin"]),
+                      json={"model": "mock", "input": "quarterly budget forecast",
+                            "interlock": {"knowledge": {"sources": ["corp"], "top_k": 3}}})
+    assert r.status_code == 200, r.text
+    prompt = json.dumps(mock_llm.last.body)
+    assert "interlock" not in mock_llm.last.body
+    assert "CANARY-FINANCE-QUOKKA" in prompt
+    for canary in canaries_outside(VISIBLE["fin"]):
+        assert canary not in prompt
+    citations = r.json()["interlock"]["citations"]
+    assert len(citations) == 3
+    assert {c["document_id"].split("/")[0] for c in citations} <= VISIBLE["fin"]
