@@ -7,7 +7,8 @@ could return too few after filtering). The vectors are held in memory as one mat
 chunk generation in the file changes (another process ingested).
 
 Writes are one transaction per document: its row, its grants (the access rule as rows) and its chunks
-change together, so a reader never sees a document with its new text and its old rule.
+change together, so a reader never sees a document with its new text and its old rule. Ids are never
+reused (AUTOINCREMENT), so a matrix loaded before a delete cannot name a later chunk.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS knowledge_documents (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   source TEXT NOT NULL,
   doc_id TEXT NOT NULL,
   title TEXT NOT NULL,
@@ -53,7 +54,7 @@ CREATE TABLE IF NOT EXISTS knowledge_grants (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS knowledge_grants_by_value ON knowledge_grants (kind, value, doc);
 CREATE TABLE IF NOT EXISTS knowledge_chunks (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   doc INTEGER NOT NULL REFERENCES knowledge_documents(id) ON DELETE CASCADE,
   ordinal INTEGER NOT NULL,
   text TEXT NOT NULL,
