@@ -129,8 +129,12 @@ def access_predicate(principal: Principal, sources: Sequence[str], first: int | 
         names.append(f"(g.kind = 'group' AND g.value IN ({group_marks}))")
     if roles or first is None:
         names.append(f"(g.kind = 'role' AND g.value IN ({role_marks}))")
-    sql = (f"d.source IN ({source_marks}) AND d.tenant = {tenant_mark} AND d.id IN ("
-           f"SELECT g.doc FROM knowledge_grants g WHERE g.kind = 'tenant' OR {' OR '.join(names)})")
+    granted = f"SELECT g.doc FROM knowledge_grants g WHERE g.kind = 'tenant' OR {' OR '.join(names)}"
+    # PostgreSQL: an array built once per query (an init plan), whatever the planner's statistics say;
+    # left to plan `IN (subquery)` before its first ANALYZE, it probed the grants once per document
+    # (2.3 s at 10,000 documents).
+    within = f"IN ({granted})" if first is None else f"= ANY(ARRAY({granted}))"
+    sql = f"d.source IN ({source_marks}) AND d.tenant = {tenant_mark} AND d.id {within}"
     return sql, params
 
 
@@ -241,6 +245,11 @@ class SqliteIndex:
                 c.execute("ROLLBACK")
                 raise
         return row is not None
+
+    def optimize(self) -> None:
+        """After a bulk ingest: refresh the planner's statistics."""
+        with self._lock:
+            self._conn.execute("PRAGMA optimize")
 
     def mark_ingested(self, source: str, when: float) -> None:
         with self._lock:

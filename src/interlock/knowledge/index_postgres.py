@@ -165,6 +165,10 @@ class PostgresIndex:
 
         return self._run(run())
 
+    def optimize(self) -> None:
+        """After a bulk ingest: refresh the planner's statistics (autovacuum would, later)."""
+        self._run(self._pool.execute("ANALYZE knowledge_documents, knowledge_grants, knowledge_chunks"))
+
     def mark_ingested(self, source: str, when: float) -> None:
         self._run(self._pool.execute("INSERT INTO knowledge_sources (name, last_ingest) VALUES ($1, $2) "
                                      "ON CONFLICT (name) DO UPDATE SET last_ingest = excluded.last_ingest",

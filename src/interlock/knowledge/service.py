@@ -231,6 +231,8 @@ class Knowledge:
             if self.index.delete(source_name, gone):
                 report.deleted += 1
         self.index.mark_ingested(source_name, time.time())
+        if report.added or report.changed or report.deleted:
+            self.index.optimize()
         report.seconds = time.perf_counter() - started
         return report
 
