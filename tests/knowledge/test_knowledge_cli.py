@@ -4,6 +4,7 @@ stale flag, show a source and a document, delete, reindex; and a gateway sees th
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -113,3 +114,15 @@ def test_a_broken_file_is_named(deployment: Path) -> None:
     code, _, err = cli(deployment, "ingest")
     assert code == 1
     assert "bad.md" in err
+
+
+def test_check_config_names_the_sources_and_a_missing_directory(deployment: Path) -> None:
+    done = run_cli(["check-config", "--config", str(deployment)])
+    assert done.exit_code == 0, done.stderr
+    assert "knowledge source handbook: directory" in done.stdout
+    assert "knowledge source tickets: pushed through the admin API" in done.stdout
+    shutil.rmtree(deployment.parent / "handbook")
+    done = run_cli(["check-config", "--config", str(deployment)])
+    assert done.exit_code == 1
+    assert "'handbook'" in done.stderr
+    assert "not a directory" in done.stderr
