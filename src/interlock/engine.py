@@ -24,6 +24,7 @@ from interlock.identity.authenticator import Authenticator
 from interlock.identity.jwt import JwtVerifier
 from interlock.identity.principal import Principal
 from interlock.ids import new_request_id
+from interlock.knowledge import Knowledge
 from interlock.pipeline.authenticate import Authenticate
 from interlock.pipeline.authorize import AuthorizeModel
 from interlock.pipeline.call import Call
@@ -31,6 +32,7 @@ from interlock.pipeline.embeddings.forward import ForwardEmbeddings
 from interlock.pipeline.embeddings.parse import ParseEmbeddingsRequest
 from interlock.pipeline.embeddings.protect import ProtectEmbeddingInput
 from interlock.pipeline.forward import Forward, build_routes
+from interlock.pipeline.knowledge import AugmentWithKnowledge, Cite
 from interlock.pipeline.parse import ParseChatRequest
 from interlock.pipeline.parse_messages import ParseMessagesRequest
 from interlock.pipeline.protect import ProtectInput
@@ -109,14 +111,27 @@ class Engine:
         authorize = AuthorizeModel(self.models, self.policy, self.shadow_policy)
         routes = build_routes(self.models, self.upstreams)
         passed = pass_through_fields(settings)
-        parse = ParseChatRequest(settings.limits.max_json_depth, settings.limits.max_messages, passed)
+        # Governed retrieval, when sources are declared; without them the chat stages are what they were.
+        self.knowledge: Knowledge | None = None
+        if settings.knowledge.sources:
+            self.knowledge = Knowledge(settings.knowledge, self.policy, base_dir=key_dir(settings))
+            self.metrics.add_gauge("interlock_knowledge_source_stale", "1 when a knowledge source's last ingest is "
+                                   "older than its max_age_hours (or it was never ingested)", ("source",),
+                                   self._stale_sources)
+        parse = ParseChatRequest(settings.limits.max_json_depth, settings.limits.max_messages, passed,
+                                 knowledge=self.knowledge is not None)
+        augment = () if self.knowledge is None else (
+            AugmentWithKnowledge(self.knowledge, self.guard, dict(settings.knowledge.models)),)
+        cite = () if self.knowledge is None else (Cite(),)
         after_parse = (
             authorize,
+            *augment,
             ProtectInput(self.guard),
             ResumeApproved(self.approvals),
             Forward(routes),
             RevealOutput(self.guard, settings.detection.scan_output),
             CheckTools(self.tool_gate, self.approvals, self.guard.scan),
+            *cite,
         )
         self.pipeline = Pipeline((authenticate, parse, *after_parse), self.writer.record,
                                  self.metrics.stage_seconds, self.metrics.observe_call)
@@ -146,6 +161,11 @@ class Engine:
             await self.jwt.refresh()
         for up in self.upstreams.values():
             await up.start()
+        if self.knowledge is not None:
+            try:
+                await asyncio.to_thread(self.knowledge.embedder.warm)
+            except Exception as exc:
+                raise ConfigError(f"knowledge: {exc}") from exc
         await self.writer.start()
         await self.audit.start()
         for watcher in self.policy_watchers:
@@ -181,10 +201,18 @@ class Engine:
             for up in self.upstreams.values():
                 await up.close()
             self.guard.close()
+            if self.knowledge is not None:
+                self.knowledge.close()
             await self.store.close()
         finally:
             # Last: calls finishing during shutdown are counted in this worker's final snapshot.
             await self.metrics.stop()
+
+    def _stale_sources(self) -> list[tuple[tuple[str, ...], float]]:
+        knowledge = self.knowledge
+        if knowledge is None:
+            return []
+        return [((s.name,), 1.0 if knowledge.status(s.name)["stale"] else 0.0) for s in knowledge.settings.sources]
 
     def _recheck_tool_call(self, principal: Principal, app: Principal | None, tool: str,
                            arguments: dict[str, Any]) -> str:

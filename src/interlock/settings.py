@@ -376,6 +376,89 @@ class McpSettings(_Frozen):
     approval_wait_seconds: Annotated[float, Field(ge=0, le=600)] = 30.0
 
 
+Classification = Literal["public", "internal", "confidential", "restricted"]
+SourceName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+
+
+class AccessRuleSettings(_Frozen):
+    """Who may read a document: anyone named here (by principal id, group or role), within ``tenant``.
+    ``tenant_wide`` opens it to every principal of the tenant. Nothing named means nobody may read it."""
+
+    principals: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    tenant_wide: bool = False
+    # Default: the source's tenant and classification.
+    tenant: str | None = None
+    classification: Classification | None = None
+
+
+class FreshnessSettings(_Frozen):
+    # How often the owner means to update the source, and the age of its newest ingest past which the
+    # source is stale (flagged in `interlock knowledge list` and the metrics).
+    cadence_hours: Annotated[float, Field(gt=0)] = 24.0
+    max_age_hours: Annotated[float, Field(gt=0)] = 72.0
+
+
+class KnowledgeSourceSettings(_Frozen):
+    """A governed source: a directory of files, or documents pushed through the admin API (no ``path``)."""
+
+    name: SourceName
+    owner: Annotated[str, Field(min_length=1)]
+    path: Path | None = None
+    description: str = ""
+    tenant: str = "default"
+    classification: Classification = "internal"
+    freshness: FreshnessSettings = FreshnessSettings()
+    # The access rule of a document that declares none (front matter or sidecar). The default names
+    # nobody: a document without rules is read by no one.
+    default_access: AccessRuleSettings = AccessRuleSettings()
+    # Model aliases whose prompts may carry this source's passages; None: any model the policy allows
+    # (Cedar's `send_document`, per classification and hosting); (): retrieval only, never in a prompt.
+    prompt_models: tuple[str, ...] | None = None
+
+
+class KnowledgeSettings(_Frozen):
+    # The index: sqlite:///knowledge.db (embedded) or postgresql://... (shared deployments).
+    index_url: str = "sqlite:///knowledge.db"
+    sources: tuple[KnowledgeSourceSettings, ...] = ()
+    # Model aliases bound to sources: a chat call to such an alias is augmented with those sources.
+    models: dict[str, tuple[SourceName, ...]] = Field(default_factory=dict)
+    chunk_chars: Annotated[int, Field(ge=100, le=20_000)] = 1000
+    chunk_overlap_chars: Annotated[int, Field(ge=0, le=5_000)] = 150
+    # Candidates each leg (full text, vector) returns before fusion; reciprocal-rank constant.
+    candidates_per_leg: Annotated[int, Field(ge=1, le=1000)] = 50
+    rrf_k: Annotated[int, Field(ge=1, le=1000)] = 60
+    max_top_k: Annotated[int, Field(ge=1, le=100)] = 20
+    default_top_k: Annotated[int, Field(ge=1, le=100)] = 5
+
+    @field_validator("index_url")
+    @classmethod
+    def _known_scheme(cls, v: str) -> str:
+        if not (v.startswith("sqlite://") or v.startswith(("postgresql://", "postgres://"))):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return v
+
+    @model_validator(mode="after")
+    def _sources_resolve(self) -> KnowledgeSettings:
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            raise ValueError("two knowledge sources share a name")
+        for alias, bound in self.models.items():
+            for name in bound:
+                if name not in names:
+                    raise ValueError(f"models: {alias!r} is bound to unknown knowledge source {name!r}")
+        if self.chunk_overlap_chars >= self.chunk_chars:
+            raise ValueError("chunk_overlap_chars must be smaller than chunk_chars")
+        return self
+
+    def source(self, name: str) -> KnowledgeSourceSettings | None:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        return None
+
+
 class TelemetrySettings(_Frozen):
     metrics: bool = True
 
@@ -395,6 +478,7 @@ class Settings(_Frozen):
     tools: tuple[ToolSettings, ...] = ()
     approvals: ApprovalSettings = ApprovalSettings()
     mcp: McpSettings = McpSettings()
+    knowledge: KnowledgeSettings = KnowledgeSettings()
     # Where this settings object came from, for error messages and relative paths.
     source: str = "<defaults>"
 
@@ -425,6 +509,9 @@ class Settings(_Frozen):
                                  f"which is not under approvals.routes")
             if t.server is not None and t.server not in servers:
                 raise ValueError(f"tools: tool {t.name!r} names MCP server {t.server!r}, which is not under mcp.servers")
+        for alias in self.knowledge.models:
+            if alias not in aliases:
+                raise ValueError(f"knowledge.models: {alias!r} is not a model alias under models")
         return self
 
     def tool(self, name: str) -> ToolSettings | None:

@@ -11,6 +11,7 @@ import click
 from interlock.cli.approvals import approvals
 from interlock.cli.audit import audit
 from interlock.cli.keys import keys
+from interlock.cli.knowledge import knowledge
 from interlock.cli.policy import policy
 from interlock.cli.scan import scan
 from interlock.cli.serve import check_config, mock_llm, serve
@@ -23,7 +24,7 @@ def main() -> None:
     """Interlock: identity, policy, redaction and audit in front of every model call."""
 
 
-for command in (serve, mock_llm, check_config, keys, audit, policy, scan, approvals, tools):
+for command in (serve, mock_llm, check_config, keys, audit, policy, scan, approvals, tools, knowledge):
     main.add_command(command)
 
 __all__ = ["main"]

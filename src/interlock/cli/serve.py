@@ -128,4 +128,17 @@ def check_config(config: Path | None) -> None:
         fb = f" (fallbacks: {', '.join(m.fallbacks)})" if m.fallbacks else ""
         click.echo(f"model {m.alias}: {m.provider}/{m.upstream_model}{fb}")
     click.echo(f"store: {shown_url(settings.store.url)}")
+    if settings.knowledge.sources:
+        from interlock.engine import key_dir
+
+        for source in settings.knowledge.sources:
+            where = "pushed through the admin API"
+            if source.path is not None:
+                path = source.path if source.path.is_absolute() else key_dir(settings) / source.path
+                if not path.is_dir():
+                    raise click.ClickException(f"{settings.source}: knowledge source {source.name!r}: {path} is "
+                                               f"not a directory")
+                where = f"directory {path}"
+            click.echo(f"knowledge source {source.name}: {where}, owner {source.owner}, tenant {source.tenant}")
+        click.echo(f"knowledge index: {shown_url(settings.knowledge.index_url)}")
     click.echo(f"{settings.source}: OK")

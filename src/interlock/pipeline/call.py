@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from interlock.identity.principal import Principal
+from interlock.pipeline.schema import KnowledgeOptions
 from interlock.redact.placeholders import PlaceholderMap
 
 
@@ -89,6 +90,13 @@ class Call:
     # Approvals this call spent to answer with their tool calls instead of asking the model.
     resumed_approvals: list[str] = field(default_factory=list)
 
+    # Governed retrieval: what the request asked for (the ``interlock.knowledge`` field), what was
+    # retrieved (documents, chunks, access-rule versions, decisions; never text) and the citations
+    # returned with the answer.
+    knowledge: KnowledgeOptions | None = None
+    retrieval: dict[str, Any] | None = None
+    citations: list[dict[str, Any]] = field(default_factory=list)
+
     decisions: list[StageDecision] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
@@ -151,6 +159,8 @@ class Call:
             rec["resumed_approvals"] = self.resumed_approvals
         if self.shadow_differences:
             rec["shadow_differences"] = self.shadow_differences
+        if self.retrieval is not None:
+            rec["retrieval"] = self.retrieval
         if self.attempts:
             rec["attempts"] = self.attempts
         if self.finish_reason:

@@ -26,14 +26,14 @@ import re
 import time
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate
 from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
@@ -230,6 +230,9 @@ class Metrics:
         self._requests: dict[tuple[str, int], CounterChild] = {}
         # model -> (prompt, completion) token counters.
         self._tokens: dict[str, tuple[CounterChild, CounterChild]] = {}
+        # Gauges read when scraped (name -> documentation, label names, reader): values that live elsewhere,
+        # such as the knowledge sources' freshness in their shared index, the same for every worker.
+        self._gauges: dict[str, tuple[str, Labels, Callable[[], list[tuple[Labels, float]]]]] = {}
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
         # Nothing is written until something is counted (a CLI command's engine leaves no file behind).
@@ -301,6 +304,11 @@ class Metrics:
 
     # -- exposition ---------------------------------------------------------------------------------
 
+    def add_gauge(self, name: str, documentation: str, labelnames: Labels,
+                  read: Callable[[], list[tuple[Labels, float]]]) -> None:
+        """A gauge whose values ``read`` returns at each scrape (off the hot path)."""
+        self._gauges[name] = (documentation, labelnames, read)
+
     def render(self) -> bytes:
         """The Prometheus text format: this worker's live values plus every other worker's last snapshot."""
         return generate_latest(self.registry)
@@ -339,6 +347,11 @@ class Metrics:
                 histogram.samples.append(Sample(family.name + "_created", dict(zip(family.labelnames, labels,
                                                                                     strict=True)), created))
             yield histogram
+        for name, (documentation, labelnames, read) in self._gauges.items():
+            gauge = GaugeMetricFamily(name, documentation, labels=labelnames)
+            for labels, value in read():
+                gauge.add_metric(labels, value)
+            yield gauge
 
     # -- publication across workers -----------------------------------------------------------------
 
