@@ -31,6 +31,7 @@ from interlock.pipeline.embeddings.forward import ForwardEmbeddings
 from interlock.pipeline.embeddings.parse import ParseEmbeddingsRequest
 from interlock.pipeline.embeddings.protect import ProtectEmbeddingInput
 from interlock.pipeline.forward import Forward, build_routes
+from interlock.pipeline.meter import AdmitUsage, Meter, MeterStream
 from interlock.pipeline.parse import ParseChatRequest
 from interlock.pipeline.parse_messages import ParseMessagesRequest
 from interlock.pipeline.protect import ProtectInput
@@ -38,6 +39,7 @@ from interlock.pipeline.resume import ResumeApproved
 from interlock.pipeline.reveal import RevealOutput
 from interlock.pipeline.runner import Pipeline
 from interlock.pipeline.schema import CHAT_FIELDS
+from interlock.pipeline.stage import Stage
 from interlock.pipeline.tools import CheckTools
 from interlock.policy.setup import default_policy_dir, load_policies
 from interlock.policy.watch import PolicyWatcher
@@ -48,6 +50,9 @@ from interlock.settings import ConfigError, DetectionSettings, ModelSettings, Se
 from interlock.store import Store, open_store
 from interlock.telemetry.metrics import Metrics, metrics_dir
 from interlock.tools import ToolGate, ToolRegistry
+from interlock.usage.counters import CounterStore
+from interlock.usage.limits import UsageLimits, open_counters
+from interlock.usage.prices import Prices, resolve_prices
 
 if TYPE_CHECKING:  # the annotation only: the module is loaded when it is used (see Engine.__init__)
     from interlock.tools.mcp.gateway import McpGateway
@@ -109,28 +114,48 @@ class Engine:
         routes = build_routes(self.models, self.upstreams)
         passed = pass_through_fields(settings)
         parse = ParseChatRequest(settings.limits.max_json_depth, settings.limits.max_messages, passed)
-        after_parse = (
+        # Every call is priced when it ends; budgets and rate limits add their stages only when declared.
+        self.prices: Prices = resolve_prices(settings.models, settings.providers)
+        self.counters: CounterStore | None = None
+        self.limits: UsageLimits | None = None
+        admit: tuple[AdmitUsage, ...] = ()
+        meter: tuple[MeterStream, ...] = ()
+        if settings.usage.enabled:
+            unpriced = [m.alias for m in settings.models if self.prices.of(m.alias) is None]
+            if unpriced and any(b.usd is not None for b in settings.usage.budgets):
+                raise ConfigError(f"models: {', '.join(unpriced)} not in the price table "
+                                  f"({self.prices.version}); a money budget needs every model priced: set "
+                                  f"models[].price (USD per million tokens)")
+            self.counters = open_counters(settings.usage)
+            self.limits = UsageLimits(settings.usage, self.counters)
+            admit = (AdmitUsage(self.limits, self.prices, settings.usage),)
+            meter = (MeterStream(self.limits, settings.usage),)
+        finish = Meter(self.prices, self.limits).finish
+        after_parse: tuple[Stage, ...] = (
+            *admit,
             authorize,
             ProtectInput(self.guard),
             ResumeApproved(self.approvals),
             Forward(routes),
+            *meter,
             RevealOutput(self.guard, settings.detection.scan_output),
             CheckTools(self.tool_gate, self.approvals, self.guard.scan),
         )
         self.pipeline = Pipeline((authenticate, parse, *after_parse), self.writer.record,
-                                 self.metrics.stage_seconds, self.metrics.observe_call)
+                                 self.metrics.stage_seconds, self.metrics.observe_call, finish)
         # The Anthropic Messages API: the same stages, with a parse stage that translates the request into
         # the chat form (the answer is translated back at the edge, api/messages.py).
         self.messages_pipeline = Pipeline(
             (authenticate, ParseMessagesRequest(parse, settings.limits.max_json_depth), *after_parse),
-            self.writer.record, self.metrics.stage_seconds, self.metrics.observe_call)
+            self.writer.record, self.metrics.stage_seconds, self.metrics.observe_call, finish)
         # POST /v1/embeddings: the same caller, model and record checks; its own parse, protect and forward.
         self.embeddings = Pipeline(
-            (authenticate, ParseEmbeddingsRequest(settings.limits.max_json_depth, passed), authorize,
+            (authenticate, ParseEmbeddingsRequest(settings.limits.max_json_depth, passed), *admit, authorize,
              ProtectEmbeddingInput(self.guard), ForwardEmbeddings(routes)),
             self.writer.record,
             self.metrics.stage_seconds,
             self.metrics.observe_call,
+            finish,
         )
         self.started = False
 
@@ -145,6 +170,12 @@ class Engine:
             await self.jwt.refresh()
         for up in self.upstreams.values():
             await up.start()
+        if self.counters is not None:
+            try:
+                await self.counters.open()
+            except Exception as exc:
+                raise ConfigError(f"cannot open the usage counters (usage.counters_url): "
+                                  f"{type(exc).__name__}: {exc}") from exc
         await self.writer.start()
         await self.audit.start()
         for watcher in self.policy_watchers:
@@ -177,6 +208,8 @@ class Engine:
             await self.audit.stop()
             for up in self.upstreams.values():
                 await up.close()
+            if self.counters is not None:
+                await self.counters.close()
             self.guard.close()
             await self.store.close()
         finally:
