@@ -10,6 +10,7 @@ import click
 
 from interlock.cli.approvals import approvals
 from interlock.cli.audit import audit
+from interlock.cli.budgets import budgets
 from interlock.cli.keys import keys
 from interlock.cli.policy import policy
 from interlock.cli.scan import scan
@@ -23,7 +24,7 @@ def main() -> None:
     """Interlock: identity, policy, redaction and audit in front of every model call."""
 
 
-for command in (serve, mock_llm, check_config, keys, audit, policy, scan, approvals, tools):
+for command in (serve, mock_llm, check_config, keys, audit, policy, scan, approvals, tools, budgets):
     main.add_command(command)
 
 __all__ = ["main"]
