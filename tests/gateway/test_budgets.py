@@ -169,3 +169,36 @@ def test_budgets_off_add_no_stage(gateway: Gateway, budgeted: Gateway) -> None:
     assert r.status_code == 200
     assert not any(h.startswith("x-ratelimit") for h in r.headers)
     assert not Path(gateway.directory / "interlock-usage.db").exists()
+
+
+NEAR_LIMIT_POLICY = """
+@id("budget.small-answers-near-the-limit")
+forbid (principal, action == Action::"invoke_model", resource)
+when { context has budget_spent_percent && context.budget_spent_percent >= 90 &&
+       context has max_tokens && context.max_tokens > 100 };
+"""
+
+
+def test_policy_sees_how_much_of_the_budget_is_spent(gateway_factory: GatewayFactory, mock: MockLLM) -> None:
+    gw = gateway_factory("sqlite", served=False, keys=KEYS, start=False, adjust=with_usage(
+        budgets=[{"scope": "principal", "window": "day", "tokens": 10_000}]))
+    (gw.directory / "policies" / "budget.cedar").write_text(NEAR_LIMIT_POLICY, encoding="utf-8")
+    gw.start()
+    try:
+        spend = {"usage": {"prompt_tokens": 10, "completion_tokens": 9000}}
+        first = chat(gw, "spender", max_tokens=9500, mock=spend)
+        assert first.status_code == 200, first.text
+        assert gw.record(first.headers["x-request-id"])["budget"]["spent_percent"] == 0
+        # 90% spent: a large answer is refused by the policy, a small one still goes.
+        large = chat(gw, "spender", max_tokens=500)
+        assert large.status_code == 403
+        assert large.json()["error"]["code"] == "policy_denied"
+        assert "budget.small-answers-near-the-limit" in large.json()["error"]["message"]
+        small = chat(gw, "spender", max_tokens=50)
+        assert small.status_code == 200, small.text
+        assert gw.record(small.headers["x-request-id"])["budget"]["spent_percent"] >= 90
+        # The refused call gave its reservation back.
+        (used,) = counters(gw).values()
+        assert used[1] == 9010 + gw.record(small.headers["x-request-id"])["usage"]["total_tokens"]
+    finally:
+        gw.stop()

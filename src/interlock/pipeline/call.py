@@ -106,6 +106,10 @@ class Call:
     price_version: str = ""
     # The usage stage's charge (budgets reserved, to settle when the call ends), when limits apply.
     charge: Any = None
+    # For the policy: the largest share of a budget spent before this call, the smallest share of a rate
+    # limit left after it (whole percentages; None where none applies).
+    budget_spent_percent: int | None = None
+    rate_remaining_percent: int | None = None
     # Headers every answer of this call carries (x-ratelimit-*), as the usage stage found them.
     response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     upstream_ms: float = 0.0

@@ -47,7 +47,8 @@ class Charge:
         return usd, self.input_tokens + output
 
     def record(self) -> dict[str, Any]:
-        return {"counters": list(self.plan.budget_names), "charge": self.plan.charge.rsplit(":", 1)[-1]}
+        return {"counters": list(self.plan.budget_names), "charge": self.plan.charge.rsplit(":", 1)[-1],
+                "spent_percent": min(100, math.floor(max(self.spent.values(), default=0.0) * 100))}
 
 
 def duration(ms: int) -> str:
@@ -118,15 +119,19 @@ class AdmitUsage:
             raise self._rate_limited(plan, admission)
         if admission.outcome == "budget":
             raise self._over_budget(plan, admission, call)
+        # What was spent before this call: the counters less what this decision added to them.
+        added_usd, added_tokens = max(0, usd - admission.prior[0]), max(0, input_tokens + reserved - admission.prior[1])
         spent = {}
         for name, counter, (u, t) in zip(plan.budget_names, plan.budgets, admission.used, strict=True):
-            fractions = [u / counter.usd_limit if counter.usd_limit > 0 else 0.0,
-                         t / counter.token_limit if counter.token_limit > 0 else 0.0]
-            spent[name] = max(fractions)
+            fractions = [(u - added_usd) / counter.usd_limit if counter.usd_limit > 0 else 0.0,
+                         (t - added_tokens) / counter.token_limit if counter.token_limit > 0 else 0.0]
+            spent[name] = max(0.0, *fractions)
         if plan.budgets:
             call.charge = Charge(plan, price, input_tokens, max_output, reserved, admission.prior, spent)
+            call.budget_spent_percent = min(100, math.floor(max(spent.values()) * 100))
         if admission.rates:
             call.response_headers = rate_headers(admission.rates)
+            call.rate_remaining_percent = max(0, min(math.floor(s.remaining * 100 / s.limit) for s in admission.rates))
 
     def _rate_limited(self, plan: Plan, admission: Admission) -> RateLimited:
         state = admission.rates[0]
