@@ -99,6 +99,8 @@ class Call:
     decisions: list[StageDecision] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
+    # Streams: when the first chunk went to the client, in ms from the call's start (0: not yet, or none).
+    first_token_ms: float = 0.0
     # Characters of answer text streamed so far (counts the tokens of an upstream that reports none).
     streamed_chars: int = 0
     # The call's cost in nano-dollars (None: its model has no price) and the price table it came from.
@@ -187,5 +189,7 @@ class Call:
             rec["attempts"] = self.attempts
         if self.finish_reason:
             rec["finish_reason"] = self.finish_reason
+        if self.first_token_ms:
+            rec["first_token_ms"] = round(self.first_token_ms, 3)
         # Absent rather than null: smaller records, and null is what the canonical encoder double-checks.
         return {k: v for k, v in rec.items() if v is not None}
