@@ -20,6 +20,8 @@ from interlock.settings import BudgetSettings, UsageSettings
 from interlock.usage.counters import UNLIMITED, Admission, BudgetCounter, CounterStore, RateCounter
 from interlock.usage.prices import NANO
 
+# Subjects whose counter keys are kept (past it, the cache starts again).
+_MAX_SHAPES = 10_000
 # Seconds a budget counter outlives its window (a call that starts before midnight settles after it).
 _GRACE_SECONDS = 86400
 
@@ -59,6 +61,11 @@ class Plan:
     charge: str
 
 
+# A subject's counters: its Plan without the charge.
+_Shape = tuple[tuple[BudgetCounter, ...], tuple[str, ...], tuple[BudgetSettings, ...], tuple[RateCounter, ...],
+               tuple[str, ...]]
+
+
 def window_of(window: str, now: float) -> tuple[str, int, int]:
     """The window's id, its start and its end (Unix seconds, UTC)."""
     t = time.gmtime(now)
@@ -85,6 +92,9 @@ class UsageLimits:
         self._budgets = settings.budgets
         self._rates = settings.rate_limits
         self._charge_ttl = int(settings.charge_ttl_seconds)
+        # A subject's counters for a UTC day (month windows turn over at a day's turn too): the keys are
+        # built once per subject and day, not per call.
+        self._shapes: dict[tuple[Subject, int], _Shape] = {}
 
     def tag(self, tenant: str) -> str:
         return "{" + self._prefix + ":" + _safe(tenant) + "}"
@@ -94,6 +104,15 @@ class UsageLimits:
 
     def plan(self, subject: Subject, charge_id: str, now: float | None = None) -> Plan:
         now = time.time() if now is None else now
+        cache_key = (subject, int(now // 86400))
+        shape = self._shapes.get(cache_key)
+        if shape is None:
+            if len(self._shapes) >= _MAX_SHAPES:
+                self._shapes.clear()
+            shape = self._shapes[cache_key] = self._shape(subject, now)
+        return Plan(*shape, f"{self.tag(subject.tenant)}:c:{_safe(charge_id)}")
+
+    def _shape(self, subject: Subject, now: float) -> _Shape:
         budgets: list[BudgetCounter] = []
         names: list[str] = []
         rules: list[BudgetSettings] = []
@@ -120,8 +139,7 @@ class UsageLimits:
                         rates.append(RateCounter(f"{tag}:r:{kind[0]}:{limit.scope}:{_safe(ident)}", kind,  # type: ignore[arg-type]
                                                  per_minute))
                         rate_names.append(f"{limit.scope}/{ident}")
-        return Plan(tuple(budgets), tuple(names), tuple(rules), tuple(rates), tuple(rate_names),
-                    f"{tag}:c:{_safe(charge_id)}")
+        return (tuple(budgets), tuple(names), tuple(rules), tuple(rates), tuple(rate_names))
 
     async def admit(self, plan: Plan, usd: int, tokens: int, rate_tokens: int) -> Admission:
         try:

@@ -8,11 +8,13 @@ instances with skewed clocks still share one timeline.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from interlock.usage.counters import Admission, BudgetCounter, RateCounter, RateState
+from interlock.usage.resp import RedisError, RespClient, pack
 
 # KEYS: the charge, then nb budget counters, then nr rate counters.
 # ARGV: nb, nr, usd target, tokens target, charge ttl (s), rate tokens; then per budget counter its usd
@@ -91,32 +93,44 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
 
+_SHAS = {script: hashlib.sha1(script.encode()).hexdigest() for script in (ADMIT, SETTLE)}
+
 
 class RedisCounters:
     def __init__(self, url: str, timeout_seconds: float) -> None:
         self._url = url
         self._timeout = timeout_seconds
+        # The hot path's two scripts go over the minimal client (resp.py); the rest over redis-py.
+        self._fast = RespClient(url, timeout_seconds)
         self._redis: aioredis.Redis | None = None
-        self._admit: Any = None
-        self._settle: Any = None
 
     async def open(self) -> None:
-        # No retries inside the client: a store that does not answer in time is down (the caller fails
-        # closed), not something to wait out while the call holds its connection.
-        self._redis = aioredis.Redis.from_url(self._url, socket_timeout=self._timeout,
-                                              socket_connect_timeout=self._timeout, retry_on_timeout=False,
-                                              health_check_interval=0, max_connections=512)
-        self._admit = self._redis.register_script(ADMIT)
-        self._settle = self._redis.register_script(SETTLE)
+        # Nothing to connect yet: a Redis that is down at start-up refuses budgeted calls (fail closed)
+        # until it answers, rather than keeping the gateway from starting.
+        return None
+
+    def _client(self) -> aioredis.Redis:
+        if self._redis is None:
+            # No retries inside the client: a store that does not answer in time is down.
+            self._redis = aioredis.Redis.from_url(self._url, socket_timeout=self._timeout,
+                                                  socket_connect_timeout=self._timeout, retry_on_timeout=False)
+        return self._redis
 
     async def close(self) -> None:
+        await self._fast.close()
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
 
-    async def _run(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        # The script object sends EVALSHA and loads the script once if the server does not know it.
-        return await asyncio.wait_for(script(keys=keys, args=args), self._timeout)
+    async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        sha = _SHAS[script]
+        try:
+            return await self._fast.call(pack("EVALSHA", sha, len(keys), *keys, *args))
+        except RedisError as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise
+        # The server does not know the script yet (or forgot it on a restart): EVAL runs and caches it.
+        return await self._fast.call(pack("EVAL", script, len(keys), *keys, *args))
 
     async def admit(self, charge: str, budgets: tuple[BudgetCounter, ...], rates: tuple[RateCounter, ...],
                     usd: int, tokens: int, rate_tokens: int, charge_ttl: int) -> Admission:
@@ -126,7 +140,7 @@ class RedisCounters:
             args += [b.usd_limit, b.token_limit, b.expire_at]
         for r in rates:
             args += ["t" if r.kind == "tokens" else "r", r.per_minute]
-        out = [int(x) for x in await self._run(self._admit, keys, args)]
+        out = [int(x) for x in await self._run(ADMIT, keys, args)]
         if out[0] == 2:
             r = rates[out[1]]
             return Admission("rate", out[1], rates=(RateState(r.kind, r.per_minute, out[3], out[2]),),
@@ -142,21 +156,21 @@ class RedisCounters:
 
     async def settle(self, charge: str, budgets: tuple[BudgetCounter, ...], usd: int, tokens: int,
                      charge_ttl: int) -> None:
-        await self._run(self._settle, [charge, *(b.key for b in budgets)], [usd, tokens, charge_ttl])
+        await self._run(SETTLE, [charge, *(b.key for b in budgets)], [usd, tokens, charge_ttl])
 
     async def read(self, keys: tuple[str, ...]) -> list[tuple[int, int]]:
-        assert self._redis is not None
+        client = self._client()
         out = []
         for key in keys:
-            u, t = await asyncio.wait_for(self._redis.hmget(key, ["u", "t"]), self._timeout)
+            u, t = await asyncio.wait_for(client.hmget(key, ["u", "t"]), self._timeout)
             out.append((int(u or 0), int(t or 0)))
         return out
 
     async def overwrite(self, values: dict[str, tuple[int, int, int]]) -> None:
-        assert self._redis is not None
+        client = self._client()
         for key, (u, t, expire_at) in values.items():
             # One key at a time: keys of different tenants may live on different cluster nodes.
-            async with self._redis.pipeline(transaction=True) as pipe:
+            async with client.pipeline(transaction=True) as pipe:
                 pipe.hset(key, mapping={"u": u, "t": t})
                 pipe.expireat(key, expire_at)
                 await pipe.execute()
