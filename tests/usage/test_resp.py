@@ -56,9 +56,12 @@ async def test_a_silent_server_times_out_and_the_next_call_reconnects() -> None:
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         accepted.append(writer)
-        while data := await reader.read(1024):
-            if answer.is_set() and data:
-                writer.write(b":7\r\n")
+        try:
+            while data := await reader.read(1024):
+                if answer.is_set() and data:
+                    writer.write(b":7\r\n")
+        finally:
+            writer.close()
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -71,5 +74,8 @@ async def test_a_silent_server_times_out_and_the_next_call_reconnects() -> None:
         assert len(accepted) == 2  # the connection whose reply never came was dropped
     finally:
         await client.close()
+        for writer in accepted:
+            writer.close()
         server.close()
         await server.wait_closed()
+        await asyncio.sleep(0.05)  # the handlers see their connections close and finish

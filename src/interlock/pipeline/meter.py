@@ -11,9 +11,10 @@ which releases the rest. Without budgets or rate limits neither stage is in the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,7 +204,9 @@ class Meter:
         self._prices = prices
         self._limits = limits
 
-    async def finish(self, call: Call) -> None:
+    def finish(self, call: Call) -> Awaitable[None] | None:
+        """Price the call now (its record carries the cost); the settlement, when it has a charge, is
+        returned under way, so its round trip overlaps the record's commit."""
         reached = bool(call.provider) or call.streamed_chars > 0
         usage = call.usage
         if reached and usage.prompt_tokens == 0 and usage.completion_tokens == 0:
@@ -214,14 +217,18 @@ class Meter:
             call.price_version = self._prices.version
         charge: Charge | None = call.charge
         if charge is None or self._limits is None:
-            return
+            return None
         if reached:
             usd, tokens = call.cost_nano or 0, usage.total_tokens
         else:
             # Never reached the model: give back this attempt's reservation (a retry's earlier charge stays).
             usd, tokens = charge.prior
+        return asyncio.ensure_future(self._settle(self._limits, call, charge, usd, tokens))
+
+    @staticmethod
+    async def _settle(limits: UsageLimits, call: Call, charge: Charge, usd: int, tokens: int) -> None:
         try:
-            await self._limits.settle(charge.plan, usd, tokens)
+            await limits.settle(charge.plan, usd, tokens)
         except CountersDown as exc:
             # The call is over and cannot be refused now; the counters keep the reservation (an over-count,
             # never an under-count) until ``interlock budgets reconcile`` rebuilds them from the records.

@@ -27,8 +27,9 @@ RecordCall = Callable[[dict[str, Any], dict[str, Any] | None], Awaitable[Refusal
 ObserveStage = Callable[[str, float], None]
 # Told about each finished call, before its record is written.
 ObserveCall = Callable[[Call], None]
-# Runs when each call ends, before it is observed and recorded (prices it, settles its budgets).
-FinishCall = Callable[[Call], Awaitable[None]]
+# Runs when each call ends, before it is observed and recorded (prices it); may return work already under
+# way (settling its budgets) that the record need not wait for, awaited once the record is durable.
+FinishCall = Callable[[Call], Awaitable[None] | None]
 
 
 class Pipeline:
@@ -73,9 +74,10 @@ class Pipeline:
         """Make the record durable. A call whose record cannot be written is refused.
 
         The wait is observed as the ``record`` stage (the record cannot hold its own time)."""
+        pending: Awaitable[None] | None = None
         if self._on_finish is not None:
             try:
-                await self._on_finish(call)
+                pending = self._on_finish(call)
             except Exception:
                 # The answer has been decided; what went wrong is logged, and the record is still written.
                 log.exception("finishing %s failed", call.request_id)
@@ -83,4 +85,9 @@ class Pipeline:
         started = time.perf_counter()
         failed = await self._record(call.record(), call.payload)
         self._observe_stage(RECORD_STAGE, time.perf_counter() - started)
+        if pending is not None:
+            try:
+                await pending
+            except Exception:
+                log.exception("finishing %s failed", call.request_id)
         return failed
