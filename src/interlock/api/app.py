@@ -23,6 +23,7 @@ from interlock.api.asgi import ASGIApp, ClientGone, Receive, Scope, Send
 from interlock.api.chat import CHAT_PATH, ChatEndpoint
 from interlock.api.embeddings import EmbeddingsApi
 from interlock.api.errors import ErrorHome, not_found
+from interlock.api.feedback import FeedbackApi
 from interlock.api.health import HealthApi
 from interlock.api.mcp import McpMount
 from interlock.api.messages import MESSAGES_PATH, CountTokensApi, MessagesEndpoint
@@ -64,6 +65,7 @@ class InterlockApp:
             *CountTokensApi(engine).routes(),
             *ModelsApi(engine).routes(),
             *EmbeddingsApi(engine).routes(),
+            *FeedbackApi(engine).routes(),
             Route(RESPONSES_PATH, ResponsesEndpoint(engine), methods=["POST"]),
             *HealthApi(engine).routes(),
             *AdminApi(engine).routes(),
