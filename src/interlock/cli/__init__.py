@@ -16,6 +16,7 @@ from interlock.cli.policy import policy
 from interlock.cli.scan import scan
 from interlock.cli.serve import check_config, mock_llm, serve
 from interlock.cli.tools import tools
+from interlock.cli.usage import usage
 
 
 @click.group()
@@ -24,7 +25,7 @@ def main() -> None:
     """Interlock: identity, policy, redaction and audit in front of every model call."""
 
 
-for command in (serve, mock_llm, check_config, keys, audit, policy, scan, approvals, tools, budgets):
+for command in (serve, mock_llm, check_config, keys, audit, policy, scan, approvals, tools, budgets, usage):
     main.add_command(command)
 
 __all__ = ["main"]
