@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import shutil
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,16 +55,31 @@ from interlock.usage.counters import CounterStore
 from interlock.usage.limits import UsageLimits, open_counters
 from interlock.usage.prices import Prices, resolve_prices
 
-if TYPE_CHECKING:  # the annotation only: the module is loaded when it is used (see Engine.__init__)
+if TYPE_CHECKING:  # annotations only: the modules are loaded when they are used (see Engine.__init__)
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    from interlock.telemetry.tracing import Tracing
     from interlock.tools.mcp.gateway import McpGateway
 
 
 class Engine:
-    def __init__(self, settings: Settings, *, store: Store | None = None) -> None:
+    def __init__(self, settings: Settings, *, store: Store | None = None,
+                 span_processor: SpanProcessor | None = None) -> None:
         self.settings = settings
         self.store = store if store is not None else open_store(settings.store)
         # With several workers, each publishes its values to INTERLOCK_METRICS_DIR for the others' /metrics.
         self.metrics = Metrics(settings.telemetry.metrics, directory=metrics_dir())
+        # Traces only when an OTLP endpoint is set (or a test hands in its processor): OpenTelemetry is not
+        # even imported otherwise.
+        self.tracing: Tracing | None = None
+        telemetry = settings.telemetry
+        if telemetry.otlp_endpoint is not None or span_processor is not None:
+            from interlock.telemetry.tracing import Tracing
+
+            types = {name: p.type for name, p in settings.providers.items()}
+            self.tracing = (Tracing(span_processor, types, telemetry.service_name) if span_processor is not None
+                            else Tracing.over_otlp(str(telemetry.otlp_endpoint), telemetry.otlp_headers, types,
+                                                   telemetry.service_name))
         self.writer = AuditWriter(self.store, window_ms=settings.store.commit_window_ms,
                                   batch_max=settings.store.commit_batch_max,
                                   timeout_seconds=settings.store.commit_timeout_seconds,
@@ -131,6 +147,16 @@ class Engine:
             admit = (AdmitUsage(self.limits, self.prices, settings.usage),)
             meter = (MeterStream(self.limits, settings.usage),)
         finish = Meter(self.prices, self.limits).finish
+        observe_call: Callable[[Call], None] = self.metrics.observe_call
+        if self.tracing is not None:
+            tracing, counted = self.tracing, self.metrics.observe_call
+
+            def observe_traced(call: Call) -> None:
+                counted(call)
+                tracing.observe_call(call)
+
+            observe_call = observe_traced
+
         after_parse: tuple[Stage, ...] = (
             *admit,
             authorize,
@@ -142,19 +168,19 @@ class Engine:
             CheckTools(self.tool_gate, self.approvals, self.guard.scan),
         )
         self.pipeline = Pipeline((authenticate, parse, *after_parse), self.writer.record,
-                                 self.metrics.stage_seconds, self.metrics.observe_call, finish)
+                                 self.metrics.stage_seconds, observe_call, finish)
         # The Anthropic Messages API: the same stages, with a parse stage that translates the request into
         # the chat form (the answer is translated back at the edge, api/messages.py).
         self.messages_pipeline = Pipeline(
             (authenticate, ParseMessagesRequest(parse, settings.limits.max_json_depth), *after_parse),
-            self.writer.record, self.metrics.stage_seconds, self.metrics.observe_call, finish)
+            self.writer.record, self.metrics.stage_seconds, observe_call, finish)
         # POST /v1/embeddings: the same caller, model and record checks; its own parse, protect and forward.
         self.embeddings = Pipeline(
             (authenticate, ParseEmbeddingsRequest(settings.limits.max_json_depth, passed), *admit, authorize,
              ProtectEmbeddingInput(self.guard), ForwardEmbeddings(routes)),
             self.writer.record,
             self.metrics.stage_seconds,
-            self.metrics.observe_call,
+            observe_call,
             finish,
         )
         self.started = False
@@ -213,6 +239,9 @@ class Engine:
             self.guard.close()
             await self.store.close()
         finally:
+            if self.tracing is not None:
+                # Spans still batched are sent (in a thread: the exporter blocks on its HTTP call).
+                await asyncio.to_thread(self.tracing.shutdown)
             # Last: calls finishing during shutdown are counted in this worker's final snapshot.
             await self.metrics.stop()
 

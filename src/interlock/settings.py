@@ -456,6 +456,12 @@ class UsageSettings(_Frozen):
 
 class TelemetrySettings(_Frozen):
     metrics: bool = True
+    # OpenTelemetry traces (GenAI conventions) sent over OTLP/HTTP to this URL, e.g.
+    # http://collector:4318/v1/traces. Unset: no tracing at all.
+    otlp_endpoint: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    # Headers for the collector (an API key, say).
+    otlp_headers: dict[str, str] = Field(default_factory=dict)
+    service_name: str = "interlock"
 
 
 class Settings(_Frozen):

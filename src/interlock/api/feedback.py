@@ -87,5 +87,7 @@ class FeedbackApi:
         failed = await engine.writer.record(record, payload)
         if failed is not None:
             raise failed
+        if engine.tracing is not None:
+            engine.tracing.observe_feedback(body.request_id, call.model_alias, body.score, body.label)
         return json_response(200, {"object": "feedback", "id": request_id, "request_id": body.request_id,
                                    "recorded": True}, request_id)
