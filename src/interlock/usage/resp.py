@@ -78,6 +78,19 @@ class _Protocol(asyncio.Protocol):
         self.waiting: deque[asyncio.Future[Any]] = deque()
         self.buffer = bytearray()
         self.closed = False
+        # Commands issued in one turn of the event loop go out in one write (one system call, and Redis
+        # reads and answers them together): under concurrency, most calls share their round trips.
+        self.outgoing: list[bytes] = []
+
+    def send(self, command: bytes) -> None:
+        if not self.outgoing:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.outgoing.append(command)
+
+    def flush(self) -> None:
+        if self.outgoing and self.transport is not None and not self.closed:
+            self.transport.write(b"".join(self.outgoing) if len(self.outgoing) > 1 else self.outgoing[0])
+        self.outgoing.clear()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -165,8 +178,7 @@ class RespClient:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
         conn.waiting.append(fut)
-        assert conn.transport is not None
-        conn.transport.write(command)
+        conn.send(command)
         timer = loop.call_later(self._timeout, self._expire, conn, fut)
         try:
             return await fut

@@ -3,13 +3,18 @@ one ``BEGIN IMMEDIATE`` transaction (the file lock makes concurrent workers take
 arithmetic as the Redis script.
 
 A decision is a handful of indexed statements on a small table: tens of microseconds, so it runs on the
-event loop rather than paying a thread hand-off for each call.
+event loop rather than paying a thread hand-off for each call; the decisions and settlements of one turn of
+the loop share one transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 import time
+from collections.abc import Callable
+from typing import Any
 
 from interlock.usage.counters import Admission, BudgetCounter, RateCounter, RateState, gcra
 
@@ -30,6 +35,7 @@ class SqliteCounters:
         self._timeout = timeout_seconds
         self._conn: sqlite3.Connection | None = None
         self._decisions = 0
+        self._pending: list[tuple[Callable[[sqlite3.Connection, float], Any], asyncio.Future[Any]]] = []
 
     async def open(self) -> None:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False,
@@ -59,18 +65,49 @@ class SqliteCounters:
             for table in ("usage_counter", "usage_charge", "usage_rate"):
                 self._c.execute(f"DELETE FROM {table} WHERE expires < ?", (now,))
 
+    def _queue(self, op: Callable[[sqlite3.Connection, float], Any]) -> asyncio.Future[Any]:
+        """Run ``op`` in the next group transaction: the decisions and settlements asked for in one turn of the
+        event loop share one ``BEGIN IMMEDIATE ... COMMIT`` (under concurrency, one lock and one WAL append
+        for many calls). Each decision reads what the ones before it wrote, so they are still taken one at a
+        time; a refused one writes nothing."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._run_pending)
+        self._pending.append((op, fut))
+        return fut
+
+    def _run_pending(self) -> None:
+        batch, self._pending = self._pending, []
+        try:
+            c = self._c
+            now = time.time()
+            c.execute("BEGIN IMMEDIATE")
+        except Exception as exc:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        results: list[tuple[asyncio.Future[Any], Any]] = []
+        try:
+            for op, fut in batch:
+                results.append((fut, op(c, now)))
+            c.execute("COMMIT")
+        except Exception as exc:
+            with contextlib.suppress(sqlite3.Error):
+                c.execute("ROLLBACK")
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for fut, result in results:
+            if not fut.done():
+                fut.set_result(result)
+
     async def admit(self, charge: str, budgets: tuple[BudgetCounter, ...], rates: tuple[RateCounter, ...],
                     usd: int, tokens: int, rate_tokens: int, charge_ttl: int) -> Admission:
-        c = self._c
-        now = time.time()
-        now_ms = now * 1000.0
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            result = self._admit(c, now, now_ms, charge, budgets, rates, usd, tokens, rate_tokens, charge_ttl)
-            c.execute("COMMIT" if result.outcome == "ok" else "ROLLBACK")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
+        result: Admission = await self._queue(lambda c, now: self._admit(
+            c, now, now * 1000.0, charge, budgets, rates, usd, tokens, rate_tokens, charge_ttl))
         return result
 
     def _admit(self, c: sqlite3.Connection, now: float, now_ms: float, charge: str,
@@ -114,10 +151,7 @@ class SqliteCounters:
 
     async def settle(self, charge: str, budgets: tuple[BudgetCounter, ...], usd: int, tokens: int,
                      charge_ttl: int) -> None:
-        c = self._c
-        now = time.time()
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        def op(c: sqlite3.Connection, now: float) -> None:
             row = c.execute("SELECT usd, tokens FROM usage_charge WHERE key = ? AND expires >= ?",
                             (charge, now)).fetchone()
             cu, ct = (int(row[0]), int(row[1])) if row else (0, 0)
@@ -129,10 +163,8 @@ class SqliteCounters:
             c.execute("INSERT INTO usage_charge (key, usd, tokens, expires) VALUES (?, ?, ?, ?) ON CONFLICT (key) "
                       "DO UPDATE SET usd = excluded.usd, tokens = excluded.tokens, expires = excluded.expires",
                       (charge, usd, tokens, now + charge_ttl))
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
+
+        await self._queue(op)
 
     async def read(self, keys: tuple[str, ...]) -> list[tuple[int, int]]:
         now = time.time()
