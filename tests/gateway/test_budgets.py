@@ -202,3 +202,32 @@ def test_policy_sees_how_much_of_the_budget_is_spent(gateway_factory: GatewayFac
         assert used[1] == 9010 + gw.record(small.headers["x-request-id"])["usage"]["total_tokens"]
     finally:
         gw.stop()
+
+
+def test_every_endpoint_records_its_cost(gateway_factory: GatewayFactory, mock: MockLLM) -> None:
+    gw = gateway_factory("sqlite", served=False, keys=KEYS, adjust=with_usage())
+    auth = {"authorization": f"Bearer {gw.keys['spender'].key}"}
+    scripted = {"usage": {"prompt_tokens": 30, "completion_tokens": 7}}
+    try:
+        answers = {
+            "chat.completions": gw.request("POST", "/v1/chat/completions", headers=auth, json={
+                "model": "mock", "messages": [{"role": "user", "content": "hi"}], "mock": scripted}),
+            "messages": gw.request("POST", "/v1/messages", headers={**auth, "anthropic-version": "2023-06-01"},
+                                   json={"model": "mock", "max_tokens": 50, "mock": scripted,
+                                         "messages": [{"role": "user", "content": "hi"}]}),
+            "responses": gw.request("POST", "/v1/responses", headers=auth, json={
+                "model": "mock", "input": "hi", "mock": scripted}),
+            "embeddings": gw.request("POST", "/v1/embeddings", headers=auth, json={
+                "model": "mock", "input": ["one two three", "four"]}),
+        }
+        for endpoint, r in answers.items():
+            assert r.status_code == 200, (endpoint, r.text)
+            record = gw.record(r.headers["x-request-id"])
+            usage = record["usage"]
+            assert usage["prompt_tokens"] > 0, endpoint
+            # At the settings' price: $1 per million input tokens, $2 per million output tokens.
+            assert record["cost"]["nano_usd"] == usage["prompt_tokens"] * 1000 + usage["completion_tokens"] * 2000
+            if endpoint != "embeddings":
+                assert (usage["prompt_tokens"], usage["completion_tokens"]) == (30, 7), endpoint
+    finally:
+        gw.stop()

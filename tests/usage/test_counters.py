@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from interlock.settings import BudgetSettings, RateLimitSettings, UsageSettings
-from interlock.usage.limits import CountersDown, Subject, UsageLimits, open_counters
+from interlock.usage.limits import CountersDown, Subject, UsageLimits, charge_id, open_counters
 from interlock.usage.prices import NANO
 from support.ports import refusing_port
 from support.redis import SHARED_URL, delete_prefix, shared_redis, unique_prefix
@@ -64,7 +64,8 @@ async def test_a_reservation_counts_until_settled_and_a_budget_refuses_past_its_
 async def test_one_charge_per_idempotency_key(url: str, prefix: str) -> None:
     limits = await limits_for(url, prefix, budgets=(BudgetSettings(scope="principal", window="month", tokens=1000),))
     try:
-        plan = limits.plan(ALICE, "same")
+        plan = limits.plan(ALICE, charge_id("req_1", "order-7", "alice"))
+        assert plan == limits.plan(ALICE, charge_id("req_2", "order-7", "alice"))
         assert (await limits.admit(plan, 0, 300, 300)).outcome == "ok"
         # The retry of the same charge adds nothing; a larger worst case raises it to that.
         assert (await limits.admit(plan, 0, 300, 300)).used == ((0, 300),)
@@ -72,6 +73,10 @@ async def test_one_charge_per_idempotency_key(url: str, prefix: str) -> None:
         await limits.settle(plan, 0, 250)
         await limits.settle(plan, 0, 250)
         assert await limits.store.read((plan.budgets[0].key,)) == [(0, 250)]
+        # Without an idempotency key, each request is a charge of its own.
+        other = limits.plan(ALICE, charge_id("req_3", None, "alice"))
+        assert other.charge != plan.charge
+        assert (await limits.admit(other, 0, 100, 100)).used == ((0, 350),)
     finally:
         await limits.store.close()
 

@@ -76,7 +76,8 @@ class CounterStore(Protocol):
 
     async def settle(self, charge: str, budgets: tuple[BudgetCounter, ...], usd: int, tokens: int,
                      charge_ttl: int) -> None:
-        """Replace the charge with the real figures (zero when nothing was used) in every budget counter."""
+        """Replace the charge with the real figures (zero when nothing was used) in every budget counter;
+        ``charge_ttl`` 0 forgets the charge (no retry can name it again)."""
         ...
 
     async def read(self, keys: tuple[str, ...]) -> list[tuple[int, int]]:

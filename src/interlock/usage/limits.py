@@ -20,6 +20,8 @@ from interlock.settings import BudgetSettings, UsageSettings
 from interlock.usage.counters import UNLIMITED, Admission, BudgetCounter, CounterStore, RateCounter
 from interlock.usage.prices import NANO
 
+# The charge id of a call that sent an Idempotency-Key (others are "r" and the request id).
+IDEMPOTENT_PREFIX = "i"
 # Subjects whose counter keys are kept (past it, the cache starts again).
 _MAX_SHAPES = 10_000
 # Seconds a budget counter outlives its window (a call that starts before midnight settles after it).
@@ -156,8 +158,11 @@ class UsageLimits:
             raise CountersDown(f"{type(exc).__name__}: {exc}") from exc
 
     async def settle(self, plan: Plan, usd: int, tokens: int) -> None:
+        # A charge under a request id is forgotten once settled (no retry can carry the gateway's own id);
+        # one under an idempotency key is remembered for its retries.
+        ttl = self._charge_ttl if plan.charge.rsplit(":", 1)[-1].startswith(IDEMPOTENT_PREFIX) else 0
         try:
-            await self.store.settle(plan.charge, plan.budgets, usd, tokens, self._charge_ttl)
+            await self.store.settle(plan.charge, plan.budgets, usd, tokens, ttl)
         except Exception as exc:
             raise CountersDown(f"{type(exc).__name__}: {exc}") from exc
 
@@ -167,7 +172,7 @@ def charge_id(request_id: str, idempotency_key: str | None, principal: str) -> s
     keys never collide), else the request id."""
     if idempotency_key:
         digest = hashlib.sha256(f"{principal}\x00{idempotency_key}".encode()).hexdigest()[:32]
-        return "i" + digest
+        return IDEMPOTENT_PREFIX + digest
     return "r" + request_id
 
 

@@ -79,7 +79,7 @@ for _, x in ipairs(rates) do out[#out + 1] = x end
 return out
 """
 
-# KEYS: the charge, then the budget counters. ARGV: usd, tokens, charge ttl (s).
+# KEYS: the charge, then the budget counters. ARGV: usd, tokens, charge ttl (s; 0: forget the charge).
 SETTLE = """
 local e = redis.call('HMGET', KEYS[1], 'u', 't')
 local cu, ct = tonumber(e[1] or '0'), tonumber(e[2] or '0')
@@ -88,8 +88,12 @@ for i = 2, #KEYS do
   if du ~= 0 then redis.call('HINCRBY', KEYS[i], 'u', du) end
   if dt ~= 0 then redis.call('HINCRBY', KEYS[i], 't', dt) end
 end
-redis.call('HSET', KEYS[1], 'u', ARGV[1], 't', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
+if ARGV[3] == '0' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('HSET', KEYS[1], 'u', ARGV[1], 't', ARGV[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
 return 1
 """
 

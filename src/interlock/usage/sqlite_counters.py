@@ -160,6 +160,9 @@ class SqliteCounters:
                 c.execute("INSERT INTO usage_counter (key, usd, tokens, expires) VALUES (?, ?, ?, ?) ON CONFLICT "
                           "(key) DO UPDATE SET usd = usd + excluded.usd, tokens = tokens + excluded.tokens",
                           (b.key, du, dt, b.expire_at))
+            if charge_ttl == 0:
+                c.execute("DELETE FROM usage_charge WHERE key = ?", (charge,))
+                return
             c.execute("INSERT INTO usage_charge (key, usd, tokens, expires) VALUES (?, ?, ?, ?) ON CONFLICT (key) "
                       "DO UPDATE SET usd = excluded.usd, tokens = excluded.tokens, expires = excluded.expires",
                       (charge, usd, tokens, now + charge_ttl))
