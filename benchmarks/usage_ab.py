@@ -137,8 +137,12 @@ def main() -> None:
         for name in ("redis", "sqlite")
     }
     medians = {name: median_run(v) for name, v in runs.items()}
+    cpu = {f"{name}_c{c}": median([x["cpu_us_per_call"] for x in runs[f"{name}_c{c}"]])
+           for name in gateways for c in (1, 16)}
+    load = os.getloadavg()
     summary = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "rounds": args.rounds, "duration_s": args.duration,
-               "paired": paired, "added_p50_ms": {n: added(n) for n in gateways}, "raw": medians}
+               "load_average_at_end": load, "paired": paired, "added_p50_ms": {n: added(n) for n in gateways},
+               "cpu_us_per_call": cpu, "raw": medians}
     REPORTS.mkdir(exist_ok=True)
     (REPORTS / "usage_ab.json").write_text(json.dumps(summary, indent=2) + "\n")
 
@@ -147,7 +151,8 @@ def main() -> None:
         extra = (f" | {p['added_p50_ms_over_off']:+.3f} ms | {p['throughput_ratio_c16']:.3f} | "
                  f"{p['cpu_per_call_ratio_c1']:.3f}") if p else " | | |"
         return (f"| {name} | {median(added(name)):.3f} ms | {' / '.join(f'{x:.2f}' for x in added(name))} | "
-                f"{medians[f'{name}_c16']['rps']:.0f} req/s{extra} |")
+                f"{medians[f'{name}_c16']['rps']:.0f} req/s | {cpu[f'{name}_c1']:.0f} / {cpu[f'{name}_c16']:.0f} us"
+                f"{extra} |")
 
     md = [
         "# Budgets and rate limits on and off, same run",
@@ -155,12 +160,16 @@ def main() -> None:
         f"Run {summary['when']}; {args.rounds} interleaved rounds of {args.duration} s per target, one worker each; "
         "three budgets (tenant, principal, key) and a requests and tokens rate limit per call, none ever reached.",
         "",
-        "| gateway | added p50, c1 (median) | added p50 per round (ms) | throughput, c16 (median) | added p50 over "
-        "off, paired | throughput over off, paired | CPU per call over off, c1 |",
-        "|---|---|---|---|---|---|---|",
+        "| gateway | added p50, c1 (median) | added p50 per round (ms) | throughput, c16 (median) | gateway CPU "
+        "per call, c1 / c16 | added p50 over off, paired | throughput over off, paired | CPU per call over off, c1 |",
+        "|---|---|---|---|---|---|---|---|",
         row("off"), row("redis"), row("sqlite"),
         "",
         "Target: at most 0.3 ms added p50 at concurrency 1 and throughput within 15% (a ratio of at least 0.85).",
+        "",
+        f"Load average at the end of the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) on this "
+        "machine's cores, which other work shares: latency and throughput stretch with it; CPU time per call is the "
+        "gateway process's own user and system time over the calls it served, and moves least.",
         "",
     ]
     (REPORTS / "usage_ab.md").write_text("\n".join(md))

@@ -64,6 +64,24 @@ def _names(match: Any) -> tuple[list[str], list[str]]:
     return [], []
 
 
+def _lines(doc: dict[str, Any]) -> str:
+    """The JSON with one model a line, so a refresh reads as a diff of the prices that changed."""
+    head = {k: v for k, v in doc.items() if k != "providers"}
+    out = ["{" + json.dumps(head)[1:-1] + ', "providers": {']
+    providers = list(doc["providers"].items())
+    for i, (pid, entry) in enumerate(providers):
+        out.append(f"{json.dumps(pid)}: {{")
+        for j, part in enumerate(("models", "prefixes")):
+            rows = list(entry[part].items())
+            out.append(f"{json.dumps(part)}: {{")
+            out += [f"  {json.dumps(k)}: {json.dumps(v)}" + ("," if n < len(rows) - 1 else "") for n, (k, v) in
+                    enumerate(rows)]
+            out.append("}" + ("," if j == 0 else ""))
+        out.append("}" + ("," if i < len(providers) - 1 else ""))
+    out.append("}}")
+    return "\n".join(out) + "\n"
+
+
 def main() -> None:
     now = dt.datetime.now(dt.UTC)
     version = metadata.version("genai-prices")
@@ -92,7 +110,7 @@ def main() -> None:
         "unit": "USD per million tokens: [input, output, cached_input]",
         "providers": providers,
     }
-    TARGET.write_text(json.dumps(doc, indent=0, sort_keys=False) + "\n", encoding="utf-8")
+    TARGET.write_text(_lines(doc), encoding="utf-8")
     print(f"wrote {TARGET} ({sum(len(p['models']) for p in providers.values())} model names)")
 
 
