@@ -16,6 +16,7 @@ from interlock.providers.mock import MockLLM
 from interlock.settings import load_settings
 from support.app import Engine
 from support.gateways import Gateway, GatewayFactory, KeySpec
+from support.ports import refusing_port
 
 PRICE = {"input": 1.0, "output": 2.0, "cached_input": 0.5}
 KEYS = (KeySpec("spender"), KeySpec("other"))
@@ -231,3 +232,40 @@ def test_every_endpoint_records_its_cost(gateway_factory: GatewayFactory, mock: 
                 assert (usage["prompt_tokens"], usage["completion_tokens"]) == (30, 7), endpoint
     finally:
         gw.stop()
+
+
+@pytest.mark.parametrize(("mode", "status"), [("closed", 503), ("open", 200)])
+def test_rate_limits_fail_as_configured_when_the_counters_are_down(gateway_factory: GatewayFactory, mock: MockLLM,
+                                                                   mode: str, status: int) -> None:
+    with refusing_port() as port:
+        gw = gateway_factory("sqlite", served=False, keys=KEYS, adjust=with_usage(
+            counters_url=f"redis://127.0.0.1:{port}/0", timeout_seconds=0.3, rate_limit_fail_mode=mode,
+            rate_limits=[{"scope": "key", "requests_per_minute": 100}]))
+        try:
+            r = chat(gw, "spender", max_tokens=10)
+            assert r.status_code == status, r.text
+            if mode == "closed":
+                assert r.json()["error"]["code"] == "rate_limit_unavailable"
+            else:
+                assert not any(h.startswith("x-ratelimit") for h in r.headers)
+            # Either way it is logged, with the call's request id.
+            assert "rate-limit counters unavailable" in gw.log()
+            assert r.headers["x-request-id"] in gw.log()
+        finally:
+            gw.stop()
+
+
+def test_budgets_fail_closed_whatever_the_rate_limit_mode(gateway_factory: GatewayFactory, mock: MockLLM) -> None:
+    with refusing_port() as port:
+        gw = gateway_factory("sqlite", served=False, keys=KEYS, adjust=with_usage(
+            counters_url=f"redis://127.0.0.1:{port}/0", timeout_seconds=0.3, rate_limit_fail_mode="open",
+            budgets=[{"scope": "tenant", "window": "day", "usd": 5}]))
+        try:
+            before = len(mock.received)
+            r = chat(gw, "spender", max_tokens=10)
+            assert r.status_code == 503
+            assert r.json()["error"]["code"] == "budget_unavailable"
+            assert len(mock.received) == before
+            assert gw.record(r.headers["x-request-id"])["refusal_code"] == "budget_unavailable"
+        finally:
+            gw.stop()
