@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import shutil
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ from interlock.pipeline.embeddings.parse import ParseEmbeddingsRequest
 from interlock.pipeline.embeddings.protect import ProtectEmbeddingInput
 from interlock.pipeline.forward import Forward, build_routes
 from interlock.pipeline.knowledge import AugmentWithKnowledge, Cite
+from interlock.pipeline.meter import AdmitUsage, Meter, MeterStream
 from interlock.pipeline.parse import ParseChatRequest
 from interlock.pipeline.parse_messages import ParseMessagesRequest
 from interlock.pipeline.protect import ProtectInput
@@ -40,6 +42,7 @@ from interlock.pipeline.resume import ResumeApproved
 from interlock.pipeline.reveal import RevealOutput
 from interlock.pipeline.runner import Pipeline
 from interlock.pipeline.schema import CHAT_FIELDS
+from interlock.pipeline.stage import Stage
 from interlock.pipeline.tools import CheckTools
 from interlock.policy.setup import default_policy_dir, load_policies
 from interlock.policy.watch import PolicyWatcher
@@ -50,17 +53,35 @@ from interlock.settings import ConfigError, DetectionSettings, ModelSettings, Se
 from interlock.store import Store, open_store
 from interlock.telemetry.metrics import Metrics, metrics_dir
 from interlock.tools import ToolGate, ToolRegistry
+from interlock.usage.counters import CounterStore
+from interlock.usage.limits import UsageLimits, open_counters
+from interlock.usage.prices import Prices, resolve_prices
 
-if TYPE_CHECKING:  # the annotation only: the module is loaded when it is used (see Engine.__init__)
+if TYPE_CHECKING:  # annotations only: the modules are loaded when they are used (see Engine.__init__)
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    from interlock.telemetry.tracing import Tracing
     from interlock.tools.mcp.gateway import McpGateway
 
 
 class Engine:
-    def __init__(self, settings: Settings, *, store: Store | None = None) -> None:
+    def __init__(self, settings: Settings, *, store: Store | None = None,
+                 span_processor: SpanProcessor | None = None) -> None:
         self.settings = settings
         self.store = store if store is not None else open_store(settings.store)
         # With several workers, each publishes its values to INTERLOCK_METRICS_DIR for the others' /metrics.
         self.metrics = Metrics(settings.telemetry.metrics, directory=metrics_dir())
+        # Traces only when an OTLP endpoint is set (or a test hands in its processor): OpenTelemetry is not
+        # even imported otherwise.
+        self.tracing: Tracing | None = None
+        telemetry = settings.telemetry
+        if telemetry.otlp_endpoint is not None or span_processor is not None:
+            from interlock.telemetry.tracing import Tracing
+
+            types = {name: p.type for name, p in settings.providers.items()}
+            self.tracing = (Tracing(span_processor, types, telemetry.service_name) if span_processor is not None
+                            else Tracing.over_otlp(str(telemetry.otlp_endpoint), telemetry.otlp_headers, types,
+                                                   telemetry.service_name))
         self.writer = AuditWriter(self.store, window_ms=settings.store.commit_window_ms,
                                   batch_max=settings.store.commit_batch_max,
                                   timeout_seconds=settings.store.commit_timeout_seconds,
@@ -123,30 +144,60 @@ class Engine:
         augment = () if self.knowledge is None else (
             AugmentWithKnowledge(self.knowledge, self.guard, dict(settings.knowledge.models)),)
         cite = () if self.knowledge is None else (Cite(),)
-        after_parse = (
+        # Every call is priced when it ends; budgets and rate limits add their stages only when declared.
+        self.prices: Prices = resolve_prices(settings.models, settings.providers)
+        self.counters: CounterStore | None = None
+        self.limits: UsageLimits | None = None
+        admit: tuple[AdmitUsage, ...] = ()
+        meter: tuple[MeterStream, ...] = ()
+        if settings.usage.enabled:
+            unpriced = [m.alias for m in settings.models if self.prices.of(m.alias) is None]
+            if unpriced and any(b.usd is not None for b in settings.usage.budgets):
+                raise ConfigError(f"models: {', '.join(unpriced)} not in the price table "
+                                  f"({self.prices.version}); a money budget needs every model priced: set "
+                                  f"models[].price (USD per million tokens)")
+            self.counters = open_counters(settings.usage)
+            self.limits = UsageLimits(settings.usage, self.counters)
+            admit = (AdmitUsage(self.limits, self.prices, settings.usage),)
+            meter = (MeterStream(self.limits, settings.usage),)
+        finish = Meter(self.prices, self.limits).finish
+        observe_call: Callable[[Call], None] = self.metrics.observe_call
+        if self.tracing is not None:
+            tracing, counted = self.tracing, self.metrics.observe_call
+
+            def observe_traced(call: Call) -> None:
+                counted(call)
+                tracing.observe_call(call)
+
+            observe_call = observe_traced
+
+        after_parse: tuple[Stage, ...] = (
+            *admit,
             authorize,
             *augment,
             ProtectInput(self.guard),
             ResumeApproved(self.approvals),
             Forward(routes),
+            *meter,
             RevealOutput(self.guard, settings.detection.scan_output),
             CheckTools(self.tool_gate, self.approvals, self.guard.scan),
             *cite,
         )
         self.pipeline = Pipeline((authenticate, parse, *after_parse), self.writer.record,
-                                 self.metrics.stage_seconds, self.metrics.observe_call)
+                                 self.metrics.stage_seconds, observe_call, finish)
         # The Anthropic Messages API: the same stages, with a parse stage that translates the request into
         # the chat form (the answer is translated back at the edge, api/messages.py).
         self.messages_pipeline = Pipeline(
             (authenticate, ParseMessagesRequest(parse, settings.limits.max_json_depth), *after_parse),
-            self.writer.record, self.metrics.stage_seconds, self.metrics.observe_call)
+            self.writer.record, self.metrics.stage_seconds, observe_call, finish)
         # POST /v1/embeddings: the same caller, model and record checks; its own parse, protect and forward.
         self.embeddings = Pipeline(
-            (authenticate, ParseEmbeddingsRequest(settings.limits.max_json_depth, passed), authorize,
+            (authenticate, ParseEmbeddingsRequest(settings.limits.max_json_depth, passed), *admit, authorize,
              ProtectEmbeddingInput(self.guard), ForwardEmbeddings(routes)),
             self.writer.record,
             self.metrics.stage_seconds,
-            self.metrics.observe_call,
+            observe_call,
+            finish,
         )
         self.started = False
 
@@ -166,6 +217,12 @@ class Engine:
                 await asyncio.to_thread(self.knowledge.embedder.warm)
             except Exception as exc:
                 raise ConfigError(f"knowledge: {exc}") from exc
+        if self.counters is not None:
+            try:
+                await self.counters.open()
+            except Exception as exc:
+                raise ConfigError(f"cannot open the usage counters (usage.counters_url): "
+                                  f"{type(exc).__name__}: {exc}") from exc
         await self.writer.start()
         await self.audit.start()
         for watcher in self.policy_watchers:
@@ -200,11 +257,16 @@ class Engine:
             await self.audit.stop()
             for up in self.upstreams.values():
                 await up.close()
+            if self.counters is not None:
+                await self.counters.close()
             self.guard.close()
             if self.knowledge is not None:
                 self.knowledge.close()
             await self.store.close()
         finally:
+            if self.tracing is not None:
+                # Spans still batched are sent (in a thread: the exporter blocks on its HTTP call).
+                await asyncio.to_thread(self.tracing.shutdown)
             # Last: calls finishing during shutdown are counted in this worker's final snapshot.
             await self.metrics.stop()
 

@@ -13,6 +13,8 @@ class Refusal(Exception):
     status: int = 400
     code: str = "invalid_request"
     type: str = "invalid_request_error"
+    # Response headers the refusal carries (a rate limit's Retry-After and x-ratelimit-*).
+    headers: tuple[tuple[bytes, bytes], ...] = ()
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
                  status: int | None = None) -> None:
@@ -124,4 +126,42 @@ class InternalFailure(Refusal):
 class ServiceUnavailable(Refusal):
     status = 503
     code = "service_unavailable"
+    type = "api_error"
+
+
+class BudgetExceeded(Refusal):
+    """A budget (money or tokens, a day or a month) has no room for this call. 429 with OpenAI's
+    ``insufficient_quota`` type, so clients treat it as quota rather than a rate they can wait out."""
+
+    status = 429
+    code = "budget_exceeded"
+    type = "insufficient_quota"
+
+
+class BudgetUnavailable(Refusal):
+    """The budget counters cannot be reached: a budgeted call is refused rather than let through uncounted."""
+
+    status = 503
+    code = "budget_unavailable"
+    type = "api_error"
+
+
+class RateLimited(Refusal):
+    """A requests or tokens per minute limit is reached; ``Retry-After`` says when to try again."""
+
+    status = 429
+    code = "rate_limit_exceeded"
+    type = "requests"
+
+    def __init__(self, message: str, headers: tuple[tuple[bytes, bytes], ...], *, type: str = "requests") -> None:
+        super().__init__(message)
+        self.headers = headers
+        self.type = type
+
+
+class RateLimitUnavailable(Refusal):
+    """The rate-limit counters cannot be reached and the deployment fails closed for them."""
+
+    status = 503
+    code = "rate_limit_unavailable"
     type = "api_error"

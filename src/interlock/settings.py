@@ -123,6 +123,15 @@ class ProviderSettings(_Frozen):
         return None
 
 
+class PriceSettings(_Frozen):
+    """A model's price in USD per million tokens, in place of the vendored table's (docs/cost-and-limits.md)."""
+
+    input: Annotated[float, Field(ge=0)]
+    output: Annotated[float, Field(ge=0)]
+    # Cached input tokens (prompt cache reads); unset: the input price.
+    cached_input: Annotated[float, Field(ge=0)] | None = None
+
+
 class ModelSettings(_Frozen):
     """A model alias callers use, mapped to a provider and the upstream model's name."""
 
@@ -135,6 +144,8 @@ class ModelSettings(_Frozen):
     description: str = ""
     # As the provider's pass_through_fields, for this alias only.
     pass_through_fields: tuple[str, ...] = ()
+    # Unset: the vendored price table's entry for upstream_model (the built-in mock has its own price).
+    price: PriceSettings | None = None
 
 
 class JwtSettings(_Frozen):
@@ -458,9 +469,86 @@ class KnowledgeSettings(_Frozen):
                 return s
         return None
 
+# Whom a budget or a rate limit counts: every call of a tenant, of one API key (its prefix), of a principal
+# (the call's subject), of a group the subject belongs to, of the acting application, or of a use case.
+UsageScope = Literal["tenant", "key", "principal", "group", "app", "use_case"]
+
+
+class BudgetSettings(_Frozen):
+    """Spend allowed to one scope over a day or a calendar month (UTC), in USD, tokens or both."""
+
+    scope: UsageScope
+    # One id of that scope ("acme", a key prefix, "team-a"), or "*": each id gets a budget of its own.
+    match: Annotated[str, Field(min_length=1, max_length=256)] = "*"
+    window: Literal["day", "month"]
+    usd: Annotated[float, Field(gt=0)] | None = None
+    tokens: Annotated[int, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _some_amount(self) -> BudgetSettings:
+        if self.usd is None and self.tokens is None:
+            raise ValueError("give usd, tokens or both")
+        return self
+
+
+class RateLimitSettings(_Frozen):
+    """Requests and tokens (input plus the output bound) one scope may send per minute."""
+
+    scope: UsageScope
+    match: Annotated[str, Field(min_length=1, max_length=256)] = "*"
+    requests_per_minute: Annotated[int, Field(gt=0)] | None = None
+    tokens_per_minute: Annotated[int, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _some_rate(self) -> RateLimitSettings:
+        if self.requests_per_minute is None and self.tokens_per_minute is None:
+            raise ValueError("give requests_per_minute, tokens_per_minute or both")
+        return self
+
+
+class UsageSettings(_Frozen):
+    """Budgets and rate limits, and where their counters live (docs/cost-and-limits.md). With neither
+    declared, calls do no counting work at all (cost is still computed and recorded)."""
+
+    budgets: tuple[BudgetSettings, ...] = ()
+    rate_limits: tuple[RateLimitSettings, ...] = ()
+    # sqlite:///path (one machine; every worker shares the file) or redis://host:port/db (many instances;
+    # rediss:// for TLS). Relative SQLite paths are relative to the settings file.
+    counters_url: str = "sqlite:///interlock-usage.db"
+    # Prefix of every Redis key (several deployments may share one Redis).
+    key_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,64}$")] = "interlock"
+    # A counter store that does not answer within this time counts as down: budgeted calls get 503.
+    timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 0.5
+    # The output bound reserved for a call that sets no max_tokens (its worst case).
+    default_max_output_tokens: Annotated[int, Field(ge=1)] = 4096
+    # A stream reserves its input and this many output tokens, then extends by as many as it goes.
+    stream_extension_tokens: Annotated[int, Field(ge=1)] = 256
+    # How long a charge is remembered for its idempotency key (a retry within it is counted once).
+    charge_ttl_seconds: Annotated[float, Field(ge=60)] = 86400.0
+    # When the counter store is down: "closed" refuses rate-limited calls (503), "open" lets them through
+    # and logs each one. Budgets always fail closed.
+    rate_limit_fail_mode: Literal["closed", "open"] = "closed"
+
+    @field_validator("counters_url")
+    @classmethod
+    def _known_counter_scheme(cls, v: str) -> str:
+        if not v.startswith(("sqlite:///", "redis://", "rediss://", "unix://")):
+            raise ValueError("must start with sqlite:///, redis://, rediss:// or unix://")
+        return v
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.budgets or self.rate_limits)
+
 
 class TelemetrySettings(_Frozen):
     metrics: bool = True
+    # OpenTelemetry traces (GenAI conventions) sent over OTLP/HTTP to this URL, e.g.
+    # http://collector:4318/v1/traces. Unset: no tracing at all.
+    otlp_endpoint: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    # Headers for the collector (an API key, say).
+    otlp_headers: dict[str, str] = Field(default_factory=dict)
+    service_name: str = "interlock"
 
 
 class Settings(_Frozen):
@@ -469,6 +557,7 @@ class Settings(_Frozen):
     store: StoreSettings = StoreSettings()
     identity: IdentitySettings = IdentitySettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    usage: UsageSettings = UsageSettings()
     audit: AuditSettings = AuditSettings()
     policy: PolicySettings = PolicySettings()
     detection: DetectionSettings = DetectionSettings()
@@ -613,11 +702,8 @@ def load_settings(path: Path | None, environ: dict[str, str] | None = None) -> S
 
 def _resolve_relative(settings: Settings, base: Path) -> Settings:
     """Relative file paths in a settings file are relative to that file, not the working directory."""
-    url = settings.store.url
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        rel = url[len("sqlite:///"):]
-        if rel != ":memory:":
-            url = "sqlite:///" + str((base / rel).resolve())
+    url = _absolute_sqlite(settings.store.url, base)
+    usage = settings.usage.model_copy(update={"counters_url": _absolute_sqlite(settings.usage.counters_url, base)})
     providers = {
         name: p.model_copy(update={"api_key_file": (base / p.api_key_file).resolve()})
         if p.api_key_file is not None and not p.api_key_file.is_absolute() else p
@@ -649,10 +735,18 @@ def _resolve_relative(settings: Settings, base: Path) -> Settings:
         approvals = approvals.model_copy(update={
             "webhook": hook.model_copy(update={"secret_file": (base / hook.secret_file).resolve()})})
     return settings.model_copy(
-        update={"store": settings.store.model_copy(update={"url": url}), "providers": providers,
+        update={"store": settings.store.model_copy(update={"url": url}), "usage": usage, "providers": providers,
                 "identity": identity, "audit": audit, "policy": policy, "redaction": redaction,
                 "mcp": mcp, "approvals": approvals}
     )
+
+
+def _absolute_sqlite(url: str, base: Path) -> str:
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        rel = url[len("sqlite:///"):]
+        if rel != ":memory:":
+            return "sqlite:///" + str((base / rel).resolve())
+    return url
 
 
 def sqlite_path(url: str) -> str:

@@ -18,6 +18,7 @@ from interlock.telemetry.metrics import (
     _BATCH_BUCKETS,
     _LATENCY_BUCKETS,
     _STAGE_BUCKETS,
+    _TTFT_BUCKETS,
     PUBLISH_INTERVAL_SECONDS,
     Metrics,
     Snapshot,
@@ -187,6 +188,9 @@ def test_the_exposition_parses_back_with_the_expected_families() -> None:
         "interlock_policy_shadow_differences": "counter",
         "interlock_data_findings": "counter",
         "interlock_tokens": "counter",
+        "interlock_cost_usd": "counter",
+        "interlock_use_case_tokens": "counter",
+        "interlock_time_to_first_token_seconds": "histogram",
         "interlock_audit_commit_seconds": "histogram",
         "interlock_audit_commit_records": "histogram",
     }
@@ -213,6 +217,12 @@ def test_the_exposition_is_what_prometheus_client_writes_for_the_same_values() -
     data = Counter("interlock_data_findings", "Sensitive data found, by class and action", ("data_class", "action"),
                    registry=ref)
     tokens = Counter("interlock_tokens", "Tokens reported by upstreams", ("model", "kind"), registry=ref)
+    cost = Counter("interlock_cost_usd", "What calls cost, in USD at the price table's prices", ("model", "use_case"),
+                   registry=ref)
+    case_tokens = Counter("interlock_use_case_tokens", "Tokens by use case (input and output)", ("use_case", "kind"),
+                          registry=ref)
+    ttft = Histogram("interlock_time_to_first_token_seconds", "Streams: from the request to its first chunk sent to "
+                     "the client", ("model", "use_case"), buckets=_TTFT_BUCKETS, registry=ref)
     audit_seconds = Histogram("interlock_audit_commit_seconds", "Time to write one batch of audit records and make "
                               "it durable", buckets=_STAGE_BUCKETS, registry=ref)
     audit_records = Histogram("interlock_audit_commit_records", "Audit records per durable commit (group commit)",
@@ -224,6 +234,7 @@ def test_the_exposition_is_what_prometheus_client_writes_for_the_same_values() -
         stage.labels(name).observe(v)
     call = forwarded()
     call.data_findings = [("email", "redact", "input")]
+    call.cost_nano, call.first_token_ms = 2_500_000, 12.0
     m.observe_call(call)
     m.observe_call(refused(401, "invalid_api_key"))
     requests.labels("mock", "200").inc()
@@ -235,6 +246,10 @@ def test_the_exposition_is_what_prometheus_client_writes_for_the_same_values() -
     data.labels("email", "redact").inc()
     tokens.labels("mock", "prompt").inc(3)
     tokens.labels("mock", "completion").inc(4)
+    cost.labels("mock", "-").inc(0.0025)
+    case_tokens.labels("-", "prompt").inc(3)
+    case_tokens.labels("-", "completion").inc(4)
+    ttft.labels("mock", "-").observe(0.012)
     for seconds, records in ((0.0004, 1), (0.002, 7), (0.03, 1024), (0.0004, 2000)):
         m.audit_commit(seconds, records)
         audit_seconds.observe(seconds)
@@ -390,3 +405,25 @@ async def test_the_publisher_warns_once_while_it_cannot_write_and_recovers(tmp_p
         await m.stop()
     assert samples(Metrics(directory=directory, worker="501"))[
         ("interlock_refusals_total", (("code", "policy_denied"),))] == 1
+
+
+def test_cost_tokens_and_time_to_first_token_by_use_case_never_by_user() -> None:
+    m = Metrics()
+    support = forwarded(prompt=10, completion=20)
+    support.use_case, support.cost_nano, support.first_token_ms = "support-bot", 1_500_000, 80.0
+    support.principal = None
+    m.observe_call(support)
+    plain = forwarded(prompt=1, completion=2)
+    plain.cost_nano = 500
+    m.observe_call(plain)
+    got = samples(m)
+    assert got[("interlock_cost_usd_total", (("model", "mock"), ("use_case", "support-bot")))] == pytest.approx(0.0015)
+    assert got[("interlock_cost_usd_total", (("model", "mock"), ("use_case", "-")))] == pytest.approx(5e-7)
+    assert got[("interlock_use_case_tokens_total", (("kind", "completion"), ("use_case", "support-bot")))] == 20
+    assert got[("interlock_time_to_first_token_seconds_count", (("model", "mock"), ("use_case", "support-bot")))] == 1
+    assert got[("interlock_time_to_first_token_seconds_bucket",
+                (("le", "0.1"), ("model", "mock"), ("use_case", "support-bot")))] == 1
+    # A non-streamed call has no first token: nothing observed for it.
+    assert ("interlock_time_to_first_token_seconds_count", (("model", "mock"), ("use_case", "-"))) not in got
+    labels = {k for name, pairs in got for k, _ in pairs}
+    assert not labels & {"principal", "user", "key", "tenant"}

@@ -23,6 +23,7 @@ from interlock.api.asgi import ASGIApp, ClientGone, Receive, Scope, Send
 from interlock.api.chat import CHAT_PATH, ChatEndpoint
 from interlock.api.embeddings import EmbeddingsApi
 from interlock.api.errors import ErrorHome, not_found
+from interlock.api.feedback import FeedbackApi
 from interlock.api.health import HealthApi
 from interlock.api.knowledge_admin import KnowledgeAdminApi
 from interlock.api.mcp import McpMount
@@ -67,6 +68,7 @@ class InterlockApp:
             *ModelsApi(engine).routes(),
             *EmbeddingsApi(engine).routes(),
             *RetrieveApi(engine).routes(),
+            *FeedbackApi(engine).routes(),
             Route(RESPONSES_PATH, ResponsesEndpoint(engine), methods=["POST"]),
             *HealthApi(engine).routes(),
             *AdminApi(engine).routes(),

@@ -119,10 +119,13 @@ def headers_of(scope: Scope) -> dict[str, str]:
     return headers
 
 
-def json_response(status: int, doc: Any, request_id: str | None = None) -> Response:
+def json_response(status: int, doc: Any, request_id: str | None = None,
+                  extra_headers: list[tuple[bytes, bytes]] | None = None) -> Response:
     """A JSON answer for a routed endpoint, with the request id that finds its log lines."""
-    return Response(encode(doc), status, {"x-request-id": request_id} if request_id else None,
-                    media_type="application/json")
+    headers = {"x-request-id": request_id} if request_id else {}
+    for k, v in extra_headers or ():
+        headers[k.decode("latin-1")] = v.decode("latin-1")
+    return Response(encode(doc), status, headers or None, media_type="application/json")
 
 
 async def send_json(send: Send, status: int, doc: Any, request_id: str | None = None,

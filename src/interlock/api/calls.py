@@ -34,6 +34,8 @@ async def drain(pipeline: Pipeline, call: Call, emit: Callable[[dict[str, Any]],
     raised: Refusal | None = None
     try:
         async for chunk in call.stream_iter:
+            if not call.first_token_ms:
+                call.first_token_ms = call.elapsed_ms()
             await emit(chunk)
     except Refusal as refusal:
         raised = refusal

@@ -96,11 +96,11 @@ class ChatEndpoint:
         await send_error(send, refusal, request_id)
 
     async def _send_answer(self, send: Send, call: Call) -> None:
-        await send_json(send, 200, call.response, call.request_id)
+        await send_json(send, 200, call.response, call.request_id, call.response_headers)
 
     async def _open_stream(self, send: Send, call: Call) -> Any:
         """Start the stream; what it returns is handed to every chunk and to the close."""
-        await start_sse(send, call.request_id)
+        await start_sse(send, call.request_id, call.response_headers)
 
     async def _send_chunk(self, send: Send, chunk: dict[str, Any], state: Any) -> None:
         await send_event(send, encode(chunk))

@@ -53,4 +53,4 @@ class EmbeddingsApi:
         refused = await guarded(engine.embed(call), request_id)
         if refused is not None:
             raise refused
-        return json_response(200, call.response, request_id)
+        return json_response(200, call.response, request_id, call.response_headers)

@@ -57,6 +57,8 @@ def speaks_anthropic(scope: Scope) -> bool:
 async def send_error(send: Send, refusal: Refusal, request_id: str,
                      headers: list[tuple[bytes, bytes]] | None = None, *, anthropic: bool = False) -> None:
     extra = [(b"www-authenticate", b"Bearer")] if refusal.status == 401 else []
+    if refusal.headers:
+        extra.extend(refusal.headers)
     if anthropic:
         # Anthropic's SDK reads the request id from ``request-id``.
         extra.append((b"request-id", request_id.encode()))

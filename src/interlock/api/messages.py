@@ -67,10 +67,10 @@ class MessagesEndpoint(ChatEndpoint):
     async def _send_answer(self, send: Send, call: Call) -> None:
         assert call.response is not None
         await send_json(send, 200, message(call.response, call.model_alias), call.request_id,
-                        _request_id_header(call.request_id))
+                        _request_id_header(call.request_id) + call.response_headers)
 
     async def _open_stream(self, send: Send, call: Call) -> StreamTranslator:
-        await start_sse(send, call.request_id, _request_id_header(call.request_id))
+        await start_sse(send, call.request_id, _request_id_header(call.request_id) + call.response_headers)
         events = StreamTranslator(call.model_alias)
         for name, data in events.start():
             await send_event(send, encode(data), event=name.encode())

@@ -80,13 +80,13 @@ class ResponsesEndpoint:
         if call.stream_iter is None:
             assert call.response is not None
             doc = from_chat(shell, call.response, call.usage.prompt_tokens, call.usage.completion_tokens)
-            await send_json(send, 200, doc, request_id)
+            await send_json(send, 200, doc, request_id, call.response_headers)
             return
         await self._stream(call, StreamEvents(shell), send)
 
     async def _stream(self, call: Call, events: StreamEvents, send: Send) -> None:
         pipeline = self._engine.pipeline
-        await start_sse(send, call.request_id)
+        await start_sse(send, call.request_id, call.response_headers)
         for kind, data in events.start():
             await _send_event(send, kind, data)
 

@@ -35,6 +35,8 @@ class Identity:
     principal: Principal
     app: Principal | None
     method: str
+    # The prefix of the API key presented (``interlock keys list`` shows it); empty for a token.
+    key_prefix: str = ""
 
 
 class Authenticator:
@@ -111,7 +113,7 @@ class Authenticator:
         user_token = headers.get(self._end_user_token_header)
         asserted = headers.get(self._end_user_header)
         if user_token is None and asserted is None:
-            return Identity(caller, None, method)
+            return Identity(caller, None, method, token[:PREFIX_LEN])
         if not caller.may_act_for:
             raise Forbidden(f"The principal {caller.id!r} may not act on behalf of end users; "
                             "an administrator can create a key with --may-act-for.")
@@ -122,7 +124,7 @@ class Authenticator:
             if user.tenant != caller.tenant:
                 raise Forbidden("The end user belongs to another tenant than the application.")
             await self._may_act_for(caller, user)
-            return Identity(user, caller, method + "+user_jwt")
+            return Identity(user, caller, method + "+user_jwt", token[:PREFIX_LEN])
         assert asserted is not None
         asserted = asserted.strip()
         if not asserted or len(asserted) > _MAX_END_USER_LEN or not asserted.isprintable():
@@ -131,7 +133,7 @@ class Authenticator:
         # An asserted end user is only as trusted as the app: it carries no roles of its own.
         user = Principal(id=asserted, kind="user", tenant=caller.tenant)
         await self._may_act_for(caller, user)
-        return Identity(user, caller, method + "+asserted_user")
+        return Identity(user, caller, method + "+asserted_user", token[:PREFIX_LEN])
 
     async def _may_act_for(self, app: Principal, user: Principal) -> None:
         """The bounds of acting for end users: explicit ids and groups where the app's key names them, and

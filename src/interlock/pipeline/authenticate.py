@@ -17,3 +17,4 @@ class Authenticate:
         call.principal = ident.principal
         call.app = ident.app
         call.auth_method = ident.method
+        call.key_prefix = ident.key_prefix

@@ -55,10 +55,11 @@ class AuthorizeModel:
         call.policy_version = engine.version
         caps = capabilities_of(call)
         max_tokens = requested_tokens(call.body)
-        decision = engine.model_access(call.principal, call.app, call.model_alias, caps, max_tokens)
+        spent, left = call.budget_spent_percent, call.rate_remaining_percent
+        decision = engine.model_access(call.principal, call.app, call.model_alias, caps, max_tokens, spent, left)
         if self._shadow is not None:
             candidate = self._shadow.engine.model_access(call.principal, call.app, call.model_alias, caps,
-                                                         max_tokens)
+                                                         max_tokens, spent, left)
             if candidate.allowed != decision.allowed:
                 call.shadow_differences.append({"question": "invoke_model", "active": decision.allowed,
                                                 "candidate": candidate.allowed,

@@ -35,6 +35,10 @@ class StageDecision:
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # Prompt tokens the provider read from its cache (priced lower), part of prompt_tokens.
+    cached_tokens: int = 0
+    # True when the upstream gave no usage and the gateway counted the tokens itself (an estimate).
+    estimated: bool = False
 
     @property
     def total_tokens(self) -> int:
@@ -59,6 +63,10 @@ class Call:
     principal: Principal | None = None
     app: Principal | None = None
     auth_method: str = ""
+    # The API key's prefix, when the caller presented one (a budget or rate-limit scope).
+    key_prefix: str = ""
+    # The use case the call belongs to (a budget and metrics scope); empty until a manifest names it.
+    use_case: str = ""
 
     body: dict[str, Any] = field(default_factory=dict)
     model_alias: str = ""
@@ -100,6 +108,21 @@ class Call:
     decisions: list[StageDecision] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
+    # Streams: when the first chunk went to the client, in ms from the call's start (0: not yet, or none).
+    first_token_ms: float = 0.0
+    # Characters of answer text streamed so far (counts the tokens of an upstream that reports none).
+    streamed_chars: int = 0
+    # The call's cost in nano-dollars (None: its model has no price) and the price table it came from.
+    cost_nano: int | None = None
+    price_version: str = ""
+    # The usage stage's charge (budgets reserved, to settle when the call ends), when limits apply.
+    charge: Any = None
+    # For the policy: the largest share of a budget spent before this call, the smallest share of a rate
+    # limit left after it (whole percentages; None where none applies).
+    budget_spent_percent: int | None = None
+    rate_remaining_percent: int | None = None
+    # Headers every answer of this call carries (x-ratelimit-*), as the usage stage found them.
+    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     upstream_ms: float = 0.0
     status: int = 200
     refusal_code: str = ""
@@ -128,6 +151,8 @@ class Call:
             "endpoint": self.endpoint,
             "principal": p.id if p else None,
             "principal_kind": p.kind if p else None,
+            "key": self.key_prefix or None,
+            "use_case": self.use_case or None,
             "app": a.id if a else None,
             "tenant": self.tenant or None,
             "auth": self.auth_method or None,
@@ -148,6 +173,14 @@ class Call:
                 "total_tokens": self.usage.total_tokens,
             },
         }
+        if self.usage.cached_tokens:
+            rec["usage"]["cached_tokens"] = self.usage.cached_tokens
+        if self.usage.estimated:
+            rec["usage"]["estimated"] = True
+        if self.cost_nano is not None:
+            rec["cost"] = {"usd": self.cost_nano / 1e9, "nano_usd": self.cost_nano, "prices": self.price_version}
+        if self.charge is not None:
+            rec["budget"] = self.charge.record()
         if self.policy_version:
             rec["policy_version"] = self.policy_version
         if self.data_findings:
@@ -165,5 +198,7 @@ class Call:
             rec["attempts"] = self.attempts
         if self.finish_reason:
             rec["finish_reason"] = self.finish_reason
+        if self.first_token_ms:
+            rec["first_token_ms"] = round(self.first_token_ms, 3)
         # Absent rather than null: smaller records, and null is what the canonical encoder double-checks.
         return {k: v for k, v in rec.items() if v is not None}

@@ -37,6 +37,26 @@ def _usage_from(doc: dict[str, Any], call: Call) -> None:
             call.usage.prompt_tokens = p
         if isinstance(c, int):
             call.usage.completion_tokens = c
+        details = usage.get("prompt_tokens_details")
+        if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
+            call.usage.cached_tokens = details["cached_tokens"]
+
+
+def _text_chars(choices: list[Any]) -> int:
+    """Characters of answer text (and tool-call arguments) in a chunk's deltas."""
+    n = 0
+    for choice in choices:
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if not isinstance(delta, dict):
+            continue
+        content = delta.get("content")
+        if isinstance(content, str):
+            n += len(content)
+        for tool_call in delta.get("tool_calls") or ():
+            fn = tool_call.get("function") if isinstance(tool_call, dict) else None
+            if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+                n += len(fn["arguments"])
+    return n
 
 
 class Forward:
@@ -96,6 +116,8 @@ class Forward:
                     if not call.client_wants_usage:
                         chunk.pop("usage", None)
                 choices = chunk.get("choices")
+                if choices:
+                    call.streamed_chars += _text_chars(choices)
                 if choices and isinstance(choices[0], dict) and choices[0].get("finish_reason"):
                     call.finish_reason = str(choices[0]["finish_reason"])
                 yield chunk

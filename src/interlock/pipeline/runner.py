@@ -27,12 +27,16 @@ RecordCall = Callable[[dict[str, Any], dict[str, Any] | None], Awaitable[Refusal
 ObserveStage = Callable[[str, float], None]
 # Told about each finished call, before its record is written.
 ObserveCall = Callable[[Call], None]
+# Runs when each call ends, before it is observed and recorded (prices it); may return work already under
+# way (settling its budgets) that the record need not wait for, awaited once the record is durable.
+FinishCall = Callable[[Call], Awaitable[None] | None]
 
 
 class Pipeline:
     def __init__(self, stages: Sequence[Stage], record: RecordCall, observe_stage: ObserveStage,
-                 observe_call: ObserveCall) -> None:
+                 observe_call: ObserveCall, on_finish: FinishCall | None = None) -> None:
         self.stages: tuple[Stage, ...] = tuple(stages)
+        self._on_finish = on_finish
         self._record = record
         self._observe_stage = observe_stage
         self._observe_call = observe_call
@@ -70,8 +74,20 @@ class Pipeline:
         """Make the record durable. A call whose record cannot be written is refused.
 
         The wait is observed as the ``record`` stage (the record cannot hold its own time)."""
+        pending: Awaitable[None] | None = None
+        if self._on_finish is not None:
+            try:
+                pending = self._on_finish(call)
+            except Exception:
+                # The answer has been decided; what went wrong is logged, and the record is still written.
+                log.exception("finishing %s failed", call.request_id)
         self._observe_call(call)
         started = time.perf_counter()
         failed = await self._record(call.record(), call.payload)
         self._observe_stage(RECORD_STAGE, time.perf_counter() - started)
+        if pending is not None:
+            try:
+                await pending
+            except Exception:
+                log.exception("finishing %s failed", call.request_id)
         return failed

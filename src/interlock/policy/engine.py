@@ -226,19 +226,23 @@ class PolicyEngine:
     # ---- the questions
 
     def model_access(self, principal: Principal, app: Principal | None, model: str,
-                     capabilities: frozenset[str], max_tokens: int | None) -> Decision:
-        # The request context is built from exactly these arguments, so the answer can be kept for them.
-        key = (principal, app, model, capabilities, max_tokens)
+                     capabilities: frozenset[str], max_tokens: int | None, budget_spent_percent: int | None = None,
+                     rate_remaining_percent: int | None = None) -> Decision:
+        # The request context is built from exactly these arguments, so the answer can be kept for them
+        # (the usage figures are whole percentages, so they add at most 101 entries each).
+        key = (principal, app, model, capabilities, max_tokens, budget_spent_percent, rate_remaining_percent)
         cached: Decision | None = self._model_decisions.get(key)
         if cached is not None:
             return cached
-        decision = self._model_access(principal, app, model, capabilities, max_tokens)
+        decision = self._model_access(principal, app, model, capabilities, max_tokens, budget_spent_percent,
+                                      rate_remaining_percent)
         if not decision.errors:
             self._model_decisions.put(key, decision)
         return decision
 
     def _model_access(self, principal: Principal, app: Principal | None, model: str,
-                      capabilities: frozenset[str], max_tokens: int | None) -> Decision:
+                      capabilities: frozenset[str], max_tokens: int | None, budget_spent_percent: int | None,
+                      rate_remaining_percent: int | None) -> Decision:
         problem = self._caller_problem(principal, app)
         if problem:
             return Decision(False, reason=problem)
@@ -251,6 +255,10 @@ class PolicyEngine:
         }
         if max_tokens is not None:
             context["max_tokens"] = max_tokens
+        if budget_spent_percent is not None:
+            context["budget_spent_percent"] = budget_spent_percent
+        if rate_remaining_percent is not None:
+            context["rate_remaining_percent"] = rate_remaining_percent
         request = ("invoke_model", "Model", model, context)
         outcome = self.evaluate("invoke_model", principal, app, [request])[0]
         return _decision(outcome, f"use model {model!r}")

@@ -79,9 +79,12 @@ class ShadowEvaluator:
         return Shadowed(active, candidate, _outcome(active) != _outcome(candidate))
 
     def model_access(self, principal: Principal, app: Principal | None, model: str,
-                     capabilities: frozenset[str], max_tokens: int | None) -> Shadowed[Decision]:
-        active = self.active.model_access(principal, app, model, capabilities, max_tokens)
-        return self._shadow(active, lambda e: e.model_access(principal, app, model, capabilities, max_tokens))
+                     capabilities: frozenset[str], max_tokens: int | None, budget_spent_percent: int | None = None,
+                     rate_remaining_percent: int | None = None) -> Shadowed[Decision]:
+        active = self.active.model_access(principal, app, model, capabilities, max_tokens, budget_spent_percent,
+                                          rate_remaining_percent)
+        return self._shadow(active, lambda e: e.model_access(principal, app, model, capabilities, max_tokens,
+                                                             budget_spent_percent, rate_remaining_percent))
 
     def data_actions(self, principal: Principal, app: Principal | None, model: str,
                      classes: Iterable[str]) -> Shadowed[dict[str, ClassDecision]]:

@@ -104,8 +104,10 @@ def ask(engine: PolicyEngine, principal: Principal, app: Principal | None, actio
     """Put one question to the engine exactly as the gateway would."""
     if action == "invoke_model":
         max_tokens = context.get("max_tokens")
+        spent, left = context.get("budget_spent_percent"), context.get("rate_remaining_percent")
         d = engine.model_access(principal, app, resource, frozenset(context.get("capabilities", ())),
-                                None if max_tokens is None else int(max_tokens))
+                                None if max_tokens is None else int(max_tokens),
+                                None if spent is None else int(spent), None if left is None else int(left))
         return Answer("allow" if d.allowed else "deny", d.policy_ids, d.reason, d.errors)
     if action == "send_data":
         if "model" not in context:

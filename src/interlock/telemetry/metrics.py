@@ -46,6 +46,10 @@ PUBLISH_INTERVAL_SECONDS = 0.25
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _STAGE_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+_TTFT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+# The use-case label of a call that names none. Use cases are a short list a deployment declares; user,
+# principal and key ids are never labels (each would be a series of its own).
+NO_USE_CASE = "-"
 
 Labels = tuple[str, ...]
 
@@ -77,6 +81,12 @@ class FinishedCall(Protocol):
     def upstream_ms(self) -> float: ...
     @property
     def usage(self) -> _Usage: ...
+    @property
+    def cost_nano(self) -> int | None: ...
+    @property
+    def use_case(self) -> str: ...
+    @property
+    def first_token_ms(self) -> float: ...
     def elapsed_ms(self) -> float: ...
 
 
@@ -210,13 +220,19 @@ class Metrics:
         self.data = CounterFamily("interlock_data_findings", "Sensitive data found, by class and action",
                                   ("data_class", "action"))
         self.tokens = CounterFamily("interlock_tokens", "Tokens reported by upstreams", ("model", "kind"))
+        self.cost = CounterFamily("interlock_cost_usd", "What calls cost, in USD at the price table's prices",
+                                  ("model", "use_case"))
+        self.use_case_tokens = CounterFamily("interlock_use_case_tokens", "Tokens by use case (input and output)",
+                                             ("use_case", "kind"))
+        self.ttft = HistogramFamily("interlock_time_to_first_token_seconds", "Streams: from the request to its "
+                                    "first chunk sent to the client", ("model", "use_case"), _TTFT_BUCKETS)
         self.audit_seconds = HistogramFamily("interlock_audit_commit_seconds", "Time to write one batch of audit "
                                              "records and make it durable", (), _STAGE_BUCKETS)
         self.audit_batch = HistogramFamily("interlock_audit_commit_records", "Audit records per durable commit "
                                            "(group commit)", (), _BATCH_BUCKETS)
         self.families: tuple[CounterFamily | HistogramFamily, ...] = (
             self.requests, self.refusals, self.latency, self.stage, self.upstream, self.shadow, self.data, self.tokens,
-            self.audit_seconds, self.audit_batch)
+            self.cost, self.use_case_tokens, self.ttft, self.audit_seconds, self.audit_batch)
         # A family with no labels is shown (at 0) before its first value, as prometheus-client shows it.
         self._shadow = self.shadow.child(())
         self._audit_seconds = self.audit_seconds.child(())
@@ -233,6 +249,10 @@ class Metrics:
         # Gauges read when scraped (name -> documentation, label names, reader): values that live elsewhere,
         # such as the knowledge sources' freshness in their shared index, the same for every worker.
         self._gauges: dict[str, tuple[str, Labels, Callable[[], list[tuple[Labels, float]]]]] = {}
+        # (model, use case) -> cost counter and time-to-first-token histogram; use case -> token counters.
+        self._costs: dict[tuple[str, str], CounterChild] = {}
+        self._ttfts: dict[tuple[str, str], HistogramChild] = {}
+        self._use_case_tokens: dict[str, tuple[CounterChild, CounterChild]] = {}
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
         # Nothing is written until something is counted (a CLI command's engine leaves no file behind).
@@ -285,6 +305,24 @@ class Metrics:
             usage = call.usage
             tokens[0].value += usage.prompt_tokens
             tokens[1].value += usage.completion_tokens
+            use_case = call.use_case or NO_USE_CASE
+            by_case = self._use_case_tokens.get(use_case)
+            if by_case is None:
+                by_case = self._use_case_tokens[use_case] = (self.use_case_tokens.child((use_case, "prompt")),
+                                                             self.use_case_tokens.child((use_case, "completion")))
+            by_case[0].value += usage.prompt_tokens
+            by_case[1].value += usage.completion_tokens
+            cost = call.cost_nano
+            if cost:
+                counter = self._costs.get((model, use_case))
+                if counter is None:
+                    counter = self._costs[model, use_case] = self.cost.child((model, use_case))
+                counter.value += cost / 1e9
+            if call.first_token_ms:
+                hist = self._ttfts.get((model, use_case))
+                if hist is None:
+                    hist = self._ttfts[model, use_case] = self.ttft.child((model, use_case))
+                hist.observe(call.first_token_ms / 1000.0)
 
     def audit_commit(self, seconds: float, records: int) -> None:
         """One batch of audit records made durable: how long writing and committing it took, and its size."""
