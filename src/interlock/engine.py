@@ -39,6 +39,7 @@ from interlock.pipeline.reveal import RevealOutput
 from interlock.pipeline.runner import Pipeline
 from interlock.pipeline.schema import CHAT_FIELDS
 from interlock.pipeline.tools import CheckTools
+from interlock.pipeline.usecase import BindUseCase
 from interlock.policy.setup import default_policy_dir, load_policies
 from interlock.policy.watch import PolicyWatcher
 from interlock.providers.anthropic import AnthropicUpstream
@@ -48,6 +49,8 @@ from interlock.settings import ConfigError, DetectionSettings, ModelSettings, Se
 from interlock.store import Store, open_store
 from interlock.telemetry.metrics import Metrics, metrics_dir
 from interlock.tools import ToolGate, ToolRegistry
+from interlock.usecases.catalog import UseCaseCatalog
+from interlock.usecases.manifest import ManifestError, load_directory, references_problems
 
 if TYPE_CHECKING:  # the annotation only: the module is loaded when it is used (see Engine.__init__)
     from interlock.tools.mcp.gateway import McpGateway
@@ -105,7 +108,10 @@ class Engine:
                                   tool_gate=self.tool_gate, approvals=self.approvals,
                                   count_refusal=self.metrics.count_refusal,
                                   max_body_bytes=settings.limits.max_body_bytes)
+        self.use_cases = load_use_cases(settings)
         authenticate = Authenticate(self.authenticator)
+        # Without use cases configured the stage is not in the pipeline at all: such calls pay nothing.
+        bind: tuple[BindUseCase, ...] = (BindUseCase(self.use_cases),) if self.use_cases is not None else ()
         authorize = AuthorizeModel(self.models, self.policy, self.shadow_policy)
         routes = build_routes(self.models, self.upstreams)
         passed = pass_through_fields(settings)
@@ -118,16 +124,16 @@ class Engine:
             RevealOutput(self.guard, settings.detection.scan_output),
             CheckTools(self.tool_gate, self.approvals, self.guard.scan),
         )
-        self.pipeline = Pipeline((authenticate, parse, *after_parse), self.writer.record,
+        self.pipeline = Pipeline((authenticate, *bind, parse, *after_parse), self.writer.record,
                                  self.metrics.stage_seconds, self.metrics.observe_call)
         # The Anthropic Messages API: the same stages, with a parse stage that translates the request into
         # the chat form (the answer is translated back at the edge, api/messages.py).
         self.messages_pipeline = Pipeline(
-            (authenticate, ParseMessagesRequest(parse, settings.limits.max_json_depth), *after_parse),
+            (authenticate, *bind, ParseMessagesRequest(parse, settings.limits.max_json_depth), *after_parse),
             self.writer.record, self.metrics.stage_seconds, self.metrics.observe_call)
         # POST /v1/embeddings: the same caller, model and record checks; its own parse, protect and forward.
         self.embeddings = Pipeline(
-            (authenticate, ParseEmbeddingsRequest(settings.limits.max_json_depth, passed), authorize,
+            (authenticate, *bind, ParseEmbeddingsRequest(settings.limits.max_json_depth, passed), authorize,
              ProtectEmbeddingInput(self.guard), ForwardEmbeddings(routes)),
             self.writer.record,
             self.metrics.stage_seconds,
@@ -148,6 +154,8 @@ class Engine:
             await up.start()
         await self.writer.start()
         await self.audit.start()
+        if self.use_cases is not None:
+            await self.use_cases.load_gates(self.store)
         for watcher in self.policy_watchers:
             await watcher.start()
         await self.approvals.start()
@@ -304,6 +312,21 @@ def pass_through_fields(settings: Settings) -> dict[str, frozenset[str]]:
         if fields:
             out[m.alias] = fields
     return out
+
+
+def load_use_cases(settings: Settings) -> UseCaseCatalog | None:
+    """The use cases in ``use_cases.dir``, checked against this deployment; None when none are configured."""
+    uc = settings.use_cases
+    if uc.dir is None:
+        return None
+    try:
+        found = load_directory(uc.dir)
+    except ManifestError as exc:
+        raise ConfigError("use_cases: invalid manifests\n  " + "\n  ".join(exc.problems)) from None
+    problems = [p for case in found.values() for p in references_problems(case, settings)]
+    if problems:
+        raise ConfigError("use_cases: manifests name what this deployment lacks\n  " + "\n  ".join(problems))
+    return UseCaseCatalog(found, header=uc.header, required=uc.required)
 
 
 def key_dir(settings: Settings) -> Path:

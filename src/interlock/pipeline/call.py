@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from interlock.identity.principal import Principal
+from interlock.policy.decision import UseCaseFacts
 from interlock.redact.placeholders import PlaceholderMap
 
 
@@ -57,6 +58,8 @@ class Call:
     principal: Principal | None = None
     app: Principal | None = None
     auth_method: str = ""
+    # The use case the call belongs to (set by the use_case stage when use cases are configured).
+    use_case: UseCaseFacts | None = None
 
     body: dict[str, Any] = field(default_factory=dict)
     model_alias: str = ""
@@ -141,6 +144,9 @@ class Call:
         }
         if self.policy_version:
             rec["policy_version"] = self.policy_version
+        if self.use_case is not None:
+            rec["use_case"] = self.use_case.name
+            rec["use_case_state"] = self.use_case.state
         if self.data_findings:
             counts: dict[tuple[str, str, str], int] = {}
             for item in self.data_findings:

@@ -20,7 +20,7 @@ from cedarpy import pst
 
 from interlock.identity.principal import Principal
 from interlock.policy.arguments import ArgumentError, tool_context
-from interlock.policy.decision import ClassDecision, DataAction, Decision, ToolDecision
+from interlock.policy.decision import ClassDecision, DataAction, Decision, ToolDecision, UseCaseFacts
 from interlock.policy.entities import (
     DATA_CLASS_FAMILIES,
     ENTITY_TYPE_BY_KIND,
@@ -222,19 +222,21 @@ class PolicyEngine:
     # ---- the questions
 
     def model_access(self, principal: Principal, app: Principal | None, model: str,
-                     capabilities: frozenset[str], max_tokens: int | None) -> Decision:
+                     capabilities: frozenset[str], max_tokens: int | None,
+                     use_case: UseCaseFacts | None = None) -> Decision:
         # The request context is built from exactly these arguments, so the answer can be kept for them.
-        key = (principal, app, model, capabilities, max_tokens)
+        key = (principal, app, model, capabilities, max_tokens, use_case)
         cached: Decision | None = self._model_decisions.get(key)
         if cached is not None:
             return cached
-        decision = self._model_access(principal, app, model, capabilities, max_tokens)
+        decision = self._model_access(principal, app, model, capabilities, max_tokens, use_case)
         if not decision.errors:
             self._model_decisions.put(key, decision)
         return decision
 
     def _model_access(self, principal: Principal, app: Principal | None, model: str,
-                      capabilities: frozenset[str], max_tokens: int | None) -> Decision:
+                      capabilities: frozenset[str], max_tokens: int | None,
+                      use_case: UseCaseFacts | None) -> Decision:
         problem = self._caller_problem(principal, app)
         if problem:
             return Decision(False, reason=problem)
@@ -247,6 +249,8 @@ class PolicyEngine:
         }
         if max_tokens is not None:
             context["max_tokens"] = max_tokens
+        if use_case is not None:
+            context["use_case"] = use_case.as_context()
         request = ("invoke_model", "Model", model, context)
         outcome = self.evaluate("invoke_model", principal, app, [request])[0]
         return _decision(outcome, f"use model {model!r}")
