@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +10,7 @@ import pytest
 
 from interlock.providers.mock import MockLLM
 from interlock.settings import Settings
-from support.app import Engine
-from support.engines import engine_settings, running_engine
+from support.engines import engine_settings
 from usecases.usecases_support import write_manifest
 
 SettingsMaker = Callable[..., Settings]
@@ -36,9 +34,3 @@ def use_case_settings(tmp_path: Path, mock_llm: MockLLM, dead_port: int) -> Sett
                                adjust=with_use_cases)
 
     return make
-
-
-@contextlib.asynccontextmanager
-async def started(settings: Settings) -> AsyncIterator[Engine]:
-    async with running_engine(settings) as engine:
-        yield engine

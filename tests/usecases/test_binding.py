@@ -8,10 +8,10 @@ from typing import Any
 
 from interlock.errors import Refusal
 from interlock.identity.principal import Principal
+from interlock.providers.mock import MockLLM
 from interlock.store import RecordQuery
 from support.app import Engine
 from support.calls import make_call
-from interlock.providers.mock import MockLLM
 from support.engines import engine_settings, running_engine
 from usecases.conftest import SettingsMaker
 from usecases.usecases_support import manifest
@@ -64,6 +64,7 @@ async def test_a_caller_may_not_choose_a_use_case_it_is_not_a_user_of(use_case_s
     async with running_engine(use_case_settings([manifest()])) as engine:
         refusal, record = await _chat(engine, await _key(engine, "mallory", groups=frozenset({"sales"})), "support")
         assert refusal is not None
+        assert record["refusal_code"] == "policy_denied"
         assert refusal.code == "policy_denied"
         assert "not a user of the use case 'support'" in refusal.message
         assert "dana@example.com" in refusal.message
