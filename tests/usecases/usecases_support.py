@@ -25,7 +25,7 @@ COMPLETE: dict[str, Any] = {
     "budgets": ["support-monthly"],
     "slos": {"p95_latency_ms": 5000, "error_rate": 0.1, "min_calls": 3},
     "expectations": {"cost_per_task_usd": 0.01, "monthly_volume": 1000, "latency_target_ms": 2000},
-    "evaluations": [{"suite": "support-evals.yaml", "min_pass_rate": 1.0, "max_age_days": 7}],
+    "evaluations": [{"suite": "evals/support-evals.yaml", "min_pass_rate": 1.0, "max_age_days": 7}],
     "alerts": [{"name": "errors", "when": "error_rate > 0.05 over 10m", "notify": ["lead@example.com"]}],
     "state": "pilot",
 }

@@ -15,6 +15,7 @@ from interlock.cli.policy import policy
 from interlock.cli.scan import scan
 from interlock.cli.serve import check_config, mock_llm, serve
 from interlock.cli.tools import tools
+from interlock.cli.usecases import gate, usecases
 
 
 @click.group()
@@ -23,7 +24,7 @@ def main() -> None:
     """Interlock: identity, policy, redaction and audit in front of every model call."""
 
 
-for command in (serve, mock_llm, check_config, keys, audit, policy, scan, approvals, tools):
+for command in (serve, mock_llm, check_config, keys, audit, policy, scan, approvals, tools, usecases, gate):
     main.add_command(command)
 
 __all__ = ["main"]
