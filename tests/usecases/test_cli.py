@@ -146,3 +146,38 @@ async def test_production_needs_a_passing_gate_for_the_manifest_as_it_stands(
     assert refusal is not None
     assert refusal.code == "policy_denied"
     assert "default.use_case.production-needs-gate" in refusal.message
+
+
+REAL_SUITE = """\
+name: support-evals
+principals:
+  alice: {id: alice, kind: user}
+  mallory: {id: mallory, kind: user, groups: [sales]}
+cases:
+  - {name: a user of the use case is served, kind: permission, as: alice, prompt: hello, expect: {allowed: true}}
+  - {name: an outsider is not, kind: permission, as: mallory, prompt: hello, expect: {refused: policy_denied}}
+"""
+
+
+async def test_an_evaluation_run_is_what_the_gate_finds(use_case_settings: SettingsMaker,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    ready = await deploy(use_case_settings, eval_run=False)
+    settings, config = ready.settings, str(Path(ready.settings.source))
+    suite = settings.use_cases.dir / "evals" / "support-evals.yaml"  # type: ignore[operator]
+    suite.write_text(REAL_SUITE, encoding="utf-8")
+    monkeypatch.setattr(gate_module, "deployment_of",
+                        lambda s: Deployment(s, budgets=BUDGETS, knowledge_sources=SOURCES))
+    before = run_cli(["gate", "support", "--json", "-c", config])
+    assert json.loads(before.stdout)["failing"] == ["evaluations pass"]
+
+    ran = run_cli(["eval", "run", str(suite), "--use-case", "support", "--by", "ci", "-c", config])
+    assert ran.exit_code == 0, ran.stdout + ran.stderr
+    [record] = _events(settings.store.url, "eval.run")
+    assert (record["use_case"], record["passed"], record["cases"], record["principal"]) == ("support", True, 2, "ci")
+    # The suite's calls ran on a scratch store: they do not count as pilot traffic.
+    assert [r for r in read_records(settings.store.url) if r.get("auth") == "eval"] == []
+
+    after = run_cli(["gate", "support", "--json", "-c", config])
+    assert after.exit_code == 0, after.stdout
+    item = next(i for i in json.loads(after.stdout)["items"] if i["item"] == "evaluations pass")
+    assert record["request_id"] in item["evidence"]

@@ -10,6 +10,7 @@ import click
 
 from interlock.cli.approvals import approvals
 from interlock.cli.audit import audit
+from interlock.cli.evals import evals
 from interlock.cli.keys import keys
 from interlock.cli.policy import policy
 from interlock.cli.scan import scan
@@ -24,7 +25,7 @@ def main() -> None:
     """Interlock: identity, policy, redaction and audit in front of every model call."""
 
 
-for command in (serve, mock_llm, check_config, keys, audit, policy, scan, approvals, tools, usecases, gate):
+for command in (serve, mock_llm, check_config, keys, audit, policy, scan, approvals, tools, usecases, gate, evals):
     main.add_command(command)
 
 __all__ = ["main"]
