@@ -77,6 +77,7 @@ def test_a_planted_permission_leak_fails_the_run(deploy: Deploy, tmp_path: Path)
 def test_a_planted_redaction_leak_fails_the_run(deploy: Deploy, tmp_path: Path) -> None:
     code, out, _ = _run(deploy(**{"data.cedar": LEAKY_DATA}), "--json", str(tmp_path / "r.json"))
     assert code == 3
+    assert "LEAK  [redaction]" in out
     report = json.loads((tmp_path / "r.json").read_text())
     [leak] = [r for r in report["results"] if not r["passed"]]
     assert leak["kind"] == "redaction"
