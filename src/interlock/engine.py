@@ -38,8 +38,9 @@ from interlock.pipeline.resume import ResumeApproved
 from interlock.pipeline.reveal import RevealOutput
 from interlock.pipeline.runner import Pipeline
 from interlock.pipeline.schema import CHAT_FIELDS
+from interlock.pipeline.stage import Stage
 from interlock.pipeline.tools import CheckTools
-from interlock.pipeline.usecase import BindUseCase
+from interlock.pipeline.usecase import ApplyPrompt, BindUseCase
 from interlock.policy.setup import default_policy_dir, load_policies
 from interlock.policy.watch import PolicyWatcher
 from interlock.providers.anthropic import AnthropicUpstream
@@ -112,11 +113,14 @@ class Engine:
         authenticate = Authenticate(self.authenticator)
         # Without use cases configured the stage is not in the pipeline at all: such calls pay nothing.
         bind: tuple[BindUseCase, ...] = (BindUseCase(self.use_cases),) if self.use_cases is not None else ()
+        prompt: tuple[ApplyPrompt, ...] = (ApplyPrompt(self.use_cases),) \
+            if self.use_cases is not None and self.use_cases.has_prompts else ()
         authorize = AuthorizeModel(self.models, self.policy, self.shadow_policy)
         routes = build_routes(self.models, self.upstreams)
         passed = pass_through_fields(settings)
         parse = ParseChatRequest(settings.limits.max_json_depth, settings.limits.max_messages, passed)
-        after_parse = (
+        after_parse: tuple[Stage, ...] = (
+            *prompt,
             authorize,
             ProtectInput(self.guard),
             ResumeApproved(self.approvals),
@@ -156,6 +160,7 @@ class Engine:
         await self.audit.start()
         if self.use_cases is not None:
             await self.use_cases.load_gates(self.store)
+            await self.use_cases.load_prompts(self.store)
         for watcher in self.policy_watchers:
             await watcher.start()
         await self.approvals.start()

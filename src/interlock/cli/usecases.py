@@ -186,3 +186,39 @@ def gate(config: Path | None, name: str, by: str | None, as_json: bool) -> None:
     else:
         _print_gate(result, gate_id)
     sys.exit(GATE_PASSED if result.passed else GATE_FAILED)
+
+
+@usecases.command("propose-prompt")
+@config_option
+@click.argument("name")
+@click.argument("prompt")
+@click.option("--version", "version", type=int, default=None, help="Default: the highest version in the manifest.")
+@click.option("--key", "key", envvar="INTERLOCK_API_KEY", default=None, show_envvar=True,
+              help="The API key of the person proposing (who may then not approve it).")
+def usecases_propose_prompt(config: Path | None, name: str, prompt: str, version: int | None,
+                            key: str | None) -> None:
+    """Ask for a prompt version to be approved, on the use case's review route. It is in force once
+    approved (interlock approvals approve ID) and the gateway restarted or reloaded."""
+    from interlock.cli.approvals import _with_engine
+    from interlock.ids import new_request_id
+    from interlock.usecases.prompts import find, proposal
+
+    settings = _settings(config)
+    try:
+        uc = _one(settings, name)
+    except ManifestError as exc:
+        _invalid(exc)
+    chosen = find(uc, prompt, version)
+    if chosen is None:
+        raise click.ClickException(f"{uc.path}: no prompt {prompt!r}" + (f" version {version}" if version else "")
+                                   + " under prompts")
+    title, details = proposal(chosen)
+    route = (uc.doc.get("review") or {}).get("route", "default")
+
+    async def run(actions: Any, principal: Any) -> Any:
+        return await actions.create_proposal(principal, None, title=title, details=details, route=route,
+                                             reason=f"a new version of a system prompt of use case {uc.name}",
+                                             request_id=new_request_id())
+
+    view = _with_engine(settings, key, run)
+    click.echo(f"{view['id']}  {title} (sha256 {chosen.digest[:12]}), route {route}: pending approval")

@@ -60,6 +60,8 @@ class Call:
     auth_method: str = ""
     # The use case the call belongs to (set by the use_case stage when use cases are configured).
     use_case: UseCaseFacts | None = None
+    # The approved prompt (name, version) the call ran with (set by the prompt stage).
+    prompt_version: tuple[str, int] | None = None
 
     body: dict[str, Any] = field(default_factory=dict)
     model_alias: str = ""
@@ -147,6 +149,8 @@ class Call:
         if self.use_case is not None:
             rec["use_case"] = self.use_case.name
             rec["use_case_state"] = self.use_case.state
+        if self.prompt_version is not None:
+            rec["prompt"] = {"name": self.prompt_version[0], "version": self.prompt_version[1]}
         if self.data_findings:
             counts: dict[tuple[str, str, str], int] = {}
             for item in self.data_findings:

@@ -16,6 +16,7 @@ from interlock.identity.principal import Principal
 from interlock.policy.decision import UseCaseFacts
 from interlock.store import Store
 from interlock.usecases.manifest import UseCase
+from interlock.usecases.prompts import PromptVersion, approved_digests, approved_versions
 
 # The audit records of the lifecycle: promotions and gate results carry this endpoint.
 USE_CASE_ENDPOINT = "usecases"
@@ -38,10 +39,39 @@ class UseCaseCatalog:
         # Filled by ``load_gates`` before the first call: a production use case serves only once the
         # gate result its manifest names is found in the audit log, for this manifest as it stands.
         self.gate_passed: dict[str, bool] = dict.fromkeys(use_cases, False)
+        # Per use case, its approved prompt versions (filled by ``load_prompts``).
+        self.prompts: dict[str, list[PromptVersion]] = {name: [] for name in use_cases}
+
+    @property
+    def has_prompts(self) -> bool:
+        return any(uc.doc.get("prompts") for uc in self.use_cases.values())
 
     async def load_gates(self, store: Store) -> None:
         for name, uc in self.use_cases.items():
             self.gate_passed[name] = await gate_vouches(store, uc)
+
+    async def load_prompts(self, store: Store) -> None:
+        if not self.has_prompts:
+            return
+        digests = await approved_digests(store)
+        for name, uc in self.use_cases.items():
+            self.prompts[name] = approved_versions(uc, digests)
+
+    def prompt(self, use_case: str, name: str, version: int | None) -> PromptVersion | None:
+        """The approved version asked for (the highest approved one when ``version`` is None)."""
+        versions = [p for p in self.prompts.get(use_case, ()) if p.name == name
+                    and (version is None or p.version == version)]
+        return max(versions, key=lambda p: p.version) if versions else None
+
+    def approved_text(self, use_case: str, text: str) -> PromptVersion | None:
+        for p in self.prompts.get(use_case, ()):
+            if p.text == text:
+                return p
+        return None
+
+    def declares_prompts(self, use_case: str) -> bool:
+        uc = self.use_cases.get(use_case)
+        return bool(uc is not None and uc.doc.get("prompts"))
 
     def bind(self, principal: Principal, app: Principal | None, headers: dict[str, str]) -> Bound | None:
         caller_app = app if app is not None else principal

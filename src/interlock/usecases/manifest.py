@@ -24,8 +24,9 @@ from interlock.settings import Settings
 State = Literal["draft", "pilot", "production", "retired"]
 STATES: tuple[State, ...] = ("draft", "pilot", "production", "retired")
 # Fields that change as a use case moves through its life; the digest the gate signs leaves them out,
-# so a promotion does not invalidate the gate result it relied on, and any other edit does.
-LIFECYCLE_FIELDS = frozenset({"state", "lifecycle"})
+# so a promotion does not invalidate the gate result it relied on, and any other edit does. Prompts are
+# left out too: each version of a prompt is approved on its own (usecases/prompts.py).
+LIFECYCLE_FIELDS = frozenset({"state", "lifecycle", "prompts"})
 
 
 class ManifestError(Exception):
