@@ -156,20 +156,34 @@ def owner_item(uc: UseCase) -> GateItem:
 
 
 def _lifecycle_probes(engine: PolicyEngine, settings: Settings, uc: UseCase) -> list[str]:
-    """What the active policies must say about this use case's lifecycle; the problems found."""
-    model = (uc.models or tuple(m.alias for m in settings.models) or ("",))[0]
+    """What the active policies must say about this use case's lifecycle; the problems found.
+
+    The probe is a caller and model the policies serve in a pilot of this use case (a member of its
+    groups, with each role of the catalogue in turn), so a refusal below is the lifecycle rule's doing."""
     tenant = (engine.config.tenants or ("default",))[0]
-    probe = Principal(id="gate-probe", kind="user", tenant=tenant, name="gate-probe")
+    groups = frozenset(uc.users.groups)
+    models = list(dict.fromkeys((*uc.models, *(m.alias for m in settings.models))))
+    callers = [Principal(id="gate-probe", kind="user", tenant=tenant, groups=groups, name="gate-probe")]
+    callers += [Principal(id="gate-probe", kind="user", tenant=tenant, groups=groups, roles=frozenset({r}),
+                          name="gate-probe") for r in engine.config.roles]
+
+    def allowed(probe: Principal, model: str, state: str, tester: bool, gate: bool) -> bool:
+        facts = UseCaseFacts(uc.name, state, gate, tester)
+        return engine.model_access(probe, None, model, frozenset(), None, facts).allowed
+
+    found = next(((p, m) for p in callers for m in models if allowed(p, m, "pilot", True, True)), None)
+    if found is None:
+        return [f"no caller is served in a pilot of {uc.name} (tried its groups with each role, on "
+                f"{', '.join(models) or 'no models'}), so the lifecycle rules cannot be checked"]
+    probe, model = found
     problems = []
     for state, tester, gate, why in (("draft", False, False, "a draft serves an outsider"),
                                      ("retired", True, True, "a retired use case still serves"),
                                      ("production", True, False, "production serves without a passed gate")):
-        decision = engine.model_access(probe, None, model, frozenset(), None, UseCaseFacts(uc.name, state, gate, tester))
-        if decision.allowed:
+        if allowed(probe, model, state, tester, gate):
             problems.append(why)
-    decision = engine.model_access(probe, None, model, frozenset(), None, UseCaseFacts(uc.name, "draft", False, True))
-    if not decision.allowed and not decision.policy_ids:
-        problems.append(f"a tester is refused {model!r} in a draft (no policy permits it)")
+    if not problems and not allowed(probe, model, "draft", True, False):
+        problems.append("a draft refuses its own testers")
     return problems
 
 
