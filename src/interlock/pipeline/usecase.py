@@ -22,8 +22,8 @@ class BindUseCase:
         assert call.principal is not None
         bound = self._catalog.bind(call.principal, call.app, call.headers)
         if bound is not None:
+            # The record carries use_case and use_case_state; no decision entry is added for it.
             call.use_case = bound.facts
-            call.decide(self.name, "bound", f"use case {bound.facts.name!r} ({bound.facts.state})")
 
 
 def _system_text(messages: list[Any]) -> str | None:

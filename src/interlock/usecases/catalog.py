@@ -41,14 +41,22 @@ class UseCaseCatalog:
         self.gate_passed: dict[str, bool] = dict.fromkeys(use_cases, False)
         # Per use case, its approved prompt versions (filled by ``load_prompts``).
         self.prompts: dict[str, list[PromptVersion]] = {name: [] for name in use_cases}
+        self._bound: dict[tuple[str, bool], Bound] = {}
+        self._build_bound()
 
     @property
     def has_prompts(self) -> bool:
         return any(uc.doc.get("prompts") for uc in self.use_cases.values())
 
+    def _build_bound(self) -> None:
+        # Built once (and again when the gates are read): a call picks one, allocating nothing.
+        self._bound = {(name, tester): Bound(uc, UseCaseFacts(name, uc.state, self.gate_passed[name], tester))
+                       for name, uc in self.use_cases.items() for tester in (False, True)}
+
     async def load_gates(self, store: Store) -> None:
         for name, uc in self.use_cases.items():
             self.gate_passed[name] = await gate_vouches(store, uc)
+        self._build_bound()
 
     async def load_prompts(self, store: Store) -> None:
         if not self.has_prompts:
@@ -95,7 +103,7 @@ class UseCaseCatalog:
                 return None
             uc = found
         tester = uc.testers.admit(principal.id, principal.groups)
-        return Bound(uc, UseCaseFacts(uc.name, uc.state, self.gate_passed.get(uc.name, False), tester))
+        return self._bound[(uc.name, tester)]
 
 
 async def gate_vouches(store: Store, uc: UseCase) -> bool:
