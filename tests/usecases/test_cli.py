@@ -40,6 +40,10 @@ async def test_validate_names_each_problem_and_exits_2(use_case_settings: Settin
     assert result.exit_code == 2
     assert f"{broken}: at /: 'owner' is a required property" in result.stderr
     assert f"{broken}: at /state: 'live' is not one of draft, pilot, production, retired" in result.stderr
+    # The gateway would not start on it: check-config says so before a worker tries.
+    checked = run_cli(["check-config", "-c", config])
+    assert checked.exit_code == 1
+    assert f"use_cases: invalid manifests\n  {broken}: at /: 'owner' is a required property" in checked.stderr
 
 
 async def test_list_and_show(use_case_settings: SettingsMaker) -> None:
