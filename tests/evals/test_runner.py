@@ -118,3 +118,34 @@ def test_jsonl_suites_and_invalid_suites(deploy: Deploy, tmp_path: Path) -> None
     code, _, err = _run(settings, suite=suite)
     assert code == 2
     assert f"{suite}: at /cases/0/expect: {{}} should be non-empty" in err
+
+
+def test_a_suite_against_a_running_gateway(gateway_factory: Any, tmp_path: Path) -> None:
+    """Over HTTP the runner sees what a client sees; what only the engine can see fails, never passes unseen."""
+    gw = gateway_factory("sqlite")
+    mallory, ann = gw.create_key("mallory"), gw.create_key("ann", "analyst")
+    suite = tmp_path / "over-http.yaml"
+    suite.write_text(json.dumps({
+        "name": "over-http", "model": "mock",
+        "principals": {"mallory": {"id": "mallory", "key_env": "EVAL_MALLORY_KEY"},
+                       "ann": {"id": "ann", "key_env": "EVAL_ANN_KEY"}},
+        "cases": [
+            {"name": "an outsider does not get the restricted model", "kind": "permission", "as": "mallory",
+             "model": "restricted", "prompt": "hi", "expect": {"refused": "policy_denied"}},
+            {"name": "an analyst does", "kind": "permission", "as": "ann", "model": "restricted",
+             "prompt": "hello there", "expect": {"allowed": True, "contains": ["hello there"]}},
+            {"name": "the upstream cannot be seen from here", "kind": "redaction", "as": "ann",
+             "prompt": "mail jo.doe@example.com", "expect": {"upstream_never_sees": ["jo.doe@example.com"]}}]}))
+    env = {"EVAL_MALLORY_KEY": mallory.key, "EVAL_ANN_KEY": ann.key}
+    result = run_cli(["eval", "run", str(suite), "--url", gw.url, "-c", str(gw.config), "--json", "-"], env=env)
+    report = json.loads(result.stdout)
+    assert report["target"] == "gateway"
+    outcomes = {r["name"]: r for r in report["results"]}
+    assert outcomes["an outsider does not get the restricted model"]["passed"]
+    assert outcomes["an analyst does"]["passed"]
+    blind = outcomes["the upstream cannot be seen from here"]
+    assert not blind["passed"]
+    assert blind["failures"][0]["message"] == "this target cannot observe the upstream; run in-process"
+    assert result.exit_code == 3
+    # Each call is in the gateway's own audit log under the request id the report names.
+    assert outcomes["an analyst does"]["request_id"] in {r["request_id"] for r in gw.records()}
