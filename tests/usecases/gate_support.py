@@ -29,7 +29,7 @@ cases:
 """
 SUITE = "cases:\n  - name: placeholder suite the gate looks up by digest\n"
 BUDGETS = {"support-monthly": {"limit_usd": 100}}
-SOURCES = {"help-center": {"access": {"groups": ["support"]}}}
+SOURCES = {"help-center": {"owner": "support", "default_access": {"groups": ["support"]}}}
 
 
 @dataclass

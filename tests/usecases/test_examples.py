@@ -25,7 +25,7 @@ from support.engines import running_engine
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # What the example's knowledge: and budgets: sections declare for its use cases.
 BUDGETS = {"support-monthly": {"scope": {"use_case": "support-assistant"}, "limit_usd": 1200}}
-SOURCES = {"help-center": {"access": {"groups": ["emea"]}}}
+SOURCES = {"help-center": {"owner": "support", "default_access": {"groups": ["emea"]}}}
 
 
 @pytest.fixture

@@ -94,7 +94,10 @@ async def test_each_missing_item_alone_fails_the_gate(use_case_settings: Setting
     ({"budgets": None}, "budgets set", "not configured: the deployment has no budgets section"),
     ({"budgets": {"other": {}}}, "budgets set", "budgets not configured: support-monthly"),
     ({"knowledge_sources": None}, "knowledge sources governed", "not configured: the deployment has no knowledge"),
-    ({"knowledge_sources": {"help-center": {"path": "/docs"}}}, "knowledge sources governed", "no access rules"),
+    ({"knowledge_sources": {"help-center": {"path": "/docs"}}}, "knowledge sources governed",
+     "help-center: no access rule names a reader"),
+    ({"knowledge_sources": {"help-center": {"default_access": {"groups": [], "tenant_wide": False}}}},
+     "knowledge sources governed", "help-center: no access rule names a reader"),
 ])
 async def test_budgets_and_knowledge_are_read_from_the_deployment(use_case_settings: SettingsMaker,
                                                                   deployment: dict[str, Any], item: str,
@@ -104,3 +107,26 @@ async def test_budgets_and_knowledge_are_read_from_the_deployment(use_case_setti
     failing = _failing(await gate_of(ready, changed))
     assert list(failing) == [item]
     assert says in failing[item]
+
+
+def test_the_seam_reads_sections_by_name() -> None:
+    from pydantic import BaseModel
+
+    from interlock.settings import Settings
+    from interlock.usecases.gate import _by_name, deployment_of
+
+    class Source(BaseModel):
+        name: str
+        default_access: dict[str, list[str]]
+
+    class Knowledge(BaseModel):
+        sources: tuple[Source, ...]
+
+    # Settings without the sections: both are "not configured".
+    plain = deployment_of(Settings())
+    assert (plain.budgets, plain.knowledge_sources) == (None, None)
+    read = _by_name(Knowledge(sources=(Source(name="help-center", default_access={"groups": ["support"]}),)))
+    assert read == {"help-center": {"name": "help-center", "default_access": {"groups": ["support"]}}}
+    assert _by_name([{"name": "support-monthly", "limit_usd": 5}]) == {"support-monthly": {"name": "support-monthly",
+                                                                                            "limit_usd": 5}}
+    assert _by_name({"support-monthly": {"limit_usd": 5}}) == {"support-monthly": {"limit_usd": 5}}

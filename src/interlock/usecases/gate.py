@@ -34,8 +34,20 @@ EVAL_ENDPOINT = "evals"
 EVAL_EVENT = "eval.run"
 # The most call records the SLO item reads for one use case (newest first).
 _MAX_RECORDS = 200_000
-# Access-rule fields a knowledge source may carry; a source with none of them is open to every caller.
-ACCESS_RULE_FIELDS = ("access", "readers", "groups", "principals")
+# Where a knowledge source states who may read it (``default_access``, the rule of its documents that
+# declare none), and what in that rule names a reader. A rule naming nobody lets nobody read.
+ACCESS_RULE_FIELDS = ("default_access", "access")
+READER_FIELDS = ("principals", "groups", "roles", "tenant_wide")
+
+
+def has_access_rules(source: Any) -> bool:
+    if not isinstance(source, dict):
+        return False
+    for name in ACCESS_RULE_FIELDS:
+        rule = source.get(name)
+        if isinstance(rule, dict) and any(rule.get(f) for f in READER_FIELDS):
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,8 +314,9 @@ def knowledge_item(deployment: Deployment, uc: UseCase) -> GateItem:
         doc = deployment.knowledge_sources.get(source)
         if doc is None:
             problems.append(f"{source}: not configured")
-        elif not any(isinstance(doc, dict) and doc.get(f) for f in ACCESS_RULE_FIELDS):
-            problems.append(f"{source}: no access rules ({', '.join(ACCESS_RULE_FIELDS)})")
+        elif not has_access_rules(doc):
+            problems.append(f"{source}: no access rule names a reader (default_access: principals, groups, "
+                            f"roles or tenant_wide)")
         else:
             fine.append(source)
     if problems:
