@@ -44,6 +44,7 @@ from interlock.pipeline.runner import Pipeline
 from interlock.pipeline.schema import CHAT_FIELDS
 from interlock.pipeline.stage import Stage
 from interlock.pipeline.tools import CheckTools
+from interlock.pipeline.usecase import ApplyPrompt, BindUseCase
 from interlock.policy.setup import default_policy_dir, load_policies
 from interlock.policy.watch import PolicyWatcher
 from interlock.providers.anthropic import AnthropicUpstream
@@ -56,6 +57,8 @@ from interlock.tools import ToolGate, ToolRegistry
 from interlock.usage.counters import CounterStore
 from interlock.usage.limits import UsageLimits, open_counters
 from interlock.usage.prices import Prices, resolve_prices
+from interlock.usecases.catalog import UseCaseCatalog
+from interlock.usecases.manifest import ManifestError, load_directory, references_problems
 
 if TYPE_CHECKING:  # annotations only: the modules are loaded when they are used (see Engine.__init__)
     from opentelemetry.sdk.trace import SpanProcessor
@@ -128,7 +131,12 @@ class Engine:
                                   tool_gate=self.tool_gate, approvals=self.approvals,
                                   count_refusal=self.metrics.count_refusal,
                                   max_body_bytes=settings.limits.max_body_bytes)
+        self.use_cases = load_use_cases(settings)
         authenticate = Authenticate(self.authenticator)
+        # Without use cases configured the stage is not in the pipeline at all: such calls pay nothing.
+        bind: tuple[BindUseCase, ...] = (BindUseCase(self.use_cases),) if self.use_cases is not None else ()
+        prompt: tuple[ApplyPrompt, ...] = (ApplyPrompt(self.use_cases),) \
+            if self.use_cases is not None and self.use_cases.has_prompts else ()
         authorize = AuthorizeModel(self.models, self.policy, self.shadow_policy)
         routes = build_routes(self.models, self.upstreams)
         passed = pass_through_fields(settings)
@@ -172,6 +180,7 @@ class Engine:
             observe_call = observe_traced
 
         after_parse: tuple[Stage, ...] = (
+            *prompt,
             *admit,
             authorize,
             *augment,
@@ -183,16 +192,17 @@ class Engine:
             CheckTools(self.tool_gate, self.approvals, self.guard.scan),
             *cite,
         )
-        self.pipeline = Pipeline((authenticate, parse, *after_parse), self.writer.record,
+        self.pipeline = Pipeline((authenticate, *bind, parse, *after_parse), self.writer.record,
                                  self.metrics.stage_seconds, observe_call, finish)
         # The Anthropic Messages API: the same stages, with a parse stage that translates the request into
         # the chat form (the answer is translated back at the edge, api/messages.py).
         self.messages_pipeline = Pipeline(
-            (authenticate, ParseMessagesRequest(parse, settings.limits.max_json_depth), *after_parse),
+            (authenticate, *bind, ParseMessagesRequest(parse, settings.limits.max_json_depth), *after_parse),
             self.writer.record, self.metrics.stage_seconds, observe_call, finish)
         # POST /v1/embeddings: the same caller, model and record checks; its own parse, protect and forward.
         self.embeddings = Pipeline(
-            (authenticate, ParseEmbeddingsRequest(settings.limits.max_json_depth, passed), *admit, authorize,
+            (authenticate, *bind, ParseEmbeddingsRequest(settings.limits.max_json_depth, passed), *admit,
+             authorize,
              ProtectEmbeddingInput(self.guard), ForwardEmbeddings(routes)),
             self.writer.record,
             self.metrics.stage_seconds,
@@ -225,6 +235,9 @@ class Engine:
                                   f"{type(exc).__name__}: {exc}") from exc
         await self.writer.start()
         await self.audit.start()
+        if self.use_cases is not None:
+            await self.use_cases.load_gates(self.store)
+            await self.use_cases.load_prompts(self.store)
         for watcher in self.policy_watchers:
             await watcher.start()
         await self.approvals.start()
@@ -394,6 +407,21 @@ def pass_through_fields(settings: Settings) -> dict[str, frozenset[str]]:
         if fields:
             out[m.alias] = fields
     return out
+
+
+def load_use_cases(settings: Settings) -> UseCaseCatalog | None:
+    """The use cases in ``use_cases.dir``, checked against this deployment; None when none are configured."""
+    uc = settings.use_cases
+    if uc.dir is None:
+        return None
+    try:
+        found = load_directory(uc.dir)
+    except ManifestError as exc:
+        raise ConfigError("use_cases: invalid manifests\n  " + "\n  ".join(exc.problems)) from None
+    problems = [p for case in found.values() for p in references_problems(case, settings)]
+    if problems:
+        raise ConfigError("use_cases: manifests name what this deployment lacks\n  " + "\n  ".join(problems))
+    return UseCaseCatalog(found, header=uc.header, required=uc.required)
 
 
 def key_dir(settings: Settings) -> Path:

@@ -551,6 +551,16 @@ class TelemetrySettings(_Frozen):
     service_name: str = "interlock"
 
 
+class UseCaseSettings(_Frozen):
+    """Use cases: one manifest per use case (``NAME.yaml``) in ``dir``; unset, calls carry no use case."""
+
+    dir: Path | None = None
+    # With use cases configured, a call that belongs to none (no header, no binding) is refused.
+    required: bool = True
+    # The header a caller names one of its use cases with.
+    header: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")] = "x-interlock-use-case"
+
+
 class Settings(_Frozen):
     server: ServerSettings = ServerSettings()
     limits: LimitSettings = LimitSettings()
@@ -568,6 +578,7 @@ class Settings(_Frozen):
     approvals: ApprovalSettings = ApprovalSettings()
     mcp: McpSettings = McpSettings()
     knowledge: KnowledgeSettings = KnowledgeSettings()
+    use_cases: UseCaseSettings = UseCaseSettings()
     # Where this settings object came from, for error messages and relative paths.
     source: str = "<defaults>"
 
@@ -729,6 +740,9 @@ def _resolve_relative(settings: Settings, base: Path) -> Settings:
     mcp = settings.mcp.model_copy(update={"servers": tuple(
         s.model_copy(update={"cwd": (base / s.cwd).resolve()}) if s.cwd is not None and not s.cwd.is_absolute() else s
         for s in settings.mcp.servers)})
+    use_cases = settings.use_cases
+    if use_cases.dir is not None and not use_cases.dir.is_absolute():
+        use_cases = use_cases.model_copy(update={"dir": (base / use_cases.dir).resolve()})
     approvals = settings.approvals
     hook = approvals.webhook
     if hook is not None and hook.secret_file is not None and not hook.secret_file.is_absolute():
@@ -737,7 +751,7 @@ def _resolve_relative(settings: Settings, base: Path) -> Settings:
     return settings.model_copy(
         update={"store": settings.store.model_copy(update={"url": url}), "usage": usage, "providers": providers,
                 "identity": identity, "audit": audit, "policy": policy, "redaction": redaction,
-                "mcp": mcp, "approvals": approvals}
+                "mcp": mcp, "approvals": approvals, "use_cases": use_cases}
     )
 
 

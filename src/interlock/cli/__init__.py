@@ -11,6 +11,7 @@ import click
 from interlock.cli.approvals import approvals
 from interlock.cli.audit import audit
 from interlock.cli.budgets import budgets
+from interlock.cli.evals import evals
 from interlock.cli.keys import keys
 from interlock.cli.knowledge import knowledge
 from interlock.cli.policy import policy
@@ -18,6 +19,7 @@ from interlock.cli.scan import scan
 from interlock.cli.serve import check_config, mock_llm, serve
 from interlock.cli.tools import tools
 from interlock.cli.usage import usage
+from interlock.cli.usecases import gate, usecases
 
 
 @click.group()
@@ -27,7 +29,7 @@ def main() -> None:
 
 
 for command in (serve, mock_llm, check_config, keys, audit, policy, scan, approvals, tools, knowledge, budgets,
-                usage):
+                usage, usecases, gate, evals):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -75,7 +75,7 @@ def serve(config: Path | None, host: str | None, port: int | None, workers: int 
 def _check_startable(settings: Settings) -> None:
     """What every worker would build at start-up, built once here, so a broken policy set or detection
     setting stops the command with its message instead of workers failing (and restarting) one by one."""
-    from interlock.engine import build_detector
+    from interlock.engine import build_detector, load_use_cases
     from interlock.policy.setup import load_policies
 
     try:
@@ -85,6 +85,7 @@ def _check_startable(settings: Settings) -> None:
         build_detector(settings.detection)
         load_policies(settings)
         load_policies(settings, shadow=True)
+        load_use_cases(settings)
     except ConfigError as exc:
         raise click.ClickException(f"{settings.source}: {exc}") from None
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from interlock.identity.principal import Principal
 from interlock.pipeline.schema import KnowledgeOptions
+from interlock.policy.decision import UseCaseFacts
 from interlock.redact.placeholders import PlaceholderMap
 
 
@@ -65,8 +66,12 @@ class Call:
     auth_method: str = ""
     # The API key's prefix, when the caller presented one (a budget or rate-limit scope).
     key_prefix: str = ""
-    # The use case the call belongs to (a budget and metrics scope); empty until a manifest names it.
-    use_case: str = ""
+    # The use case the call belongs to (set by the use_case stage when use cases are configured).
+    use_case: UseCaseFacts | None = None
+    # The use case's name where the call carries no facts of it (feedback names an earlier call's).
+    use_case_label: str = ""
+    # The approved prompt (name, version) the call ran with (set by the prompt stage).
+    prompt_version: tuple[str, int] | None = None
 
     body: dict[str, Any] = field(default_factory=dict)
     model_alias: str = ""
@@ -133,6 +138,10 @@ class Call:
         self.decisions.append(StageDecision(stage, outcome, reason, policy_ids))
 
     @property
+    def use_case_name(self) -> str:
+        return self.use_case.name if self.use_case is not None else self.use_case_label
+
+    @property
     def tenant(self) -> str:
         if self.principal is not None:
             return self.principal.tenant
@@ -152,7 +161,7 @@ class Call:
             "principal": p.id if p else None,
             "principal_kind": p.kind if p else None,
             "key": self.key_prefix or None,
-            "use_case": self.use_case or None,
+            "use_case": self.use_case_name or None,
             "app": a.id if a else None,
             "tenant": self.tenant or None,
             "auth": self.auth_method or None,
@@ -183,6 +192,11 @@ class Call:
             rec["budget"] = self.charge.record()
         if self.policy_version:
             rec["policy_version"] = self.policy_version
+        if self.use_case is not None:
+            rec["use_case"] = self.use_case.name
+            rec["use_case_state"] = self.use_case.state
+        if self.prompt_version is not None:
+            rec["prompt"] = {"name": self.prompt_version[0], "version": self.prompt_version[1]}
         if self.data_findings:
             counts = Counter(self.data_findings)
             rec["data"] = [{"class": c, "action": a, "where": w, "count": n} for (c, a, w), n in sorted(counts.items())]

@@ -20,7 +20,7 @@ from cedarpy import pst
 
 from interlock.identity.principal import Principal
 from interlock.policy.arguments import ArgumentError, tool_context
-from interlock.policy.decision import ClassDecision, DataAction, Decision, ToolDecision
+from interlock.policy.decision import ClassDecision, DataAction, Decision, ToolDecision, UseCaseFacts
 from interlock.policy.entities import (
     DATA_CLASS_FAMILIES,
     ENTITY_TYPE_BY_KIND,
@@ -227,22 +227,23 @@ class PolicyEngine:
 
     def model_access(self, principal: Principal, app: Principal | None, model: str,
                      capabilities: frozenset[str], max_tokens: int | None, budget_spent_percent: int | None = None,
-                     rate_remaining_percent: int | None = None) -> Decision:
+                     rate_remaining_percent: int | None = None, use_case: UseCaseFacts | None = None) -> Decision:
         # The request context is built from exactly these arguments, so the answer can be kept for them
         # (the usage figures are whole percentages, so they add at most 101 entries each).
-        key = (principal, app, model, capabilities, max_tokens, budget_spent_percent, rate_remaining_percent)
+        key = (principal, app, model, capabilities, max_tokens, budget_spent_percent, rate_remaining_percent,
+               use_case)
         cached: Decision | None = self._model_decisions.get(key)
         if cached is not None:
             return cached
         decision = self._model_access(principal, app, model, capabilities, max_tokens, budget_spent_percent,
-                                      rate_remaining_percent)
+                                      rate_remaining_percent, use_case)
         if not decision.errors:
             self._model_decisions.put(key, decision)
         return decision
 
     def _model_access(self, principal: Principal, app: Principal | None, model: str,
                       capabilities: frozenset[str], max_tokens: int | None, budget_spent_percent: int | None,
-                      rate_remaining_percent: int | None) -> Decision:
+                      rate_remaining_percent: int | None, use_case: UseCaseFacts | None) -> Decision:
         problem = self._caller_problem(principal, app)
         if problem:
             return Decision(False, reason=problem)
@@ -259,6 +260,8 @@ class PolicyEngine:
             context["budget_spent_percent"] = budget_spent_percent
         if rate_remaining_percent is not None:
             context["rate_remaining_percent"] = rate_remaining_percent
+        if use_case is not None:
+            context["use_case"] = use_case.as_context()
         request = ("invoke_model", "Model", model, context)
         outcome = self.evaluate("invoke_model", principal, app, [request])[0]
         return _decision(outcome, f"use model {model!r}")

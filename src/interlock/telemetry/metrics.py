@@ -84,7 +84,7 @@ class FinishedCall(Protocol):
     @property
     def cost_nano(self) -> int | None: ...
     @property
-    def use_case(self) -> str: ...
+    def use_case_name(self) -> str: ...
     @property
     def first_token_ms(self) -> float: ...
     def elapsed_ms(self) -> float: ...
@@ -305,7 +305,7 @@ class Metrics:
             usage = call.usage
             tokens[0].value += usage.prompt_tokens
             tokens[1].value += usage.completion_tokens
-            use_case = call.use_case or NO_USE_CASE
+            use_case = call.use_case_name or NO_USE_CASE
             by_case = self._use_case_tokens.get(use_case)
             if by_case is None:
                 by_case = self._use_case_tokens[use_case] = (self.use_case_tokens.child((use_case, "prompt")),
