@@ -481,6 +481,9 @@ class BudgetSettings(_Frozen):
     # One id of that scope ("acme", a key prefix, "team-a"), or "*": each id gets a budget of its own.
     match: Annotated[str, Field(min_length=1, max_length=256)] = "*"
     window: Literal["day", "month"]
+    # What a use-case manifest calls it (``budgets: [name]``); the launch gate checks that it exists and
+    # bounds that use case.
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")] | None = None
     usd: Annotated[float, Field(gt=0)] | None = None
     tokens: Annotated[int, Field(gt=0)] | None = None
 
@@ -512,6 +515,13 @@ class UsageSettings(_Frozen):
 
     budgets: tuple[BudgetSettings, ...] = ()
     rate_limits: tuple[RateLimitSettings, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_budget_names(self) -> UsageSettings:
+        names = [b.name for b in self.budgets if b.name is not None]
+        if len(names) != len(set(names)):
+            raise ValueError("budget names must be unique")
+        return self
     # sqlite:///path (one machine; every worker shares the file) or redis://host:port/db (many instances;
     # rediss:// for TLS). Relative SQLite paths are relative to the settings file.
     counters_url: str = "sqlite:///interlock-usage.db"

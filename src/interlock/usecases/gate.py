@@ -77,11 +77,11 @@ def _by_name(section: Any) -> dict[str, Any]:
 
 
 def deployment_of(settings: Settings) -> Deployment:
-    """The seam: the ``budgets`` and ``knowledge`` settings sections, when this deployment has them."""
-    budgets = getattr(settings, "budgets", None)
-    knowledge = getattr(settings, "knowledge", None)
-    return Deployment(settings, _by_name(budgets) if budgets is not None else None,
-                      _by_name(knowledge) if knowledge is not None else None)
+    """The budgets (``usage.budgets``, by name) and knowledge sources (``knowledge.sources``) configured;
+    None for a section that declares none."""
+    budgets = {b.name: b.model_dump() for b in settings.usage.budgets if b.name is not None}
+    sources = _by_name(settings.knowledge.sources)
+    return Deployment(settings, budgets or None, sources or None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +271,11 @@ def budgets_item(deployment: Deployment, uc: UseCase) -> GateItem:
     missing = [b for b in uc.budgets if b not in deployment.budgets]
     if missing:
         return GateItem(name, False, f"budgets not configured: {', '.join(missing)}")
+    # A named budget bounds this use case when it counts the use case's calls.
+    elsewhere = [b for b in uc.budgets if deployment.budgets[b].get("scope", "use_case") == "use_case"
+                 and deployment.budgets[b].get("match", "*") not in ("*", uc.name)]
+    if elsewhere:
+        return GateItem(name, False, f"budgets for another use case: {', '.join(elsewhere)}")
     return GateItem(name, True, f"budgets configured: {', '.join(uc.budgets)}")
 
 
