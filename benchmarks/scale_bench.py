@@ -341,6 +341,9 @@ def main() -> None:
     parser.add_argument("--window-ms", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--label", default="")
+    parser.add_argument("--parts", default="micro,appends,gateway",
+                        help="micro (counter-row hold, key check), appends, gateway; the last two also run "
+                             "on an older checkout (PYTHONPATH) for a before/after")
     parser.add_argument("--gateway-rounds", type=int, default=3)
     parser.add_argument("--gateway-seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=16)
@@ -349,14 +352,15 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="interlock-scale-bench-"))
     load_before = [round(x, 2) for x in os.getloadavg()]
     try:
-        micro = micro_run()
+        parts = set(args.parts.split(","))
+        micro = micro_run() if "micro" in parts else {}
         print(json.dumps(micro), flush=True)
         runs: list[dict[str, Any]] = []
-        for _ in range(args.rounds):  # interleaved, so a change in the machine's load hits every count alike
+        for _ in range(args.rounds if "appends" in parts else 0):  # interleaved, so a change in the machine's load hits every count alike
             for n in (int(x) for x in args.writers.split(",")):
                 runs.append(appends_run(n, args, work))
                 print(json.dumps(runs[-1]), flush=True)
-        gateway = gateway_runs(args, work) if args.gateway_rounds > 0 else []
+        gateway = gateway_runs(args, work) if "gateway" in parts else []
     finally:
         shutil.rmtree(work, ignore_errors=True)
     doc = {"benchmark": "scale", "label": args.label, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
