@@ -431,13 +431,12 @@ async def test_appends_from_two_instances_interleave_in_one_order(store_url: str
             assert following == first + size
         total = firsts[-1][0] + firsts[-1][1]
         assert await a.sequenced_size() == await b.sequenced_size() == total
-        state = await a.integrate(4)  # PostgreSQL: a takes the lease and folds in the first four
+        state = await a.integrate(4)  # a takes the lease; PostgreSQL: it folds in the first four
         assert state is not None
-        assert state[0] == (4 if isinstance(a, PostgresStore) else total)
-        if isinstance(b, PostgresStore):
-            assert await b.integrate(100) is None  # a holds the lease
-            assert await b.frontier() == state
-            await a.release_integration()  # a stops: b takes over at its next try
+        assert state[0] == (4 if isinstance(a, PostgresStore) else total)  # SQLite integrates inline
+        assert await b.integrate(100) is None  # a holds the lease
+        assert await b.frontier() == state
+        await a.release_integration()  # a stops: b takes over at its next try
         state = await b.integrate(100)
         assert state is not None
         size, frontier = state
