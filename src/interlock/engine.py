@@ -359,6 +359,8 @@ class Engine:
         except Exception as exc:
             checks["store"] = f"failed: {type(exc).__name__}"
         checks["audit_writer"] = "ok" if self.writer.healthy else f"failed: {self.writer.last_error}"
+        # Reported, not required: one process of the deployment integrates the audit log at a time.
+        checks["audit_integrator"] = self.audit.integrator
         checks["models"] = len(self.models)
         checks["policy_version"] = self.policy.version
         rejected = [w.last_error for w in self.policy_watchers if w.last_error]

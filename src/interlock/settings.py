@@ -255,7 +255,11 @@ class AuditSettings(_Frozen):
     # Ed25519 signing key (PEM or raw/base64 seed). INTERLOCK_AUDIT_SIGNING_KEY takes precedence.
     # Unset: interlock-audit.key beside the settings file (or in the working directory), created if absent.
     signing_key_file: Path | None = None
-    checkpoint_interval_seconds: Annotated[float, Field(gt=0)] = 10.0
+    # The integrator (one process of the deployment at a time) signs a checkpoint at least this often while
+    # records arrive, and on shutdown; it folds sequenced records into the Merkle tree every
+    # integrate_interval_seconds.
+    checkpoint_interval_seconds: Annotated[float, Field(gt=0)] = 1.0
+    integrate_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 0.2
     # How long redacted payloads (prompts, outputs, tool arguments) are kept; records and proofs stay.
     payload_retention_days: Annotated[float, Field(ge=0)] = 30.0
 

@@ -218,3 +218,37 @@ def test_problems_are_capped(log: SampleLog) -> None:
     report = verify_log(rows, log.checkpoints, log.signer.public_key, max_problems=5)
     assert len(report.problems) == 5
     assert all(p.kind == "leaf_mismatch" for p in report.problems)
+
+
+def _root_of(log: SampleLog, size: int) -> bytes:
+    acc = MerkleAccumulator()
+    acc.extend(row.leaf_hash for row in log.rows[:size])
+    return acc.root()
+
+
+def test_records_sequenced_past_the_integrated_frontier_are_reported_not_lost(log: SampleLog) -> None:
+    # The integrator has folded 32 records in; 8 more are sequenced (checkpoints only up to 32 here).
+    report = verify_log(log.rows, log.checkpoints[:3], log.signer.public_key, integrated=(32, _root_of(log, 32)))
+    assert report.ok, report.summary()
+    assert (report.tree_size, report.integrated_size, report.unintegrated) == (40, 32, 8)
+    assert "8 records (seq 32..39) are sequenced but not yet integrated" in report.summary()
+    whole = verify_log(log.rows, log.checkpoints, log.signer.public_key, integrated=(40, _root_of(log, 40)))
+    assert whole.ok
+    assert whole.unintegrated == 0
+    assert "not yet integrated" not in whole.summary()
+
+
+def test_an_integrated_frontier_that_does_not_match_the_records_is_a_problem(log: SampleLog) -> None:
+    report = verify_log(log.rows, log.checkpoints[:2], log.signer.public_key, integrated=(25, _root_of(log, 24)))
+    assert not report.ok
+    assert report.first is not None
+    assert report.first.kind == "frontier_mismatch"
+    assert report.first.seq == 24
+
+
+def test_records_integrated_and_then_removed_from_the_end_are_a_problem(log: SampleLog) -> None:
+    report = verify_log(log.rows[:30], log.checkpoints[:2], log.signer.public_key, integrated=(33, _root_of(log, 33)))
+    assert not report.ok
+    assert report.first is not None
+    assert report.first.kind == "truncated"
+    assert "seq 30..32" in report.first.message

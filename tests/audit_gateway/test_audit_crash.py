@@ -96,13 +96,17 @@ def test_sigkill_under_load_loses_no_acknowledged_record(audit_env: AuditEnv,
     missing = (ok | streamed) - set(stored)
     assert not missing, f"{len(missing)} acknowledged calls have no record, e.g. {sorted(missing)[:3]}"
     assert len(set(stored)) == len(stored)
-    # seq is contiguous, and the frontier advanced with exactly the committed rows.
+    # seq is contiguous; integration may lag sequencing, but the frontier is the tree of a prefix of them.
     assert [s for s, *_ in rows] == list(range(len(rows)))
-    assert env.frontier() == (len(rows), tree_frontier([h for _, _, h, _ in rows]))
+    integrated, frontier = env.frontier()
+    assert integrated <= len(rows)
+    assert frontier == tree_frontier([h for _, _, h, _ in rows[:integrated]])
 
+    # Signing a checkpoint integrates the rest first: nothing sequenced is lost to the crash.
     done = env.cli("audit", "checkpoint")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[1] == str(len(rows))
+    assert env.frontier() == (len(rows), tree_frontier([h for _, _, h, _ in rows]))
     done = env.cli("audit", "verify")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{len(rows)} records" in done.stdout

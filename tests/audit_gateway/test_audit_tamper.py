@@ -212,6 +212,13 @@ def test_incremental_verification_and_what_it_sees_of_the_earlier_part(written: 
                 *[("INSERT INTO audit_checkpoint (tree_size, root_hash, ts, key_id, signature) "
                    "VALUES (?, ?, ?, ?, ?)", (c.tree_size, c.root_hash, c.timestamp, c.key_id, c.signature))
                   for c in resigned])
+    # The integrated frontier kept beside the log still holds the tree of the real records: a full run
+    # sees that much. An attacker who rewrites it too leaves nothing in the store that contradicts itself.
+    code, out = verify(env)
+    assert code == 1
+    assert "the integrated Merkle frontier (tree size 40) does not match" in out
+    genuine_frontier = env.frontier()
+    _set_frontier(env, len(leaves), tree_frontier(leaves))
     code, out = verify(env)
     assert code == 0, "a full run cannot tell a consistent re-signed history from the real one:\n" + out
     code, out = verify(env, "--trusted", str(s24))
@@ -224,6 +231,7 @@ def test_incremental_verification_and_what_it_sees_of_the_earlier_part(written: 
     assert "does not match the signed checkpoint at tree size 40" in out
 
     # 3. Put history back, then cut the log below the saved size along with the checkpoints over it.
+    _set_frontier(env, *genuine_frontier)
     env.execute(("UPDATE audit_log SET record = ?, leaf_hash = ? WHERE seq = 7",
                  (bytes(rec7), hashlib.sha256(b"\x00" + bytes(rec7)).digest())),
                 "DELETE FROM audit_checkpoint",
@@ -236,10 +244,18 @@ def test_incremental_verification_and_what_it_sees_of_the_earlier_part(written: 
     assert code == 0, out
     env.execute("DELETE FROM audit_log WHERE seq >= 20")
     code, out = verify(env)
+    assert code == 1
+    assert "the integrator had folded 40 records into the tree: records seq 20..39 were removed" in out
+    _set_frontier(env, 20, tree_frontier([h for _, _, h, _ in env.rows()]))
+    code, out = verify(env)
     assert code == 0, "checkpoints 8 and 16 still match; the unsigned tail is not covered:\n" + out
     code, out = verify(env, "--trusted", str(s24))
     assert code == 1, out
     assert "the log no longer holds seq 23, but the trusted state vouches for tree size 24" in out
+
+
+def _set_frontier(env: AuditEnv, size: int, frontier: bytes) -> None:
+    env.execute(("UPDATE audit_frontier SET size = ?, frontier = ? WHERE id = 1", (size, frontier)))
 
 
 def _root(leaves: list[bytes]) -> bytes:

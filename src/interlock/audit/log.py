@@ -1,7 +1,11 @@
-"""The audit log as a service: signed checkpoints, verification, proofs, erasure and retention.
+"""The audit log as a service: integration, signed checkpoints, verification, proofs, erasure, retention.
 
-Appends go through ``AuditWriter`` (group commit); every append advances the Merkle frontier in
-the same transaction, so any worker of any instance can sign a checkpoint of the whole log.
+Appends go through ``AuditWriter`` (group commit): that is *sequencing*, a record durable with its
+index when its call's response completes. *Integration* folds sequenced records into the Merkle tree
+in index order; one process of the deployment does it at a time (``Store.integrate`` hands the lease
+to whoever asks while nobody holds it), and that process signs the checkpoints. SQLite integrates
+inline with every append, so there the two stages coincide. A record's inclusion proof exists once it
+is integrated and a checkpoint covers it.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ from interlock.tasks import cancel_and_wait
 log = logging.getLogger("interlock.audit")
 
 _ROW_BATCH = 20_000
+_INTEGRATE_BATCH = 20_000
+# Expired payloads are purged this often (every instance tries; the delete is idempotent).
+_PURGE_SECONDS = 10.0
 
 
 def load_signing_key(settings: AuditSettings, *, create: bool) -> Ed25519PrivateKey:
@@ -65,6 +72,9 @@ class AuditLog:
         self._signer: CheckpointSigner | None = None
         self._task: asyncio.Task[None] | None = None
         self._last_size = -1
+        # Whether this process was the integrator at its last attempt (for /readyz and the logs).
+        self.integrator = False
+        self._integrated_at = 0
 
     @property
     def signer(self) -> CheckpointSigner:
@@ -82,29 +92,71 @@ class AuditLog:
         self._task = asyncio.create_task(self._background(), name="interlock-audit-checkpoints")
 
     async def stop(self) -> None:
+        """Integrate and sign what this process can (as integrator, if it is or can become it), then let
+        the lease go so another instance takes over at once."""
         await cancel_and_wait(self._task)
         self._task = None
         try:
             await self.checkpoint()
         except Exception:
             log.exception("final audit checkpoint failed")
+        try:
+            await self._store.release_integration()
+        except Exception:
+            log.exception("releasing the audit integrator's lease failed")
 
     async def _background(self) -> None:
+        signed_at = time.monotonic()
+        purged_at = time.monotonic()
         while True:
-            await asyncio.sleep(self.settings.checkpoint_interval_seconds)
+            await asyncio.sleep(self.settings.integrate_interval_seconds)
+            now = time.monotonic()
             try:
-                await self.checkpoint()
+                state = await self.integrate()
+                if state is not None and now - signed_at >= self.settings.checkpoint_interval_seconds:
+                    signed_at = now
+                    await self._sign(*state)
             except Exception:
-                log.exception("audit checkpoint failed; will retry")
+                log.exception("audit integration or checkpoint failed; will retry")
             # Retention does not wait on signing: a failing checkpoint must not keep payloads past their time.
+            if now - purged_at >= _PURGE_SECONDS:
+                purged_at = now
+                try:
+                    await self._store.purge_expired_payloads(time.time())
+                except Exception:
+                    log.exception("purging expired audit payloads failed; will retry")
+
+    async def integrate(self) -> tuple[int, bytes] | None:
+        """Fold every sequenced record into the tree if this process is (or now becomes) the integrator;
+        the integrated size and frontier, or None while another process integrates."""
+        while True:
             try:
-                await self._store.purge_expired_payloads(time.time())
+                state = await self._store.integrate(_INTEGRATE_BATCH)
             except Exception:
-                log.exception("purging expired audit payloads failed; will retry")
+                self.integrator = False
+                raise
+            if state is None:
+                if self.integrator:
+                    log.info("another process integrates the audit log now")
+                self.integrator = False
+                return None
+            if not self.integrator:
+                log.info("this process integrates the audit log")
+            self.integrator = True
+            size, _ = state
+            if size - max(self._integrated_at, 0) < _INTEGRATE_BATCH:
+                self._integrated_at = size
+                return state
+            self._integrated_at = size
 
     async def checkpoint(self) -> Checkpoint | None:
-        """Sign the log as it stands, unless nothing was appended since the last checkpoint."""
-        size, frontier = await self._store.frontier()
+        """Integrate what can be, then sign the integrated log, unless nothing changed since the last one."""
+        state = await self.integrate()
+        if state is None:
+            state = await self._store.frontier()
+        return await self._sign(*state)
+
+    async def _sign(self, size: int, frontier: bytes) -> Checkpoint | None:
         if size == 0 or size == self._last_size:
             return None
         root = MerkleAccumulator.from_bytes(frontier).root()
@@ -128,7 +180,10 @@ class AuditLog:
                 yield from batch
                 after = batch[-1][0]
 
-        report = await asyncio.to_thread(verify_log, rows(), checkpoints, public_key, trusted=trusted)
+        size, frontier = await self._store.frontier()
+        integrated = (size, MerkleAccumulator.from_bytes(frontier).root())
+        report = await asyncio.to_thread(verify_log, rows(), checkpoints, public_key, trusted=trusted,
+                                         integrated=integrated)
         if trusted is not None:
             # The rows before the trusted size are not read again, but they must all still be there:
             # a log cut back below that size does not extend the trusted checkpoint.
@@ -150,8 +205,10 @@ class AuditLog:
         latest = checkpoints[-1] if checkpoints else None
         if latest is None or latest.tree_size <= seq:
             latest = await self.checkpoint()
-            if latest is None:
-                raise LookupError("the log has no checkpoint covering this record yet")
+            if latest is None or latest.tree_size <= seq:
+                raise LookupError(f"the record of {request_id} (seq {seq}) is sequenced but not yet integrated "
+                                  "into the Merkle tree, so no checkpoint covers it; the integrator folds it in "
+                                  "within seconds while an instance runs; try again shortly")
         loop = asyncio.get_running_loop()
 
         def read(a: int, b: int) -> list[bytes]:

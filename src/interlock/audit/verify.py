@@ -60,6 +60,13 @@ class VerifyReport:
     checkpoints_checked: int = 0
     problems: list[Problem] = field(default_factory=list)
     latest: TrustedState | None = None
+    # How much of the log the integrator has folded into the tree (None: not told). Records past it are
+    # sequenced (durable, ordered) but covered by no checkpoint yet.
+    integrated_size: int | None = None
+
+    @property
+    def unintegrated(self) -> int:
+        return max(0, self.tree_size - self.integrated_size) if self.integrated_size is not None else 0
 
     @property
     def ok(self) -> bool:
@@ -71,8 +78,13 @@ class VerifyReport:
 
     def summary(self) -> str:
         if self.ok:
+            pending = ""
+            if self.unintegrated:
+                pending = (f"; {self.unintegrated} records (seq {self.tree_size - self.unintegrated}.."
+                           f"{self.tree_size - 1}) are sequenced but not yet integrated, so no checkpoint "
+                           "covers them yet (the integrator folds them in within seconds while an instance runs)")
             return (f"audit log verified: {self.records_checked} records, tree size {self.tree_size}, "
-                    f"{self.checkpoints_checked} signed checkpoints match")
+                    f"{self.checkpoints_checked} signed checkpoints match{pending}")
         more = f" ({len(self.problems) - 1} more problems follow)" if len(self.problems) > 1 else ""
         assert self.first is not None
         return f"audit log verification FAILED: {self.first.message}{more}"
@@ -86,14 +98,19 @@ _payload_ref = msgspec.json.Decoder(_PayloadRef).decode
 
 
 def verify_log(rows: Iterable[RowLike], checkpoints: Iterable[Checkpoint], public_key: Ed25519PublicKey, *,
-               trusted: Checkpoint | TrustedState | None = None, max_problems: int = 100) -> VerifyReport:
+               trusted: Checkpoint | TrustedState | None = None, max_problems: int = 100,
+               integrated: tuple[int, bytes] | None = None) -> VerifyReport:
     """Verify the log read in seq order against the signed checkpoints.
 
     ``trusted`` as a ``TrustedState`` (from an earlier report's ``latest``) makes the run incremental:
     ``rows`` then start at its tree size and the log must extend it. A bare ``Checkpoint`` kept outside
     the store (by an auditor, say) must be matched by the log too; ``rows`` then start at seq 0.
+    ``integrated`` is the integrator's (size, root): the records up to that size must hash to it, and the
+    report tells how many records past it are sequenced but not yet integrated.
     """
     report = VerifyReport()
+    if integrated is not None:
+        report.integrated_size = integrated[0]
     problems = report.problems
     signed: dict[int, Checkpoint] = {}
     for cp in checkpoints:
@@ -142,12 +159,13 @@ def verify_log(rows: Iterable[RowLike], checkpoints: Iterable[Checkpoint], publi
         problems.append(Problem("root_mismatch", "the checkpoint at tree size 0 does not hold the empty root",
                                 0))
 
-    _walk(rows, acc, start, signed, pending, report, max_problems)
+    _walk(rows, acc, start, signed, pending, report, max_problems, integrated)
     return report
 
 
 def _walk(rows: Iterable[RowLike], acc: MerkleAccumulator, start: int, signed: dict[int, Checkpoint],
-          pending: list[int], report: VerifyReport, max_problems: int) -> None:
+          pending: list[int], report: VerifyReport, max_problems: int,
+          integrated: tuple[int, bytes] | None = None) -> None:
     problems = report.problems
     sha256 = hashlib.sha256
     append = acc.append
@@ -194,6 +212,9 @@ def _walk(rows: Iterable[RowLike], acc: MerkleAccumulator, start: int, signed: d
                                         seq, row[1]))
         append(h)
         expected += 1
+        # A problem already named (a bad record, a checkpoint not matched at this size) explains a frontier
+        # that does not match either; only an otherwise unexplained one is a problem of its own.
+        explained = record_trouble or len(problems) > 0
         if expected == next_cp:
             cp = signed[next_cp]
             if acc.root() == cp.root_hash:
@@ -214,6 +235,12 @@ def _walk(rows: Iterable[RowLike], acc: MerkleAccumulator, start: int, signed: d
                 good_size = expected
             cp_index += 1
             next_cp = pending[cp_index] if cp_index < len(pending) else -1
+        if integrated is not None and expected == integrated[0] and not explained and not problems \
+                and acc.root() != integrated[1]:
+            problems.append(Problem(
+                "frontier_mismatch", f"the integrated Merkle frontier (tree size {expected}) does not match "
+                f"records seq 0..{expected - 1}: a record was changed after it was integrated, or the frontier "
+                "row was edited; compare the log with a backup or export", expected - 1, row[1]))
         if len(problems) >= max_problems:
             stopped = True
             break
@@ -227,6 +254,12 @@ def _walk(rows: Iterable[RowLike], acc: MerkleAccumulator, start: int, signed: d
             f"signed at tree size {last}: records seq {expected}..{last - 1} were removed from the end; "
             "restore them from a backup or export", expected, None))
 
+    # A signed checkpoint past the end names the truncation first; else the integrated size does.
+    if not stopped and integrated is not None and integrated[0] > expected and not problems:
+        problems.append(Problem(
+            "truncated", f"the log ends at seq {expected - 1} ({expected} records) but the integrator had "
+            f"folded {integrated[0]} records into the tree: records seq {expected}..{integrated[0] - 1} were "
+            "removed from the end; restore them from a backup or export", expected, None))
 
 def _payload_problem(record: bytes, column: bytes | None, payload: bytes) -> str | None:
     try:

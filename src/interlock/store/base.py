@@ -164,7 +164,22 @@ class Store(Protocol):
     async def query_records(self, query: RecordQuery) -> list[tuple[int, dict[str, Any]]]: ...
 
     async def frontier(self) -> tuple[int, bytes]:
-        """The log's size and Merkle frontier as of the last committed append."""
+        """The size and Merkle frontier of the integrated log: the records folded into the tree so far."""
+        ...
+
+    async def sequenced_size(self) -> int:
+        """How many records are sequenced (durable, each with its index); integration follows behind."""
+        ...
+
+    async def integrate(self, limit: int) -> tuple[int, bytes] | None:
+        """Fold up to ``limit`` sequenced records into the Merkle frontier, in index order, if this store is
+        the integrator (it takes the lease when nobody holds it); the integrated size and frontier after,
+        or None while another process holds the lease. A store that integrates inline with every append
+        (SQLite) only returns its frontier."""
+        ...
+
+    async def release_integration(self) -> None:
+        """Give up the integrator's lease, if held, so another process takes over at once."""
         ...
 
     async def add_checkpoint(self, checkpoint: Checkpoint) -> None: ...

@@ -1,11 +1,13 @@
 """PostgreSQL: durable shared state for many gateway instances.
 
-Every instance and worker appends into one total order without gaps. An append is first tried as one
-statement, one round trip: it advances the Merkle frontier from the size and frontier this store last
-wrote, only if they are still what the table holds, and inserts the rows only if that update happened.
-If another writer appended meanwhile, nothing is written and the append is made the long way: a
-transaction that takes an advisory lock and the frontier row's lock, reads the frontier, writes the
-rows, and advances it. Both ways lock the frontier row, so they serialise with each other.
+The audit log is written in two stages, as transparency logs do it. *Sequencing* is what a call waits
+for: an instance's batch of records takes a range of indexes from the ``audit_sequence`` counter and is
+inserted in the same statement, one round trip and one short transaction; the counter row is locked
+from that update to the commit, so instances queue only for that, never for Merkle work, and the
+records of one commit are contiguous (a transaction that fails releases its range, no index is lost).
+*Integration* is done by one process at a time, the holder of a session advisory lock on a connection
+of its own: it folds sequenced rows into the Merkle frontier (``audit_frontier``) in index order. When
+that process or its connection dies, PostgreSQL releases the lock and the next one to ask takes over.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from interlock.identity.keycache import CachedKeys
 from interlock.identity.keys import ApiKeyRecord
 from interlock.merkle.checkpoint import Checkpoint
 from interlock.merkle.tree import MerkleAccumulator
@@ -35,7 +38,6 @@ from interlock.store.base import (
     LogRow,
     RecordQuery,
     ToolPin,
-    advance_frontier,
     approval_from_row,
     approval_values,
     checkpoint_from_row,
@@ -43,7 +45,6 @@ from interlock.store.base import (
     key_from_row,
     key_row,
     log_row,
-    log_rows_for,
     migrations,
     payload_rows,
     pin_from_row,
@@ -51,30 +52,44 @@ from interlock.store.base import (
     where_clause,
 )
 
-# Arbitrary but fixed: the advisory lock ids that serialise migrations and audit appends.
+# Arbitrary but fixed: the advisory lock ids that serialise migrations and elect the integrator.
 _MIGRATION_LOCK = 0x1E7_10C4
-_APPEND_LOCK = 0x1E7_10C5
+_INTEGRATOR_LOCK = 0x1E7_10C6
 
-# The one-statement append (see the module docstring): $1-$4 the frontier after and before, then the
-# log rows and the payload rows, column by column.
-_APPEND_IF_UNCHANGED = """
-WITH advanced AS (
-    UPDATE audit_frontier SET size = $1, frontier = $2 WHERE id = 1 AND size = $3 AND frontier = $4
-    RETURNING size
+# Sequencing (see the module docstring): $1 the number of records, then the log columns and the payload
+# rows, column by column. Returns the index of the first record.
+_SEQUENCE = """
+WITH reserved AS (
+    UPDATE audit_sequence SET next = next + $1 WHERE id = 1 RETURNING next - $1 AS first
 ), log AS (
     INSERT INTO audit_log (seq, request_id, ts, tenant, principal, model, status, refusal_code, leaf_hash, record,
                            payload_hash)
-    SELECT * FROM unnest($5::bigint[], $6::text[], $7::float8[], $8::text[], $9::text[], $10::text[], $11::int[],
-                         $12::text[], $13::bytea[], $14::bytea[], $15::bytea[])
-    WHERE EXISTS (SELECT 1 FROM advanced)
+    SELECT reserved.first + r.n - 1, r.request_id, r.ts, r.tenant, r.principal, r.model, r.status, r.refusal_code,
+           r.leaf_hash, r.record, r.payload_hash
+    FROM reserved, unnest($2::text[], $3::float8[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[],
+                          $9::bytea[], $10::bytea[], $11::bytea[])
+         WITH ORDINALITY AS r(request_id, ts, tenant, principal, model, status, refusal_code, leaf_hash, record,
+                              payload_hash, n)
 ), payload AS (
     INSERT INTO audit_payload (hash, body, expires)
-    SELECT * FROM unnest($16::bytea[], $17::bytea[], $18::float8[])
-    WHERE EXISTS (SELECT 1 FROM advanced)
+    SELECT * FROM unnest($12::bytea[], $13::bytea[], $14::float8[])
     ON CONFLICT (hash) DO NOTHING
 )
-SELECT count(*) FROM advanced
+SELECT first FROM reserved
 """
+
+# The integrator's connection notices a vanished peer within seconds, so its lock is not held by a ghost.
+_KEEPALIVE = {"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "3"}
+
+
+def _sequence_args(entries: Sequence[LogEntry]) -> list[Any]:
+    payloads = payload_rows(entries)
+    return [len(entries),
+            [e.request_id for e in entries], [e.ts for e in entries], [e.tenant for e in entries],
+            [e.principal for e in entries], [e.model for e in entries], [e.status for e in entries],
+            [e.refusal_code for e in entries], [e.leaf_hash for e in entries], [e.record for e in entries],
+            [e.payload_hash for e in entries],
+            *([list(column) for column in zip(*payloads, strict=True)] if payloads else [[], [], []])]
 
 
 class PostgresStore:
@@ -84,8 +99,13 @@ class PostgresStore:
         self.url = settings.url.replace("postgres://", "postgresql://", 1)
         self.pool_size = settings.pool_size
         self._pool: asyncpg.Pool | None = None
-        # The log's size and Merkle frontier after this store's last append (None: not known yet).
-        self._last_written: tuple[int, bytes] | None = None
+        # The connection holding the integrator's lease while this store is the integrator.
+        self._integrator: asyncpg.Connection | None = None
+        self._leading = False
+        # One integration at a time on that connection (the background task and an explicit checkpoint).
+        self._integrating = asyncio.Lock()
+        # Key records cached in this instance, checked per call against the key epoch (one shared read).
+        self._keys = CachedKeys(self._key_row_by_prefix, self.key_epoch)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -106,6 +126,7 @@ class PostgresStore:
                     await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
 
     async def close(self) -> None:
+        await self.release_integration()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -119,8 +140,16 @@ class PostgresStore:
         await self.pool.execute(f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES ({params})", *row)
 
     async def key_by_prefix(self, prefix: str) -> ApiKeyRecord | None:
+        return await self._keys(prefix)
+
+    async def _key_row_by_prefix(self, prefix: str) -> ApiKeyRecord | None:
         row = await self.pool.fetchrow(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE prefix = $1", prefix)
         return key_from_row(tuple(row)) if row else None
+
+    async def key_epoch(self) -> int:
+        """The counter every revocation bumps; read per call (shared by the calls that arrive together)."""
+        epoch: int = await self.pool.fetchval("SELECT epoch FROM key_epoch WHERE id = 1")
+        return epoch
 
     async def list_keys(self) -> list[ApiKeyRecord]:
         rows = await self.pool.fetch(f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created")
@@ -133,49 +162,27 @@ class PostgresStore:
         return found is not None
 
     async def revoke_key(self, key_id: str, at: float) -> bool:
-        status: str = await self.pool.execute(
-            "UPDATE api_keys SET revoked = $1 WHERE id = $2 AND revoked IS NULL", at, key_id
-        )
-        return status.endswith(" 1")
+        async with self.pool.acquire() as conn, conn.transaction():
+            status: str = await conn.execute(
+                "UPDATE api_keys SET revoked = $1 WHERE id = $2 AND revoked IS NULL", at, key_id)
+            if not status.endswith(" 1"):
+                return False
+            # Committed with the revocation: every instance drops its cached keys on its next call.
+            await conn.execute("UPDATE key_epoch SET epoch = epoch + 1 WHERE id = 1")
+        return True
 
     async def append_entries(self, entries: Sequence[LogEntry]) -> int:
-        last = self._last_written
-        if last is not None and not any(e.approval is not None for e in entries):
-            first, frontier = last
-            after = advance_frontier(frontier, entries)
-            rows = log_rows_for(first, entries)
-            payloads = payload_rows(entries)
-            written = await self.pool.fetchval(
-                _APPEND_IF_UNCHANGED, first + len(entries), after, first, frontier,
-                *(list(column) for column in zip(*rows, strict=True)),
-                *([list(column) for column in zip(*payloads, strict=True)] if payloads else [[], [], []]))
-            if written:
-                self._remember(first + len(entries), after)
-                return first
+        args = _sequence_args(entries)
+        if not any(e.approval is not None for e in entries):
+            first: int = await self.pool.fetchval(_SEQUENCE, *args)
+            return first
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", _APPEND_LOCK)
+            # Approval rows first: the counter row is locked only by the statement that ends the transaction.
             for index, e in enumerate(entries):
                 if e.approval is not None and not await _write_approval(conn, e.approval):
                     raise ApprovalConflict(index, e.approval.row.id)
-            row = await conn.fetchrow("SELECT size, frontier FROM audit_frontier WHERE id = 1 FOR UPDATE")
-            first, current = (int(row["size"]), bytes(row["frontier"])) if row else (0, None)
-            await conn.copy_records_to_table("audit_log", columns=list(LOG_COLUMNS),
-                                             records=log_rows_for(first, entries))
-            payloads = payload_rows(entries)
-            if payloads:
-                await conn.executemany("INSERT INTO audit_payload (hash, body, expires) VALUES ($1, $2, $3) "
-                                       "ON CONFLICT (hash) DO NOTHING", payloads)
-            after = advance_frontier(current, entries)
-            await conn.execute("INSERT INTO audit_frontier (id, size, frontier) VALUES (1, $1, $2) "
-                               "ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier",
-                               first + len(entries), after)
-        self._remember(first + len(entries), after)
+            first = await conn.fetchval(_SEQUENCE, *args)
         return first
-
-    def _remember(self, size: int, frontier: bytes) -> None:
-        """What this store last wrote: where its next append starts, if nobody else appends meanwhile. A
-        stale guess (another writer, or an older append finishing late) only sends that append the long way."""
-        self._last_written = (size, frontier)
 
     def append_entries_now(self, entries: Sequence[LogEntry]) -> int | None:
         return None  # a network round trip must not block the event loop
@@ -188,14 +195,69 @@ class PostgresStore:
             tx = conn.transaction()
             await tx.start()
             try:
+                await conn.execute("SET LOCAL lock_timeout = '2s'")
                 await conn.copy_records_to_table("audit_log", columns=list(LOG_COLUMNS), records=[PROBE_ROW])
-                await conn.execute("UPDATE audit_frontier SET size = size WHERE id = 1")
+                await conn.execute("UPDATE audit_sequence SET next = next WHERE id = 1")
             finally:
                 await tx.rollback()
 
     async def frontier(self) -> tuple[int, bytes]:
         row = await self.pool.fetchrow("SELECT size, frontier FROM audit_frontier WHERE id = 1")
         return (int(row["size"]), bytes(row["frontier"])) if row else (0, MerkleAccumulator().to_bytes())
+
+    async def sequenced_size(self) -> int:
+        size: int = await self.pool.fetchval("SELECT next FROM audit_sequence WHERE id = 1")
+        return size
+
+    async def integrate(self, limit: int) -> tuple[int, bytes] | None:
+        async with self._integrating:
+            return await self._integrate(limit)
+
+    async def _integrate(self, limit: int) -> tuple[int, bytes] | None:
+        conn = self._integrator
+        if conn is None or conn.is_closed():
+            # Kept open while this process runs, holding the lease or asking for it every try.
+            conn = self._integrator = await asyncpg.connect(self.url, timeout=10, server_settings=_KEEPALIVE)
+            self._leading = False
+        if not self._leading:
+            try:
+                # Per schema: logs kept in several schemas of one database each have their own integrator.
+                self._leading = bool(await conn.fetchval(
+                    "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))", _INTEGRATOR_LOCK))
+            except BaseException:
+                await self.release_integration()
+                raise
+            if not self._leading:
+                return None
+        try:
+            # Only on the lease's own connection: if it is gone, so is the lease, and nothing is written.
+            async with conn.transaction():
+                row = await conn.fetchrow("SELECT size, frontier FROM audit_frontier WHERE id = 1 FOR UPDATE")
+                size = int(row["size"]) if row else 0
+                acc = MerkleAccumulator.from_bytes(bytes(row["frontier"])) if row else MerkleAccumulator()
+                leaves = await conn.fetch("SELECT seq, leaf_hash FROM audit_log WHERE seq >= $1 AND seq < $2 "
+                                          "ORDER BY seq", size, size + limit)
+                for seq, leaf in leaves:
+                    if seq != acc.size:
+                        break  # a missing index: integration stops there, and verification names it
+                    acc.append(bytes(leaf))
+                frontier = acc.to_bytes()
+                if acc.size != size:
+                    await conn.execute("INSERT INTO audit_frontier (id, size, frontier) VALUES (1, $1, $2) "
+                                       "ON CONFLICT (id) DO UPDATE SET size = excluded.size, "
+                                       "frontier = excluded.frontier", acc.size, frontier)
+        except BaseException:
+            await self.release_integration()
+            raise
+        return acc.size, frontier
+
+    async def release_integration(self) -> None:
+        conn, self._integrator, self._leading = self._integrator, None, False
+        if conn is not None and not conn.is_closed():
+            try:
+                await asyncio.wait_for(conn.close(), 5)
+            except Exception:
+                conn.terminate()
 
     async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
         c = checkpoint

@@ -110,6 +110,9 @@ class SqliteStore:
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
+        # The integrator's lease (an flock of <db>-integrator.lock) while this store holds it: records are
+        # integrated inline, so the lease only decides which process signs the checkpoints.
+        self._lease_fd: int | None = None
         # Held around every use of the writer connection, whichever thread makes it.
         self._wmutex = threading.Lock()
         # The key-change counter shared by every process using this file (see the module docstring).
@@ -144,6 +147,7 @@ class SqliteStore:
         if self._rconn is not None:
             self._rconn.close()
             self._rconn = None
+        await self.release_integration()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -385,6 +389,25 @@ class SqliteStore:
     async def frontier(self) -> tuple[int, bytes]:
         row = self._r.execute("SELECT size, frontier FROM audit_frontier WHERE id = 1").fetchone()
         return (int(row[0]), bytes(row[1])) if row else (0, MerkleAccumulator().to_bytes())
+
+    async def sequenced_size(self) -> int:
+        return (await self.frontier())[0]  # one writer integrates inline: every sequenced record is integrated
+
+    async def integrate(self, limit: int) -> tuple[int, bytes] | None:
+        if self._lease_fd is None and self.path != ":memory:":
+            fd = os.open(self.path + "-integrator.lock", os.O_RDWR | os.O_CREAT, 0o660)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return None
+            self._lease_fd = fd
+        return await self.frontier()
+
+    async def release_integration(self) -> None:
+        fd, self._lease_fd = self._lease_fd, None
+        if fd is not None:
+            os.close(fd)  # the flock goes with it (and with the process, if it dies)
 
     async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
         c = checkpoint
