@@ -25,8 +25,10 @@ lint: install-test
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-## Install test dependencies, lint, type-check and run the whole suite (needs PostgreSQL and Redis).
+## Install test dependencies, lint, type-check and run the whole suite (needs PostgreSQL and Redis; the
+## programs the tests drive as peers are installed when missing, see scripts/system-test-deps.sh).
 test: lint
+	scripts/system-test-deps.sh
 	$(BIN)/python -m pytest -q $(ARGS)
 
 ## Benchmarks: each writes its report under benchmarks/reports/ (the gateway and connection ones need wrk).
