@@ -30,7 +30,7 @@ def deployment(tmp_path: Path) -> Path:
         "knowledge": {"index_url": f"sqlite:///{tmp_path / 'knowledge.db'}", "sources": [
             {"name": "handbook", "owner": "people-team", "path": "handbook",
              "freshness": {"cadence_hours": 24, "max_age_hours": 48}},
-            {"name": "tickets", "owner": "support-team", "classification": "confidential"},
+            {"name": "support-cases", "owner": "support-team", "classification": "confidential"},
         ]},
     })
     return tmp_path / "interlock.yaml"
@@ -62,7 +62,7 @@ def test_ingest_list_show_delete_reindex(deployment: Path) -> None:
     views = {v["name"]: v for v in json.loads(out)["data"]}
     assert views["handbook"]["stale"] is False
     assert views["handbook"]["documents"] == 26
-    assert views["tickets"]["stale"] is True  # pushed through the API, never yet
+    assert views["support-cases"]["stale"] is True  # pushed through the API, never yet
 
     code, out, _ = cli(deployment, "show", "handbook")
     view = json.loads(out)
@@ -99,7 +99,7 @@ def test_a_stale_source_is_flagged_after_its_max_age(deployment: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "problem"), [
-    (("ingest", "tickets"), "has no path"),
+    (("ingest", "support-cases"), "has no path"),
     (("ingest", "nope"), "no knowledge source 'nope'"),
     (("show", "nope"), "no knowledge source 'nope'"),
 ])
@@ -120,7 +120,7 @@ def test_check_config_names_the_sources_and_a_missing_directory(deployment: Path
     done = run_cli(["check-config", "--config", str(deployment)])
     assert done.exit_code == 0, done.stderr
     assert "knowledge source handbook: directory" in done.stdout
-    assert "knowledge source tickets: pushed through the admin API" in done.stdout
+    assert "knowledge source support-cases: pushed through the admin API" in done.stdout
     shutil.rmtree(deployment.parent / "handbook")
     done = run_cli(["check-config", "--config", str(deployment)])
     assert done.exit_code == 1

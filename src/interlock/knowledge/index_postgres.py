@@ -4,7 +4,7 @@ when the chunk generation changes). The same tables' shape, the same access pred
 query, the same one transaction per document.
 
 The knowledge service calls its index from worker threads, synchronously; this one runs asyncpg on an
-event loop of its own in a helper thread and waits for each statement's answer.
+event loop of its own on a dedicated thread and waits for each statement's answer.
 """
 
 from __future__ import annotations
