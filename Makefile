@@ -31,7 +31,7 @@ test: lint
 
 ## Benchmarks: each writes its report under benchmarks/reports/ (the gateway, connection and usage ones need wrk;
 ## the usage one, Redis at 127.0.0.1:6379).
-bench: install-test .venv-presidio
+bench: install-test .venv-presidio .venv-litellm
 	$(BIN)/python benchmarks/gateway_bench.py
 	$(BIN)/python benchmarks/connection_bench.py
 	$(BIN)/python benchmarks/stream_bench.py
@@ -45,3 +45,6 @@ bench: install-test .venv-presidio
 
 .venv-presidio:
 	benchmarks/setup_presidio.sh
+
+.venv-litellm:
+	benchmarks/setup_litellm.sh

@@ -13,6 +13,10 @@ gateway.json.
 
     python benchmarks/gateway_bench.py [--duration 6] [--rounds 3] [--workers 1,2]
 
+With LiteLLM's proxy installed beside it (``benchmarks/setup_litellm.sh`` builds ``.venv-litellm``), the
+same requests also go through LiteLLM's proxy (2 workers, a master key, no database) in the same rounds,
+and the report gives Interlock's figures against it.
+
 Needs ``wrk`` on the PATH (Debian: ``apt-get install wrk``).
 """
 
@@ -190,14 +194,15 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
-def start_gateway(work: Path, workers: int, mock_port: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int, str, Path]:
-    """A gateway with its own fresh SQLite store, and a key for it."""
+def start_gateway(work: Path, workers: int, mock_port: int, env: dict[str, str], *,
+                  extra: str = "") -> tuple[subprocess.Popen[bytes], int, str, Path]:
+    """A gateway with its own fresh SQLite store, and a key for it; ``extra``: more lines of settings."""
     port = free_port()
     config = work / f"interlock-{workers}w.yaml"
     db = work / f"bench-{workers}w.db"
     config.write_text(
         f"server: {{host: 127.0.0.1, port: {port}, workers: {workers}}}\n"
-        f"store: {{url: 'sqlite:///{db}'}}\n"
+        f"store: {{url: 'sqlite:///{db}'}}\n" + extra +
         # The streamed request scripts the mock with its ``mock`` field, which the gateway refuses unless passed.
         f"providers:\n  upstream: {{type: openai, base_url: 'http://127.0.0.1:{mock_port}/v1', "
         "pass_through_fields: [mock]}\n"
@@ -210,6 +215,29 @@ def start_gateway(work: Path, workers: int, mock_port: int, env: dict[str, str])
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_http(f"http://127.0.0.1:{port}/readyz")
     return proc, port, key, db
+
+
+LITELLM_KEY = "sk-bench-" + "0123456789abcdef" * 2
+LITELLM_WORKERS = 2
+
+
+def start_litellm(venv: Path, work: Path, mock_port: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """LiteLLM's proxy in front of the same mock: its own documented minimum (a master key), no database,
+    so no spend logs; started through uvicorn so that its slow start-up does not fail the worker health
+    check under load."""
+    port = free_port()
+    config = work / "litellm.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: mock\n    litellm_params:\n      model: openai/mock\n"
+        f"      api_base: http://127.0.0.1:{mock_port}/v1\n      api_key: sk-upstream\n"
+        f"general_settings:\n  master_key: {LITELLM_KEY}\n")
+    peer_env = {**env, "CONFIG_FILE_PATH": str(config), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    proc = subprocess.Popen([str(venv / "bin" / "uvicorn"), "litellm.proxy.proxy_server:app", "--host", "127.0.0.1",
+                             "--port", str(port), "--workers", str(LITELLM_WORKERS), "--timeout-worker-healthcheck",
+                             "120", "--log-level", "warning", "--no-access-log"],
+                            env=peer_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_http(f"http://127.0.0.1:{port}/health/liveliness", timeout=180)
+    return proc, port
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -242,8 +270,13 @@ def main() -> None:
                     help="rounds of (direct, each gateway) runs, interleaved; medians are reported")
     ap.add_argument("--workers", default="1,2",
                     help="gateway worker processes; a comma-separated list measures each (default 1,2)")
+    ap.add_argument("--litellm", type=Path, default=HERE.parent / ".venv-litellm",
+                    help="virtual environment with LiteLLM's proxy (benchmarks/setup_litellm.sh); skipped if absent")
     args = ap.parse_args()
     worker_counts = [int(w) for w in str(args.workers).split(",")]
+    litellm: Path | None = args.litellm if (args.litellm / "bin" / "uvicorn").exists() else None
+    if litellm is None:
+        print(f"LiteLLM's proxy is not in {args.litellm}: measuring without it (benchmarks/setup_litellm.sh)")
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
 
@@ -279,6 +312,10 @@ def main() -> None:
             procs.append(proc)
             gateways[n] = (gw_port, gw_key, db)
             targets.append((f"gateway_{n}w", f"http://127.0.0.1:{gw_port}{path}", gw_key, gw_port))
+        if litellm is not None:
+            peer, peer_port = start_litellm(litellm, work, mock_port, env)
+            procs.append(peer)
+            targets.append(("litellm", f"http://127.0.0.1:{peer_port}{path}", LITELLM_KEY, None))
         for _, url, auth, _ in targets:
             wrk(url, body, auth, 16, 2, work)  # warm-up: connections, caches, the SQLite file
         for _ in range(args.rounds):
@@ -316,6 +353,15 @@ def main() -> None:
             "audit_c1": audit_summary(audit[f"gateway_{n}w_c1"]),
             "audit_c16": audit_summary(audit[f"gateway_{n}w_c16"]),
         }
+    peer: dict[str, Any] | None = None
+    if "litellm_c1" in r:
+        c1, c16 = r["litellm_c1"], r["litellm_c16"]
+        peer = {"workers": LITELLM_WORKERS,
+                "added_latency_ms": {"p50": round((c1["p50_us"] - r["direct_c1"]["p50_us"]) / 1000, 3),
+                                     "p99": round((c1["p99_us"] - r["direct_c1"]["p99_us"]) / 1000, 3)},
+                "throughput_rps_c16": round(c16["rps"]),
+                "throughput_share_of_direct": round(share(r["direct_c16"]["rounds"], c16["rounds"]), 4),
+                "p50_latency_ms_c16": round(c16["p50_us"] / 1000, 3)}
     ttft = {name: {"p50_ms": round(pct(v, 0.5) * 1000, 3), "p99_ms": round(pct(v, 0.99) * 1000, 3)}
             for name, v in samples.items()}
     added_ttft = ttft["gateway"]["p50_ms"] - ttft["direct"]["p50_ms"]
@@ -331,6 +377,7 @@ def main() -> None:
                    "p99_ms_c1": round(r["direct_c1"]["p99_us"] / 1000, 3),
                    "throughput_rps_c16": round(r["direct_c16"]["rps"])},
         "gateway_by_workers": per_workers,
+        "litellm": peer,
         "time_to_first_token_ms": ttft,
         "time_to_first_token_workers": worker_counts[0],
         "added_time_to_first_token_ms_p50": round(added_ttft, 3),
@@ -389,12 +436,38 @@ def main() -> None:
         "",
         "Targets: added p50 <= 1 ms, p99 <= 3 ms at concurrency 1; >= 1,500 req/s at concurrency 16; "
         "time to first token added <= 5 ms with output redaction on.",
-        "For reference, LiteLLM's proxy without guardrails (2 workers) measured about 14 ms p50 added latency and "
-        "about 140 req/s at concurrency 16 on a comparable 2-core machine.",
         "",
     ]
+    if peer is not None:
+        md += [
+            "## Against LiteLLM's proxy, same run", "",
+            f"LiteLLM {_litellm_version(litellm)} ({LITELLM_WORKERS} workers, master key, no database: it neither "
+            "scans, redacts nor keeps durable records) in front of the same mock, in the same interleaved rounds; "
+            "every run of every target completed without a failed request.",
+            "",
+            "| measure | LiteLLM proxy | " + " | ".join(f"Interlock, {n} worker{'s' if n > 1 else ''}"
+                                                         for n in worker_counts) + " |",
+            "|---|---|" + "---|" * len(worker_counts),
+            f"| added p50, concurrency 1 | {peer['added_latency_ms']['p50']:.3f} ms | " + " | ".join(
+                f"{per_workers[str(n)]['added_latency_ms']['p50']:.3f} ms "
+                f"(**{peer['added_latency_ms']['p50'] / max(per_workers[str(n)]['added_latency_ms']['p50'], 0.001):.1f}x"
+                " less**)" for n in worker_counts) + " |",
+            f"| throughput, concurrency 16 | {peer['throughput_rps_c16']} req/s | " + " | ".join(
+                f"{per_workers[str(n)]['throughput_rps_c16']} req/s "
+                f"(**{per_workers[str(n)]['throughput_rps_c16'] / max(peer['throughput_rps_c16'], 1):.1f}x**)"
+                for n in worker_counts) + " |",
+            "",
+        ]
     (REPORTS / "gateway.md").write_text("\n".join(md))
     print("\n".join(md))
+
+
+def _litellm_version(venv: Path | None) -> str:
+    if venv is None:
+        return ""
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
+                         capture_output=True, text=True, check=False).stdout.strip()
+    return out or "(version unknown)"
 
 
 def _count_records(db: Path) -> int:

@@ -39,7 +39,7 @@ from typing import Any
 
 import httpx
 from detect_scaling import MB, dense
-from gateway_bench import free_port, pct, stop, wait_http
+from gateway_bench import free_port, pct, start_gateway, stop, wait_http
 
 from interlock.detect import DetectionConfig, Detector
 
@@ -60,27 +60,6 @@ def letters(n: int) -> str:
         out = chr(65 + n % 26) + out
         n //= 26
     return out or "A"
-
-
-def start_gateway(work: Path, mock_port: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int, str]:
-    """One worker on a fresh SQLite store; the body limit raised for the large request; the mock scriptable."""
-    port = free_port()
-    config = work / "interlock-large.yaml"
-    config.write_text(
-        f"server: {{host: 127.0.0.1, port: {port}, workers: 1}}\n"
-        f"store: {{url: 'sqlite:///{work / 'bench-large.db'}'}}\n"
-        "limits: {max_body_bytes: 16777216}\n"
-        f"providers:\n  upstream: {{type: openai, base_url: 'http://127.0.0.1:{mock_port}/v1', "
-        "pass_through_fields: [mock]}\n"
-        "models:\n  - {alias: mock, provider: upstream, upstream_model: mock, hosting: on_prem}\n"
-    )
-    key = json.loads(subprocess.run(
-        [sys.executable, "-m", "interlock", "keys", "create", "--config", str(config), "--name", "bench", "--json"],
-        capture_output=True, text=True, check=True, env=env).stdout)["key"]
-    proc = subprocess.Popen([sys.executable, "-m", "interlock", "serve", "--config", str(config)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_http(f"http://127.0.0.1:{port}/readyz")
-    return proc, port, key
 
 
 def cpu_seconds(pid: int) -> float:
@@ -314,7 +293,7 @@ def main() -> None:
         procs.append(subprocess.Popen([sys.executable, "-m", "interlock", "mock-llm", "--port", str(mock_port)],
                                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_http(f"http://127.0.0.1:{mock_port}/healthz")
-        proc, port, key = start_gateway(work, mock_port, env)
+        proc, port, key, _ = start_gateway(work, 1, mock_port, env, extra="limits: {max_body_bytes: 16777216}\n")
         procs.append(proc)
         for i in range(args.rounds):
             rounds.append(asyncio.run(one_round(proc.pid, port, key, large_body, args)))

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway_bench import free_port, stop, wait_http
+from gateway_bench import free_port, start_gateway, stop, wait_http
 
 HERE = Path(__file__).resolve().parent
 REPORTS = HERE / "reports"
@@ -53,26 +53,6 @@ ANSWERS = {
         "before the end of the month, then move the annual plan to monthly billing without losing the discount."
     ),
 }
-
-
-def start_gateway(work: Path, mock_port: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], int, str]:
-    """A gateway with one worker and a fresh SQLite store, passing the mock's scenario field on, and a key."""
-    port = free_port()
-    config = work / "interlock.yaml"
-    config.write_text(
-        f"server: {{host: 127.0.0.1, port: {port}, workers: 1}}\n"
-        f"store: {{url: 'sqlite:///{work / 'bench.db'}'}}\n"
-        f"providers:\n  upstream: {{type: openai, base_url: 'http://127.0.0.1:{mock_port}/v1', "
-        "pass_through_fields: [mock]}\n"
-        "models:\n  - {alias: mock, provider: upstream, upstream_model: mock, hosting: on_prem}\n"
-    )
-    key = json.loads(subprocess.run(
-        [sys.executable, "-m", "interlock", "keys", "create", "--config", str(config), "--name", "bench",
-         "--json"], capture_output=True, text=True, check=True, env=env).stdout)["key"]
-    proc = subprocess.Popen([sys.executable, "-m", "interlock", "serve", "--config", str(config)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_http(f"http://127.0.0.1:{port}/readyz")
-    return proc, port, key
 
 
 def timed_stream(port: int, body: bytes, key: str | None) -> tuple[float, list[tuple[float, str]]]:
@@ -235,7 +215,7 @@ def main() -> None:
         procs.append(subprocess.Popen([sys.executable, "-m", "interlock", "mock-llm", "--port", str(mock_port)],
                                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         wait_http(f"http://127.0.0.1:{mock_port}/healthz")
-        proc, gw_port, key = start_gateway(work, mock_port, env)
+        proc, gw_port, key, _ = start_gateway(work, 1, mock_port, env)
         procs.append(proc)
         load_before = os.getloadavg()[0]
         results = measure(paces, args.requests, mock_port, gw_port, key)

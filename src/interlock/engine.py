@@ -25,6 +25,7 @@ from interlock.identity.authenticator import Authenticator
 from interlock.identity.jwt import JwtVerifier
 from interlock.identity.principal import Principal
 from interlock.ids import new_request_id
+from interlock.knowledge import Knowledge
 from interlock.pipeline.authenticate import Authenticate
 from interlock.pipeline.authorize import AuthorizeModel
 from interlock.pipeline.call import Call
@@ -32,6 +33,7 @@ from interlock.pipeline.embeddings.forward import ForwardEmbeddings
 from interlock.pipeline.embeddings.parse import ParseEmbeddingsRequest
 from interlock.pipeline.embeddings.protect import ProtectEmbeddingInput
 from interlock.pipeline.forward import Forward, build_routes
+from interlock.pipeline.knowledge import AugmentWithKnowledge, Cite
 from interlock.pipeline.meter import AdmitUsage, Meter, MeterStream
 from interlock.pipeline.parse import ParseChatRequest
 from interlock.pipeline.parse_messages import ParseMessagesRequest
@@ -42,6 +44,7 @@ from interlock.pipeline.runner import Pipeline
 from interlock.pipeline.schema import CHAT_FIELDS
 from interlock.pipeline.stage import Stage
 from interlock.pipeline.tools import CheckTools
+from interlock.pipeline.usecase import ApplyPrompt, BindUseCase
 from interlock.policy.setup import default_policy_dir, load_policies
 from interlock.policy.watch import PolicyWatcher
 from interlock.providers.anthropic import AnthropicUpstream
@@ -54,6 +57,8 @@ from interlock.tools import ToolGate, ToolRegistry
 from interlock.usage.counters import CounterStore
 from interlock.usage.limits import UsageLimits, open_counters
 from interlock.usage.prices import Prices, resolve_prices
+from interlock.usecases.catalog import UseCaseCatalog
+from interlock.usecases.manifest import ManifestError, load_directory, references_problems
 
 if TYPE_CHECKING:  # annotations only: the modules are loaded when they are used (see Engine.__init__)
     from opentelemetry.sdk.trace import SpanProcessor
@@ -106,7 +111,8 @@ class Engine:
         self.detector = build_detector(settings.detection)
         self.guard = DataGuard(self.detector, self.policy, self.store, settings.redaction, key_dir(settings),
                                offload_chars=settings.detection.offload_chars,
-                               scan_threads=settings.detection.scan_threads)
+                               scan_threads=settings.detection.scan_threads,
+                               scan_processes=settings.detection.scan_processes)
         self.tools = ToolRegistry(settings.tools)
         self.tool_gate = ToolGate(self.tools, self.policy, self.guard.scan)
         hook = settings.approvals.webhook
@@ -125,11 +131,27 @@ class Engine:
                                   tool_gate=self.tool_gate, approvals=self.approvals,
                                   count_refusal=self.metrics.count_refusal,
                                   max_body_bytes=settings.limits.max_body_bytes)
+        self.use_cases = load_use_cases(settings)
         authenticate = Authenticate(self.authenticator)
+        # Without use cases configured the stage is not in the pipeline at all: such calls pay nothing.
+        bind: tuple[BindUseCase, ...] = (BindUseCase(self.use_cases),) if self.use_cases is not None else ()
+        prompt: tuple[ApplyPrompt, ...] = (ApplyPrompt(self.use_cases),) \
+            if self.use_cases is not None and self.use_cases.has_prompts else ()
         authorize = AuthorizeModel(self.models, self.policy, self.shadow_policy)
         routes = build_routes(self.models, self.upstreams)
         passed = pass_through_fields(settings)
-        parse = ParseChatRequest(settings.limits.max_json_depth, settings.limits.max_messages, passed)
+        # Governed retrieval, when sources are declared; without them the chat stages are what they were.
+        self.knowledge: Knowledge | None = None
+        if settings.knowledge.sources:
+            self.knowledge = Knowledge(settings.knowledge, self.policy, base_dir=key_dir(settings))
+            self.metrics.add_gauge("interlock_knowledge_source_stale", "1 when a knowledge source's last ingest is "
+                                   "older than its max_age_hours (or it was never ingested)", ("source",),
+                                   self._stale_sources)
+        parse = ParseChatRequest(settings.limits.max_json_depth, settings.limits.max_messages, passed,
+                                 knowledge=self.knowledge is not None)
+        augment = () if self.knowledge is None else (
+            AugmentWithKnowledge(self.knowledge, self.guard, dict(settings.knowledge.models)),)
+        cite = () if self.knowledge is None else (Cite(),)
         # Every call is priced when it ends; budgets and rate limits add their stages only when declared.
         self.prices: Prices = resolve_prices(settings.models, settings.providers)
         self.counters: CounterStore | None = None
@@ -158,25 +180,29 @@ class Engine:
             observe_call = observe_traced
 
         after_parse: tuple[Stage, ...] = (
+            *prompt,
             *admit,
             authorize,
+            *augment,
             ProtectInput(self.guard),
             ResumeApproved(self.approvals),
             Forward(routes),
             *meter,
             RevealOutput(self.guard, settings.detection.scan_output),
             CheckTools(self.tool_gate, self.approvals, self.guard.scan),
+            *cite,
         )
-        self.pipeline = Pipeline((authenticate, parse, *after_parse), self.writer.record,
+        self.pipeline = Pipeline((authenticate, *bind, parse, *after_parse), self.writer.record,
                                  self.metrics.stage_seconds, observe_call, finish)
         # The Anthropic Messages API: the same stages, with a parse stage that translates the request into
         # the chat form (the answer is translated back at the edge, api/messages.py).
         self.messages_pipeline = Pipeline(
-            (authenticate, ParseMessagesRequest(parse, settings.limits.max_json_depth), *after_parse),
+            (authenticate, *bind, ParseMessagesRequest(parse, settings.limits.max_json_depth), *after_parse),
             self.writer.record, self.metrics.stage_seconds, observe_call, finish)
         # POST /v1/embeddings: the same caller, model and record checks; its own parse, protect and forward.
         self.embeddings = Pipeline(
-            (authenticate, ParseEmbeddingsRequest(settings.limits.max_json_depth, passed), *admit, authorize,
+            (authenticate, *bind, ParseEmbeddingsRequest(settings.limits.max_json_depth, passed), *admit,
+             authorize,
              ProtectEmbeddingInput(self.guard), ForwardEmbeddings(routes)),
             self.writer.record,
             self.metrics.stage_seconds,
@@ -196,6 +222,11 @@ class Engine:
             await self.jwt.refresh()
         for up in self.upstreams.values():
             await up.start()
+        if self.knowledge is not None:
+            try:
+                await asyncio.to_thread(self.knowledge.embedder.warm)
+            except Exception as exc:
+                raise ConfigError(f"knowledge: {exc}") from exc
         if self.counters is not None:
             try:
                 await self.counters.open()
@@ -204,6 +235,9 @@ class Engine:
                                   f"{type(exc).__name__}: {exc}") from exc
         await self.writer.start()
         await self.audit.start()
+        if self.use_cases is not None:
+            await self.use_cases.load_gates(self.store)
+            await self.use_cases.load_prompts(self.store)
         for watcher in self.policy_watchers:
             await watcher.start()
         await self.approvals.start()
@@ -212,6 +246,8 @@ class Engine:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             # SIGHUP reloads the policies in this worker (a supervisor may deliver it to every worker).
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload_policies)
+        if self.guard.scanner is not None and self.settings.detection.scan_processes_at_start:
+            await self.guard.scanner.start()
         await self.metrics.start()
         self.started = True
 
@@ -237,6 +273,8 @@ class Engine:
             if self.counters is not None:
                 await self.counters.close()
             self.guard.close()
+            if self.knowledge is not None:
+                self.knowledge.close()
             await self.store.close()
         finally:
             if self.tracing is not None:
@@ -244,6 +282,12 @@ class Engine:
                 await asyncio.to_thread(self.tracing.shutdown)
             # Last: calls finishing during shutdown are counted in this worker's final snapshot.
             await self.metrics.stop()
+
+    def _stale_sources(self) -> list[tuple[tuple[str, ...], float]]:
+        knowledge = self.knowledge
+        if knowledge is None:
+            return []
+        return [((s.name,), 1.0 if knowledge.status(s.name)["stale"] else 0.0) for s in knowledge.settings.sources]
 
     def _recheck_tool_call(self, principal: Principal, app: Principal | None, tool: str,
                            arguments: dict[str, Any]) -> str:
@@ -363,6 +407,21 @@ def pass_through_fields(settings: Settings) -> dict[str, frozenset[str]]:
         if fields:
             out[m.alias] = fields
     return out
+
+
+def load_use_cases(settings: Settings) -> UseCaseCatalog | None:
+    """The use cases in ``use_cases.dir``, checked against this deployment; None when none are configured."""
+    uc = settings.use_cases
+    if uc.dir is None:
+        return None
+    try:
+        found = load_directory(uc.dir)
+    except ManifestError as exc:
+        raise ConfigError("use_cases: invalid manifests\n  " + "\n  ".join(exc.problems)) from None
+    problems = [p for case in found.values() for p in references_problems(case, settings)]
+    if problems:
+        raise ConfigError("use_cases: manifests name what this deployment lacks\n  " + "\n  ".join(problems))
+    return UseCaseCatalog(found, header=uc.header, required=uc.required)
 
 
 def key_dir(settings: Settings) -> Path:

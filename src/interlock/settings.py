@@ -229,10 +229,15 @@ class DetectionSettings(_Frozen):
     disabled: tuple[str, ...] = ()
     # Scan what the model returns too (values it emits are handled by the same policy).
     scan_output: bool = True
-    # A call whose texts add up to more than this many characters is scanned on a worker thread, so
-    # the event loop keeps serving other calls meanwhile (a 1 MB dense text takes about a second).
+    # A call whose texts add up to more than this many characters is scanned away from the event loop,
+    # so that it keeps serving other calls meanwhile (a 1 MB dense text takes about a second).
     offload_chars: Annotated[int, Field(ge=0)] = 64 * 1024
-    # Threads that scan large calls; more large calls than this wait for one.
+    # Processes (per worker) that scan large calls, cut into segments scanned at once; each holds its
+    # own detector (about 200 MB). 0: large calls are scanned on threads of the worker instead.
+    scan_processes: Annotated[int, Field(ge=0, le=64)] = Field(default_factory=lambda: min(2, os.cpu_count() or 1))
+    # Start the scan processes with the worker rather than on the first large call (about 1.5 s).
+    scan_processes_at_start: bool = False
+    # Threads that scan large calls when there are no scan processes; more large calls wait for one.
     scan_threads: Annotated[int, Field(ge=1, le=64)] = 2
 
 
@@ -382,6 +387,88 @@ class McpSettings(_Frozen):
     approval_wait_seconds: Annotated[float, Field(ge=0, le=600)] = 30.0
 
 
+Classification = Literal["public", "internal", "confidential", "restricted"]
+SourceName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+
+
+class AccessRuleSettings(_Frozen):
+    """Who may read a document: anyone named here (by principal id, group or role), within ``tenant``.
+    ``tenant_wide`` opens it to every principal of the tenant. Nothing named means nobody may read it."""
+
+    principals: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    tenant_wide: bool = False
+    # Default: the source's tenant and classification.
+    tenant: str | None = None
+    classification: Classification | None = None
+
+
+class FreshnessSettings(_Frozen):
+    # How often the owner means to update the source, and the age of its newest ingest past which the
+    # source is stale (flagged in `interlock knowledge list` and the metrics).
+    cadence_hours: Annotated[float, Field(gt=0)] = 24.0
+    max_age_hours: Annotated[float, Field(gt=0)] = 72.0
+
+
+class KnowledgeSourceSettings(_Frozen):
+    """A governed source: a directory of files, or documents pushed through the admin API (no ``path``)."""
+
+    name: SourceName
+    owner: Annotated[str, Field(min_length=1)]
+    path: Path | None = None
+    description: str = ""
+    tenant: str = "default"
+    classification: Classification = "internal"
+    freshness: FreshnessSettings = FreshnessSettings()
+    # The access rule of a document that declares none (front matter or sidecar). The default names
+    # nobody: a document without rules is read by no one.
+    default_access: AccessRuleSettings = AccessRuleSettings()
+    # Model aliases whose prompts may carry this source's passages; None: any model the policy allows
+    # (Cedar's `send_document`, per classification and hosting); (): retrieval only, never in a prompt.
+    prompt_models: tuple[str, ...] | None = None
+
+
+class KnowledgeSettings(_Frozen):
+    # The index: sqlite:///knowledge.db (embedded) or postgresql://... (shared deployments).
+    index_url: str = "sqlite:///knowledge.db"
+    sources: tuple[KnowledgeSourceSettings, ...] = ()
+    # Model aliases bound to sources: a chat call to such an alias is augmented with those sources.
+    models: dict[str, tuple[SourceName, ...]] = Field(default_factory=dict)
+    chunk_chars: Annotated[int, Field(ge=100, le=20_000)] = 1000
+    chunk_overlap_chars: Annotated[int, Field(ge=0, le=5_000)] = 150
+    # Candidates each leg (full text, vector) returns before fusion; reciprocal-rank constant.
+    candidates_per_leg: Annotated[int, Field(ge=1, le=1000)] = 50
+    rrf_k: Annotated[int, Field(ge=1, le=1000)] = 60
+    max_top_k: Annotated[int, Field(ge=1, le=100)] = 20
+    default_top_k: Annotated[int, Field(ge=1, le=100)] = 5
+
+    @field_validator("index_url")
+    @classmethod
+    def _known_scheme(cls, v: str) -> str:
+        if not (v.startswith("sqlite://") or v.startswith(("postgresql://", "postgres://"))):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return v
+
+    @model_validator(mode="after")
+    def _sources_resolve(self) -> KnowledgeSettings:
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            raise ValueError("two knowledge sources share a name")
+        for alias, bound in self.models.items():
+            for name in bound:
+                if name not in names:
+                    raise ValueError(f"models: {alias!r} is bound to unknown knowledge source {name!r}")
+        if self.chunk_overlap_chars >= self.chunk_chars:
+            raise ValueError("chunk_overlap_chars must be smaller than chunk_chars")
+        return self
+
+    def source(self, name: str) -> KnowledgeSourceSettings | None:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        return None
+
 # Whom a budget or a rate limit counts: every call of a tenant, of one API key (its id), of a principal
 # (the call's subject), of a group the subject belongs to, of the acting application, or of a use case.
 UsageScope = Literal["tenant", "key", "principal", "group", "app", "use_case"]
@@ -394,6 +481,9 @@ class BudgetSettings(_Frozen):
     # One id of that scope ("acme", a key id, "team-a"), or "*": each id gets a budget of its own.
     match: Annotated[str, Field(min_length=1, max_length=256)] = "*"
     window: Literal["day", "month"]
+    # What a use-case manifest calls it (``budgets: [name]``); the launch gate checks that it exists and
+    # bounds that use case.
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")] | None = None
     usd: Annotated[float, Field(gt=0)] | None = None
     tokens: Annotated[int, Field(gt=0)] | None = None
 
@@ -425,6 +515,13 @@ class UsageSettings(_Frozen):
 
     budgets: tuple[BudgetSettings, ...] = ()
     rate_limits: tuple[RateLimitSettings, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_budget_names(self) -> UsageSettings:
+        names = [b.name for b in self.budgets if b.name is not None]
+        if len(names) != len(set(names)):
+            raise ValueError("budget names must be unique")
+        return self
     # sqlite:///path (one machine; every worker shares the file) or redis://host:port/db (many instances;
     # rediss:// for TLS). Relative SQLite paths are relative to the settings file.
     counters_url: str = "sqlite:///interlock-usage.db"
@@ -464,6 +561,16 @@ class TelemetrySettings(_Frozen):
     service_name: str = "interlock"
 
 
+class UseCaseSettings(_Frozen):
+    """Use cases: one manifest per use case (``NAME.yaml``) in ``dir``; unset, calls carry no use case."""
+
+    dir: Path | None = None
+    # With use cases configured, a call that belongs to none (no header, no binding) is refused.
+    required: bool = True
+    # The header a caller names one of its use cases with.
+    header: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")] = "x-interlock-use-case"
+
+
 class Settings(_Frozen):
     server: ServerSettings = ServerSettings()
     limits: LimitSettings = LimitSettings()
@@ -480,6 +587,8 @@ class Settings(_Frozen):
     tools: tuple[ToolSettings, ...] = ()
     approvals: ApprovalSettings = ApprovalSettings()
     mcp: McpSettings = McpSettings()
+    knowledge: KnowledgeSettings = KnowledgeSettings()
+    use_cases: UseCaseSettings = UseCaseSettings()
     # Where this settings object came from, for error messages and relative paths.
     source: str = "<defaults>"
 
@@ -510,6 +619,9 @@ class Settings(_Frozen):
                                  f"which is not under approvals.routes")
             if t.server is not None and t.server not in servers:
                 raise ValueError(f"tools: tool {t.name!r} names MCP server {t.server!r}, which is not under mcp.servers")
+        for alias in self.knowledge.models:
+            if alias not in aliases:
+                raise ValueError(f"knowledge.models: {alias!r} is not a model alias under models")
         return self
 
     def tool(self, name: str) -> ToolSettings | None:
@@ -638,6 +750,9 @@ def _resolve_relative(settings: Settings, base: Path) -> Settings:
     mcp = settings.mcp.model_copy(update={"servers": tuple(
         s.model_copy(update={"cwd": (base / s.cwd).resolve()}) if s.cwd is not None and not s.cwd.is_absolute() else s
         for s in settings.mcp.servers)})
+    use_cases = settings.use_cases
+    if use_cases.dir is not None and not use_cases.dir.is_absolute():
+        use_cases = use_cases.model_copy(update={"dir": (base / use_cases.dir).resolve()})
     approvals = settings.approvals
     hook = approvals.webhook
     if hook is not None and hook.secret_file is not None and not hook.secret_file.is_absolute():
@@ -646,7 +761,7 @@ def _resolve_relative(settings: Settings, base: Path) -> Settings:
     return settings.model_copy(
         update={"store": settings.store.model_copy(update={"url": url}), "usage": usage, "providers": providers,
                 "identity": identity, "audit": audit, "policy": policy, "redaction": redaction,
-                "mcp": mcp, "approvals": approvals}
+                "mcp": mcp, "approvals": approvals, "use_cases": use_cases}
     )
 
 

@@ -140,8 +140,10 @@ def test_matcher_steps_from_match_to_match_as_finditer_does(pattern: str, group:
     # Empty matches, unset groups and anchors: the cases where stepping on by hand could go wrong.
     regex = compile_re2(pattern)
     matcher = Matcher(regex, group)
-    for text in ["", "a", "aab ba xy y 12-34 5", "  xa\nb\n", "y" * 7 + "aaa", "bxbxbx", "12-"]:
+    for text in ["", "a", "aab ba xy y 12-34 5", "  xa\nb\n", "y" * 7 + "aaa", "bxbxbx", "12-",
+                 "ä a\u00e9b 1\u20ac2-34 \U0001f600y", "\u00fc" * 5 + "aa\u00fc", "b\u00e9x\u4e2dbx"]:
         expected = [reference_span(m, group, regex.groups) for m in regex.finditer(text)]
+        # ASCII text searched as bytes, other text as UTF-8 bytes with offsets counted back, and ``finditer``.
         assert list(matcher.spans(ScanText.of(text, 0))) == expected, (pattern, text)
         assert list(matcher.spans(ScanText(text, text.lower(), 0, None))) == expected, (pattern, text)
 

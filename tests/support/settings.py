@@ -31,7 +31,7 @@ def default_policies() -> dict[str, str]:
     """The standard test policy set as file name -> text: the built-in data, restore and tool policies, with
     model access narrowed (``restricted`` is for analysts). Replace a file to change one concern."""
     files = {name: (default_policy_dir() / name).read_text(encoding="utf-8")
-             for name in ("data.cedar", "restore.cedar", "tools.cedar")}
+             for name in ("data.cedar", "restore.cedar", "tools.cedar", "knowledge.cedar", "usecases.cedar")}
     return {**files, "models.cedar": MODELS_POLICY}
 
 

@@ -410,7 +410,7 @@ async def test_the_publisher_warns_once_while_it_cannot_write_and_recovers(tmp_p
 def test_cost_tokens_and_time_to_first_token_by_use_case_never_by_user() -> None:
     m = Metrics()
     support = forwarded(prompt=10, completion=20)
-    support.use_case, support.cost_nano, support.first_token_ms = "support-bot", 1_500_000, 80.0
+    support.use_case_label, support.cost_nano, support.first_token_ms = "support-bot", 1_500_000, 80.0
     support.principal = None
     m.observe_call(support)
     plain = forwarded(prompt=1, completion=2)

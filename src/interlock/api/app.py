@@ -25,11 +25,13 @@ from interlock.api.embeddings import EmbeddingsApi
 from interlock.api.errors import ErrorHome, not_found
 from interlock.api.feedback import FeedbackApi
 from interlock.api.health import HealthApi
+from interlock.api.knowledge_admin import KnowledgeAdminApi
 from interlock.api.mcp import McpMount
 from interlock.api.messages import MESSAGES_PATH, CountTokensApi, MessagesEndpoint
 from interlock.api.mock import MOCK_PREFIX, MockMount, with_mock_key
 from interlock.api.models import ModelsApi
 from interlock.api.responses import RESPONSES_PATH, ResponsesEndpoint
+from interlock.api.retrieve import RetrieveApi
 from interlock.approvals.actions import ApprovalActions
 from interlock.approvals.texts import TextGuard
 from interlock.engine import Engine, key_dir
@@ -65,10 +67,12 @@ class InterlockApp:
             *CountTokensApi(engine).routes(),
             *ModelsApi(engine).routes(),
             *EmbeddingsApi(engine).routes(),
+            *RetrieveApi(engine).routes(),
             *FeedbackApi(engine).routes(),
             Route(RESPONSES_PATH, ResponsesEndpoint(engine), methods=["POST"]),
             *HealthApi(engine).routes(),
             *AdminApi(engine).routes(),
+            *KnowledgeAdminApi(engine).routes(),
             *ApprovalsApi(actions, engine.authenticator, max_body_bytes=limits.max_body_bytes,
                           max_json_depth=limits.max_json_depth).routes(),
             Route("/mcp", mcp),

@@ -66,7 +66,7 @@ class FeedbackApi:
         call.principal, call.app, call.auth_method, call.key_id = (ident.principal, ident.app, ident.method,
                                                                    ident.key_id)
         call.model_alias = str(target.get("model") or "")
-        call.use_case = str(target.get("use_case") or "")
+        call.use_case_label = str(target.get("use_case") or "")
         record = call.record()
         facts: dict[str, object] = {"request_id": body.request_id}
         if body.score is not None:

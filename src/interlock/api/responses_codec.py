@@ -21,6 +21,7 @@ import msgspec
 
 from interlock.errors import InvalidRequest
 from interlock.pipeline.parse import invalid
+from interlock.pipeline.schema import InterlockOptions
 
 _Tokens = Annotated[int, msgspec.Meta(ge=1, le=10_000_000)]
 STATELESS = ("This gateway keeps no responses (stateless mode): send the whole conversation in 'input' "
@@ -79,6 +80,8 @@ class ResponsesRequest(_Closed):
     max_output_tokens: _Tokens | None = None
     user: str | None = None
     metadata: dict[str, str] | None = None
+    # The gateway's own extension field (governed retrieval), as on the chat endpoint.
+    interlock: InterlockOptions | None = None
 
 
 _ITEMS: dict[str, type[_Closed]] = {"message": MessageItem, "function_call": FunctionCallItem,
@@ -178,6 +181,8 @@ def to_chat(req: ResponsesRequest, doc: dict[str, Any], passed: frozenset[str]) 
             body[target] = value
     if req.stream:
         body["stream"] = True
+    if req.interlock is not None:
+        body["interlock"] = msgspec.to_builtins(req.interlock)
     body.update((k, doc[k]) for k in passed if k in doc)
     return body
 
@@ -278,7 +283,8 @@ class StreamEvents:
             if choice.get("finish_reason"):
                 self._finish_reason = str(choice["finish_reason"])
         if "interlock" in chunk:
-            self._shell["interlock"] = chunk["interlock"]
+            # Citations (first chunk) and tool-call verdicts (later ones) both end up in the response.
+            self._shell["interlock"] = {**(self._shell.get("interlock") or {}), **chunk["interlock"]}
 
     def _text_delta(self, text: str) -> Iterator[tuple[str, dict[str, Any]]]:
         if self._text is None:

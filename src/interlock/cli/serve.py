@@ -75,7 +75,7 @@ def serve(config: Path | None, host: str | None, port: int | None, workers: int 
 def _check_startable(settings: Settings) -> None:
     """What every worker would build at start-up, built once here, so a broken policy set or detection
     setting stops the command with its message instead of workers failing (and restarting) one by one."""
-    from interlock.engine import build_detector
+    from interlock.engine import build_detector, load_use_cases
     from interlock.policy.setup import load_policies
 
     try:
@@ -85,6 +85,7 @@ def _check_startable(settings: Settings) -> None:
         build_detector(settings.detection)
         load_policies(settings)
         load_policies(settings, shadow=True)
+        load_use_cases(settings)
     except ConfigError as exc:
         raise click.ClickException(f"{settings.source}: {exc}") from None
 
@@ -128,4 +129,17 @@ def check_config(config: Path | None) -> None:
         fb = f" (fallbacks: {', '.join(m.fallbacks)})" if m.fallbacks else ""
         click.echo(f"model {m.alias}: {m.provider}/{m.upstream_model}{fb}")
     click.echo(f"store: {shown_url(settings.store.url)}")
+    if settings.knowledge.sources:
+        from interlock.engine import key_dir
+
+        for source in settings.knowledge.sources:
+            where = "pushed through the admin API"
+            if source.path is not None:
+                path = source.path if source.path.is_absolute() else key_dir(settings) / source.path
+                if not path.is_dir():
+                    raise click.ClickException(f"{settings.source}: knowledge source {source.name!r}: {path} is "
+                                               f"not a directory")
+                where = f"directory {path}"
+            click.echo(f"knowledge source {source.name}: {where}, owner {source.owner}, tenant {source.tenant}")
+        click.echo(f"knowledge index: {shown_url(settings.knowledge.index_url)}")
     click.echo(f"{settings.source}: OK")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 # Tokens are runs of letters and digits; "date-of-birth", "d.o.b" and "api_key" all normalise to
 # space-joined token sequences, so context phrases match however they are punctuated. A translate table
@@ -57,6 +58,102 @@ class ContextWords:
                 if phrase in joined:
                     return phrase.strip()
         return None
+
+    def distance(self, left: list[str], right: list[str]) -> int | None:
+        """How many tokens lie between the match and the nearest of these words (left tokens end at the
+        match, right tokens start after it), or ``None`` if none is there. A word after the match counts
+        one token further than one before it: a label comes before its value."""
+        best: int | None = None
+        single = self._single
+        for i, tok in enumerate(reversed(left)):
+            if tok in single:
+                best = i
+                break
+        for i, tok in enumerate(right, 1):
+            if best is not None and i >= best:
+                break
+            if tok in single:
+                best = i
+                break
+        for phrase in self._phrases:
+            joined = " " + " ".join(left) + " "
+            at = joined.rfind(phrase)
+            if at != -1:
+                gap = joined[at + len(phrase) - 1:].count(" ") - 1
+                best = gap if best is None else min(best, gap)
+            joined = " " + " ".join(right) + " "
+            at = joined.find(phrase)
+            if at != -1:
+                gap = joined[:at + 1].count(" ")
+                best = gap if best is None else min(best, gap)
+        return best
+
+
+# Cell separators of delimited rows (CSV, TSV, pipe tables), most specific first.
+_DELIMITERS = ("\t", ";", "|", ",")
+# How far back a header line is looked for, in lines and characters.
+_HEADER_LINES = 64
+_HEADER_CHARS = 8192
+_ROW_CHARS = 2048
+
+
+def column_header(text: str, start: int, cache: dict[Any, Any]) -> list[str]:
+    """The tokens of the header cell above ``text[start]`` when it lies in a delimited row (CSV and the
+    like): the nearest line before it with the same number of cells and no digit. Empty when there is
+    none. ``cache`` (per scanned text) keeps the header line found per row."""
+    # A table row is short: in a longer line (or one without line ends) there is no header to find, and
+    # looking costs at most this much per candidate, so a scan stays linear in its input.
+    line_start = text.rfind("\n", max(0, start - _ROW_CHARS), start) + 1
+    if line_start == 0:
+        return []  # the first line (or a row longer than a table row) has no header above it
+    line_end = text.find("\n", start, start + _ROW_CHARS)
+    if line_end == -1:
+        line_end = len(text)
+    if line_end - line_start > _ROW_CHARS:
+        return []
+    line = text[line_start:line_end]
+    for delimiter in _DELIMITERS:
+        cells = line.count(delimiter)
+        if cells >= 2:
+            break
+    else:
+        return []
+    column = text.count(delimiter, line_start, start)
+    header = _header_line(text, line_start, delimiter, cells, cache)
+    if header is None:
+        return []
+    parts = text[header[0]:header[1]].split(delimiter)
+    return tokens(parts[column]) if column < len(parts) else []
+
+
+def _header_line(text: str, line_start: int, delimiter: str, cells: int,
+                 cache: dict[Any, Any]) -> tuple[int, int] | None:
+    """Where the header line of the row starting at ``line_start`` lies: the nearest line above with as
+    many cells and no digit. Every line passed on the way keeps the answer, so the rows of one table
+    are walked once in all (linear in the text)."""
+    visited: list[int] = []
+    found: tuple[int, int] | None = None
+    hi = line_start - 1
+    lowest = max(0, line_start - _HEADER_CHARS)
+    for _ in range(_HEADER_LINES):
+        if hi <= lowest:
+            break
+        lo = text.rfind("\n", lowest, hi) + 1
+        key = (lo, delimiter, cells)
+        if key in cache:
+            found = cache[key]
+            break
+        candidate = text[lo:hi]
+        if candidate.count(delimiter) == cells and not any(c.isdigit() for c in candidate):
+            found = (lo, hi)
+            break
+        visited.append(lo)
+        hi = lo - 1
+    cache[(line_start, delimiter, cells)] = found
+    for lo in visited:
+        # The header above a row above this one is this row's too.
+        cache[(lo, delimiter, cells)] = found
+    return found
 
 
 def window_tokens(text: str, start: int, end: int, size: int) -> tuple[list[str], list[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from operator import attrgetter
 from typing import Any
 
 import re2
@@ -80,7 +81,7 @@ class Detector:
         hits: dict[int, set[int]] = {}
         if self._prefilter is not None:
             # The set searches UTF-8 bytes: ASCII text is passed as the bytes the scan already holds.
-            subject = text if scan.ascii_bytes is None else scan.ascii_bytes
+            subject = scan.ascii_bytes or scan.utf8 or text
             for global_index in self._prefilter.Match(subject) or ():
                 owner, local = self._owners[global_index]
                 hits.setdefault(owner, set()).add(local)
@@ -99,6 +100,15 @@ class Detector:
         if normalized is None:
             return found
         return [_mapped(f, normalized) for f in found]
+
+    def assemble(self, text: str, parts: list[Finding]) -> list[Finding]:
+        """:meth:`scan` of ``text`` from the :meth:`scan_direct` findings of its segments (see
+        ``detect.parallel``): what needs the whole text is done here, and overlaps across seams resolved."""
+        emails = [f for f in parts if f.data_class == "pii.email"]
+        if emails:
+            parts = parts + self._keep(text, names_from_email_locals(text, emails))
+        # Each segment resolved the overlaps it could see; those across a seam are resolved with the rest.
+        return resolve_overlaps(repeat_values(text, parts))
 
     def _keep(self, text: str, candidates: Iterable[Finding]) -> list[Finding]:
         floor = self.config.min_confidence
@@ -181,6 +191,7 @@ def repeat_values(text: str, findings: list[Finding], max_values: int = 256,
 
 
 _NAME, _ADDRESS = "pii.name", "pii.address"
+_START = attrgetter("start")
 
 
 def resolve_overlaps(candidates: list[Finding]) -> list[Finding]:
@@ -191,6 +202,15 @@ def resolve_overlaps(candidates: list[Finding]) -> list[Finding]:
     list items.)"""
     if len(candidates) < 2:
         return list(candidates)
+    # Most texts have a few findings and none overlapping: then every one stands, in order of position.
+    by_start = sorted(candidates, key=_START)
+    reach = 0
+    for f in by_start:
+        if f.start < reach or f.end <= f.start:
+            break
+        reach = f.end
+    else:
+        return by_start
     addresses = [f for f in candidates if f.data_class == _ADDRESS]
     if addresses and any(f.data_class == _NAME for f in candidates):
         # Streets and towns are named after people ("Kennedy Laneway", "Den Haag"): a name that overlaps

@@ -9,12 +9,12 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Container, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import re2
 
-from interlock.detect.context import ContextWords, window_tokens
+from interlock.detect.context import ContextWords, column_header, window_tokens
 from interlock.detect.finding import Finding
 
 CONTEXT_BOOST = 0.3
@@ -58,6 +58,37 @@ def _program(regex: re2._Regexp) -> Any:
     return program if isinstance(found, list | tuple) and len(found) == regex.groups + 1 else None
 
 
+_NATIVE: Any = getattr(re2, "_re2", None)
+_BYTES_TO_CHARS: Any = getattr(_NATIVE, "BytesToCharLen", None)
+_CHARS_TO_BYTES: Any = getattr(_NATIVE, "CharLenToBytes", None)
+
+
+def _utf8_spans(program: Any, data: bytes, group: int) -> Iterator[tuple[int, int]]:
+    """``Matcher.spans`` over UTF-8 text: the program searches the bytes encoded once per scan, and byte
+    offsets become character offsets by counting only the characters since the previous match."""
+    pos, end = 0, len(data)
+    last_byte = last_char = 0
+    while True:
+        spans = program.Match(_UNANCHORED, data, pos, end)
+        whole = spans[0]
+        if whole[0] == -1:
+            return
+        span = spans[group] if group >= 0 else _first_taking_part(spans)
+        if span[0] == -1:
+            yield _NO_SPAN
+        else:
+            if span[0] < last_byte:
+                last_byte = last_char = 0
+            start = last_char + _BYTES_TO_CHARS(data, last_byte, span[0])
+            stop = start + _BYTES_TO_CHARS(data, span[0], span[1])
+            last_byte, last_char = span[1], stop
+            yield start, stop
+        if pos == end:
+            return
+        # After an empty match, step one character on, as ``finditer`` does.
+        pos = pos + _CHARS_TO_BYTES(data, pos, 1) if whole[1] == pos else whole[1]
+
+
 class Matcher:
     """A compiled RE2 pattern and the capture group it reports.
 
@@ -77,6 +108,9 @@ class Matcher:
         """The span of ``group`` in each successive match in ``scan.text``, as ``finditer`` finds them."""
         data = scan.ascii_bytes
         program = self._program
+        if data is None and program is not None and scan.utf8 is not None:
+            yield from _utf8_spans(program, scan.utf8, self.group)
+            return
         if data is None or program is None:
             group, groups = self.group, self._groups
             for match in self.regex.finditer(scan.text):
@@ -190,12 +224,17 @@ class ScanText:
     lowered: str
     context_window: int
     ascii_bytes: bytes | None = None
+    # Other text encoded once, for the same fast path with byte offsets counted back to characters.
+    utf8: bytes | None = None
+    # Header cells of delimited rows, looked up once per row and column (see ``context.column_header``).
+    headers: dict[Any, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, text: str, context_window: int) -> ScanText:
         if text.isascii():
             return cls(text, text.lower(), context_window, text.encode("ascii"))
-        return cls(text, lower_in_place(text), context_window)
+        utf8 = text.encode("utf-8") if _BYTES_TO_CHARS is not None and _CHARS_TO_BYTES is not None else None
+        return cls(text, lower_in_place(text), context_window, None, utf8)
 
 
 class Recognizer:
@@ -340,11 +379,23 @@ class Recognizer:
             return None
         around = [*left, "\x00", *right]
         hit = self._context.first_hit(around)  # None for an empty set of words, as for no hit
+        if hit is None and self._context:
+            # A value in a delimited row is labelled by its column's header ("ssn;birth_date" above it).
+            header = column_header(scan.text, start, scan.headers)
+            if header:
+                left = [*left, *header]
+                hit = self._context.first_hit(header)
         if hit is None and self.context_required:
             return None
         miss = self._negative.first_hit(around)
         if hit is None and miss is None:
             return _NO_CONTEXT
+        if hit is not None and miss is not None:
+            # The nearest label decides: "ssn": "..." before "phone": "..." is an SSN.
+            near = self._context.distance(left, right)
+            far = self._negative.distance(left, right)
+            if near is not None and far is not None and near < far:
+                miss = None
         note = (f"; context '{hit}'" if hit is not None else "") + \
             (f"; counter-context '{miss}'" if miss is not None else "")
         return hit is not None, miss is not None, note

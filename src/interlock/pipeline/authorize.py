@@ -56,10 +56,11 @@ class AuthorizeModel:
         caps = capabilities_of(call)
         max_tokens = requested_tokens(call.body)
         spent, left = call.budget_spent_percent, call.rate_remaining_percent
-        decision = engine.model_access(call.principal, call.app, call.model_alias, caps, max_tokens, spent, left)
+        decision = engine.model_access(call.principal, call.app, call.model_alias, caps, max_tokens, spent, left,
+                                       call.use_case)
         if self._shadow is not None:
             candidate = self._shadow.engine.model_access(call.principal, call.app, call.model_alias, caps,
-                                                         max_tokens, spent, left)
+                                                         max_tokens, spent, left, call.use_case)
             if candidate.allowed != decision.allowed:
                 call.shadow_differences.append({"question": "invoke_model", "active": decision.allowed,
                                                 "candidate": candidate.allowed,
@@ -73,7 +74,8 @@ class AuthorizeModel:
                 why = "forbidden by " + ", ".join(decision.policy_ids)
             else:
                 why = "no policy permits it"
+            within = f" in the {call.use_case.state} use case {call.use_case.name!r}" if call.use_case else ""
             raise PolicyDenied(f"Policy does not let you use the model {call.model_alias!r} with "
-                               f"{', '.join(sorted(caps)) or 'these settings'} ({why}); "
+                               f"{', '.join(sorted(caps)) or 'these settings'}{within} ({why}); "
                                f"ask an administrator for access (request {call.request_id}).", param="model")
         call.decide(self.name, "allow", decision.reason, decision.policy_ids)

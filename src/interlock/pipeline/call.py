@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from interlock.identity.principal import Principal
+from interlock.pipeline.schema import KnowledgeOptions
+from interlock.policy.decision import UseCaseFacts
 from interlock.redact.placeholders import PlaceholderMap
 
 
@@ -63,8 +66,12 @@ class Call:
     auth_method: str = ""
     # The id of the API key the caller presented, if any (a budget or rate-limit scope; never the key).
     key_id: str = ""
-    # The use case the call belongs to (a budget and metrics scope); empty until a manifest names it.
-    use_case: str = ""
+    # The use case the call belongs to (set by the use_case stage when use cases are configured).
+    use_case: UseCaseFacts | None = None
+    # The use case's name where the call carries no facts of it (feedback names an earlier call's).
+    use_case_label: str = ""
+    # The approved prompt (name, version) the call ran with (set by the prompt stage).
+    prompt_version: tuple[str, int] | None = None
 
     body: dict[str, Any] = field(default_factory=dict)
     model_alias: str = ""
@@ -96,6 +103,13 @@ class Call:
     # Approvals this call spent to answer with their tool calls instead of asking the model.
     resumed_approvals: list[str] = field(default_factory=list)
 
+    # Governed retrieval: what the request asked for (the ``interlock.knowledge`` field), what was
+    # retrieved (documents, chunks, access-rule versions, decisions; never text) and the citations
+    # returned with the answer.
+    knowledge: KnowledgeOptions | None = None
+    retrieval: dict[str, Any] | None = None
+    citations: list[dict[str, Any]] = field(default_factory=list)
+
     decisions: list[StageDecision] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
@@ -124,6 +138,10 @@ class Call:
         self.decisions.append(StageDecision(stage, outcome, reason, policy_ids))
 
     @property
+    def use_case_name(self) -> str:
+        return self.use_case.name if self.use_case is not None else self.use_case_label
+
+    @property
     def tenant(self) -> str:
         if self.principal is not None:
             return self.principal.tenant
@@ -143,7 +161,7 @@ class Call:
             "principal": p.id if p else None,
             "principal_kind": p.kind if p else None,
             "key": self.key_id or None,
-            "use_case": self.use_case or None,
+            "use_case": self.use_case_name or None,
             "app": a.id if a else None,
             "tenant": self.tenant or None,
             "auth": self.auth_method or None,
@@ -174,10 +192,13 @@ class Call:
             rec["budget"] = self.charge.record()
         if self.policy_version:
             rec["policy_version"] = self.policy_version
+        if self.use_case is not None:
+            rec["use_case"] = self.use_case.name
+            rec["use_case_state"] = self.use_case.state
+        if self.prompt_version is not None:
+            rec["prompt"] = {"name": self.prompt_version[0], "version": self.prompt_version[1]}
         if self.data_findings:
-            counts: dict[tuple[str, str, str], int] = {}
-            for item in self.data_findings:
-                counts[item] = counts.get(item, 0) + 1
+            counts = Counter(self.data_findings)
             rec["data"] = [{"class": c, "action": a, "where": w, "count": n} for (c, a, w), n in sorted(counts.items())]
         if self.tool_verdicts:
             rec["tools"] = self.tool_verdicts
@@ -185,6 +206,8 @@ class Call:
             rec["resumed_approvals"] = self.resumed_approvals
         if self.shadow_differences:
             rec["shadow_differences"] = self.shadow_differences
+        if self.retrieval is not None:
+            rec["retrieval"] = self.retrieval
         if self.attempts:
             rec["attempts"] = self.attempts
         if self.finish_reason:

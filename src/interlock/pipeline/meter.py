@@ -91,7 +91,7 @@ class AdmitUsage:
         assert call.principal is not None
         p = call.principal
         subject = Subject(call.tenant, call.key_id, p.id, p.groups, call.app.id if call.app else "",
-                          call.use_case)
+                          call.use_case_name)
         plan = self._limits.plan(subject, charge_id(call.request_id, call.headers.get("idempotency-key"), p.id))
         if not plan.budgets and not plan.rates:
             return

@@ -54,8 +54,10 @@ class ParseChatRequest:
     name = "parse"
 
     def __init__(self, max_depth: int, max_messages: int,
-                 pass_through: Mapping[str, frozenset[str]] | None = None) -> None:
+                 pass_through: Mapping[str, frozenset[str]] | None = None, *, knowledge: bool = False) -> None:
         self._max_depth = max_depth
+        # Whether knowledge sources are declared: without them a request naming one is refused.
+        self._knowledge = knowledge
         self._max_messages = max_messages
         # Per model alias: top-level fields its provider takes that the gateway forwards unread, by choice.
         self._pass_through = pass_through or {}
@@ -80,6 +82,14 @@ class ParseChatRequest:
         if len(req.messages) > self._max_messages:
             raise InvalidRequest(f"Too many messages ({len(req.messages)}); the limit is {self._max_messages}.",
                                  param="messages")
+        if req.interlock is not None:
+            # The gateway's own field is consumed here; the provider never sees it.
+            doc = {k: v for k, v in doc.items() if k != "interlock"}
+            if req.interlock.knowledge is not None and not self._knowledge:
+                raise InvalidRequest("This gateway declares no knowledge sources, so interlock.knowledge cannot "
+                                     "be served; remove the field or ask an administrator to declare sources.",
+                                     param="interlock.knowledge")
+            call.knowledge = req.interlock.knowledge
         call.body = doc
         call.passed_through = passed
         call.model_alias = req.model

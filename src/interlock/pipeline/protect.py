@@ -14,6 +14,7 @@ text (``detect.injection``): a result that tries to steer the model is a finding
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,7 @@ from interlock.detect.injection import PROMPT_INJECTION, PromptInjectionRecogniz
 from interlock.errors import ServiceUnavailable
 from interlock.pipeline.call import Call
 from interlock.pipeline.seams import merged, seam_findings
-from interlock.redact import ActionPolicy, redact
+from interlock.redact import ActionPolicy, PlaceholderMap, redact
 from interlock.redact.guard import CONVERSATION_HEADER, DataGuard
 from interlock.redact.redactor import check_blocked
 
@@ -264,18 +265,13 @@ class ProtectInput:
         kept = audit_policy(policy)
         if policy.action_for(PROMPT_INJECTION) == "allow":
             kept = ActionPolicy({**kept.by_class, PROMPT_INJECTION: "allow"}, default=kept.default)
+        # A large call is rewritten on a thread: the event loop keeps serving other calls meanwhile.
+        large = self._guard.is_large(sum(len(text) for text, _, _ in scanned))
         for _ in range(_REWRITES):
-            for text, setter, findings in scanned:
-                setter(redact(text, findings, kept, mapping).text)
-            # Media is never kept at rest: the audit copy names the part; the model gets it only if allowed.
-            for part in media:
-                part.remove()
-            call.payload = {"messages": _copy(call.body.get("messages"))}
-            for part in media:
-                if policy.action_for(part.data_class) == "allow":
-                    part.restore()
-            for text, setter, findings in scanned:
-                setter(redact(text, findings, policy, mapping).text)
+            if large:
+                await asyncio.to_thread(_rewrite, call, scanned, media, kept, policy, mapping)
+            else:
+                _rewrite(call, scanned, media, kept, policy, mapping)
             # In a conversation, the new placeholders are stored before the model sees them. If another
             # turn stored other values under them meanwhile, the texts are written again with the merged
             # map (each pass starts from the original texts).
@@ -283,6 +279,27 @@ class ProtectInput:
                 return
         raise ServiceUnavailable("Other requests in this conversation kept numbering the same placeholders at "
                                  "the same moment, so this one was refused. Retry it.")
+
+
+def _rewrite(call: Call, scanned: list[tuple[str, Setter, list[Finding]]], media: list[MediaSlot],
+             kept: ActionPolicy, policy: ActionPolicy, mapping: PlaceholderMap) -> None:
+    """The audit copy (``call.payload``, rewritten with ``kept``), then the texts the model reads."""
+    # Where no class found in a text is allowed through, the audit copy is what the model reads: one pass.
+    rewritten: list[str | None] = []
+    for text, setter, findings in scanned:
+        red = redact(text, findings, kept, mapping).text
+        setter(red)
+        same = all(policy.action_for(c) != "allow" for c in {f.data_class for f in findings})
+        rewritten.append(red if same else None)
+    # Media is never kept at rest: the audit copy names the part; the model gets it only if allowed.
+    for part in media:
+        part.remove()
+    call.payload = {"messages": _copy(call.body.get("messages"))}
+    for part in media:
+        if policy.action_for(part.data_class) == "allow":
+            part.restore()
+    for (text, setter, findings), done in zip(scanned, rewritten, strict=True):
+        setter(done if done is not None else redact(text, findings, policy, mapping).text)
 
 
 def _beside(findings: list[Finding], flagged: list[Finding]) -> list[Finding]:

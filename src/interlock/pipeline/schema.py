@@ -202,6 +202,22 @@ class WebSearchOptions(_Closed):
     user_location: UserLocation | None = None
 
 
+class KnowledgeOptions(_Closed):
+    """Governed retrieval for this call: passages from these sources, as the caller may read them."""
+
+    sources: Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=64)]],
+                       msgspec.Meta(min_length=1, max_length=16)]
+    top_k: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
+    # What to look for; by default the text of the last user message.
+    query: Annotated[str, msgspec.Meta(min_length=1, max_length=8192)] | None = None
+
+
+class InterlockOptions(_Closed):
+    """The gateway's own extension field: read by the gateway, never forwarded to the provider."""
+
+    knowledge: KnowledgeOptions | None = None
+
+
 class ChatRequest(_Closed):
     model: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
     messages: Annotated[list[Message], msgspec.Meta(min_length=1)]
@@ -239,6 +255,7 @@ class ChatRequest(_Closed):
     safety_identifier: str | None = None
     prompt_cache_key: str | None = None
     web_search_options: WebSearchOptions | None = None
+    interlock: InterlockOptions | None = None
 
 
 # The top-level fields the gateway knows (and scans): never passed through unread.

@@ -10,6 +10,21 @@ ToolOutcome = Literal["allow", "approve", "deny"]
 
 
 @dataclass(frozen=True, slots=True)
+class UseCaseFacts:
+    """What policy sees of the use case a call belongs to, as ``context.use_case``: its name, lifecycle
+    state, whether a passing launch gate vouches for the manifest as it stands, and whether this caller
+    is one of its named testers."""
+
+    name: str
+    state: str
+    gate_passed: bool
+    tester: bool
+
+    def as_context(self) -> dict[str, object]:
+        return {"name": self.name, "state": self.state, "gate_passed": self.gate_passed, "tester": self.tester}
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """Allowed or not. ``policy_ids`` are the determining policies (permits when allowed, forbids
     when a forbid denied; empty for a default deny). ``errors`` are never ignored: any error denies."""

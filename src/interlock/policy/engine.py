@@ -20,12 +20,14 @@ from cedarpy import pst
 
 from interlock.identity.principal import Principal
 from interlock.policy.arguments import ArgumentError, tool_context
-from interlock.policy.decision import ClassDecision, DataAction, Decision, ToolDecision
+from interlock.policy.decision import ClassDecision, DataAction, Decision, ToolDecision, UseCaseFacts
 from interlock.policy.entities import (
     DATA_CLASS_FAMILIES,
     ENTITY_TYPE_BY_KIND,
+    DocumentAccess,
     EntityConfig,
     caller_delta,
+    document_entities,
     family_of,
     principal_key,
     principal_uid,
@@ -51,6 +53,8 @@ QUESTIONS: dict[str, frozenset[str]] = {
     "restore_data": frozenset({"restore_data"}),
     "call_tool": frozenset({"call_tool", "call_tool_with_approval"}),
     "send_data_to_tool": frozenset({"send_data_to_tool"}),
+    "read_document": frozenset({"read_document"}),
+    "send_document": frozenset({"send_document"}),
 }
 
 
@@ -223,22 +227,23 @@ class PolicyEngine:
 
     def model_access(self, principal: Principal, app: Principal | None, model: str,
                      capabilities: frozenset[str], max_tokens: int | None, budget_spent_percent: int | None = None,
-                     rate_remaining_percent: int | None = None) -> Decision:
+                     rate_remaining_percent: int | None = None, use_case: UseCaseFacts | None = None) -> Decision:
         # The request context is built from exactly these arguments, so the answer can be kept for them
         # (the usage figures are whole percentages, so they add at most 101 entries each).
-        key = (principal, app, model, capabilities, max_tokens, budget_spent_percent, rate_remaining_percent)
+        key = (principal, app, model, capabilities, max_tokens, budget_spent_percent, rate_remaining_percent,
+               use_case)
         cached: Decision | None = self._model_decisions.get(key)
         if cached is not None:
             return cached
         decision = self._model_access(principal, app, model, capabilities, max_tokens, budget_spent_percent,
-                                      rate_remaining_percent)
+                                      rate_remaining_percent, use_case)
         if not decision.errors:
             self._model_decisions.put(key, decision)
         return decision
 
     def _model_access(self, principal: Principal, app: Principal | None, model: str,
                       capabilities: frozenset[str], max_tokens: int | None, budget_spent_percent: int | None,
-                      rate_remaining_percent: int | None) -> Decision:
+                      rate_remaining_percent: int | None, use_case: UseCaseFacts | None) -> Decision:
         problem = self._caller_problem(principal, app)
         if problem:
             return Decision(False, reason=problem)
@@ -255,6 +260,8 @@ class PolicyEngine:
             context["budget_spent_percent"] = budget_spent_percent
         if rate_remaining_percent is not None:
             context["rate_remaining_percent"] = rate_remaining_percent
+        if use_case is not None:
+            context["use_case"] = use_case.as_context()
         request = ("invoke_model", "Model", model, context)
         outcome = self.evaluate("invoke_model", principal, app, [request])[0]
         return _decision(outcome, f"use model {model!r}")
@@ -371,6 +378,34 @@ class PolicyEngine:
                     self._class_decisions.put(("tool", caller, tool, evaluated_as), decision)
                 out[data_class] = decision
         return {c: out[c] for c in wanted}
+
+    def documents(self, principal: Principal, app: Principal | None, documents: list[DocumentAccess],
+                  model: str | None = None) -> list[Decision]:
+        """``read_document`` for each document (``model`` None), or ``send_document`` toward ``model``:
+        may a passage of it reach this caller (or this model's prompt)? Never cached: an access rule
+        can change between two calls. Any evaluation error denies."""
+        problem = self._caller_problem(principal, app)
+        if not problem and model is not None and model not in self._models:
+            problem = f"unknown model {model!r}"
+        if problem or not documents:
+            return [Decision(False, reason=problem) for _ in documents]
+        question = "read_document" if model is None else "send_document"
+        context = self._app_context(app)
+        if model is not None:
+            context = {"model": _entity_ref("Model", model), **context}
+        uid = principal_uid(principal)
+        batch = [{"principal": uid, "action": _action(question), "resource": {"type": "Document", "id": d.key},
+                  "context": context} for d in documents]
+        try:
+            store = self._caller_store(principal, app).with_added_json_str(document_entities(documents))
+            results = cedarpy.is_authorized_batch(batch, self._policies[question], store)
+        except Exception as exc:  # the binding must never turn into an allow
+            error = f"policy evaluation failed: {type(exc).__name__}: {exc}"
+            return [Decision(False, (), (error,), "policy evaluation failed; refused") for _ in documents]
+        what = "read" if model is None else f"send to model {model!r}"
+        return [_decision(_Outcome(r.allowed and not r.diagnostics.errors, tuple(r.diagnostics.reasons),
+                                   tuple(r.diagnostics.errors)), f"{what} document {d.key!r}")
+                for d, r in zip(documents, results, strict=True)]
 
     def may_list_tool(self, principal: Principal, app: Principal | None, tool: str) -> bool:
         """Could some call of this tool run, or wait for approval, for this caller?

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -145,3 +146,42 @@ def principal_key(principal: Principal) -> tuple[object, ...]:
     """Everything about a principal that reaches Cedar; equal keys mean identical entities."""
     return (principal.kind, principal.id, principal.tenant, principal.roles, principal.groups,
             principal.may_act_for, principal.name)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentAccess:
+    """A document as Cedar sees it: where it lives and who its access rule names."""
+
+    key: str  # unique across sources: "<source>/<document id>"
+    source: str
+    source_owner: str
+    tenant: str
+    classification: str
+    principals: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+    roles: frozenset[str] = frozenset()
+    tenant_wide: bool = False
+
+
+def document_entities(documents: list[DocumentAccess]) -> str:
+    """The Cedar JSON for these documents and their sources. A principal named by id is named as each
+    principal type, since the access rule names an id, not a kind."""
+    out: list[dict[str, Any]] = []
+    sources: dict[str, dict[str, Any]] = {}
+    for d in documents:
+        sources.setdefault(d.source, {"uid": _uid("Source", d.source), "parents": [],
+                                      "attrs": {"tenant": d.tenant, "owner": d.source_owner}})
+        ids = sorted(d.principals)
+        out.append({
+            "uid": _uid("Document", d.key),
+            "parents": [_uid("Source", d.source)],
+            "attrs": {
+                "tenant": d.tenant, "classification": d.classification, "tenant_wide": d.tenant_wide,
+                "reader_users": [{"__entity": _uid("User", i)} for i in ids],
+                "reader_apps": [{"__entity": _uid("App", i)} for i in ids],
+                "reader_services": [{"__entity": _uid("ServiceAccount", i)} for i in ids],
+                "reader_groups": [{"__entity": _uid("Group", g)} for g in sorted(d.groups)],
+                "reader_roles": [{"__entity": _uid("Role", r)} for r in sorted(d.roles)],
+            },
+        })
+    return json.dumps(list(sources.values()) + out)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from interlock.identity.principal import Principal
-from interlock.policy.decision import ClassDecision, Decision, ToolDecision
+from interlock.policy.decision import ClassDecision, Decision, ToolDecision, UseCaseFacts
 from interlock.policy.engine import PolicyEngine
 from interlock.policy.entities import EntityConfig
 
@@ -80,11 +80,12 @@ class ShadowEvaluator:
 
     def model_access(self, principal: Principal, app: Principal | None, model: str,
                      capabilities: frozenset[str], max_tokens: int | None, budget_spent_percent: int | None = None,
-                     rate_remaining_percent: int | None = None) -> Shadowed[Decision]:
+                     rate_remaining_percent: int | None = None,
+                     use_case: UseCaseFacts | None = None) -> Shadowed[Decision]:
         active = self.active.model_access(principal, app, model, capabilities, max_tokens, budget_spent_percent,
-                                          rate_remaining_percent)
+                                          rate_remaining_percent, use_case)
         return self._shadow(active, lambda e: e.model_access(principal, app, model, capabilities, max_tokens,
-                                                             budget_spent_percent, rate_remaining_percent))
+                                                             budget_spent_percent, rate_remaining_percent, use_case))
 
     def data_actions(self, principal: Principal, app: Principal | None, model: str,
                      classes: Iterable[str]) -> Shadowed[dict[str, ClassDecision]]:

@@ -9,7 +9,7 @@ A file (YAML, or JSON) holds optional named ``principals`` and a list of ``cases
         principal: alice                  # a name from ``principals`` or an inline mapping
         action: call_tool                 # invoke_model | send_data | restore_data | call_tool | send_data_to_tool
         resource: refund_payment          # a model alias, a data class or a tool name
-        context: {arguments: {amount: 50}}
+        context: {arguments: {amount: 50}}   # invoke_model also takes use_case: {name, state, tester, gate_passed}
         expect: allow
         policies: [tools.refund-small]    # optional: exactly the determining policy ids
 """
@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from interlock.identity.principal import Principal
+from interlock.policy.decision import UseCaseFacts
 from interlock.policy.engine import PolicyEngine
 
 ACTIONS: dict[str, frozenset[str]] = {
@@ -104,10 +105,17 @@ def ask(engine: PolicyEngine, principal: Principal, app: Principal | None, actio
     """Put one question to the engine exactly as the gateway would."""
     if action == "invoke_model":
         max_tokens = context.get("max_tokens")
+        use_case = context.get("use_case")
+        if use_case is not None and not (isinstance(use_case, dict) and set(use_case) <= {"name", "state",
+                                                                                       "gate_passed", "tester"}):
+            raise CaseError("context.use_case is a mapping of name, state, gate_passed and tester")
+        facts = None if use_case is None else UseCaseFacts(
+            str(use_case.get("name", "")), str(use_case.get("state", "")), bool(use_case.get("gate_passed", False)),
+            bool(use_case.get("tester", False)))
         spent, left = context.get("budget_spent_percent"), context.get("rate_remaining_percent")
         d = engine.model_access(principal, app, resource, frozenset(context.get("capabilities", ())),
                                 None if max_tokens is None else int(max_tokens),
-                                None if spent is None else int(spent), None if left is None else int(left))
+                                None if spent is None else int(spent), None if left is None else int(left), facts)
         return Answer("allow" if d.allowed else "deny", d.policy_ids, d.reason, d.errors)
     if action == "send_data":
         if "model" not in context:

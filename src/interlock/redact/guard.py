@@ -19,6 +19,7 @@ from pathlib import Path
 
 from interlock.detect import Detector
 from interlock.detect.finding import Finding
+from interlock.detect.parallel import ParallelScanner
 from interlock.errors import InvalidRequest, ServiceUnavailable
 from interlock.identity.principal import Principal
 from interlock.keyfile import load_or_create
@@ -71,12 +72,14 @@ _CACHE_ENTRIES = 4096
 
 class DataGuard:
     def __init__(self, detector: Detector, policy: PolicyHolder, store: Store, settings: RedactionSettings,
-                 key_dir: Path, *, offload_chars: int = 64 * 1024, scan_threads: int = 2) -> None:
+                 key_dir: Path, *, offload_chars: int = 64 * 1024, scan_threads: int = 2,
+                 scan_processes: int = 0) -> None:
         self.detector = detector
         self._scanned: OrderedDict[str, list[Finding]] = OrderedDict()
         self._offload_chars = offload_chars
         self._scan_threads = scan_threads
         self._pool: ThreadPoolExecutor | None = None
+        self.scanner = ParallelScanner(detector, scan_processes) if scan_processes else None
         self.policy = policy
         self._settings = settings
         self._store = store
@@ -91,18 +94,27 @@ class DataGuard:
                                          self._settings.vault_ttl_seconds)
         return self._vault_instance
 
+    def is_large(self, chars: int) -> bool:
+        """Is work over this many characters of text worth taking off the event loop?"""
+        return chars > self._offload_chars
+
     async def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
-        """Findings for each text. Large calls are scanned on a scan thread, so the event loop keeps
-        serving other calls meanwhile (the detector is immutable and safe from any thread; the cache of
-        small texts is not, and large texts skip it); small ones here, where a hand-off costs more."""
+        """Findings for each text. Small calls are scanned here, where a hand-off costs more than it saves.
+        Large calls go to the scan processes (cut into segments scanned at once), so neither the event
+        loop nor the GIL is held meanwhile; without scan processes, to a scan thread (the detector is
+        immutable and safe from any thread; the cache of small texts is not, and large texts skip it)."""
         if sum(len(t) for t in texts) <= self._offload_chars:
             return [self.scan(t) for t in texts]
+        if self.scanner is not None:
+            return await self.scanner.scan_many(texts)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._scan_threads, thread_name_prefix="interlock-scan")
         detector = self.detector
         return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: [detector.scan(t) for t in texts])
 
     def close(self) -> None:
+        if self.scanner is not None:
+            self.scanner.close()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None

@@ -71,6 +71,9 @@ class RecordQuery:
     # A data class found in the call (input or output), and the call's outcome ("ok" or "refused").
     data_class: str | None = None
     outcome: str | None = None
+    # The use case a call belonged to, and the event of a lifecycle or evaluation record.
+    use_case: str | None = None
+    event: str | None = None
     limit: int = 100
     newest_first: bool = True
 
@@ -328,7 +331,9 @@ def where_clause(q: RecordQuery, placeholder: Any, contains: Any) -> tuple[str, 
     args: list[Any] = []
     # Canonical JSON has one spelling for a value, so a byte search is exact for these fields.
     for needle in ((b'"class":' + _json_encode(q.data_class)) if q.data_class is not None else None,
-                   (b'"outcome":' + _json_encode(q.outcome)) if q.outcome is not None else None):
+                   (b'"outcome":' + _json_encode(q.outcome)) if q.outcome is not None else None,
+                   (b'"use_case":' + _json_encode(q.use_case)) if q.use_case is not None else None,
+                   (b'"event":' + _json_encode(q.event)) if q.event is not None else None):
         if needle is not None:
             args.append(needle)
             conds.append(contains(placeholder(len(args))))

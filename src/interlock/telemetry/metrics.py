@@ -25,14 +25,15 @@ import os
 import re
 import time
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import accumulate
 from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
@@ -83,7 +84,7 @@ class FinishedCall(Protocol):
     @property
     def cost_nano(self) -> int | None: ...
     @property
-    def use_case(self) -> str: ...
+    def use_case_name(self) -> str: ...
     @property
     def first_token_ms(self) -> float: ...
     def elapsed_ms(self) -> float: ...
@@ -245,6 +246,9 @@ class Metrics:
         self._requests: dict[tuple[str, int], CounterChild] = {}
         # model -> (prompt, completion) token counters.
         self._tokens: dict[str, tuple[CounterChild, CounterChild]] = {}
+        # Gauges read when scraped (name -> documentation, label names, reader): values that live elsewhere,
+        # such as the knowledge sources' freshness in their shared index, the same for every worker.
+        self._gauges: dict[str, tuple[str, Labels, Callable[[], list[tuple[Labels, float]]]]] = {}
         # (model, use case) -> cost counter and time-to-first-token histogram; use case -> token counters.
         self._costs: dict[tuple[str, str], CounterChild] = {}
         self._ttfts: dict[tuple[str, str], HistogramChild] = {}
@@ -286,8 +290,9 @@ class Metrics:
         hist.observe(call.elapsed_ms() / 1000.0)
         if call.shadow_differences:
             self._shadow.value += 1
-        for data_class, action, _ in call.data_findings:
-            self.data.child((data_class, action)).value += 1
+        if call.data_findings:
+            for key, n in Counter((data_class, action) for data_class, action, _ in call.data_findings).items():
+                self.data.child(key).value += n
         if provider:
             hist = self._upstreams.get(provider)
             if hist is None:
@@ -300,7 +305,7 @@ class Metrics:
             usage = call.usage
             tokens[0].value += usage.prompt_tokens
             tokens[1].value += usage.completion_tokens
-            use_case = call.use_case or NO_USE_CASE
+            use_case = call.use_case_name or NO_USE_CASE
             by_case = self._use_case_tokens.get(use_case)
             if by_case is None:
                 by_case = self._use_case_tokens[use_case] = (self.use_case_tokens.child((use_case, "prompt")),
@@ -336,6 +341,11 @@ class Metrics:
         counter.value += 1
 
     # -- exposition ---------------------------------------------------------------------------------
+
+    def add_gauge(self, name: str, documentation: str, labelnames: Labels,
+                  read: Callable[[], list[tuple[Labels, float]]]) -> None:
+        """A gauge whose values ``read`` returns at each scrape (off the hot path)."""
+        self._gauges[name] = (documentation, labelnames, read)
 
     def render(self) -> bytes:
         """The Prometheus text format: this worker's live values plus every other worker's last snapshot."""
@@ -375,6 +385,11 @@ class Metrics:
                 histogram.samples.append(Sample(family.name + "_created", dict(zip(family.labelnames, labels,
                                                                                     strict=True)), created))
             yield histogram
+        for name, (documentation, labelnames, read) in self._gauges.items():
+            gauge = GaugeMetricFamily(name, documentation, labels=labelnames)
+            for labels, value in read():
+                gauge.add_metric(labels, value)
+            yield gauge
 
     # -- publication across workers -----------------------------------------------------------------
 

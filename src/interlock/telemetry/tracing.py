@@ -61,7 +61,7 @@ class TracedCall(Protocol):
     @property
     def cost_nano(self) -> int | None: ...
     @property
-    def use_case(self) -> str: ...
+    def use_case_name(self) -> str: ...
     @property
     def timings_ms(self) -> Mapping[str, float]: ...
     @property
@@ -117,8 +117,8 @@ class Tracing:
             attributes["gen_ai.response.finish_reasons"] = [call.finish_reason]
         if call.cost_nano is not None:
             attributes["interlock.cost.usd"] = call.cost_nano / 1e9
-        if call.use_case:
-            attributes["interlock.use_case"] = call.use_case
+        if call.use_case_name:
+            attributes["interlock.use_case"] = call.use_case_name
         if call.refusal_code:
             attributes["error.type"] = call.refusal_code
         span = self._tracer.start_span(f"{operation} {model}", kind=SpanKind.CLIENT, start_time=start_ns,

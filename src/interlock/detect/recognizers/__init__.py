@@ -22,10 +22,16 @@ from interlock.detect.recognizers.name_dictionary import NameDictionaryRecognize
 from interlock.detect.recognizers.names import PersonNameRecognizer
 from interlock.detect.recognizers.national_ids import NATIONAL_ID_RECOGNIZERS
 from interlock.detect.recognizers.network import IPv4Recognizer, IPv6Recognizer, MacAddressRecognizer
+from interlock.detect.recognizers.password_prose import PasswordProseRecognizer
 from interlock.detect.recognizers.personal import AgeRecognizer, DateOfBirthRecognizer
 from interlock.detect.recognizers.phone import PhoneRecognizer
 from interlock.detect.recognizers.private_key import PrivateKeyBodyRecognizer, PrivateKeyRecognizer
-from interlock.detect.recognizers.provider_keys import JwtRecognizer, ProviderKeyRecognizer
+from interlock.detect.recognizers.provider_keys import (
+    ChatBotTokenRecognizer,
+    JwtRecognizer,
+    ProviderKeyRecognizer,
+    ProviderTokenRecognizer,
+)
 
 
 def build_recognizers(config: DetectionConfig) -> list[Recognizer]:
@@ -47,10 +53,13 @@ def build_recognizers(config: DetectionConfig) -> list[Recognizer]:
         PersonNameRecognizer(),
         NameDictionaryRecognizer(),
         ProviderKeyRecognizer(),
+        ProviderTokenRecognizer(),
+        ChatBotTokenRecognizer(),
         JwtRecognizer(),
         PrivateKeyRecognizer(),
         PrivateKeyBodyRecognizer(),
         PasswordRecognizer(),
+        PasswordProseRecognizer(),
         ConnectionStringRecognizer(),
         UrlCredentialsRecognizer(),
         HighEntropySecretRecognizer(),

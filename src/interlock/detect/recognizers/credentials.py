@@ -17,21 +17,50 @@ def looks_like_placeholder(value: str) -> bool:
     return len(set(lowered)) <= 2 or any(h in lowered for h in _PLACEHOLDER_HINTS)
 
 
+_PASSWORD_KEYS = ("password|passwd|pass|pwd|passphrase|passwort|kennwort|contraseña|contrasena|mot de passe|"
+                  "senha|wachtwoord|hasło|haslo|heslo|jelszó|salasana|lösenord|passord|adgangskode|secret|"
+                  "client_secret|secret_key")
+
+
+# Prefixes written straight onto the key ("PGPASSWORD", "dbpass"); any other prefix ends in "_", "-" or "."
+# ("MYSQL_ROOT_PASSWORD"), so "compass" and "bypass" are not keys.
+_GLUED_PREFIXES = "pg|mysql|db|root|admin|user|app|smtp|mail|redis|ftp|sftp|wifi|vpn|ldap|bind|my|new|old"
+
+
 class PasswordRecognizer(Recognizer):
     name = "password"
     data_class = "secret.password"
     max_len = 128
-    keywords = ("pass", "pwd", "secret", "kennwort", "mot de passe", "contraseña")
-    # The key word, then at most two whitespace runs (around the separator) before a value without any.
-    openers = (Opener("pass|pwd|secret|kennwort|contraseña", gaps=2, pending=""),)
+    keywords = ("pass", "pwd", "secret", "kennwort", "mot de passe", "contrase", "senha", "wachtwoord", "hasł",
+                "hasl", "heslo", "jelsz", "salasana", "lösenord", "adgangskode", "mysql", "mariadb")
+    # The key word, then at most two whitespace runs (around the separator) before a value without any;
+    # a database client's "-p" flag comes at most 80 characters after the client's name.
+    openers = (Opener("pass|pwd|secret|kennwort|contrase|senha|wachtwoord|has[lł]o|heslo|jelsz|salasana|"
+                      "l[oö]senord|adgangskode", gaps=2, pending=""),
+               Opener("mysql|mariadb", reach=230, pending=""))
     lookbehind = 50
     patterns = (
         Pattern(
             "password assignment",
-            r"(?i:\b(?:password|passwd|pass|pwd|passphrase|db_pass|db_password|user_password|"
-            r"admin_password|kennwort|contraseña|mot de passe|secret|client_secret|secret_key)[\"']?"
+            # The key may carry a prefix ("PGPASSWORD", "MYSQL_ROOT_PASSWORD", "db.password").
+            rf"(?i:\b(?:[a-z0-9][a-z0-9_\-.]{{0,30}}[_\-.]|{_GLUED_PREFIXES})?(?:{_PASSWORD_KEYS})[\"']?"
             r"\s{0,16}(?:[:=]|=>|:=|\bis\b)\s{0,16})"
             r"(?:\"([^\"\s]{4,128})\"|'([^'\s]{4,128})'|([^\s\"',;]{4,128}))",
+            0.85,
+            group=-1,
+        ),
+        Pattern(
+            "password option",
+            # Command lines: "--password hunter2", "--db-password=...", "-p'...'" after a database client.
+            r"(?i:(?:^|\s)--?[a-z\-]{0,24}(?:password|passwd|pass|pwd)(?:=|\s{1,4}))"
+            r"(?:\"([^\"\s]{4,128})\"|'([^'\s]{4,128})'|([^\s\"'\-][^\s\"']{3,127}))",
+            0.85,
+            group=-1,
+        ),
+        Pattern(
+            "database client password flag",
+            r"(?i:\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]{0,80}?\s-p)"
+            r"(?:\"([^\"\s]{4,128})\"|'([^'\s]{4,128})'|([^\s\"'\-][^\s\"']{3,127}))",
             0.85,
             group=-1,
         ),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from interlock.detect.recognizer import Opener, Pattern, Recognizer
+from interlock.detect.context import tokens
+from interlock.detect.recognizer import Opener, Pattern, Recognizer, ScanText
 from interlock.detect.recognizers.credentials import looks_like_placeholder
 
 ENTROPY_THRESHOLD = 3.5
@@ -39,11 +40,33 @@ class HighEntropySecretRecognizer(Recognizer):
             0.75,
             group=1,
         ),
+        # "our production key 6Ap8E5...", "key: \"2qsC/...==\"": the bare word needs a long random value.
+        Pattern(
+            "long random value after the word key",
+            r"(?i:\bkeys?[\"']?\s{0,16}(?:[:=]|=>|:=|\bis\b|\bwas\b)?\s{0,16})[\"']?([A-Za-z0-9_\-+/=.~]{32,256})",
+            0.75,
+            group=1,
+        ),
     )
     negative_context = ("sha", "sha1", "sha256", "md5", "hash", "checksum", "digest", "commit", "etag",
                         "uuid", "guid", "integrity")
 
+    def context_effect(self, scan: ScanText, start: int, end: int) -> tuple[bool, bool, str] | None:
+        """Counter-context ("sha256", "commit") counts only on the value's own line, before it or just
+        after it: a digest on the next line of a config file says nothing about this key."""
+        text = scan.text
+        line_start = max(text.rfind("\n", 0, start) + 1, start - scan.context_window)
+        line_end = text.find("\n", end, end + scan.context_window)
+        after = text[end:line_end if line_end != -1 else end + scan.context_window]
+        miss = self._negative.first_hit([*tokens(text[line_start:start]), "\x00", *tokens(after)])
+        return (False, True, f"; counter-context '{miss}'") if miss is not None else (False, False, "")
+
     def validate(self, value: str, pattern: Pattern) -> float | None:
+        if pattern.name == "long random value after the word key":
+            body = value.rstrip(".=")
+            if not (any(c.islower() for c in body) and any(c.isupper() for c in body)
+                    and any(c.isdigit() for c in body)) or shannon_entropy(body) < 4.0:
+                return None
         value = value.rstrip(".=")
         if len(value) < 16 or looks_like_placeholder(value):
             return None

@@ -32,7 +32,9 @@ class IbanRecognizer(Recognizer):
     patterns = (
         Pattern("IBAN", r"\b[A-Za-z]{2}\d{2}(?:[ \-]?[A-Za-z0-9]{4}){2,7}(?:[ \-]?[A-Za-z0-9]{1,3})?\b", 0.9),
     )
-    context = ("iban", "bank", "account", "transfer", "wire", "sepa", "bic", "swift")
+    context = ("iban", "bank", "account", "transfer", "wire", "sepa", "bic", "swift", "beneficiary", "payee",
+               "cuenta", "konto", "kontonummer", "bankverbindung", "compte", "conto", "conta", "rekening", "rachunek",
+               "účet", "virement", "überweisung", "transferencia", "bonifico", "transferência")
 
     def set_patterns(self) -> tuple[str, ...] | None:
         return tuple(relax_bounds(p.regex) for p, _ in self._compiled)
@@ -42,17 +44,49 @@ class IbanRecognizer(Recognizer):
         found: list[Finding] = []
         for pattern, start, end in self.candidates(scan, hits):
             stop = _value_end(text, start, end)
+            score, why = pattern.score, pattern.name
             if stop < 0:
-                continue
+                # The shape of an IBAN with the wrong length or check digits (a typo, a made-up test value):
+                # still one next to bank words, where validity only raised the confidence.
+                stop = _shaped_end(text, start, end)
+                if stop < 0:
+                    continue
+                score, why = _SHAPED, "IBAN-shaped value, not valid"
             context = self.context_effect(scan, start, stop)
             if context is None:
                 continue
-            found.append(Finding(self.data_class, start, stop, round(adjusted_score(pattern.score, context), 3),
-                                 self.name, pattern.name + context[2]))
+            found.append(Finding(self.data_class, start, stop, round(adjusted_score(score, context), 3),
+                                 self.name, why + context[2]))
         return found
 
     def validate(self, value: str, pattern: Pattern) -> float | None:
         return pattern.score if _value_end(value, 0, len(value)) == len(value) else None
+
+
+_SHAPED = 0.3
+
+
+def _shaped_end(text: str, start: int, end: int) -> int:
+    """Where an IBAN-shaped value of a known country, written in capitals, ends within ``text[start:end]``
+    (before a group that has lower-case letters, the next word), or -1 if it is too short or too long."""
+    if text[start:start + 2].upper() not in IBAN_LENGTHS or not text[start:start + 2].isupper():
+        return -1
+    pos = start
+    group_start = start
+    while pos < end:
+        c = text[pos]
+        if c in " -":
+            group_start = pos
+        elif c.islower():
+            pos = group_start
+            break
+        pos += 1
+    while pos > start and text[pos - 1] in " -":
+        pos -= 1
+    count = sum(1 for c in text[start:pos] if c.isalnum())
+    if not 15 <= count <= 34 or (pos < len(text) and text[pos].isalnum()):
+        return -1
+    return pos
 
 
 def _value_end(text: str, start: int, end: int) -> int:

@@ -25,6 +25,8 @@ _CAPS_WORD = r"\p{Lu}[\p{Lu}\p{M}'’\-]+"
 _LABELLED = rf"({_NAME},[ \t]{{1,3}}{_NAME}|{_BODY}|{_CAPS_WORD},?(?:[ \t]{{1,3}}{_CAPS_WORD}){{1,2}})"
 # Upper-case Latin letters for the openers (measured by Python's parser, which does not read ``\p``).
 _UP = "[A-ZÀ-ÖØ-ÞĀ-ɏḀ-ỿ]"
+# Lower-case letters (and the rest of those blocks) for the openers, likewise.
+_LOW = "[a-zß-öø-ÿĀ-ɏḀ-ỿ'’-]"
 
 _TITLES = (r"Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Madam|Herr|Frau|Hr|Fr|Mme|Mlle|M\.|Monsieur|Madame|Mademoiselle|"
            r"Señor|Señora|Señorita|Sr|Sra|Srta|Sig|Sig\.ra|Signor|Signora|Signorina|Dott|Dott\.ssa|Avv|Ing|"
@@ -37,12 +39,16 @@ _SIGN_OFFS = (r"regards|best|thanks|thank you|sincerely|cheers|yours truly|yours
               r"liebe grüße|freundliche grüße|cordialement|salutations|amitiés|bien à vous|saludos|un saludo|"
               r"atentamente|cordiali saluti|distinti saluti|saluti|un saluto|grazie|atenciosamente|abraços|"
               r"cumprimentos|obrigado|obrigada|groeten|groetjes|pozdrawiam|z poważaniem|s pozdravem|hälsningar|"
-              r"mvh|venlig hilsen|vennlig hilsen|terveisin|danke|merci|gracias")
+              r"mvh|venlig hilsen|vennlig hilsen|terveisin|danke|merci|gracias|à plus|a plus|à bientôt|bises|"
+              r"bisous|hasta luego|un abrazo|abrazos|saludos cordiales|tschüss|bis bald|baci|pozdrowienia|"
+              r"zdravím|üdvözlettel|üdv|salutări|cu stimă|lp|hilsen|hälsningar|tervehdys|met groet")
 # The last word of every sign-off, for the opener (a bounded width, and a match still starts after it).
 _SIGN_OFF_TAILS = (r"regards|best|thanks|sincerely|cheers|truly|yours|warmly|wishes|respectfully|care|mfg|lg|"
                    r"gruß|grüße|grüßen|cordialement|salutations|amitiés|vous|saludos|saludo|atentamente|saluti|"
                    r"saluto|grazie|atenciosamente|abraços|cumprimentos|obrigado|obrigada|groeten|groetjes|groet|"
-                   r"pozdrawiam|poważaniem|pozdravem|hälsningar|hälsning|mvh|hilsen|terveisin|danke|merci|gracias")
+                   r"pozdrawiam|poważaniem|pozdravem|hälsningar|hälsning|mvh|hilsen|terveisin|danke|merci|gracias|"
+                   r"plus|bientôt|bises|bisous|luego|abrazo|abrazos|cordiales|tschüss|bald|baci|pozdrowienia|"
+                   r"zdravím|üdvözlettel|üdv|salutări|stimă|lp|tervehdys|groet")
 # Sign-offs too long for the English pattern's spacing, with tighter spacing of their own.
 _LONG_SIGN_OFFS = r"mit freundlichen grüßen|met vriendelijke groet|med vänlig hälsning|ystävällisin terveisin"
 _LABELS = (r"name|full[ _]?name|first[ _]?name|last[ _]?name|surname|given[ _]?name|family[ _]?name|"
@@ -56,7 +62,7 @@ _LABELS = (r"name|full[ _]?name|first[ _]?name|last[ _]?name|surname|given[ _]?n
 _CUES = (r"ask|asked|tell|told|email|emailed|ping|pinged|cc|contact|contacted|thank|thanks|met|meet|"
          r"spoke to|spoke with|talked to|talk to|chat with|assigned to|assign to|forward to|forwarded to|"
          r"reach out to|loop in|looped in|escalate to|escalated to|message|messaged|remind|reminded|invite|invited|"
-         r"dear|hi|hello|hey")
+         r"dear|hi|hello|hey|text|texted|call|called|ring|rang|phone|phoned|sms|whatsapp")
 # Capitalised words that follow the triggers but are not names.
 _STOP = frozenset({
     "team", "all", "everyone", "sir", "madam", "customer", "support", "there", "the", "and", "thanks",
@@ -94,9 +100,14 @@ class PersonNameRecognizer(Recognizer):
         Opener(rf"(?i:{_SIGN_OFF_TAILS})\s{{0,16}}[,.!]?\s{{0,16}}\n", gaps=10, reach=220,
                case_insensitive=False, pending=""),
         Opener(rf"(?i:{_CUES})[ \t]{{1,4}}{_UP}", gaps=8, reach=200, case_insensitive=False, pending=""),
-        # A chat line's speaker: the name starts its line, after a time stamp in brackets perhaps.
-        Opener(rf"\n[ \t]{{0,4}}(?:\[[^\]\n]{{1,24}}\][ \t]{{0,4}})?{_UP}", gaps=0, reach=80, case_insensitive=False,
+        # A chat line's speaker: the name starts its line, after a time stamp in brackets perhaps, or follows
+        # a greeting's or a sentence's end on the same line ("Morning all. Zaid: ...").
+        Opener(rf"\n[ \t]{{0,4}}(?:\[[^\]\n]{{1,32}}\][ \t]{{0,4}})?{_UP}", gaps=0, reach=80, case_insensitive=False,
                pending=""),
+        # Only once the colon has come: until then the word is the trailing token, held anyway, and a
+        # sentence's first word followed by anything else goes out as soon as the next word begins.
+        Opener(rf"[.!?,][ \t]{{1,3}}{_UP}{_LOW}{{0,30}}:", gaps=0, reach=80, case_insensitive=False, pending=""),
+        Opener(rf"\][ \t]{{0,4}}{_UP}{_LOW}{{0,30}}:", gaps=0, reach=80, case_insensitive=False, pending=""),
         Opener(rf"(?i:{_LABELS})[\"']?\s{{0,4}}[:=]\s{{0,4}}[\"']?{_UP}", gaps=8, reach=200,
                case_insensitive=False, pending=""),
     )
@@ -111,7 +122,10 @@ class PersonNameRecognizer(Recognizer):
         Pattern("sign-off", rf"(?i:\b(?:{_LONG_SIGN_OFFS}))[ \t]{{0,4}}[,.!]?[ \t]{{0,4}}\r?\n\s{{0,16}}{_FULL}"
                 rf"\s{{0,16}}(?:\n|$)", 0.75, group=1),
         Pattern("cue", rf"(?i:\b(?:{_CUES}))[ \t]{{1,4}}{_FULL}", 0.6, group=1),
-        Pattern("speaker", rf"\n[ \t]{{0,4}}(?:\[[^\]\n]{{1,24}}\][ \t]{{0,4}})?({_NAME}):[ \t]", 0.6, group=1),
+        Pattern("speaker", rf"(?:\n|[.!?,][ \t]{{1,3}})[ \t]{{0,4}}(?:\[[^\]\n]{{1,32}}\][ \t]{{0,4}})?({_NAME}):[ \t]",
+                0.6, group=1),
+        # A name alone on the last line, after a sentence: how a short message is signed.
+        Pattern("closing name", rf"[.!?][ \t]{{0,4}}\r?\n[ \t]{{0,4}}({_NAME})$", 0.6, group=1),
         Pattern("label", rf"(?i:\b(?:{_LABELS}))[\"']?\s{{0,4}}[:=]\s{{0,4}}[\"']?{_LABELLED}", 0.7, group=1),
     )
 
@@ -136,7 +150,7 @@ class PersonNameRecognizer(Recognizer):
             return pattern.score if len(names) == len(flags) and len(flags) > 1 else None
         if not flags or all(f & WORD and not f & NAME for f in flags):
             return None  # "Dear Valued Customer", "Hi Support Team", "Name: Required"
-        if pattern.name in ("cue", "speaker"):
+        if pattern.name in ("cue", "speaker", "closing name"):
             # A loose cue: the first word must be a listed first name that is not also a common word.
             return pattern.score if flags[0] & FIRST and not flags[0] & COMMON_NAME else None
         if len(words) > 1:

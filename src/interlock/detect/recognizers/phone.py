@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Container
 
-from interlock.detect.context import window_tokens
+from interlock.detect.context import column_header, window_tokens
 from interlock.detect.finding import Finding
 from interlock.detect.recognizer import Matcher, Recognizer, ScanText, compile_re2, pattern_width, relax_bounds
 from interlock.detect.recognizers.phone_labels import NEARBY_WORDS, UNITS, nearest_label
@@ -112,6 +112,11 @@ class PhoneRecognizer(Recognizer):
             return None
         left, right = window_tokens(text, c.start, end, scan.context_window)
         label = nearest_label(left)
+        if label is None:
+            # A value in a delimited row is labelled by its column's header ("id,name,phone").
+            header = column_header(text, c.start, scan.headers)
+            if header:
+                label = nearest_label(header)
         if label is not None and not label[0]:
             return None
         labelled = label is not None or _letter_label(text, c.start)

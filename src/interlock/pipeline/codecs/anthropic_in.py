@@ -67,6 +67,8 @@ def chat_request(req: MessagesRequest | CountTokensRequest) -> dict[str, Any]:
             doc["temperature"] = req.temperature
         if req.top_p is not None:
             doc["top_p"] = req.top_p
+        if req.interlock is not None:
+            doc["interlock"] = msgspec.to_builtins(req.interlock)
     return doc
 
 

@@ -84,6 +84,7 @@ class StreamTranslator:
         self._stop_reason = "end_turn"
         self._usage = {"input_tokens": 0, "output_tokens": 0}
         self._interlock: list[dict[str, Any]] = []
+        self._citations: list[dict[str, Any]] = []
 
     def start(self) -> Iterator[Event]:
         yield "message_start", {"type": "message_start", "message": {
@@ -99,6 +100,8 @@ class StreamTranslator:
         extra = chunk.get("interlock")
         if isinstance(extra, dict) and isinstance(extra.get("tool_calls"), list):
             self._interlock += extra["tool_calls"]
+        if isinstance(extra, dict) and isinstance(extra.get("citations"), list):
+            self._citations = extra["citations"]
         for choice in chunk.get("choices") or ():
             if not isinstance(choice, dict) or int(choice.get("index") or 0) != 0:
                 continue
@@ -147,7 +150,8 @@ class StreamTranslator:
         delta: dict[str, Any] = {"type": "message_delta",
                                  "delta": {"stop_reason": self._stop_reason, "stop_sequence": None},
                                  "usage": dict(self._usage)}
-        if self._interlock:
-            delta["interlock"] = {"tool_calls": self._interlock}
+        if self._interlock or self._citations:
+            delta["interlock"] = {**({"tool_calls": self._interlock} if self._interlock else {}),
+                                  **({"citations": self._citations} if self._citations else {})}
         yield "message_delta", delta
         yield "message_stop", {"type": "message_stop"}

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from interlock.pipeline.schema import MAX_TOKENS
+from interlock.pipeline.schema import MAX_TOKENS, InterlockOptions
 
 _Tokens = Annotated[int, msgspec.Meta(ge=1, le=MAX_TOKENS)]
 # The OpenAI chat format the request is translated into takes at most four stop sequences.
@@ -162,3 +162,5 @@ class MessagesRequest(_Closed):
     # No OpenAI counterpart: accepted and dropped (docs/api.md lists it among the lossy fields).
     top_k: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] | None = None
     service_tier: Literal["auto", "standard_only"] | None = None
+    # The gateway's own extension field (governed retrieval), as on the chat endpoint.
+    interlock: InterlockOptions | None = None

@@ -77,7 +77,7 @@ NAME_NUMBER_SEP = rf",?{SP}"
 # not a unit.
 _UNIT_ID = r"(?:[A-Za-z]{0,2}\d[A-Za-z0-9\-]{0,4}|[A-Z])\b"
 _UNIT_WORDS = alternation(words.UNITS)
-UNIT = (rf"(?:,?{SP}|[ \t]*\r?\n[ \t]*)"
+UNIT = (rf"(?:(?:[ \t]{{0,3}},)?{SP}|[ \t]*\r?\n[ \t]*)"
         rf"(?:(?i:{_UNIT_WORDS})\.?[ \t]?(?:#|[Nn][ºo°]\.?)?[ \t]?{_UNIT_ID}"
         r"|#[ \t]?[A-Za-z0-9\-]{1,6}\b"
         r"|\d{1,2}(?:st|nd|rd|th|º|ª|o|a|\.)?[ \t]?(?i:floor|piso|andar|étage|etage|stock|og|izq|izda|dcha|der)\b\.?"

@@ -208,7 +208,9 @@ _DUTCH = compile_re2(r"^[1-9]\d{3}[ \t]?([A-Z]{2})[ \t]")
 # start or end of a line after a line break (the postcode line of a block).
 _POSTCODE_INSIDE = compile_re2(
     rf"(?:^|[^\p{{L}}\p{{N}}])(?:{DISTINCT_CODE_FIRST}|{forms.UK_POSTCODE}|{forms.CA_POSTCODE}|{forms.EIRCODE}"
-    rf"|{forms.STATE}[ \t]{{1,3}}{forms.US_ZIP})|\n[ \t]*\d{{4,8}}\b|\n[^\n]*\b\d{{4,7}}[ \t]*$|,[ \t]*\d{{4,5}}[ \t]+\p{{Lu}}")
+    rf"|{forms.STATE}[ \t]{{1,3}}{forms.US_ZIP})|\n[ \t]*\d{{4,8}}\b|\n[^\n]*\b\d{{4,7}}[ \t]*$|,[ \t]*\d{{4,5}}[ \t]+\p{{Lu}}"
+    # A city and its postcode ending the value after a comma ("PO Box 12, Lakeside 4821").
+    rf"|,[ \t]*\p{{Lu}}[\p{{L}}'’\- ]{{1,40}}[ \t]\d{{4,5}}[ \t]*$")
 
 
 # ASCII punctuation and spaces to spaces; letters, digits and all other characters are kept.
@@ -272,9 +274,13 @@ class StreetAddressRecognizer(Recognizer):
         # A capitalised word naming something else before a number ("Order 1234", "Office 2021") is not a
         # street; nor is one right after a number in the street line ("3 Monday").
         named_after_number = False
-        for before, after in itertools.pairwise(tokens):
-            if after[0].isdigit() and _names_something_else(before):
+        street = _tokens(_street_line(value))
+        for i, (before, after) in enumerate(itertools.pairwise(tokens)):
+            # After the street line, a region code in capitals before a postcode ("ACT, 2605") is no "Act 2605".
+            if after[0].isdigit() and _names_something_else(before) and (
+                    i + 1 < len(street) or not (before.isupper() and len(before) <= 4)):
                 return None
+        for before, after in itertools.pairwise(tokens):
             named_after_number = named_after_number or (before[0].isdigit() and _names_something_else(after))
         if named_after_number and any(before[0].isdigit() and _names_something_else(after)
                                       for before, after in itertools.pairwise(_tokens(_street_line(value)))):

@@ -20,16 +20,20 @@ PREFIXES: tuple[str, ...] = (
     "passage", "chaussée", "rond-point", "square", "voie", "sentier", "ruelle", "faubourg", "place",
     # Italian
     "via", "viale", "v.le", "piazza", "p.za", "piazzale", "corso", "c.so", "vicolo", "largo", "contrada",
-    "lungomare", "borgo", "salita", "località", "loc.", "incrocio", "rotonda", "canale", "vico",
+    "lungomare", "borgo", "salita", "località", "loc.", "incrocio", "rotonda", "canale", "vico", "stretto",
+    "traversa", "vicoletto", "stradone", "circonvallazione",
     # Spanish, Catalan, Galician, Latin American
     "calle", "c/", "c.", "cl.", "diag.", "carrer", "rúa", "avenida", "avda.", "av.", "avd.", "paseo", "pº", "passeig", "plaza",
     "pza.", "plaça", "carrera", "cra.", "kra.", "kr.", "carretera", "ctra.", "camino", "ronda", "travesía",
     "glorieta", "callejón", "pasaje", "cañada", "rambla", "urbanización", "urb.", "vía", "cuesta", "senda",
     "polígono", "calzada", "privada", "cerrada", "diagonal", "transversal", "circunvalar", "bulevar",
+    "prolongación", "prolongacion", "circuito", "periférico", "periferico", "viaducto", "corredor", "retorno",
+    "andador", "continuación", "eje", "camellón", "malecón", "pasadizo",
     # Portuguese, Brazilian
     "rua", "r.", "travessa", "tv.", "trav.", "largo", "praça", "pç.", "alameda", "al.", "estrada", "rodovia",
     "beco", "ladeira", "servidão", "jardim", "vila", "quadra", "conjunto", "setor", "núcleo", "residencial",
     "loteamento", "chácara", "sítio", "fazenda", "condomínio", "viela", "vereda", "trecho", "esplanada", "recanto",
+    "parque", "favela", "lagoa", "morro", "pátio", "trevo", "viaduto", "passarela", "colônia", "estação",
     # Dutch
     "laan",
     # Latin-script Asian: Malay/Indonesian, Thai, Vietnamese, Filipino, Turkish
@@ -88,6 +92,13 @@ ENGLISH_SUFFIXES: tuple[str, ...] = (
     "Freeway", "Fwy", "Turnpike", "Tpke", "Route", "Rte", "Crossing", "Xing", "Point", "Pt", "Ridge", "Run",
     "Path", "Bend", "Cove", "Glen", "Heights", "Hts", "Meadow", "Meadows", "Brook", "Creek", "Landing",
     "Marg", "Nagar", "Gali", "Chowk",
+    # USPS and Australian standard street types that are not everyday words after a name and a number
+    "Amble", "Approach", "Arcade", "Boardwalk", "Brae", "Bypass", "Causeway", "Circuit", "Concourse", "Copse",
+    "Corso", "Cliff", "Cliffs", "Crest", "Dale", "Driveway", "Estate", "Estates", "Fairway", "Ferry", "Footway",
+    "Frontage", "Gateway", "Glade", "Grange", "Harbor", "Harbour", "Haven", "Highroad", "Hollow", "Inlet",
+    "Junction", "Knoll", "Lookout", "Manor", "Meander", "Motorway", "Orchard", "Outlook", "Overpass", "Pathway",
+    "Plains", "Promenade", "Quays", "Ramble", "Serviceway", "Shoal", "Siding", "Skyway", "Stravenue",
+    "Throughway", "Thoroughfare", "Tollway", "Trafficway", "Underpass", "Viaduct", "Walkway", "Wynd",
 )
 
 # Street-type words a house number precedes in French, Vietnamese and other number-first locales
@@ -102,7 +113,7 @@ NUMBER_FIRST_ROUTES: tuple[str, ...] = (
 # Apartment, suite and floor designators after (or before) the street line.
 UNITS: tuple[str, ...] = (
     "Apt", "Apartment", "Suite", "Ste", "Unit", "Flat", "Floor", "Fl", "Room", "Rm", "Bldg", "Building", "Block",
-    "Level", "Lvl",
+    "Level", "Lvl", "Edif", "Edificio", "Edifício", "Piano",
     "Piso", "Planta", "Puerta", "Pta", "Esc", "Escalera", "Dpto", "Depto", "Departamento", "Interior", "Int",
     "Andar", "Apto", "Sala", "Bloco", "Casa", "Lote", "Étage", "Etage", "Bât", "Bâtiment", "Appartement", "App",
     "Appartamento", "Local", "Studio", "Bl", "Bloc", "Sc", "Scara", "Et", "Etaj", "Ap", "Apartament", "Wohnung", "Whg", "Stock", "OG", "Stiege", "Tür", "Top", "Lgh", "Lok", "m.", "Scala", "Interno", "Int",
@@ -130,7 +141,7 @@ US_STATES: tuple[str, ...] = (
     "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY",
     "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH",
     "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "PR", "GU", "VI",
-    "AS", "MP",
+    "AS", "MP", "PW", "FM", "MH",
 )
 CA_PROVINCES: tuple[str, ...] = ("AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC", "SK", "YT")
 
@@ -151,6 +162,15 @@ COUNTRIES: tuple[str, ...] = (
     "Puerto Rico", "Japan", "Nippon", "South Korea", "Korea", "Republic of Korea", "Indonesia", "Malaysia",
     "Singapore", "Thailand", "Vietnam", "Viet Nam", "Việt Nam", "Philippines", "Pilipinas", "India",
     "Australia", "New Zealand", "South Africa", "Israel", "China",
+    # Official long forms and more European countries
+    "Kingdom of the Netherlands", "Republic of Ireland", "Federal Republic of Germany", "Bundesrepublik Deutschland",
+    "French Republic", "Kingdom of Spain", "Italian Republic", "Portuguese Republic", "Kingdom of Belgium",
+    "Kingdom of Denmark", "Kingdom of Sweden", "Kingdom of Norway", "Republic of Poland", "Republic of Austria",
+    "Swiss Confederation", "Grand Duchy of Luxembourg", "Republic of Finland", "Hellenic Republic",
+    "Slovak Republic", "Republic of Croatia", "Republic of Slovenia", "Republic of Estonia", "Republic of Latvia",
+    "Republic of Lithuania", "United Mexican States", "Federative Republic of Brazil", "Argentine Republic",
+    "Malta", "Cyprus", "Monaco", "Liechtenstein", "Andorra", "San Marino", "Moldova", "Albania", "Montenegro",
+    "North Macedonia", "Bosnia and Herzegovina", "Kosovo", "Belarus", "Georgia", "Armenia",
 )
 
 # Capitalised words that, before a number, name something other than a street ("Order 12345",

@@ -1,0 +1,35 @@
+"""Names after chat speakers' colons, phone-call verbs, sign-offs of more languages, and a closing name."""
+
+from __future__ import annotations
+
+import pytest
+
+from interlock.detect import Detector
+
+
+def _names(detector: Detector, text: str) -> list[str]:
+    return [text[f.start:f.end] for f in detector.scan(text) if f.data_class == "pii.name"]
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("Good evening. Henrik: the parcel never came", "Henrik"),
+    ("Hi all, [14:02:11] Agnieszka: I'm on my way", "Agnieszka"),
+    ("log start\n[2025/Mar/03 09:15:44 +0100] Matteo: ok", "Matteo"),
+    ("if I'm out, just call Margarethe on the landline", "Margarethe"),
+    ("I'll send the invoice tomorrow.\nFrederik", "Frederik"),
+    ("Bis dann, danke!\nCarsten", "Carsten"),
+    ("Merci pour tout. Bises, Hélène", "Hélène"),
+])
+def test_names_after_cues(detector: Detector, text: str, name: str) -> None:
+    assert name in _names(detector, text)
+
+
+@pytest.mark.parametrize("text", [
+    "Status. Done: all checks passed",
+    "Yes, Monday: fine for me",
+    "It works.\nThanks",
+    "please call Support on weekdays",
+    "Summary. Note: the build is green",
+])
+def test_words_in_the_same_places_that_are_no_names_stay(detector: Detector, text: str) -> None:
+    assert _names(detector, text) == []

@@ -1,0 +1,81 @@
+"""A deployment with everything the gate asks for: policy tests, an evaluation run, an approver, pilot calls."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from interlock.identity.keys import new_key
+from interlock.identity.principal import Principal
+from interlock.settings import Settings
+from interlock.store import open_store
+from interlock.usecases.gate import Deployment, GateResult, eval_record, eval_run_facts, run_gate
+from interlock.usecases.lifecycle import append_signed
+from interlock.usecases.manifest import load_manifest
+from support.calls import make_call
+from support.engines import running_engine
+from usecases.conftest import SettingsMaker
+from usecases.usecases_support import manifest
+
+POLICY_TESTS = """\
+cases:
+  - name: a support user may use the mock model
+    principal: {id: alice, kind: user, tenant: default}
+    action: invoke_model
+    resource: mock
+    expect: allow
+"""
+SUITE = "cases:\n  - name: placeholder suite the gate looks up by digest\n"
+BUDGETS = {"support-monthly": {"limit_usd": 100}}
+SOURCES = {"help-center": {"owner": "support", "default_access": {"groups": ["support"]}}}
+
+
+@dataclass
+class Ready:
+    settings: Settings
+    deployment: Deployment
+
+
+def prepare(directory: Path, *, suite: bool = True) -> None:
+    tests = directory / "policies" / "tests"
+    tests.mkdir(parents=True, exist_ok=True)
+    (tests / "models.yaml").write_text(POLICY_TESTS, encoding="utf-8")
+    if suite:
+        (directory / "usecases" / "evals").mkdir(exist_ok=True)
+        (directory / "usecases" / "evals" / "support-evals.yaml").write_text(SUITE, encoding="utf-8")
+
+
+async def deploy(make: SettingsMaker, *, doc: dict[str, Any] | None = None, calls: int = 3,
+                  approver: bool = True, eval_run: bool = True, eval_passed: bool = True) -> Ready:
+    settings = make([doc or manifest()])
+    directory = Path(settings.source).parent
+    prepare(directory)
+    async with running_engine(settings) as engine:
+        if approver:
+            _, record = new_key("ann", Principal(id="ann", kind="user", roles=frozenset({"admin"}), name="ann"))
+            await engine.store.create_key(record)
+        key, record = new_key("alice", Principal(id="alice", kind="user", name="alice"))
+        await engine.store.create_key(record)
+        for _ in range(calls):
+            call = make_call(key=key, headers={"x-interlock-use-case": "support"}, parsed=False,
+                             request_id=f"req_{uuid.uuid4().hex}")
+            assert await engine.chat(call) is None
+        if eval_run:
+            suite = directory / "usecases" / "evals" / "support-evals.yaml"
+            facts = eval_run_facts(suite, passed=eval_passed, pass_rate=1.0 if eval_passed else 0.5,
+                                   leaks=0 if eval_passed else 1, cases=2, failed=0 if eval_passed else 1)
+            await append_signed(engine.store, settings, eval_record("support", "ci", facts))
+        await engine.audit.checkpoint()
+    return Ready(settings, Deployment(settings, budgets=BUDGETS, knowledge_sources=SOURCES))
+
+
+async def gate_of(ready: Ready, deployment: Deployment | None = None) -> GateResult:
+    uc = load_manifest(ready.settings.use_cases.dir / "support.yaml")  # type: ignore[operator]
+    store = open_store(ready.settings.store)
+    await store.open()
+    try:
+        return await run_gate(store, deployment or ready.deployment, uc)
+    finally:
+        await store.close()
