@@ -31,7 +31,8 @@ test: lint
 	scripts/system-test-deps.sh
 	$(BIN)/python -m pytest -q $(ARGS)
 
-## Benchmarks: each writes its report under benchmarks/reports/ (the gateway and connection ones need wrk).
+## Benchmarks: each writes its report under benchmarks/reports/ (the gateway, connection and usage ones need wrk;
+## the usage one, Redis at 127.0.0.1:6379).
 bench: install-test .venv-presidio .venv-litellm
 	$(BIN)/python benchmarks/gateway_bench.py
 	$(BIN)/python benchmarks/connection_bench.py
@@ -42,6 +43,7 @@ bench: install-test .venv-presidio .venv-litellm
 	$(BIN)/python benchmarks/audit_verify_bench.py
 	$(BIN)/python benchmarks/large_input_bench.py
 	$(BIN)/python benchmarks/endpoints_bench.py
+	$(BIN)/python benchmarks/usage_ab.py
 
 .venv-presidio:
 	benchmarks/setup_presidio.sh

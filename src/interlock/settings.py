@@ -473,7 +473,7 @@ class KnowledgeSettings(_Frozen):
                 return s
         return None
 
-# Whom a budget or a rate limit counts: every call of a tenant, of one API key (its prefix), of a principal
+# Whom a budget or a rate limit counts: every call of a tenant, of one API key (its id), of a principal
 # (the call's subject), of a group the subject belongs to, of the acting application, or of a use case.
 UsageScope = Literal["tenant", "key", "principal", "group", "app", "use_case"]
 
@@ -482,7 +482,7 @@ class BudgetSettings(_Frozen):
     """Spend allowed to one scope over a day or a calendar month (UTC), in USD, tokens or both."""
 
     scope: UsageScope
-    # One id of that scope ("acme", a key prefix, "team-a"), or "*": each id gets a budget of its own.
+    # One id of that scope ("acme", a key id, "team-a"), or "*": each id gets a budget of its own.
     match: Annotated[str, Field(min_length=1, max_length=256)] = "*"
     window: Literal["day", "month"]
     # What a use-case manifest calls it (``budgets: [name]``); the launch gate checks that it exists and

@@ -69,6 +69,9 @@ def test_the_record_holds_the_cost_at_the_table_price(budgeted: Gateway, mock: M
     assert record["cost"]["prices"].startswith("genai-prices-")
     assert record["cost"]["prices"].endswith("+settings")
     assert record["budget"]["counters"] == ["principal/spender/day"]
+    # The key scope is the key's id, never any part of the key itself.
+    assert record["key"] == budgeted.keys["spender"].id
+    assert record["key"].startswith("key_")
 
 
 def test_over_budget_is_refused_in_the_openai_shape_before_the_model(budgeted: Gateway, mock: MockLLM) -> None:

@@ -63,8 +63,8 @@ class FeedbackApi:
             # Another tenant's call is not found either: its existence is not the caller's to learn.
             raise NotFound(f"No call with request id {body.request_id!r} is known here.", param="request_id")
         call = Call(request_id=request_id, endpoint=FEEDBACK_ENDPOINT, raw_body=b"", headers={})
-        call.principal, call.app, call.auth_method, call.key_prefix = (ident.principal, ident.app, ident.method,
-                                                                       ident.key_prefix)
+        call.principal, call.app, call.auth_method, call.key_id = (ident.principal, ident.app, ident.method,
+                                                                   ident.key_id)
         call.model_alias = str(target.get("model") or "")
         call.use_case_label = str(target.get("use_case") or "")
         record = call.record()

@@ -35,8 +35,8 @@ class Identity:
     principal: Principal
     app: Principal | None
     method: str
-    # The prefix of the API key presented (``interlock keys list`` shows it); empty for a token.
-    key_prefix: str = ""
+    # The id of the API key presented (``interlock keys list`` shows it); empty for a token.
+    key_id: str = ""
 
 
 class Authenticator:
@@ -78,7 +78,7 @@ class Authenticator:
         raise Unauthenticated("No API key was sent. Send 'Authorization: Bearer <key>'; "
                               "create a key with 'interlock keys create'.")
 
-    async def key_principal(self, key: str) -> Principal:
+    async def key_record(self, key: str) -> ApiKeyRecord:
         try:
             record = await self._key_by_prefix(key[:PREFIX_LEN])
         except Exception:
@@ -93,13 +93,14 @@ class Authenticator:
             raise Unauthenticated("The API key has been revoked. Ask an administrator for a new key.")
         if state == "expired":
             raise Unauthenticated("The API key has expired. Ask an administrator for a new key.")
-        return record.principal
+        return record
 
     async def identify(self, headers: dict[str, str]) -> Identity:
         self._unambiguous(headers)
         token = self._credential(headers)
         if looks_like_key(token):
-            caller = await self.key_principal(token)
+            key = await self.key_record(token)
+            caller, key_id = key.principal, key.id
             method = "api_key"
         elif self._jwt is not None and token.count(".") == 2:
             user = self._known(await self._jwt.verify(token))
@@ -113,7 +114,7 @@ class Authenticator:
         user_token = headers.get(self._end_user_token_header)
         asserted = headers.get(self._end_user_header)
         if user_token is None and asserted is None:
-            return Identity(caller, None, method, token[:PREFIX_LEN])
+            return Identity(caller, None, method, key_id)
         if not caller.may_act_for:
             raise Forbidden(f"The principal {caller.id!r} may not act on behalf of end users; "
                             "an administrator can create a key with --may-act-for.")
@@ -124,7 +125,7 @@ class Authenticator:
             if user.tenant != caller.tenant:
                 raise Forbidden("The end user belongs to another tenant than the application.")
             await self._may_act_for(caller, user)
-            return Identity(user, caller, method + "+user_jwt", token[:PREFIX_LEN])
+            return Identity(user, caller, method + "+user_jwt", key_id)
         assert asserted is not None
         asserted = asserted.strip()
         if not asserted or len(asserted) > _MAX_END_USER_LEN or not asserted.isprintable():
@@ -133,7 +134,7 @@ class Authenticator:
         # An asserted end user is only as trusted as the app: it carries no roles of its own.
         user = Principal(id=asserted, kind="user", tenant=caller.tenant)
         await self._may_act_for(caller, user)
-        return Identity(user, caller, method + "+asserted_user", token[:PREFIX_LEN])
+        return Identity(user, caller, method + "+asserted_user", key_id)
 
     async def _may_act_for(self, app: Principal, user: Principal) -> None:
         """The bounds of acting for end users: explicit ids and groups where the app's key names them, and

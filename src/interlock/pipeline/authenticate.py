@@ -17,4 +17,4 @@ class Authenticate:
         call.principal = ident.principal
         call.app = ident.app
         call.auth_method = ident.method
-        call.key_prefix = ident.key_prefix
+        call.key_id = ident.key_id

@@ -64,8 +64,8 @@ class Call:
     principal: Principal | None = None
     app: Principal | None = None
     auth_method: str = ""
-    # The API key's prefix, when the caller presented one (a budget or rate-limit scope).
-    key_prefix: str = ""
+    # The id of the API key the caller presented, if any (a budget or rate-limit scope; never the key).
+    key_id: str = ""
     # The use case the call belongs to (set by the use_case stage when use cases are configured).
     use_case: UseCaseFacts | None = None
     # The use case's name where the call carries no facts of it (feedback names an earlier call's).
@@ -160,7 +160,7 @@ class Call:
             "endpoint": self.endpoint,
             "principal": p.id if p else None,
             "principal_kind": p.kind if p else None,
-            "key": self.key_prefix or None,
+            "key": self.key_id or None,
             "use_case": self.use_case_name or None,
             "app": a.id if a else None,
             "tenant": self.tenant or None,

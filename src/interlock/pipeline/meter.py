@@ -90,7 +90,7 @@ class AdmitUsage:
     async def __call__(self, call: Call) -> None:
         assert call.principal is not None
         p = call.principal
-        subject = Subject(call.tenant, call.key_prefix, p.id, p.groups, call.app.id if call.app else "",
+        subject = Subject(call.tenant, call.key_id, p.id, p.groups, call.app.id if call.app else "",
                           call.use_case_name)
         plan = self._limits.plan(subject, charge_id(call.request_id, call.headers.get("idempotency-key"), p.id))
         if not plan.budgets and not plan.rates:
