@@ -3,17 +3,13 @@ database per use; the PostgreSQL cases fail, never skip, without the server)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from knowledge_support import IndexUrl
 
 from support.postgres import create_database, drop_database
-
-BACKENDS = (pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres))
-
-# (backend, directory) -> an index URL: a file in the directory, or a fresh PostgreSQL database.
-IndexUrl = Callable[[str, Path], str]
 
 
 @pytest.fixture(scope="module")

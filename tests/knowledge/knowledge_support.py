@@ -7,15 +7,24 @@ under test.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from interlock.identity.principal import Principal
 from interlock.knowledge import AccessRule, Knowledge, SourceDocument
 from interlock.policy.setup import load_policies
 from interlock.settings import KnowledgeSettings, KnowledgeSourceSettings, PolicySettings, Settings
+
+# The index backends every index test runs on (fixture ``index_urls`` in conftest.py); the PostgreSQL
+# cases fail, never skip, without the server.
+BACKENDS = (pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres))
+
+# (backend, directory) -> an index URL: a file in the directory, or a fresh PostgreSQL database.
+IndexUrl = Callable[[str, Path], str]
 
 
 @dataclass(frozen=True)

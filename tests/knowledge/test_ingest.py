@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from knowledge_support import knowledge_settings
+from knowledge_support import BACKENDS, IndexUrl, knowledge_settings
 
-from conftest import BACKENDS, IndexUrl
 from interlock.identity.principal import Principal
 from interlock.knowledge import Knowledge
 from interlock.knowledge.access import AccessRule

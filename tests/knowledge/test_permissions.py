@@ -8,9 +8,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from knowledge_support import CALLERS, GROUPS, QUERIES, TOPICS, VISIBLE, canaries_of, canaries_outside, seeded
+from knowledge_support import (
+    BACKENDS,
+    CALLERS,
+    GROUPS,
+    QUERIES,
+    TOPICS,
+    VISIBLE,
+    IndexUrl,
+    canaries_of,
+    canaries_outside,
+    seeded,
+)
 
-from conftest import BACKENDS, IndexUrl
 from interlock.knowledge import Knowledge
 
 
