@@ -52,7 +52,7 @@ class Ui:
         self.refresh_seconds = refresh_seconds
         self.templates = jinja2.Environment(
             loader=jinja2.PackageLoader("interlock.console", "templates"),
-            autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+            autoescape=True, trim_blocks=True, lstrip_blocks=True)
         self.templates.filters["when"] = when
 
     def signed_in(self, request: Request) -> Session:
