@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from console_support import ARTEFACTS, api, browser_url, hold_refund, resume
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from interlock.audit.export import ProofBundleError, verify_proof_bundle
 from support.gateways import Gateway
@@ -136,11 +136,25 @@ def test_search_the_audit_log_verify_a_record_and_export_its_proof(console: Gate
     expect(page.get_by_role("heading", name=f"Record {request_id}")).to_be_visible()
     expect(page.locator("table").first).to_contain_text("authorize")
     expect(page.get_by_role("heading", name="Stage timings")).to_be_visible()
-    page.get_by_role("button", name="Verify").click()
+    page.get_by_role("button", name="Verify", exact=True).click()
     verdict = page.locator("#verdict")
     expect(verdict).to_contain_text("Verified: this record is entry")
     expect(verdict).to_contain_text("its contents are as signed")
+    # The browser checks the same bundle itself (Web Crypto), against the audit key the page names.
+    page.get_by_role("button", name="Verify in this browser").click()
+    in_browser = page.locator("#browser-verdict")
+    expect(in_browser).to_contain_text("Verified in this browser: entry")
     shot(page, "audit-record")
+    # A bundle changed on its way is caught there too.
+    def forge(route: Route) -> None:
+        doc = route.fetch().json()
+        doc["record"] = doc["record"].replace('"analyst"', '"someone"')
+        route.fulfill(json=doc)
+
+    page.route("**/proof.json", forge)
+    page.get_by_role("button", name="Verify in this browser").click()
+    expect(in_browser).to_contain_text("Not verified: the record's path does not lead to the signed root")
+    page.unroute("**/proof.json")
     with page.expect_download() as download:
         page.get_by_role("link", name="Export proof bundle").click()
     bundle = json.loads(download.value.path().read_text(encoding="utf-8"))

@@ -40,7 +40,7 @@ class Console:
         secret = vault_cipher(engine.settings.redaction, key_dir(engine.settings)).derive(SESSION_LABEL).encode()
         self._authenticator = engine.authenticator
         self.sessions = Sessions(secret, settings.session_minutes * 60, secure=settings.secure_cookies)
-        pages: list[Page] = [ApprovalsPage(), AuditPage(engine.audit.public_key), PolicyPage(), KeysPage(),
+        pages: list[Page] = [ApprovalsPage(), AuditPage(lambda: engine.audit.signer), PolicyPage(), KeysPage(),
                              ToolsPage()]
         self.ui = Ui(gateway, self.sessions, [p.nav for p in pages], settings.refresh_seconds)
         routes = [

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from interlock.audit.export import ProofBundleError, bundle_json, verify_proof_bundle
 from interlock.console.ui import SECURITY_HEADERS, NavItem, Ui, when
+from interlock.merkle.checkpoint import CheckpointSigner, verifier_key
 
 SEARCH_FIELDS = ("principal", "model", "outcome", "refusal_code", "data_class")
 
@@ -38,8 +39,9 @@ def epoch(value: str) -> str | None:
 class AuditPage:
     nav = NavItem("/console/audit", "Audit")
 
-    def __init__(self, public_key: Ed25519PublicKey) -> None:
-        self._public_key = public_key
+    def __init__(self, signer: Callable[[], CheckpointSigner]) -> None:
+        # Read when first needed: the gateway loads (or, on first start, creates) its signing key at start.
+        self._signer = signer
 
     def routes(self, ui: Ui) -> list[Route]:
         self._ui = ui
@@ -89,8 +91,10 @@ class AuditPage:
             return ui.render(request, "refused.html", session, status=404, request_id=answer.request_id,
                              message=f"No audit record has the request id {request.path_params['request_id']!r}.")
         record = answer.body["data"][0]
+        signer = self._signer()
         return ui.render(request, "record.html", session, record=record, verdict=verdict,
-                         pretty=json.dumps(record, indent=2, sort_keys=True))
+                         pretty=json.dumps(record, indent=2, sort_keys=True),
+                         verifier_key=verifier_key(signer.name, signer.public_key))
 
     async def verify(self, request: Request) -> Response:
         ui = self._ui
@@ -99,13 +103,13 @@ class AuditPage:
         if not proof.ok:
             return await self._show(request, {"ok": False, "text": f"Not verified: {proof.error}"})
         try:
-            checkpoint = verify_proof_bundle(proof.body, self._public_key)
+            checkpoint = verify_proof_bundle(proof.body, self._signer().public_key)
         except ProofBundleError as exc:
             return await self._show(request, {"ok": False, "text": f"Not verified: {exc}."})
         return await self._show(request, {
             "ok": True,
             "text": (f"Verified: this record is entry {proof.body['leaf_index']} of the audit log, included in the "
-                     f"checkpoint of {checkpoint.tree_size} records signed by {checkpoint.key_name} "
+                     f"checkpoint at tree size {checkpoint.tree_size}, signed by {checkpoint.key_name} "
                      f"at {when(checkpoint.timestamp)}; its contents are as signed."),
         })
 
