@@ -7,13 +7,18 @@ origin, so the console's Secure cookies work as they would over HTTPS.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from interlock.merkle.checkpoint import SIGNING_KEY_ENV
 from support.gateways import ApiKey, Gateway, GatewayFactory, KeySpec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -39,8 +44,22 @@ def example_tools(tree: dict[str, Any]) -> None:
     tree["console"] = {"refresh_seconds": 1}
 
 
+def signing_seed_with_a_plus() -> str:
+    """A fixed audit signing key whose public key, in base64, holds a "+": the verifier key string
+    (``name+hash+base64``) must then be read by position, not split on "+"."""
+    for i in range(1000):
+        seed = hashlib.sha256(f"console test key {i}".encode()).digest()
+        raw = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        if "+" in base64.b64encode(b"\x01" + raw).decode():
+            return base64.b64encode(seed).decode()
+    raise AssertionError("no seed gave a public key with a '+' in base64")
+
+
 def console_gateway(factory: GatewayFactory, store: str) -> Gateway:
-    gw = factory(store, keys=KEYS, policies=example_policies(), adjust=example_tools)
+    gw = factory(store, keys=KEYS, policies=example_policies(), adjust=example_tools, start=False)
+    gw.env[SIGNING_KEY_ENV] = signing_seed_with_a_plus()
+    gw.start()
     doc = json.loads(gw.cli(["keys", "create"], "--name", "finance", "--tenant", "acme", "--group", "finance",
                             "--json").stdout)
     gw.keys["finance"] = ApiKey(doc["key"], doc["id"], doc["principal"])

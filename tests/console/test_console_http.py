@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from console_support import api
+from console_support import KEYS, api, example_policies
 
 from interlock.console.session import SESSION_COOKIE, Sessions
-from support.gateways import Gateway
+from support.gateways import Gateway, GatewayFactory
 
 SET_COOKIE = re.compile(r"^([^=]+)=([^;]*)")
 
@@ -190,10 +190,7 @@ def test_sessions_expire() -> None:
     assert sessions.open("not base64 !") is None
 
 
-def test_console_off_is_not_served(gateway_factory: object) -> None:
-    from support.gateways import GatewayFactory
-
-    assert isinstance(gateway_factory, GatewayFactory)
+def test_console_off_is_not_served(gateway_factory: GatewayFactory) -> None:
     gw = gateway_factory("sqlite", served=False, adjust=lambda tree: tree.update(console={"enabled": False}))
     try:
         r = gw.request("GET", "/console/sign-in")
@@ -201,3 +198,56 @@ def test_console_off_is_not_served(gateway_factory: object) -> None:
         assert r.json()["error"]["code"] == "not_found"
     finally:
         gw.stop()
+
+
+def test_forms_are_bounded_and_url_encoded_only(console: Gateway,
+                                                browsers: Callable[[str | None], Browser]) -> None:
+    admin = browsers("admin")
+    token = csrf_in(admin.request("GET", "/console/keys").text)
+    huge = admin.request("POST", "/console/keys", data={"csrf": token, "name": "x" * (300 * 1024)})
+    assert huge.status_code == 403
+    assert "too large" in huge.text
+    multipart = admin.request("POST", "/console/keys", files={"csrf": (None, token), "name": (None, "via-multipart")})
+    assert multipart.status_code == 403
+    assert "forms only" in multipart.text
+    names = [k["name"] for k in api(console, "admin", "GET", "/admin/keys").json()["data"]]
+    assert "via-multipart" not in names
+
+
+def test_policy_page_shows_where_the_shadow_set_decides_otherwise(gateway_factory: GatewayFactory) -> None:
+    active = example_policies()
+    # The candidate lets only analysts use models: a support agent's call is allowed now, not by the candidate.
+    candidate = {name: text for name, text in active.items() if name != "models.cedar"}
+    candidate["models.cedar"] = ('@id("shadow.models.analysts-only")\n'
+                                 'permit (principal in Role::"analyst", action == Action::"invoke_model", resource);\n')
+    gw = gateway_factory("sqlite", keys=KEYS, policies=active, shadow_policies=candidate, served=False)
+    admin = Browser(gw)
+    try:
+        r = api(gw, "support", "POST", "/v1/chat/completions",
+                json={"model": "mock", "messages": [{"role": "user", "content": "hello"}]})
+        assert r.status_code == 200, r.text
+        differs = r.headers["x-request-id"]
+        agrees = api(gw, "analyst", "POST", "/v1/chat/completions",
+                     json={"model": "mock", "messages": [{"role": "user", "content": "hello"}]}).headers["x-request-id"]
+        assert admin.sign_in(gw.keys["admin"].key).status_code == 303
+        page = admin.request("GET", "/console/policy")
+        assert page.status_code == 200, page.text
+        shadow_section = page.text[page.text.index("Shadow differences"):page.text.index("<h2>Source</h2>")]
+        assert differs in shadow_section
+        assert agrees not in shadow_section
+        assert "invoke_model: in force <strong>allow</strong>, shadow <strong>deny</strong>" in shadow_section
+        source = page.text[page.text.index("<h2>Source</h2>"):]
+        assert "models.cedar" in source
+        assert "data.cedar" in source
+    finally:
+        admin.http.close()
+        gw.stop()
+
+
+def test_approving_a_tool_definition_says_why_not_when_there_is_nothing_to_approve(
+        console: Gateway, browsers: Callable[[str | None], Browser]) -> None:
+    admin = browsers("admin")
+    token = csrf_in(admin.request("GET", "/console/tools").text)
+    r = admin.request("POST", "/console/tools/refund_payment/approve", data={"csrf": token, "digest": ""})
+    assert r.status_code == 404
+    assert "the MCP gateway is off" in r.text

@@ -23,7 +23,7 @@ from interlock.console.pages.keys import KeysPage
 from interlock.console.pages.policy import PolicyPage
 from interlock.console.pages.tools import ToolsPage
 from interlock.console.session import SESSION_COOKIE, SIGNIN_COOKIE, Sessions, same_token
-from interlock.console.ui import FormRefused, SignInNeeded, Ui, redirect
+from interlock.console.ui import FormRefused, SignInNeeded, Ui, read_form, redirect
 from interlock.engine import Engine, key_dir
 from interlock.errors import Refusal
 from interlock.redact.guard import vault_cipher
@@ -74,9 +74,8 @@ class Console:
         return response
 
     async def sign_in(self, request: Request) -> Response:
-        form = await request.form(max_files=0, max_fields=10)
-        token = form.get("csrf")
-        if not same_token(token if isinstance(token, str) else None, request.cookies.get(SIGNIN_COOKIE, "")):
+        form = await read_form(request)
+        if not same_token(form.get("csrf"), request.cookies.get(SIGNIN_COOKIE, "")):
             return await self.sign_in_form(request, "The sign-in form was out of date: send it again.", 403)
         key = str(form.get("api_key", "")).strip()
         try:

@@ -81,4 +81,4 @@ class Sessions:
 
 
 def same_token(given: str | None, expected: str) -> bool:
-    return bool(given) and hmac.compare_digest(str(given).encode(), expected.encode())
+    return bool(given) and bool(expected) and hmac.compare_digest(str(given).encode(), expected.encode())

@@ -10,9 +10,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jinja2
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -21,6 +21,7 @@ from interlock.console.session import SESSION_COOKIE, Session, Sessions, same_to
 
 # A form is a few fields of text; nothing a page accepts needs more.
 MAX_FORM_BYTES = 256 * 1024
+MAX_FORM_FIELDS = 200
 
 
 @dataclass(frozen=True)
@@ -61,14 +62,10 @@ class Ui:
             raise SignInNeeded()
         return session
 
-    async def form(self, request: Request, session: Session) -> FormData:
+    async def form(self, request: Request, session: Session) -> dict[str, str]:
         """The posted form, once its CSRF token is this session's."""
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
-            raise FormRefused("The form is too large.")
-        form = await request.form(max_files=0, max_fields=200)
-        token = form.get("csrf")
-        if not same_token(token if isinstance(token, str) else None, session.csrf):
+        form = await read_form(request)
+        if not same_token(form.get("csrf"), session.csrf):
             raise FormRefused("This form is out of date or did not come from this console: reload the page and "
                               "send it again.")
         return form
@@ -88,6 +85,27 @@ class Ui:
         """The API's refusal, shown with its status, message and request id."""
         return self.render(request, template, session, status=answer.status, message=answer.error,
                            request_id=answer.request_id)
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """A URL-encoded form of at most ``MAX_FORM_BYTES``, read in bounded pieces (a form is all the console
+    takes: no files, no multipart). A field given twice keeps its first value."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise FormRefused("The form is too large.")
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if body and kind != "application/x-www-form-urlencoded":
+        raise FormRefused("The console takes forms only (application/x-www-form-urlencoded).")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+    except (UnicodeDecodeError, ValueError):
+        raise FormRefused("The form could not be read: send it again from the page.") from None
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        form.setdefault(name, value)
+    return form
 
 
 def redirect(path: str) -> Response:

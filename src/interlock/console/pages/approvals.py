@@ -65,8 +65,8 @@ class ApprovalsPage:
         session = ui.signed_in(request)
         form = await ui.form(request, session)
         approval_id: str = request.path_params["approval_id"]
-        decision = str(form.get("decision", ""))
-        reason = str(form.get("reason", "")).strip()
+        decision = form.get("decision", "")
+        reason = form.get("reason", "").strip()
         if decision not in ("approve", "reject"):
             return await self._queue(request, "approvals.html", notice=None, problem="Choose approve or reject.")
         if decision == "reject" and not reason:

@@ -42,13 +42,13 @@ class KeysPage:
         ui = self._ui
         session = ui.signed_in(request)
         form = await ui.form(request, session)
-        body: dict[str, Any] = {"name": str(form.get("name", "")).strip(), "kind": str(form.get("kind", "user")),
-                                "roles": names(str(form.get("roles", ""))),
-                                "groups": names(str(form.get("groups", "")))}
-        principal = str(form.get("principal_id", "")).strip()
+        body: dict[str, Any] = {"name": form.get("name", "").strip(), "kind": form.get("kind", "user"),
+                                "roles": names(form.get("roles", "")),
+                                "groups": names(form.get("groups", ""))}
+        principal = form.get("principal_id", "").strip()
         if principal:
             body["principal_id"] = principal
-        ttl = str(form.get("ttl_days", "")).strip()
+        ttl = form.get("ttl_days", "").strip()
         if ttl:
             try:
                 body["ttl_seconds"] = float(ttl) * 86400

@@ -62,7 +62,7 @@ class PolicyPage:
         ui = self._ui
         session = ui.signed_in(request)
         form = await ui.form(request, session)
-        fields = {k: str(form.get(k, "")) for k in ("principal", "kind", "roles", "groups", "request")}
+        fields = {k: form.get(k, "") for k in ("principal", "kind", "roles", "groups", "request")}
         try:
             chat = json.loads(fields["request"])
         except ValueError as exc:

@@ -40,7 +40,7 @@ class ToolsPage:
         session = ui.signed_in(request)
         form = await ui.form(request, session)
         name: str = request.path_params["name"]
-        digest = str(form.get("digest", "")).strip()
+        digest = form.get("digest", "").strip()
         answer = await ui.api(session, "POST", f"/admin/tools/{name}/approve", body={"digest": digest} if digest else {})
         if not answer.ok:
             return await self._page(request, answer.status, problem=answer.error)

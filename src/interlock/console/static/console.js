@@ -72,7 +72,11 @@ async function checkBundle(bundle, trustedKey, requestId) {
   const computed = await rootFromInclusion(new TextEncoder().encode(bundle.record), bundle.leaf_index,
                                            bundle.tree_size, bundle.inclusion_proof.map(b64));
   if (hex(computed) !== hex(b64(root))) throw new Error("the record's path does not lead to the signed root");
-  const [keyName, keyHash, keyData] = trustedKey.split("+");
+  // <name>+<key hash, 8 hex>+<base64 key>: the name has no "+", but the base64 may.
+  const at = trustedKey.indexOf("+");
+  const keyName = trustedKey.slice(0, at);
+  const keyHash = trustedKey.slice(at + 1, at + 9);
+  const keyData = trustedKey.slice(at + 10);
   const sigLine = note.slice(split + 2).split("\n").find((l) => l.startsWith("\u2014 " + keyName + " "));
   if (name !== keyName || !sigLine) throw new Error("the checkpoint is not signed by the gateway's audit key");
   const sig = b64(sigLine.slice(keyName.length + 3));
@@ -96,7 +100,7 @@ function browserCheck(box) {
       out.textContent = await checkBundle(await answer.json(), box.dataset.key, box.dataset.requestId);
       out.className = "verified";
     } catch (err) {
-      out.textContent = `Not verified: ${err.message}.`;
+      out.textContent = `Not verified: ${err.message.replace(/\.$/, "")}.`;
       out.className = "problem";
     }
   });
