@@ -226,3 +226,26 @@ def test_a_reviewer_without_the_admin_role_is_refused_the_admin_pages(console: G
     expect(page.get_by_role("heading", name="Tools")).to_be_visible()
     expect(page.get_by_role("row").filter(has_text="refund_payment")).to_contain_text("not_proxied")
     shot(page, "tools")
+
+
+def test_the_keyboard_alone_signs_in_and_decides(console: Gateway, browser_page: Page) -> None:
+    page = browser_page
+    page.goto(browser_url(console) + "/console/sign-in")
+    # The key field has the focus; the first Tab stop of every page is the skip link.
+    page.keyboard.type(console.keys["finance"].key)
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/console/approvals$"))
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    messages, approval_id = hold_refund(console, 120, "pay_K1", "c_k1")
+    page.reload()
+    item = card(page, approval_id)
+    item.get_by_label("Reason").focus()
+    page.keyboard.type("Fine by me.")
+    page.keyboard.press("Tab")
+    expect(item.get_by_role("button", name="Approve")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status").first).to_contain_text("the request is approved")
+    assert resume(console, messages, approval_id).status_code == 200
