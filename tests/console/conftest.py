@@ -22,7 +22,9 @@ def console(gateway_factory: GatewayFactory) -> Iterator[Gateway]:
     gw.stop()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an event loop in this thread while it is
+# started, and the async tests of the rest of the suite need the thread without one.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does: apt-get install -y chromium)")
