@@ -575,6 +575,18 @@ class UseCaseSettings(_Frozen):
     header: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")] = "x-interlock-use-case"
 
 
+class ConsoleSettings(_Frozen):
+    # The web console at /console (docs/console.md).
+    enabled: bool = True
+    # A session ends this long after sign-in; the person signs in again.
+    session_minutes: Annotated[float, Field(ge=1, le=24 * 60)] = 60.0
+    # Session cookies are sent over HTTPS only. Turn off only where the console is reached over plain
+    # HTTP on a trusted network (browsers treat http://localhost as secure already).
+    secure_cookies: bool = True
+    # How often the approvals queue refreshes itself in the browser.
+    refresh_seconds: Annotated[float, Field(ge=1, le=600)] = 5.0
+
+
 class Settings(_Frozen):
     server: ServerSettings = ServerSettings()
     limits: LimitSettings = LimitSettings()
@@ -593,6 +605,7 @@ class Settings(_Frozen):
     mcp: McpSettings = McpSettings()
     knowledge: KnowledgeSettings = KnowledgeSettings()
     use_cases: UseCaseSettings = UseCaseSettings()
+    console: ConsoleSettings = ConsoleSettings()
     # Where this settings object came from, for error messages and relative paths.
     source: str = "<defaults>"
 

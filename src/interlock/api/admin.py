@@ -43,6 +43,26 @@ class KeyRequest(msgspec.Struct, forbid_unknown_fields=True):
     force: bool = False
 
 
+class ExplainPrincipal(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    kind: str = "user"
+    roles: list[str] = []
+    groups: list[str] = []
+
+    def principal(self, tenant: str, kind: str | None = None) -> Principal:
+        chosen = kind or self.kind
+        if chosen not in ("user", "app", "service"):
+            raise InvalidRequest("kind must be one of user, app, service.", param="kind")
+        return Principal(id=self.id, kind=chosen, tenant=tenant, roles=frozenset(self.roles),  # type: ignore[arg-type]
+                         groups=frozenset(self.groups))
+
+
+class ExplainRequest(msgspec.Struct, forbid_unknown_fields=True):
+    principal: ExplainPrincipal
+    request: dict[str, Any]
+    app: ExplainPrincipal | None = None
+
+
 def key_view(record: ApiKeyRecord) -> dict[str, Any]:
     p = record.principal
     return {"id": record.id, "prefix": record.prefix, "name": record.name, "principal_id": p.id,
@@ -74,8 +94,10 @@ class AdminApi:
             Route("/admin/keys", self.create_key, methods=["POST"]),
             Route("/admin/keys/{key_id}/revoke", self.revoke_key, methods=["POST"]),
             Route("/admin/audit", self.audit, methods=["GET"]),
+            Route("/admin/audit/{request_id}/proof", self.audit_proof, methods=["GET"]),
             Route("/admin/policy", self.policy, methods=["GET"]),
             Route("/admin/policy/reload", self.policy_reload, methods=["POST"]),
+            Route("/admin/policy/explain", self.policy_explain, methods=["POST"]),
             Route("/admin/scan", self.scan, methods=["POST"]),
             Route("/admin/tools", self.tools, methods=["GET"]),
             Route("/admin/tools/{name}/approve", self.approve_tool, methods=["POST"]),
@@ -151,11 +173,31 @@ class AdminApi:
         return json_response(200, {"object": "list", "data": [{"seq": s, **r} for s, r in rows]},
                              request_id_of(request))
 
+    async def audit_proof(self, request: Request) -> Response:
+        """The proof bundle of one call's record under the newest signed checkpoint (docs/audit.md)."""
+        me = await admin(self._authenticator, request)
+        request_id: str = request.path_params["request_id"]
+        # Another tenant's record is answered exactly like a record that does not exist.
+        rows = await self._engine.store.query_records(RecordQuery(request_id=request_id, tenant=me.tenant, limit=1))
+        if not rows:
+            raise NotFound(f"No audit record has the request id {request_id!r}.")
+        try:
+            bundle = await self._engine.audit.prove(request_id)
+        except LookupError as exc:
+            raise NotFound(f"No proof yet: {exc}.") from None
+        return json_response(200, bundle, request_id_of(request))
+
     # -- policy -------------------------------------------------------------------------------
 
     async def policy(self, request: Request) -> Response:
+        """The versions in force; with ``?source=1``, the text of each policy file of the active set too."""
         await admin(self._authenticator, request)
-        return json_response(200, policy_view(self._engine), request_id_of(request))
+        view = policy_view(self._engine)
+        if request.query_params.get("source") == "1":
+            directory = self._engine.policy_watchers[0].directory
+            view["source"] = {str(p.relative_to(directory)): p.read_text("utf-8")
+                              for p in sorted(directory.rglob("*.cedar"))}
+        return json_response(200, view, request_id_of(request))
 
     async def policy_reload(self, request: Request) -> Response:
         """Reload in this worker now; the others notice the changed files within their poll interval."""
@@ -163,6 +205,18 @@ class AdminApi:
         self._engine.reload_policies()
         view = policy_view(self._engine)
         return json_response(409 if view["last_error"] else 200, view, request_id_of(request))
+
+    async def policy_explain(self, request: Request) -> Response:
+        """What would happen to a chat request for a principal of the administrator's tenant, and why.
+
+        {"principal": {"id", "kind", "roles", "groups"}, "app": {...} (optional), "request": {chat body}}:
+        the pipeline runs up to where the call would leave for the model; nothing is sent or recorded."""
+        me = await admin(self._authenticator, request)
+        req = convert(await self._json(request), ExplainRequest, "explain request")
+        principal = req.principal.principal(me.tenant)
+        app = req.app.principal(me.tenant, kind="app") if req.app is not None else None
+        body = msgspec.json.encode(req.request)
+        return json_response(200, await self._engine.explain(body, principal, app), request_id_of(request))
 
     async def scan(self, request: Request) -> Response:
         """Findings and redacted text for {"text": ...}; spans and classes only, never echoing values."""

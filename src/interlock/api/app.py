@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from starlette.routing import BaseRoute, Match, Route, Router
+from starlette.routing import BaseRoute, Match, Mount, Route, Router
 
 from interlock.api.admin import AdminApi
 from interlock.api.approvals import ApprovalsApi
@@ -34,6 +34,8 @@ from interlock.api.responses import RESPONSES_PATH, ResponsesEndpoint
 from interlock.api.retrieve import RetrieveApi
 from interlock.approvals.actions import ApprovalActions
 from interlock.approvals.texts import TextGuard
+from interlock.console.app import Console
+from interlock.console.gateway import Gateway
 from interlock.engine import Engine, key_dir
 from interlock.providers.mock import build_mock_app
 from interlock.redact.guard import vault_cipher
@@ -78,9 +80,15 @@ class InterlockApp:
             Route("/mcp", mcp),
             Route("/mcp/", mcp),
         ]
+        console_gateway = Gateway()
+        if self.settings.console.enabled:
+            # The console answers its own pages (HTML, its own error pages) and acts through the routes above.
+            console = Console(engine, console_gateway)
+            routes += [Route("/console", console.entry, methods=["GET"]), Mount("/console", console.app)]
         # No trailing-slash redirects: a path is an endpoint or it is not.
         self._router = Router(routes, redirect_slashes=False, default=self._not_found)
         self._routed = ErrorHome(self._routed_app, self._allowed)
+        console_gateway.app = self._routed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

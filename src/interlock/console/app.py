@@ -1,0 +1,121 @@
+"""The console's ASGI app: sign-in and sign-out, the pages, static files, and its own error pages.
+
+Mounted by the HTTP edge at ``/console``. Sign-in exchanges an API key for a session: the key is checked
+by the gateway's authenticator (the same check every API call gets), then sealed into the session
+cookie; afterwards each page sends the person's own requests to the API with it.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route, Router
+from starlette.staticfiles import StaticFiles
+
+from interlock.console.gateway import Gateway
+from interlock.console.pages import Page
+from interlock.console.pages.approvals import ApprovalsPage
+from interlock.console.pages.audit import AuditPage
+from interlock.console.pages.keys import KeysPage
+from interlock.console.pages.policy import PolicyPage
+from interlock.console.pages.tools import ToolsPage
+from interlock.console.session import SESSION_COOKIE, SIGNIN_COOKIE, Sessions, same_token
+from interlock.console.ui import FormRefused, SignInNeeded, Ui, read_form, redirect
+from interlock.engine import Engine, key_dir
+from interlock.errors import Refusal
+from interlock.redact.guard import vault_cipher
+
+SESSION_LABEL = "interlock console sessions"
+SIGNIN_SECONDS = 3600
+
+
+class Console:
+    """``gateway.app`` must be set to the HTTP edge's routed app before the first request."""
+
+    def __init__(self, engine: Engine, gateway: Gateway) -> None:
+        settings = engine.settings.console
+        secret = vault_cipher(engine.settings.redaction, key_dir(engine.settings)).derive(SESSION_LABEL).encode()
+        self._authenticator = engine.authenticator
+        self.sessions = Sessions(secret, settings.session_minutes * 60, secure=settings.secure_cookies)
+        pages: list[Page] = [ApprovalsPage(), AuditPage(lambda: engine.audit.signer), PolicyPage(), KeysPage(),
+                             ToolsPage()]
+        self.ui = Ui(gateway, self.sessions, [p.nav for p in pages], settings.refresh_seconds)
+        routes = [
+            Route("/", self.home, methods=["GET"]),
+            Route("/sign-in", self.sign_in_form, methods=["GET"]),
+            Route("/sign-in", self.sign_in, methods=["POST"]),
+            Route("/sign-out", self.sign_out, methods=["POST"]),
+            Mount("/static", StaticFiles(packages=[("interlock.console", "static")]), name="static"),
+        ]
+        for page in pages:
+            routes.extend(page.routes(self.ui))
+        # Refusals the console expects become its own pages; anything else reaches the gateway's error
+        # home, which fails closed with a request id.
+        self.app = ExceptionMiddleware(Router(routes, redirect_slashes=False), handlers={
+            SignInNeeded: self._to_sign_in, FormRefused: self._form_refused, Refusal: self._refusal,
+            404: self._not_found, 405: self._not_allowed})
+
+    @staticmethod
+    async def entry(request: Request) -> Response:
+        """``/console`` itself: the console's pages live under ``/console/``."""
+        return redirect("/console/")
+
+    async def home(self, request: Request) -> Response:
+        self.ui.signed_in(request)
+        return redirect("/console/approvals")
+
+    async def sign_in_form(self, request: Request, problem: str | None = None, status: int = 200) -> Response:
+        token = secrets.token_urlsafe(32)
+        response = self.ui.render(request, "sign_in.html", None, status=status, signin_token=token, problem=problem)
+        response.headers.append("set-cookie", self.sessions.cookie(SIGNIN_COOKIE, token, SIGNIN_SECONDS))
+        return response
+
+    async def sign_in(self, request: Request) -> Response:
+        form = await read_form(request)
+        if not same_token(form.get("csrf"), request.cookies.get(SIGNIN_COOKIE, "")):
+            return await self.sign_in_form(request, "The sign-in form was out of date: send it again.", 403)
+        key = str(form.get("api_key", "")).strip()
+        try:
+            identity = await self._authenticator.identify({"authorization": f"Bearer {key}"})
+        except Refusal as refusal:
+            return await self.sign_in_form(request, f"Not signed in: {refusal.message}", refusal.status)
+        p = identity.principal
+        session = self.sessions.new(key, p.id, p.tenant, tuple(sorted(p.roles)))
+        response = redirect("/console/approvals")
+        response.headers.append("set-cookie", self.sessions.cookie(SESSION_COOKIE, self.sessions.seal(session),
+                                                                   int(self.sessions.lifetime)))
+        response.headers.append("set-cookie", self.sessions.cookie(SIGNIN_COOKIE, "", 0))
+        return response
+
+    async def sign_out(self, request: Request) -> Response:
+        session = self.ui.signed_in(request)
+        await self.ui.form(request, session)
+        response = redirect("/console/sign-in")
+        response.headers.append("set-cookie", self.sessions.cookie(SESSION_COOKIE, "", 0))
+        return response
+
+    async def _to_sign_in(self, request: Request, exc: Exception) -> Response:
+        if request.method == "GET":
+            return redirect("/console/sign-in")
+        return self.ui.render(request, "refused.html", None, status=401, request_id="",
+                              message="Your session has ended: sign in again.")
+
+    async def _form_refused(self, request: Request, exc: Exception) -> Response:
+        return self.ui.render(request, "refused.html", self.sessions.open(request.cookies.get(SESSION_COOKIE)),
+                              status=403, request_id="", message=str(exc))
+
+    async def _refusal(self, request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Refusal)
+        return self.ui.render(request, "refused.html", self.sessions.open(request.cookies.get(SESSION_COOKIE)),
+                              status=exc.status, request_id="", message=exc.message)
+
+    async def _not_found(self, request: Request, exc: Exception) -> Response:
+        return self.ui.render(request, "refused.html", self.sessions.open(request.cookies.get(SESSION_COOKIE)),
+                              status=404, request_id="", message="There is no such page in the console.")
+
+    async def _not_allowed(self, request: Request, exc: Exception) -> Response:
+        return self.ui.render(request, "refused.html", self.sessions.open(request.cookies.get(SESSION_COOKIE)),
+                              status=405, request_id="", message="That page does not take this method.")

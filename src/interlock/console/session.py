@@ -1,0 +1,84 @@
+"""Console sessions: an API key exchanged for a sealed, expiring cookie, and the CSRF token it carries.
+
+The cookie holds the key, the session's CSRF token and its expiry, encrypted and authenticated with
+AES-GCM under a secret derived from the vault key, so every worker of a deployment opens it and nobody
+can read or forge it. It is HTTP-only, SameSite=Strict, scoped to /console, and Secure unless the
+settings say the console is served over plain HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+SESSION_COOKIE = "interlock_console"
+# Before sign-in there is no session to carry the CSRF token: the sign-in form's token is checked
+# against this cookie instead (double submit), so another site cannot sign a browser in.
+SIGNIN_COOKIE = "interlock_console_signin"
+COOKIE_PATH = "/console"
+_NONCE = 12
+
+
+@dataclass(frozen=True)
+class Session:
+    key: str
+    csrf: str
+    expires: float
+    principal: str
+    tenant: str
+    roles: tuple[str, ...]
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+class Sessions:
+    """Seals and opens session cookies; ``secret`` is 32 bytes or more, ``lifetime`` in seconds."""
+
+    def __init__(self, secret: bytes, lifetime: float, *, secure: bool) -> None:
+        self._aead = AESGCM(hashlib.sha256(secret).digest())
+        self.lifetime = lifetime
+        self.secure = secure
+
+    def new(self, key: str, principal: str, tenant: str, roles: tuple[str, ...]) -> Session:
+        return Session(key, secrets.token_urlsafe(32), time.time() + self.lifetime, principal, tenant, roles)
+
+    def seal(self, session: Session) -> str:
+        data = json.dumps({"k": session.key, "c": session.csrf, "e": session.expires, "p": session.principal,
+                           "t": session.tenant, "r": list(session.roles)}).encode()
+        nonce = os.urandom(_NONCE)
+        return base64.urlsafe_b64encode(nonce + self._aead.encrypt(nonce, data, SESSION_COOKIE.encode())).decode()
+
+    def open(self, cookie: str | None, now: float | None = None) -> Session | None:
+        """The session in ``cookie``, or None when it is missing, forged, damaged or expired."""
+        if not cookie:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(cookie.encode())
+            data = json.loads(self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], SESSION_COOKIE.encode()))
+            session = Session(str(data["k"]), str(data["c"]), float(data["e"]), str(data["p"]), str(data["t"]),
+                              tuple(str(r) for r in data["r"]))
+        except (ValueError, KeyError, TypeError, InvalidTag):
+            return None
+        return session if session.expires > (time.time() if now is None else now) else None
+
+    def cookie(self, name: str, value: str, max_age: int) -> str:
+        """A Set-Cookie value: HTTP-only, SameSite=Strict, the console's path, Secure when configured."""
+        parts = [f"{name}={value}", f"Path={COOKIE_PATH}", f"Max-Age={max_age}", "HttpOnly", "SameSite=Strict"]
+        if self.secure:
+            parts.append("Secure")
+        return "; ".join(parts)
+
+
+def same_token(given: str | None, expected: str) -> bool:
+    return bool(given) and bool(expected) and hmac.compare_digest(str(given).encode(), expected.encode())

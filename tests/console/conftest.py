@@ -1,0 +1,37 @@
+"""Fixtures for the console: one served gateway for the module, and a real headless browser.
+
+The browser is Debian's chromium driven by Playwright (no browser download); without it the browser
+tests fail, they never skip. Screenshots of every page go to tmp/artefacts/console/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from console_support import ARTEFACTS, CHROMIUM, console_gateway
+
+from support.gateways import Gateway, GatewayFactory
+
+
+@pytest.fixture(scope="module")
+def console(gateway_factory: GatewayFactory) -> Iterator[Gateway]:
+    """The example deployment served on a real port, with the console on (store-independent: SQLite)."""
+    gw = console_gateway(gateway_factory, "sqlite")
+    yield gw
+    gw.stop()
+
+
+# Module scope, not session: Playwright's sync API runs an event loop in this thread while it is
+# started, and the async tests of the rest of the suite need the thread without one.
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does: apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield browser
+        browser.close()
