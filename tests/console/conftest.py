@@ -27,7 +27,7 @@ def console(gateway_factory: GatewayFactory) -> Iterator[Gateway]:
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does: apt-get install -y chromium)")
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (make test does: scripts/system-test-deps.sh)")
     from playwright.sync_api import sync_playwright
 
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
