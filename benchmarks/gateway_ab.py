@@ -49,6 +49,50 @@ def median(values: list[float]) -> float:
     return ordered[len(ordered) // 2]
 
 
+# A target: (name, url, key, directory for wrk's script). The first is the direct upstream.
+Target = tuple[str, str, str | None, Path]
+
+
+def measure(targets: list[Target], pids: dict[str, int], body: str, rounds: int,
+            duration: int) -> dict[str, list[dict[str, Any]]]:
+    """wrk at concurrency 1 and 16 against every target, round after round: the direct upstream first, the
+    gateways after it in an order rotated each round so that none always follows the direct runs. Runs of
+    a gateway whose pid is known also get its CPU time per call."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for _, url, key, directory in targets:
+        wrk(url, body, key, 16, 2, directory)  # warm-up
+    gateways = targets[1:]
+    for i in range(rounds):
+        shift = i % max(1, len(gateways))
+        for name, url, key, directory in [targets[0], *gateways[shift:], *gateways[:shift]]:
+            for conc in (1, 16):
+                before = cpu_seconds(pids[name]) if name in pids else 0.0
+                run = wrk(url, body, key, conc, duration, directory)
+                if name in pids:
+                    run["cpu_us_per_call"] = (cpu_seconds(pids[name]) - before) / run["requests"] * 1e6
+                runs.setdefault(f"{name}_c{conc}", []).append(run)
+    return runs
+
+
+def added_p50(runs: dict[str, list[dict[str, Any]]], name: str) -> list[float]:
+    """Per round, the target's p50 at concurrency 1 over the direct upstream's, in ms."""
+    return [(g["p50_us"] - d["p50_us"]) / 1000 for g, d in zip(runs[f"{name}_c1"], runs["direct_c1"], strict=True)]
+
+
+def paired(runs: dict[str, list[dict[str, Any]]], name: str, base: str) -> dict[str, float]:
+    """``name`` against ``base`` round by round, the median of each: added p50 (over the direct upstream)
+    minus the base's, throughput over the base's, CPU time per call over the base's."""
+    return {
+        "added_p50_ms_difference": median([t - b for t, b in zip(added_p50(runs, name), added_p50(runs, base),
+                                                                 strict=True)]),
+        "throughput_ratio_c16": median([t["rps"] / b["rps"] for t, b in
+                                        zip(runs[f"{name}_c16"], runs[f"{base}_c16"], strict=True)]),
+        **{f"cpu_per_call_ratio_c{c}": median([t["cpu_us_per_call"] / b["cpu_us_per_call"] for t, b in
+                                               zip(runs[f"{name}_c{c}"], runs[f"{base}_c{c}"], strict=True)])
+           for c in (1, 16)},
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--baseline", required=True, help="git ref of the version to compare with (e.g. main, HEAD~1)")
@@ -80,33 +124,16 @@ def main() -> None:
             procs.append(proc)
             pids[name] = proc.pid  # one worker: uvicorn serves in this process
             targets.append((name, f"http://127.0.0.1:{port}{PATH}", key, directory))
-        for _, url, key, directory in targets:
-            wrk(url, body, key, 16, 2, directory)  # warm-up
-        for i in range(args.rounds):
-            # Alternate which version goes first, so neither always follows the direct runs.
-            order = [targets[0], *(targets[1:] if i % 2 == 0 else reversed(targets[1:]))]
-            for name, url, key, directory in order:
-                for conc in (1, 16):
-                    before = cpu_seconds(pids[name]) if name in pids else 0.0
-                    run = wrk(url, body, key, conc, args.duration, directory)
-                    if name in pids:
-                        run["cpu_us_per_call"] = (cpu_seconds(pids[name]) - before) / run["requests"] * 1e6
-                    runs.setdefault(f"{name}_c{conc}", []).append(run)
+        runs = measure(targets, pids, body, args.rounds, args.duration)
     finally:
         for proc in reversed(procs):
             stop(proc)
 
-    def added(name: str) -> list[float]:
-        return [(g["p50_us"] - d["p50_us"]) / 1000 for g, d in zip(runs[f"{name}_c1"], runs["direct_c1"], strict=True)]
+    pairs = paired(runs, "this", "baseline")
 
-    pairs = {
-        "added_p50_ms_difference": median([t - b for t, b in zip(added("this"), added("baseline"), strict=True)]),
-        "throughput_ratio_c16": median([t["rps"] / b["rps"] for t, b in
-                                        zip(runs["this_c16"], runs["baseline_c16"], strict=True)]),
-        **{f"cpu_per_call_ratio_c{c}": median([t["cpu_us_per_call"] / b["cpu_us_per_call"] for t, b in
-                                               zip(runs[f"this_c{c}"], runs[f"baseline_c{c}"], strict=True)])
-           for c in (1, 16)},
-    }
+    def added(name: str) -> list[float]:
+        return added_p50(runs, name)
+
     medians = {name: median_run(v) for name, v in runs.items()}
     summary = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "baseline": args.baseline, "rounds": args.rounds,
                "duration_s": args.duration, "paired": pairs, "added_p50_ms": {n: added(n) for n in versions},

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from gateway_ab import cpu_seconds, median
-from gateway_bench import PROMPT, REPORTS, free_port, median_run, stop, wait_http, wrk
+from gateway_ab import added_p50, measure, median, paired
+from gateway_bench import PROMPT, REPORTS, free_port, median_run, stop, wait_http
 
 PATH = "/v1/chat/completions"
 
@@ -103,19 +103,7 @@ def main() -> None:
             procs.append(proc)
             pids[name] = proc.pid
             targets.append((name, f"http://127.0.0.1:{port}{PATH}", key))
-        for _, url, key in targets:
-            wrk(url, body, key, 16, 2, work)  # warm-up
-        for i in range(args.rounds):
-            # Rotate the gateways' order, so none always follows the direct runs.
-            gws = targets[1:]
-            shift = i % len(gws)
-            for name, url, key in [targets[0], *gws[shift:], *gws[:shift]]:
-                for conc in (1, 16):
-                    before = cpu_seconds(pids[name]) if name in pids else 0.0
-                    run = wrk(url, body, key, conc, args.duration, work)
-                    if name in pids:
-                        run["cpu_us_per_call"] = (cpu_seconds(pids[name]) - before) / run["requests"] * 1e6
-                    runs.setdefault(f"{name}_c{conc}", []).append(run)
+        runs = measure([(n, u, k, work) for n, u, k in targets], pids, body, args.rounds, args.duration)
     finally:
         for proc in reversed(procs):
             stop(proc)
@@ -123,32 +111,24 @@ def main() -> None:
             client.delete(key)
         client.close()
 
-    def added(name: str) -> list[float]:
-        return [(g["p50_us"] - d["p50_us"]) / 1000 for g, d in zip(runs[f"{name}_c1"], runs["direct_c1"], strict=True)]
+    pairs = {name: paired(runs, name, "off") for name in ("redis", "sqlite")}
 
-    paired = {
-        name: {
-            "added_p50_ms_over_off": median([t - b for t, b in zip(added(name), added("off"), strict=True)]),
-            "throughput_ratio_c16": median([t["rps"] / b["rps"] for t, b in
-                                            zip(runs[f"{name}_c16"], runs["off_c16"], strict=True)]),
-            "cpu_per_call_ratio_c1": median([t["cpu_us_per_call"] / b["cpu_us_per_call"] for t, b in
-                                             zip(runs[f"{name}_c1"], runs["off_c1"], strict=True)]),
-        }
-        for name in ("redis", "sqlite")
-    }
+    def added(name: str) -> list[float]:
+        return added_p50(runs, name)
+
     medians = {name: median_run(v) for name, v in runs.items()}
     cpu = {f"{name}_c{c}": median([x["cpu_us_per_call"] for x in runs[f"{name}_c{c}"]])
            for name in gateways for c in (1, 16)}
     load = os.getloadavg()
     summary = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "rounds": args.rounds, "duration_s": args.duration,
-               "load_average_at_end": load, "paired": paired, "added_p50_ms": {n: added(n) for n in gateways},
+               "load_average_at_end": load, "paired": pairs, "added_p50_ms": {n: added(n) for n in gateways},
                "cpu_us_per_call": cpu, "raw": medians}
     REPORTS.mkdir(exist_ok=True)
     (REPORTS / "usage_ab.json").write_text(json.dumps(summary, indent=2) + "\n")
 
     def row(name: str) -> str:
-        p = paired.get(name)
-        extra = (f" | {p['added_p50_ms_over_off']:+.3f} ms | {p['throughput_ratio_c16']:.3f} | "
+        p = pairs.get(name)
+        extra = (f" | {p['added_p50_ms_difference']:+.3f} ms | {p['throughput_ratio_c16']:.3f} | "
                  f"{p['cpu_per_call_ratio_c1']:.3f}") if p else " | | |"
         return (f"| {name} | {median(added(name)):.3f} ms | {' / '.join(f'{x:.2f}' for x in added(name))} | "
                 f"{medians[f'{name}_c16']['rps']:.0f} req/s | {cpu[f'{name}_c1']:.0f} / {cpu[f'{name}_c16']:.0f} us"

@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway_ab import cpu_seconds, median
-from gateway_bench import PROMPT, REPORTS, free_port, start_gateway, stop, wait_http, wrk
+from gateway_ab import added_p50, measure, median, paired
+from gateway_bench import PROMPT, REPORTS, free_port, start_gateway, stop, wait_http
 
 PATH = "/v1/chat/completions"
 MANIFEST = """\
@@ -73,33 +73,18 @@ def main() -> None:
             procs.append(proc)
             pids[name] = proc.pid
             targets.append((name, f"http://127.0.0.1:{port}{PATH}", key, directory))
-        for _, url, key, directory in targets:
-            wrk(url, body, key, 16, 2, directory)  # warm-up
-        for i in range(args.rounds):
-            order = [targets[0], *(targets[1:] if i % 2 == 0 else reversed(targets[1:]))]
-            for name, url, key, directory in order:
-                for conc in (1, 16):
-                    before = cpu_seconds(pids[name]) if name in pids else 0.0
-                    run = wrk(url, body, key, conc, args.duration, directory)
-                    if name in pids:
-                        run["cpu_us_per_call"] = (cpu_seconds(pids[name]) - before) / run["requests"] * 1e6
-                    runs.setdefault(f"{name}_c{conc}", []).append(run)
+        runs = measure(targets, pids, body, args.rounds, args.duration)
     finally:
         for proc in reversed(procs):
             stop(proc)
 
-    def added(name: str) -> list[float]:
-        return [(g["p50_us"] - d["p50_us"]) / 1000 for g, d in zip(runs[f"{name}_c1"], runs["direct_c1"], strict=True)]
+    paired_ = paired(runs, "with", "without")
 
-    paired = {
-        "added_p50_ms_difference": median([w - o for w, o in zip(added("with"), added("without"), strict=True)]),
-        "throughput_ratio_c16": median([w["rps"] / o["rps"] for w, o in
-                                        zip(runs["with_c16"], runs["without_c16"], strict=True)]),
-        "cpu_per_call_ratio_c16": median([w["cpu_us_per_call"] / o["cpu_us_per_call"] for w, o in
-                                          zip(runs["with_c16"], runs["without_c16"], strict=True)]),
-    }
+    def added(name: str) -> list[float]:
+        return added_p50(runs, name)
+
     summary = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "rounds": args.rounds, "duration_s": args.duration,
-               "paired": paired, "added_p50_ms": {n: added(n) for n in ("without", "with")},
+               "paired": paired_, "added_p50_ms": {n: added(n) for n in ("without", "with")},
                "rps_c16": {n: [round(r["rps"]) for r in runs[f"{n}_c16"]] for n in ("without", "with")}}
     REPORTS.mkdir(exist_ok=True)
     (REPORTS / "usecases.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -118,9 +103,9 @@ def main() -> None:
         f"{' / '.join(map(str, summary['rps_c16']['with']))} |",
         "",
         f"Paired by round: the use case's added p50 minus the plain gateway's, median "
-        f"**{paired['added_p50_ms_difference']:+.3f} ms**; throughput with over without, median "
-        f"**{paired['throughput_ratio_c16']:.3f}**; CPU time per call with over without at concurrency 16, median "
-        f"**{paired['cpu_per_call_ratio_c16']:.3f}**.",
+        f"**{paired_['added_p50_ms_difference']:+.3f} ms**; throughput with over without, median "
+        f"**{paired_['throughput_ratio_c16']:.3f}**; CPU time per call with over without at concurrency 16, median "
+        f"**{paired_['cpu_per_call_ratio_c16']:.3f}**.",
         "",
         "Without `use_cases` the `use_case` stage is not in the pipeline and Cedar's context has no `use_case`: "
         "such calls run exactly the stages they ran before (see gateway_ab.md for this tree against its "
