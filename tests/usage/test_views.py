@@ -95,6 +95,7 @@ def test_cost_is_flagged_against_the_prorated_estimate_and_the_cost_per_task() -
 def test_failures_group_by_code_policy_tool_and_use_case_with_a_trend() -> None:
     deny = {"refusal_code": "policy_denied", "status": 403,
             "decisions": [{"stage": "policy", "outcome": "allow", "policy_ids": ["base"]},
+                          {"stage": "retrieve", "outcome": "near_miss", "policy_ids": ["kb-access"]},
                           {"stage": "tools", "outcome": "deny", "policy_ids": ["no-refunds"]}],
             "tools": [{"tool": "refund", "outcome": "deny"}, {"tool": "lookup", "outcome": "allow"}]}
     now = [call("a", "support", "ann", **deny), call("b", "support", "ann", **deny),

@@ -27,6 +27,9 @@ MONTH_DAYS = 30
 # Feedback labels that count as a bad answer whatever the score (compared in lower case).
 NEGATIVE_LABELS = frozenset({"bad", "wrong", "incorrect", "unhelpful", "harmful", "hallucination", "outdated"})
 _NOT_CALLS = (FEEDBACK_ENDPOINT, EVAL_ENDPOINT)
+# The decisions (and tool verdicts) that stop or hold a call; a retrieval's near miss (a document the
+# caller may not read, left out) does not.
+_SAID_NO = ("deny", "approve")
 
 
 def day_of(record: Mapping[str, Any]) -> str:
@@ -180,9 +183,9 @@ def failure_keys(record: Mapping[str, Any]) -> tuple[str, str, str, str]:
     the tools refused or held."""
     code = str(record.get("refusal_code") or f"status_{record.get('status')}")
     policies = sorted({str(p) for d in record.get("decisions") or () if isinstance(d, dict)
-                       and d.get("outcome") not in ("allow", "permit") for p in d.get("policy_ids") or ()})
+                       and d.get("outcome") in _SAID_NO for p in d.get("policy_ids") or ()})
     tools = sorted({str(t.get("tool")) for t in record.get("tools") or () if isinstance(t, dict)
-                    and t.get("outcome") not in ("allow", "resumed")})
+                    and t.get("outcome") in _SAID_NO})
     return _use_case(record), code, ",".join(policies) or "-", ",".join(tools) or "-"
 
 
