@@ -259,6 +259,9 @@ def test_failures_and_sources_from_the_gateway(gw: Gateway) -> None:
         # The negative feedback (given by the same person as the positive) is about the wiki call only.
         assert ranked[:2] == [("source", "wiki", 1, 1), ("source", "faq", 0, 3)]
         assert ("document", "wiki/shipping", 1, 1) in ranked
+        table = gw.cli(["usage"], "--view", "sources", "--since", "1h").stdout.splitlines()
+        assert table[0].split() == ["kind", "name", "bad_calls", "negative_feedback", "failed", "calls", "bad_share"]
+        assert table[1].split()[:3] == ["source", "wiki", "1"]
 
         failures = view(gw, "failures", "--since", "1h")
         assert [(r["use_case"], r["code"], r["policy"]) for r in failures] == \
