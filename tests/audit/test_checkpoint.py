@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import random
 from pathlib import Path
 
 import independent_verifier as ref
@@ -110,3 +111,19 @@ def test_key_loading_errors_say_what_to_do(tmp_path: Path) -> None:
         load_private_key_file(tmp_path / "missing.pem")
     with pytest.raises(CheckpointError, match="public key"):
         load_public_key("garbage!")
+
+
+def test_plain_base64_public_keys_load_whatever_their_plus_signs() -> None:
+    # Base64 may hold '+' where a verifier key's separators would be ("xxxx+8chars+rest"): such a key is
+    # still read as plain base64, not refused as a malformed verifier key.
+    rng = random.Random(7)
+    tricky = []
+    for _ in range(5000):
+        key = Ed25519PrivateKey.from_private_bytes(rng.randbytes(32)).public_key()
+        text = base64.b64encode(raw_public(key)).decode()
+        parts = text.split("+", 2)
+        if len(parts) == 3 and len(parts[1]) == 8:
+            tricky.append((text, raw_public(key)))
+    assert tricky, "no key of that shape among 5000: widen the search"
+    for text, raw in tricky:
+        assert raw_public(load_public_key(text)) == raw

@@ -214,15 +214,21 @@ def load_public_key(data: bytes | str) -> Ed25519PublicKey:
         if len(blob) == 32:
             return Ed25519PublicKey.from_public_bytes(blob)
         text = blob.decode("ascii").strip()
-        parts = text.split("+", 2)
-        # Key names and key hashes hold no '+', but plain base64 may.
-        if len(parts) == 3 and len(parts[1]) == 8:
+        # Plain base64 of the 32 key bytes first: it may hold '+' anywhere, even where a verifier key's
+        # separators would be, but a verifier key ("name+hash+base64 of 33 bytes") never decodes to 32 bytes.
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except binascii.Error:
+            raw = b""
+        if len(raw) != 32:
+            parts = text.split("+", 2)
+            # Key names and key hashes hold no '+'.
+            if len(parts) != 3 or len(parts[1]) != 8:
+                raise ValueError("neither base64 of 32 bytes nor a verifier key")
             raw = base64.b64decode(parts[2], validate=True)
             if raw[:1] != _ED25519_TYPE:
                 raise ValueError("not an Ed25519 verifier key")
             raw = raw[1:]
-        else:
-            raw = base64.b64decode(text, validate=True)
         return Ed25519PublicKey.from_public_bytes(raw)
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise CheckpointError("the audit public key is not an Ed25519 public key in PEM, raw, base64 or "
