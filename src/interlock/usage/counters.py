@@ -10,6 +10,7 @@ settlement replaces it with the real figure.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -97,5 +98,7 @@ def gcra(tat_ms: float, now_ms: float, amount: int, per_minute: int) -> tuple[bo
     tat = max(tat_ms, now_ms)
     new_tat = tat + amount * interval
     if new_tat - now_ms > RATE_WINDOW_MS:
-        return False, tat, max(0, int((RATE_WINDOW_MS - (tat - now_ms)) // interval)), int(new_tat - now_ms - RATE_WINDOW_MS) + 1
+        # Retry once the new arrival time is a window away: exactly then, not a millisecond later.
+        return (False, tat, max(0, int((RATE_WINDOW_MS - (tat - now_ms)) // interval)),
+                math.ceil(new_tat - now_ms - RATE_WINDOW_MS))
     return True, new_tat, int((RATE_WINDOW_MS - (new_tat - now_ms)) // interval), int(new_tat - now_ms)

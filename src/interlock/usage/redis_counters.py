@@ -39,7 +39,7 @@ for i = 1, nr do
   if nt - now > 60000 then
     local left = math.floor((60000 - (tat - now)) / interval)
     if left < 0 then left = 0 end
-    return {2, i - 1, math.floor(nt - now - 60000) + 1, left}
+    return {2, i - 1, math.ceil(nt - now - 60000), left}
   end
   newtat[i] = nt
   rates[#rates + 1] = math.floor((60000 - (nt - now)) / interval)
