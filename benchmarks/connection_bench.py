@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from gateway_bench import free_port
 
 HERE = Path(__file__).resolve().parent
 REPORTS = HERE / "reports"
@@ -65,12 +66,6 @@ def serve(kind: str, port: int) -> None:
         header_timeout=10.0, body_timeout=30.0, max_connections=1024, max_header_bytes=64 * 1024))
     uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http=http, lifespan="off",
                 log_level="warning", access_log=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_http(url: str, timeout: float = 30.0) -> None:
