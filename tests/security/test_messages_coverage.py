@@ -4,18 +4,14 @@ into the chat form. Content the gateway cannot read (images, PDF documents) is a
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from interlock.providers.mock import MockLLM
+from support.bodies import Body, Put, at, upstream_text
 from support.gateways import Gateway
-
-Body = dict[str, Any]
-Put = Callable[[Body, str], None]
 
 EMAIL = "jane.marker@example.com"  # pii: redacted toward the model
 VERSION = {"anthropic-version": "2023-06-01"}
@@ -50,15 +46,6 @@ def base() -> Body:
         "mock": {"reply": "ok"},
     }
 
-
-def at(*path: Any) -> Put:
-    def put(body: Body, value: str) -> None:
-        node: Any = body
-        for step in path[:-1]:
-            node = node[step]
-        node[path[-1]] = value
-
-    return put
 
 
 def system_string(body: Body, value: str) -> None:
@@ -98,9 +85,6 @@ FIELDS: dict[str, Put] = {
 def post(http: httpx.Client, gateway: Gateway, body: Body) -> httpx.Response:
     return http.post("/v1/messages", json=body, headers={"x-api-key": gateway.keys["plain-user"].key, **VERSION})
 
-
-def upstream_text(mock: MockLLM) -> str:
-    return json.dumps([r.body for r in mock.received])
 
 
 def test_the_base_request_is_accepted_whole(gateway: Gateway, mock: MockLLM, http: httpx.Client) -> None:

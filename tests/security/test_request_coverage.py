@@ -5,9 +5,7 @@ class, and the call record shows it was found. Fields the gateway does not know 
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
@@ -15,10 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from interlock.providers.mock import MockLLM
+from support.bodies import Body, Put, at, upstream_text
 from support.gateways import Gateway
-
-Body = dict[str, Any]
-Put = Callable[[Body, str], None]
 
 EMAIL = "jane.marker@example.com"  # pii: redacted toward the model
 SECRET = "AKIAIOSFODNN7EXAMPLE"  # secret: the call is refused
@@ -60,15 +56,6 @@ def base() -> Body:
         "mock": {"reply": "ok"},
     }
 
-
-def at(*path: Any) -> Put:
-    def put(body: Body, value: str) -> None:
-        node: Any = body
-        for step in path[:-1]:
-            node = node[step]
-        node[path[-1]] = value
-
-    return put
 
 
 def metadata_key(body: Body, value: str) -> None:
@@ -167,9 +154,6 @@ def post(http: httpx.Client, gateway: Gateway, body: Body) -> httpx.Response:
     return http.post("/v1/chat/completions", json=body,
                      headers={"authorization": f"Bearer {gateway.keys['plain-user'].key}"})
 
-
-def upstream_text(mock: MockLLM) -> str:
-    return json.dumps([r.body for r in mock.received])
 
 
 def test_the_base_request_is_accepted_whole(gateway: Gateway, mock: MockLLM, http: httpx.Client) -> None:
