@@ -13,6 +13,7 @@ reused (AUTOINCREMENT), so a matrix loaded before a delete cannot name a later c
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sqlite3
@@ -151,7 +152,36 @@ def document_from_row(row: sqlite3.Row | tuple[Any, ...], chunks: int = 0) -> St
                           content_hash=row[5], access=_rule(row[6]), ingested=row[7], chunks=chunks)
 
 
+def chunk_from_row(row: sqlite3.Row | tuple[Any, ...]) -> StoredChunk:
+    """A row of ``CHUNKS`` (the document's columns, then the chunk's id, ordinal and text)."""
+    return StoredChunk(int(row[8]), int(row[9]), row[10], document_from_row(row))
+
+
+@functools.cache
+def numbered(sql: str) -> str:
+    """``sql`` with its ``?`` placeholders numbered ``$1``, ``$2``, ... for PostgreSQL."""
+    counter = iter(range(1, sql.count("?") + 1))
+    return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
+
+
+# The statements both dialects share, written with ``?`` (PostgreSQL runs them through ``numbered``).
 _DOC_COLUMNS = "d.source, d.doc_id, d.title, d.uri, d.media_type, d.content_hash, d.access_rule, d.ingested"
+DOCUMENTS_OF = "SELECT doc_id, content_hash, access_version FROM knowledge_documents WHERE source = ?"
+MARK_INGESTED = ("INSERT INTO knowledge_sources (name, last_ingest) VALUES (?, ?) ON CONFLICT (name) "
+                 "DO UPDATE SET last_ingest = excluded.last_ingest")
+LAST_INGEST = "SELECT last_ingest FROM knowledge_sources WHERE name = ?"
+COUNTS = ("SELECT count(DISTINCT d.id), count(c.id) FROM knowledge_documents d "
+          "LEFT JOIN knowledge_chunks c ON c.doc = d.id WHERE d.source = ?")
+LIST_DOCUMENTS = (f"SELECT {_DOC_COLUMNS}, (SELECT count(*) FROM knowledge_chunks c WHERE c.doc = d.id) "
+                  "FROM knowledge_documents d WHERE d.source = ? ORDER BY d.doc_id")
+DOCUMENT = f"SELECT {_DOC_COLUMNS}, d.id FROM knowledge_documents d WHERE d.source = ? AND d.doc_id = ?"
+DOCUMENT_CHUNKS = "SELECT text FROM knowledge_chunks WHERE doc = ? ORDER BY ordinal"
+CHUNKS = f"SELECT {_DOC_COLUMNS}, c.id, c.ordinal, c.text FROM knowledge_chunks c JOIN knowledge_documents d ON d.id = c.doc"
+PERMITTED_DOCUMENTS = "SELECT d.id FROM knowledge_documents d WHERE "
+GENERATION = "SELECT value FROM knowledge_meta WHERE key = 'generation'"
+BUMP_GENERATION = "UPDATE knowledge_meta SET value = value + 1 WHERE key = 'generation'"
+ALL_VECTORS = "SELECT id, doc, embedding FROM knowledge_chunks ORDER BY id"
+COUNT_CHUNKS = "SELECT count(*) FROM knowledge_chunks"
 
 
 class SqliteIndex:
@@ -177,13 +207,12 @@ class SqliteIndex:
     # ---- writing
 
     def _bump(self) -> None:
-        self._conn.execute("UPDATE knowledge_meta SET value = value + 1 WHERE key = 'generation'")
+        self._conn.execute(BUMP_GENERATION)
 
     def documents_of(self, source: str) -> dict[str, tuple[str, str]]:
         """doc id -> (content hash, access-rule version) for every stored document of ``source``."""
         with self._lock:
-            rows = self._conn.execute("SELECT doc_id, content_hash, access_version FROM knowledge_documents "
-                                      "WHERE source = ?", (source,)).fetchall()
+            rows = self._conn.execute(DOCUMENTS_OF, (source,)).fetchall()
         return {r[0]: (r[1], r[2]) for r in rows}
 
     def _write_rule(self, doc: int, rule: AccessRule) -> None:
@@ -255,39 +284,32 @@ class SqliteIndex:
 
     def mark_ingested(self, source: str, when: float) -> None:
         with self._lock:
-            self._conn.execute("INSERT INTO knowledge_sources (name, last_ingest) VALUES (?, ?) ON CONFLICT (name) "
-                               "DO UPDATE SET last_ingest = excluded.last_ingest", (source, when))
+            self._conn.execute(MARK_INGESTED, (source, when))
 
     # ---- reading
 
     def last_ingest(self, source: str) -> float | None:
         with self._lock:
-            row = self._conn.execute("SELECT last_ingest FROM knowledge_sources WHERE name = ?", (source,)).fetchone()
+            row = self._conn.execute(LAST_INGEST, (source,)).fetchone()
         return None if row is None else float(row[0])
 
     def counts(self, source: str) -> tuple[int, int]:
         """(documents, chunks) of ``source``."""
         with self._lock:
-            row = self._conn.execute(
-                "SELECT count(DISTINCT d.id), count(c.id) FROM knowledge_documents d "
-                "LEFT JOIN knowledge_chunks c ON c.doc = d.id WHERE d.source = ?", (source,)).fetchone()
+            row = self._conn.execute(COUNTS, (source,)).fetchone()
         return int(row[0]), int(row[1])
 
     def list_documents(self, source: str) -> list[StoredDocument]:
         with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {_DOC_COLUMNS}, (SELECT count(*) FROM knowledge_chunks c WHERE c.doc = d.id) "
-                "FROM knowledge_documents d WHERE d.source = ? ORDER BY d.doc_id", (source,)).fetchall()
+            rows = self._conn.execute(LIST_DOCUMENTS, (source,)).fetchall()
         return [document_from_row(r, r[8]) for r in rows]
 
     def document(self, source: str, doc_id: str) -> tuple[StoredDocument, list[str]] | None:
         with self._lock:
-            row = self._conn.execute(f"SELECT {_DOC_COLUMNS}, d.id FROM knowledge_documents d "
-                                     "WHERE d.source = ? AND d.doc_id = ?", (source, doc_id)).fetchone()
+            row = self._conn.execute(DOCUMENT, (source, doc_id)).fetchone()
             if row is None:
                 return None
-            chunks = [r[0] for r in self._conn.execute(
-                "SELECT text FROM knowledge_chunks WHERE doc = ? ORDER BY ordinal", (row[8],))]
+            chunks = [r[0] for r in self._conn.execute(DOCUMENT_CHUNKS, (row[8],))]
         return document_from_row(row, len(chunks)), chunks
 
     def full_text(self, query: str, principal: Principal, sources: Sequence[str], limit: int) -> list[int]:
@@ -304,9 +326,9 @@ class SqliteIndex:
         return [int(r[0]) for r in rows]
 
     def _refresh_matrix(self) -> None:
-        generation = int(self._conn.execute("SELECT value FROM knowledge_meta WHERE key = 'generation'").fetchone()[0])
+        generation = int(self._conn.execute(GENERATION).fetchone()[0])
         if generation != self._vectors.generation:
-            rows = self._conn.execute("SELECT id, doc, embedding FROM knowledge_chunks ORDER BY id").fetchall()
+            rows = self._conn.execute(ALL_VECTORS).fetchall()
             self._vectors.load(generation, rows)
 
     def vector(self, query_vector: Vectors, principal: Principal, sources: Sequence[str], limit: int) -> list[int]:
@@ -316,20 +338,16 @@ class SqliteIndex:
         predicate, params = access_predicate(principal, sources)
         with self._lock:
             self._refresh_matrix()
-            allowed = [r[0] for r in self._conn.execute(
-                f"SELECT d.id FROM knowledge_documents d WHERE {predicate}", params)]
+            allowed = [r[0] for r in self._conn.execute(PERMITTED_DOCUMENTS + predicate, params)]
         return self._vectors.search(query_vector, allowed, limit)
 
     def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
         if not ids:
             return {}
         with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {_DOC_COLUMNS}, c.id, c.ordinal, c.text FROM knowledge_chunks c "
-                f"JOIN knowledge_documents d ON d.id = c.doc WHERE c.id IN ({','.join('?' * len(ids))})",
-                list(ids)).fetchall()
-        return {int(r[8]): StoredChunk(int(r[8]), int(r[9]), r[10], document_from_row(r)) for r in rows}
+            rows = self._conn.execute(f"{CHUNKS} WHERE c.id IN ({','.join('?' * len(ids))})", list(ids)).fetchall()
+        return {int(r[8]): chunk_from_row(r) for r in rows}
 
     def count_chunks(self) -> int:
         with self._lock:
-            return int(self._conn.execute("SELECT count(*) FROM knowledge_chunks").fetchone()[0])
+            return int(self._conn.execute(COUNT_CHUNKS).fetchone()[0])

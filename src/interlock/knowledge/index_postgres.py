@@ -20,7 +20,28 @@ import asyncpg
 
 from interlock.identity.principal import Principal
 from interlock.knowledge.access import AccessRule
-from interlock.knowledge.index import StoredChunk, StoredDocument, access_predicate, document_from_row, words
+from interlock.knowledge.index import (
+    ALL_VECTORS,
+    BUMP_GENERATION,
+    CHUNKS,
+    COUNT_CHUNKS,
+    COUNTS,
+    DOCUMENT,
+    DOCUMENT_CHUNKS,
+    DOCUMENTS_OF,
+    GENERATION,
+    LAST_INGEST,
+    LIST_DOCUMENTS,
+    MARK_INGESTED,
+    PERMITTED_DOCUMENTS,
+    StoredChunk,
+    StoredDocument,
+    access_predicate,
+    chunk_from_row,
+    document_from_row,
+    numbered,
+    words,
+)
 from interlock.knowledge.vectors import VectorMatrix
 
 if TYPE_CHECKING:
@@ -74,7 +95,6 @@ CREATE TABLE IF NOT EXISTS knowledge_meta (
 INSERT INTO knowledge_meta (key, value) VALUES ('generation', 0) ON CONFLICT (key) DO NOTHING;
 """
 
-_DOC_COLUMNS = "d.source, d.doc_id, d.title, d.uri, d.media_type, d.content_hash, d.access_rule, d.ingested"
 # Several processes may create the tables at once: one advisory lock makes that one at a time.
 _SCHEMA_LOCK = 0x6B6E6F77
 
@@ -122,8 +142,7 @@ class PostgresIndex:
     # ---- writing
 
     def documents_of(self, source: str) -> dict[str, tuple[str, str]]:
-        rows = self._run(self._pool.fetch("SELECT doc_id, content_hash, access_version FROM knowledge_documents "
-                                          "WHERE source = $1", source))
+        rows = self._run(self._pool.fetch(numbered(DOCUMENTS_OF), source))
         return {r[0]: (r[1], r[2]) for r in rows}
 
     def put(self, source: str, doc_id: str, title: str, uri: str, media_type: str, content_hash: str,
@@ -152,7 +171,7 @@ class PostgresIndex:
                     "INSERT INTO knowledge_chunks (doc, ordinal, text, body, embedding) VALUES ($1, $2, $3, $4, $5)",
                     [(doc, n, text, f"{title}\n{text}", vector.tobytes())
                      for n, (text, vector) in enumerate(zip(chunks, vectors, strict=True))])
-                await conn.execute("UPDATE knowledge_meta SET value = value + 1 WHERE key = 'generation'")
+                await conn.execute(BUMP_GENERATION)
 
     def delete(self, source: str, doc_id: str) -> bool:
         async def run() -> bool:
@@ -160,7 +179,7 @@ class PostgresIndex:
                 gone = await conn.fetchval("DELETE FROM knowledge_documents WHERE source = $1 AND doc_id = $2 "
                                            "RETURNING id", source, doc_id)
                 if gone is not None:
-                    await conn.execute("UPDATE knowledge_meta SET value = value + 1 WHERE key = 'generation'")
+                    await conn.execute(BUMP_GENERATION)
                 return gone is not None
 
         return self._run(run())
@@ -170,37 +189,29 @@ class PostgresIndex:
         self._run(self._pool.execute("ANALYZE knowledge_documents, knowledge_grants, knowledge_chunks"))
 
     def mark_ingested(self, source: str, when: float) -> None:
-        self._run(self._pool.execute("INSERT INTO knowledge_sources (name, last_ingest) VALUES ($1, $2) "
-                                     "ON CONFLICT (name) DO UPDATE SET last_ingest = excluded.last_ingest",
-                                     source, when))
+        self._run(self._pool.execute(numbered(MARK_INGESTED), source, when))
 
     # ---- reading
 
     def last_ingest(self, source: str) -> float | None:
-        value = self._run(self._pool.fetchval("SELECT last_ingest FROM knowledge_sources WHERE name = $1", source))
+        value = self._run(self._pool.fetchval(numbered(LAST_INGEST), source))
         return None if value is None else float(value)
 
     def counts(self, source: str) -> tuple[int, int]:
-        row = self._run(self._pool.fetchrow(
-            "SELECT count(DISTINCT d.id), count(c.id) FROM knowledge_documents d "
-            "LEFT JOIN knowledge_chunks c ON c.doc = d.id WHERE d.source = $1", source))
+        row = self._run(self._pool.fetchrow(numbered(COUNTS), source))
         return int(row[0]), int(row[1])
 
     def list_documents(self, source: str) -> list[StoredDocument]:
-        rows = self._run(self._pool.fetch(
-            f"SELECT {_DOC_COLUMNS}, (SELECT count(*) FROM knowledge_chunks c WHERE c.doc = d.id) "
-            "FROM knowledge_documents d WHERE d.source = $1 ORDER BY d.doc_id", source))
+        rows = self._run(self._pool.fetch(numbered(LIST_DOCUMENTS), source))
         return [document_from_row(tuple(r), int(r[8])) for r in rows]
 
     def document(self, source: str, doc_id: str) -> tuple[StoredDocument, list[str]] | None:
         async def run() -> tuple[StoredDocument, list[str]] | None:
             async with self._pool.acquire() as conn:
-                row = await conn.fetchrow(f"SELECT {_DOC_COLUMNS}, d.id FROM knowledge_documents d "
-                                          "WHERE d.source = $1 AND d.doc_id = $2", source, doc_id)
+                row = await conn.fetchrow(numbered(DOCUMENT), source, doc_id)
                 if row is None:
                     return None
-                chunks = [r[0] for r in await conn.fetch(
-                    "SELECT text FROM knowledge_chunks WHERE doc = $1 ORDER BY ordinal", row[8])]
+                chunks = [r[0] for r in await conn.fetch(numbered(DOCUMENT_CHUNKS), row[8])]
             return document_from_row(tuple(row), len(chunks)), chunks
 
         return self._run(run())
@@ -225,13 +236,12 @@ class PostgresIndex:
 
         async def run() -> list[int]:
             async with self._pool.acquire() as conn:
-                generation = int(await conn.fetchval("SELECT value FROM knowledge_meta WHERE key = 'generation'"))
+                generation = int(await conn.fetchval(GENERATION))
                 if generation != self._vectors.generation:
-                    rows = await conn.fetch("SELECT id, doc, embedding FROM knowledge_chunks ORDER BY id")
+                    rows = await conn.fetch(ALL_VECTORS)
                     with self._vector_lock:
                         self._vectors.load(generation, [(r[0], r[1], r[2]) for r in rows])
-                return [r[0] for r in await conn.fetch(f"SELECT d.id FROM knowledge_documents d WHERE {predicate}",
-                                                       *params)]
+                return [r[0] for r in await conn.fetch(PERMITTED_DOCUMENTS + predicate, *params)]
 
         allowed = self._run(run())
         return self._vectors.search(query_vector, allowed, limit)
@@ -239,10 +249,8 @@ class PostgresIndex:
     def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
         if not ids:
             return {}
-        rows = self._run(self._pool.fetch(
-            f"SELECT {_DOC_COLUMNS}, c.id, c.ordinal, c.text FROM knowledge_chunks c "
-            "JOIN knowledge_documents d ON d.id = c.doc WHERE c.id = ANY($1::bigint[])", list(ids)))
-        return {int(r[8]): StoredChunk(int(r[8]), int(r[9]), r[10], document_from_row(tuple(r))) for r in rows}
+        rows = self._run(self._pool.fetch(f"{CHUNKS} WHERE c.id = ANY($1::bigint[])", list(ids)))
+        return {int(r[8]): chunk_from_row(tuple(r)) for r in rows}
 
     def count_chunks(self) -> int:
-        return int(self._run(self._pool.fetchval("SELECT count(*) FROM knowledge_chunks")))
+        return int(self._run(self._pool.fetchval(COUNT_CHUNKS)))
