@@ -135,7 +135,8 @@ class Engine:
         authenticate = Authenticate(self.authenticator)
         # Without use cases configured the stage is not in the pipeline at all: such calls pay nothing.
         bind: tuple[BindUseCase, ...] = (BindUseCase(self.use_cases),) if self.use_cases is not None else ()
-        prompt: tuple[ApplyPrompt, ...] = (ApplyPrompt(self.use_cases),) \
+        prompt: tuple[ApplyPrompt, ...] = (ApplyPrompt(self.use_cases, self.store,
+                                                        settings.use_cases.prompt_refresh_seconds),) \
             if self.use_cases is not None and self.use_cases.has_prompts else ()
         authorize = AuthorizeModel(self.models, self.policy, self.shadow_policy)
         routes = build_routes(self.models, self.upstreams)
@@ -266,6 +267,8 @@ class Engine:
             if self.mcp is not None:
                 await self.mcp.stop()
             await self.approvals.stop()
+            if self.use_cases is not None:
+                await self.use_cases.stop()
             await self.writer.stop()
             await self.audit.stop()
             for up in self.upstreams.values():
