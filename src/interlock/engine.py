@@ -44,7 +44,7 @@ from interlock.pipeline.runner import Pipeline
 from interlock.pipeline.schema import CHAT_FIELDS
 from interlock.pipeline.stage import Stage
 from interlock.pipeline.tools import CheckTools
-from interlock.pipeline.usecase import ApplyPrompt, BindUseCase
+from interlock.pipeline.usecase import PROMPT_HEADER, ApplyPrompt, BindUseCase
 from interlock.policy.setup import default_policy_dir, load_policies
 from interlock.policy.watch import PolicyWatcher
 from interlock.providers.anthropic import AnthropicUpstream
@@ -321,9 +321,16 @@ class Engine:
             refusal = self.embeddings.refuse(call, failed)
         return refusal
 
-    async def explain(self, raw_body: bytes, principal: Principal, app: Principal | None) -> dict[str, Any]:
-        """What would happen to this request for this caller, without calling the model or recording it."""
-        call = self.new_call("chat.completions", raw_body, {})
+    async def explain(self, raw_body: bytes, principal: Principal, app: Principal | None, *,
+                      use_case: str | None = None, prompt: str | None = None) -> dict[str, Any]:
+        """What would happen to this request for this caller, without calling the model or recording it:
+        as a call of ``use_case`` (as if named in the use-case header) naming ``prompt`` when given."""
+        headers: dict[str, str] = {}
+        if use_case is not None:
+            headers[self.settings.use_cases.header] = use_case
+        if prompt is not None:
+            headers[PROMPT_HEADER] = prompt
+        call = self.new_call("chat.completions", raw_body, headers)
         call.principal, call.app, call.auth_method = principal, app, "explain"
         outcome: dict[str, Any] = {"request_id": call.request_id, "principal": principal.id,
                                    "app": app.id if app else None}
@@ -340,6 +347,10 @@ class Engine:
             outcome["outcome"] = "would be sent"
             outcome["upstream_request"] = {"model": call.model_alias, "messages": call.body.get("messages")}
         outcome["policy_version"] = call.policy_version or self.policy.version
+        if call.use_case is not None:
+            outcome["use_case"] = call.use_case.as_context()
+        if call.prompt_version is not None:
+            outcome["prompt"] = {"name": call.prompt_version[0], "version": call.prompt_version[1]}
         outcome["decisions"] = [d.as_record() for d in call.decisions]
         outcome["data"] = call.record().get("data", [])
         return outcome
