@@ -69,9 +69,9 @@ class PolicyPage:
             return await self._page(request, form=fields, problem=f"The request is not JSON: {exc}.")
         if not isinstance(chat, dict):
             return await self._page(request, form=fields, problem="The request must be a JSON object (a chat request).")
-        body = {"principal": {"id": fields["principal"].strip(), "kind": fields["kind"],
-                              "roles": names(fields["roles"]), "groups": names(fields["groups"])},
-                "request": chat}
+        body: dict[str, Any] = {"principal": {"id": fields["principal"].strip(), "kind": fields["kind"],
+                                              "roles": names(fields["roles"]), "groups": names(fields["groups"])},
+                                "request": chat}
         if fields["use_case"].strip():
             body["use_case"] = fields["use_case"].strip()
         answer = await ui.api(session, "POST", "/admin/policy/explain", body=body)
