@@ -45,6 +45,7 @@ from interlock.pipeline.schema import CHAT_FIELDS
 from interlock.pipeline.stage import Stage
 from interlock.pipeline.tools import CheckTools
 from interlock.pipeline.usecase import PROMPT_HEADER, ApplyPrompt, BindUseCase
+from interlock.policy.decision import UseCaseFacts
 from interlock.policy.setup import default_policy_dir, load_policies
 from interlock.policy.watch import PolicyWatcher
 from interlock.providers.anthropic import AnthropicUpstream
@@ -122,6 +123,7 @@ class Engine:
                                          recheck=self._recheck_tool_call)
         # The MCP gateway at /mcp, when upstream MCP servers are declared. The MCP SDK is loaded only then:
         # importing it adds about 0.4 s to every start-up (each worker, each command) that has no use for it.
+        self.use_cases = load_use_cases(settings)
         self.mcp: McpGateway | None = None
         if settings.mcp.servers:
             from interlock.tools.mcp.gateway import McpGateway
@@ -130,8 +132,8 @@ class Engine:
                                   scan=self.guard.scan, policy=self.policy, authenticator=self.authenticator,
                                   tool_gate=self.tool_gate, approvals=self.approvals,
                                   count_refusal=self.metrics.count_refusal,
-                                  max_body_bytes=settings.limits.max_body_bytes)
-        self.use_cases = load_use_cases(settings)
+                                  max_body_bytes=settings.limits.max_body_bytes,
+                                  bind_use_case=self._bind_use_case if self.use_cases is not None else None)
         authenticate = Authenticate(self.authenticator)
         # Without use cases configured the stage is not in the pipeline at all: such calls pay nothing.
         bind: tuple[BindUseCase, ...] = (BindUseCase(self.use_cases),) if self.use_cases is not None else ()
@@ -291,6 +293,13 @@ class Engine:
         if knowledge is None:
             return []
         return [((s.name,), 1.0 if knowledge.status(s.name)["stale"] else 0.0) for s in knowledge.settings.sources]
+
+    def _bind_use_case(self, principal: Principal, app: Principal | None,
+                       headers: dict[str, str]) -> UseCaseFacts | None:
+        """The use case an MCP tool call belongs to, bound as a chat call's is."""
+        assert self.use_cases is not None
+        bound = self.use_cases.bind(principal, app, headers)
+        return bound.facts if bound is not None else None
 
     def _recheck_tool_call(self, principal: Principal, app: Principal | None, tool: str,
                            arguments: dict[str, Any]) -> str:

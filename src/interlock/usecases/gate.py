@@ -171,7 +171,9 @@ def _lifecycle_probes(engine: PolicyEngine, settings: Settings, uc: UseCase) -> 
     """What the active policies must say about this use case's lifecycle; the problems found.
 
     The probe is a caller and model the policies serve in a pilot of this use case (a member of its
-    groups, with each role of the catalogue in turn), so a refusal below is the lifecycle rule's doing."""
+    groups, with each role of the catalogue in turn), so a refusal below is the lifecycle rule's doing.
+    The same is asked of its tools, when policy runs or holds one of them in a pilot for a call
+    without arguments (a tool whose rules need arguments cannot be probed this way and is left out)."""
     tenant = (engine.config.tenants or ("default",))[0]
     groups = frozenset(uc.users.groups)
     models = list(dict.fromkeys((*uc.models, *(m.alias for m in settings.models))))
@@ -196,6 +198,18 @@ def _lifecycle_probes(engine: PolicyEngine, settings: Settings, uc: UseCase) -> 
             problems.append(why)
     if not problems and not allowed(probe, model, "draft", True, False):
         problems.append("a draft refuses its own testers")
+
+    def tool_runs(probe: Principal, tool: str, state: str, tester: bool, gate: bool) -> bool:
+        facts = UseCaseFacts(uc.name, state, gate, tester)
+        return engine.tool_call(probe, None, tool, {}, facts).outcome != "deny"
+
+    served = next(((p, t) for p in callers for t in uc.tools if tool_runs(p, t, "pilot", True, True)), None)
+    if served is not None:
+        for state, tester, gate, why in (("draft", False, False, "a draft's tool serves an outsider"),
+                                         ("retired", True, True, "a retired use case's tool still runs"),
+                                         ("production", True, False, "production's tool runs without a passed gate")):
+            if tool_runs(*served, state, tester, gate):
+                problems.append(f"{why} ({served[1]})")
     return problems
 
 
