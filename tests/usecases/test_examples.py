@@ -19,6 +19,7 @@ from interlock.settings import Settings, load_settings
 from support.calls import make_call
 from support.cli import run_cli
 from support.engines import running_engine
+from support.stores import read_records
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -66,6 +67,8 @@ async def test_the_support_assistant_passes(example: tuple[Settings, dict[str, s
     assert ran.exit_code == 0, ran.stdout + ran.stderr
     assert "support-assistant: PASSED: 12/12 passed" in ran.stdout
     assert "retrieval (1 cases): recall 1.00 (meets 1.0), citation precision 1.00 (meets 0.75)" in ran.stdout
+    [run] = [r for r in read_records(settings.store.url) if r.get("event") == "eval.run"]
+    assert run["retrieval"] == {"recall": 1.0, "citation_precision": 1.0, "passed": True}
 
     code, result = _gate(config, "support-assistant", env)
     assert code == 0, result

@@ -128,8 +128,11 @@ def _record(settings: Settings, suite_file: Path, result: Any, who: str) -> str:
     from interlock.usecases.gate import eval_record, eval_run_facts
     from interlock.usecases.lifecycle import append_signed
 
+    recall, precision = result.recall, result.citation_precision
+    retrieval = {"recall": recall.as_json()["value"], "citation_precision": precision.as_json()["value"],
+                 "passed": result.retrieval_passed} if recall.cases else None
     facts = eval_run_facts(suite_file, passed=result.passed, pass_rate=result.pass_rate, leaks=len(result.leaks),
-                           cases=len(result.results), failed=len(result.failed))
+                           cases=len(result.results), failed=len(result.failed), retrieval=retrieval)
     record = eval_record(result.use_case, who, {**facts, "target": result.target})
     try:
         with_store(settings, lambda store: append_signed(store, settings, record))

@@ -133,10 +133,14 @@ async def run_gate(store: Store, deployment: Deployment, uc: UseCase, *, now: fl
 
 
 def eval_run_facts(suite: Path, *, passed: bool, pass_rate: float, leaks: int, cases: int,
-                   failed: int) -> dict[str, Any]:
-    """What an evaluation run's audit record says, for the gate to find (``interlock eval run``)."""
-    return {"suite": suite.name, "suite_digest": suite_digest(suite), "passed": passed,
-            "pass_rate": round(pass_rate, 6), "leaks": leaks, "cases": cases, "failed": failed}
+                   failed: int, retrieval: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What an evaluation run's audit record says, for the gate to find (``interlock eval run``);
+    ``retrieval``: the averaged retrieval metrics and whether they met the suite's thresholds."""
+    facts = {"suite": suite.name, "suite_digest": suite_digest(suite), "passed": passed,
+             "pass_rate": round(pass_rate, 6), "leaks": leaks, "cases": cases, "failed": failed}
+    if retrieval is not None:
+        facts["retrieval"] = retrieval
+    return facts
 
 
 def eval_record(use_case: str | None, actor: str, facts: dict[str, Any]) -> dict[str, Any]:
@@ -266,8 +270,14 @@ async def evaluations_item(store: Store, uc: UseCase, now: float) -> GateItem:
         run = runs[0]  # newest first
         rate = float(run.get("pass_rate", 0.0))
         if not run.get("passed") or rate < min_rate:
-            why = f"{run.get('leaks', 0)} permission or leak failures" if run.get("leaks") else \
-                f"pass rate {rate:.2%} < {min_rate:.2%}"
+            retrieval = run.get("retrieval") or {}
+            if run.get("leaks"):
+                why = f"{run.get('leaks', 0)} permission or leak failures"
+            elif rate >= min_rate and retrieval.get("passed") is False:
+                why = (f"retrieval below the suite's thresholds: recall {retrieval.get('recall')}, citation "
+                       f"precision {retrieval.get('citation_precision')}")
+            else:
+                why = f"pass rate {rate:.2%} < {min_rate:.2%}"
             evidence.append(f"{entry['suite']}: failing ({why}, run {run['request_id']})")
             failed = True
         else:
