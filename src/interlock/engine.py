@@ -44,7 +44,8 @@ from interlock.pipeline.runner import Pipeline
 from interlock.pipeline.schema import CHAT_FIELDS
 from interlock.pipeline.stage import Stage
 from interlock.pipeline.tools import CheckTools
-from interlock.pipeline.usecase import ApplyPrompt, BindUseCase
+from interlock.pipeline.usecase import PROMPT_HEADER, ApplyPrompt, BindUseCase
+from interlock.policy.decision import UseCaseFacts
 from interlock.policy.setup import default_policy_dir, load_policies
 from interlock.policy.watch import PolicyWatcher
 from interlock.providers.anthropic import AnthropicUpstream
@@ -122,6 +123,7 @@ class Engine:
                                          recheck=self._recheck_tool_call)
         # The MCP gateway at /mcp, when upstream MCP servers are declared. The MCP SDK is loaded only then:
         # importing it adds about 0.4 s to every start-up (each worker, each command) that has no use for it.
+        self.use_cases = load_use_cases(settings)
         self.mcp: McpGateway | None = None
         if settings.mcp.servers:
             from interlock.tools.mcp.gateway import McpGateway
@@ -130,12 +132,13 @@ class Engine:
                                   scan=self.guard.scan, policy=self.policy, authenticator=self.authenticator,
                                   tool_gate=self.tool_gate, approvals=self.approvals,
                                   count_refusal=self.metrics.count_refusal,
-                                  max_body_bytes=settings.limits.max_body_bytes)
-        self.use_cases = load_use_cases(settings)
+                                  max_body_bytes=settings.limits.max_body_bytes,
+                                  bind_use_case=self._bind_use_case if self.use_cases is not None else None)
         authenticate = Authenticate(self.authenticator)
         # Without use cases configured the stage is not in the pipeline at all: such calls pay nothing.
         bind: tuple[BindUseCase, ...] = (BindUseCase(self.use_cases),) if self.use_cases is not None else ()
-        prompt: tuple[ApplyPrompt, ...] = (ApplyPrompt(self.use_cases),) \
+        prompt: tuple[ApplyPrompt, ...] = (ApplyPrompt(self.use_cases, self.store,
+                                                        settings.use_cases.prompt_refresh_seconds),) \
             if self.use_cases is not None and self.use_cases.has_prompts else ()
         authorize = AuthorizeModel(self.models, self.policy, self.shadow_policy)
         routes = build_routes(self.models, self.upstreams)
@@ -266,6 +269,8 @@ class Engine:
             if self.mcp is not None:
                 await self.mcp.stop()
             await self.approvals.stop()
+            if self.use_cases is not None:
+                await self.use_cases.stop()
             await self.writer.stop()
             await self.audit.stop()
             for up in self.upstreams.values():
@@ -288,6 +293,13 @@ class Engine:
         if knowledge is None:
             return []
         return [((s.name,), 1.0 if knowledge.status(s.name)["stale"] else 0.0) for s in knowledge.settings.sources]
+
+    def _bind_use_case(self, principal: Principal, app: Principal | None,
+                       headers: dict[str, str]) -> UseCaseFacts | None:
+        """The use case an MCP tool call belongs to, bound as a chat call's is."""
+        assert self.use_cases is not None
+        bound = self.use_cases.bind(principal, app, headers)
+        return bound.facts if bound is not None else None
 
     def _recheck_tool_call(self, principal: Principal, app: Principal | None, tool: str,
                            arguments: dict[str, Any]) -> str:
@@ -318,9 +330,16 @@ class Engine:
             refusal = self.embeddings.refuse(call, failed)
         return refusal
 
-    async def explain(self, raw_body: bytes, principal: Principal, app: Principal | None) -> dict[str, Any]:
-        """What would happen to this request for this caller, without calling the model or recording it."""
-        call = self.new_call("chat.completions", raw_body, {})
+    async def explain(self, raw_body: bytes, principal: Principal, app: Principal | None, *,
+                      use_case: str | None = None, prompt: str | None = None) -> dict[str, Any]:
+        """What would happen to this request for this caller, without calling the model or recording it:
+        as a call of ``use_case`` (as if named in the use-case header) naming ``prompt`` when given."""
+        headers: dict[str, str] = {}
+        if use_case is not None:
+            headers[self.settings.use_cases.header] = use_case
+        if prompt is not None:
+            headers[PROMPT_HEADER] = prompt
+        call = self.new_call("chat.completions", raw_body, headers)
         call.principal, call.app, call.auth_method = principal, app, "explain"
         outcome: dict[str, Any] = {"request_id": call.request_id, "principal": principal.id,
                                    "app": app.id if app else None}
@@ -337,6 +356,10 @@ class Engine:
             outcome["outcome"] = "would be sent"
             outcome["upstream_request"] = {"model": call.model_alias, "messages": call.body.get("messages")}
         outcome["policy_version"] = call.policy_version or self.policy.version
+        if call.use_case is not None:
+            outcome["use_case"] = call.use_case.as_context()
+        if call.prompt_version is not None:
+            outcome["prompt"] = {"name": call.prompt_version[0], "version": call.prompt_version[1]}
         outcome["decisions"] = [d.as_record() for d in call.decisions]
         outcome["data"] = call.record().get("data", [])
         return outcome

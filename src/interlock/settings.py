@@ -573,6 +573,9 @@ class UseCaseSettings(_Frozen):
     required: bool = True
     # The header a caller names one of its use cases with.
     header: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")] = "x-interlock-use-case"
+    # Approved prompt versions are read again from the store this often (in the background, on every
+    # worker), and at once when a call names a version or sends a text not approved yet.
+    prompt_refresh_seconds: Annotated[float, Field(gt=0, le=3600)] = 2.0
 
 
 class ConsoleSettings(_Frozen):

@@ -129,11 +129,13 @@ def test_a_suite_against_a_running_gateway(gateway_factory: Any, tmp_path: Path)
         "name": "over-http", "model": "mock",
         "principals": {"mallory": {"id": "mallory", "key_env": "EVAL_MALLORY_KEY"},
                        "ann": {"id": "ann", "key_env": "EVAL_ANN_KEY"}},
+        "judge": {"model": "mock", "rubric": "The answer greets.", "as": "ann",
+                  "mock": {"reply": '{"score": 1, "reason": "it greets"}'}},
         "cases": [
             {"name": "an outsider does not get the restricted model", "kind": "permission", "as": "mallory",
              "model": "restricted", "prompt": "hi", "expect": {"refused": "policy_denied"}},
             {"name": "an analyst does", "kind": "permission", "as": "ann", "model": "restricted",
-             "prompt": "hello there", "expect": {"allowed": True, "contains": ["hello there"]}},
+             "prompt": "hello there", "expect": {"allowed": True, "contains": ["hello there"], "judge": True}},
             {"name": "the upstream cannot be seen from here", "kind": "redaction", "as": "ann",
              "prompt": "mail jo.doe@example.com", "expect": {"upstream_never_sees": ["jo.doe@example.com"]}}]}))
     env = {"EVAL_MALLORY_KEY": mallory.key, "EVAL_ANN_KEY": ann.key}
@@ -147,5 +149,9 @@ def test_a_suite_against_a_running_gateway(gateway_factory: Any, tmp_path: Path)
     assert not blind["passed"]
     assert blind["failures"][0]["message"] == "this target cannot observe the upstream; run in-process"
     assert result.exit_code == 3
-    # Each call is in the gateway's own audit log under the request id the report names.
-    assert outcomes["an analyst does"]["request_id"] in {r["request_id"] for r in gw.records()}
+    # Each call is in the gateway's own audit log under the request id the report names, the judge's too.
+    records = {r["request_id"]: r for r in gw.records()}
+    assert outcomes["an analyst does"]["request_id"] in records
+    judge = outcomes["an analyst does"]["generation"]["judge"]
+    assert (judge["score"], judge["reason"]) == (1, "it greets")
+    assert records[judge["request_id"]]["principal"] == "ann"

@@ -48,7 +48,8 @@ def prepare(directory: Path, *, suite: bool = True) -> None:
 
 
 async def deploy(make: SettingsMaker, *, doc: dict[str, Any] | None = None, calls: int = 3,
-                  approver: bool = True, eval_run: bool = True, eval_passed: bool = True) -> Ready:
+                  approver: bool = True, eval_run: bool = True, eval_passed: bool = True,
+                  eval_retrieval: dict[str, Any] | None = None) -> Ready:
     settings = make([doc or manifest()])
     directory = Path(settings.source).parent
     prepare(directory)
@@ -64,8 +65,12 @@ async def deploy(make: SettingsMaker, *, doc: dict[str, Any] | None = None, call
             assert await engine.chat(call) is None
         if eval_run:
             suite = directory / "usecases" / "evals" / "support-evals.yaml"
-            facts = eval_run_facts(suite, passed=eval_passed, pass_rate=1.0 if eval_passed else 0.5,
-                                   leaks=0 if eval_passed else 1, cases=2, failed=0 if eval_passed else 1)
+            if eval_retrieval is not None:  # every case passed; the retrieval averages decide
+                facts = eval_run_facts(suite, passed=bool(eval_retrieval["passed"]), pass_rate=1.0, leaks=0, cases=2,
+                                       failed=0, retrieval=eval_retrieval)
+            else:
+                facts = eval_run_facts(suite, passed=eval_passed, pass_rate=1.0 if eval_passed else 0.5,
+                                       leaks=0 if eval_passed else 1, cases=2, failed=0 if eval_passed else 1)
             await append_signed(engine.store, settings, eval_record("support", "ci", facts))
         await engine.audit.checkpoint()
     return Ready(settings, Deployment(settings, budgets=BUDGETS, knowledge_sources=SOURCES))

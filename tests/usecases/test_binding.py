@@ -109,3 +109,26 @@ async def test_without_use_cases_calls_run_as_before(tmp_path: Path, mock_llm: M
         refusal, record = await _chat(engine, await _key(engine, "alice"), "support")
         assert refusal is None
         assert "use_case" not in record
+
+
+async def test_tool_calls_a_model_proposes_carry_the_use_case_to_policy(use_case_settings: SettingsMaker) -> None:
+    """The same proposed tool call runs in one use case and is refused in another, by a rule on the name."""
+    settings = use_case_settings([manifest(), manifest(name="weatherless", applications=[])])
+    (Path(settings.source).parent / "policies" / "weatherless.cedar").write_text(
+        '@id("t.no-weather-here")\n'
+        'forbid (principal, action in Action::"use_tool", resource == Tool::"get_weather")\n'
+        'when { context has use_case && context.use_case.name == "weatherless" };\n')
+    body = {"model": "mock", "messages": [{"role": "user", "content": "weather?"}],
+            "mock": {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}}
+    async with running_engine(settings) as engine:
+        key = await _key(engine, "alice")
+        verdicts = {}
+        for use_case in ("support", "weatherless"):
+            call = make_call(body, key=key, headers={"x-interlock-use-case": use_case}, parsed=False,
+                             request_id=f"req_{uuid.uuid4().hex}")
+            assert await engine.chat(call) is None
+            [(_, record)] = await engine.store.query_records(RecordQuery(request_id=call.request_id))
+            [verdict] = record["tools"]
+            verdicts[use_case] = (verdict["outcome"], verdict.get("policy_ids"))
+    assert verdicts["support"][0] == "allow"
+    assert verdicts["weatherless"] == ("deny", ["t.no-weather-here"])

@@ -185,3 +185,44 @@ async def test_an_evaluation_run_is_what_the_gate_finds(use_case_settings: Setti
     assert after.exit_code == 0, after.stdout
     item = next(i for i in json.loads(after.stdout)["items"] if i["item"] == "evaluations pass")
     assert record["request_id"] in item["evidence"]
+
+
+async def test_policy_explain_as_a_call_of_a_use_case(use_case_settings: SettingsMaker) -> None:
+    """``interlock policy explain --use-case``: the use case's state and the caller's place in it decide, as in
+    a real call; the prompt named is checked against the approved versions in the store."""
+    settings = use_case_settings([manifest(), manifest(name="drafty", state="draft", applications=[]),
+                                  manifest(name="live", state="production", applications=[]),
+                                  manifest(name="prompted", applications=[], prompts=[
+                                      {"name": "agent", "version": 1, "text": "Be brief."}])])
+    config = str(Path(settings.source))
+    body = Path(config).parent / "chat.json"
+    body.write_text(json.dumps({"model": "mock", "messages": [{"role": "user", "content": "hi"}]}))
+
+    def explain(who: str, *args: str) -> dict[str, Any]:
+        result = run_cli(["policy", "explain", "-c", config, "--principal", who, *args, str(body)])
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+    served = explain("alice", "--use-case", "support")
+    assert served["outcome"] == "would be sent"
+    assert served["use_case"] == {"name": "support", "state": "pilot", "gate_passed": False, "tester": False}
+    # A draft serves only its testers.
+    outsider = explain("alice", "--use-case", "drafty")
+    assert (outsider["outcome"], outsider["stage"]) == ("refused", "authorize")
+    assert any("default.use_case.draft-testers-only" in d.get("policy_ids", ()) for d in outsider["decisions"])
+    assert explain("tess", "--use-case", "drafty")["outcome"] == "would be sent"
+    # Production without a passing gate in the audit log serves no one.
+    live = explain("alice", "--use-case", "live")
+    assert live["outcome"] == "refused"
+    assert live["use_case"]["gate_passed"] is False
+    # Someone who is no user of it, and a use case that does not exist.
+    stranger = explain("mallory", "--use-case", "support")
+    assert (stranger["code"], stranger["stage"]) == ("policy_denied", "use_case")
+    unknown = explain("alice", "--use-case", "nope")
+    assert (unknown["code"], unknown["stage"]) == ("invalid_request", "use_case")
+    # Without --use-case, the call belongs to none here (use cases are required).
+    assert explain("alice")["stage"] == "use_case"
+    # The prompt named has no approved version yet.
+    prompted = explain("alice", "--use-case", "prompted", "--prompt", "agent")
+    assert (prompted["outcome"], prompted["stage"]) == ("refused", "prompt")
+    assert "has no approved version" in prompted["message"]

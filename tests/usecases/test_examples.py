@@ -19,6 +19,7 @@ from interlock.settings import Settings, load_settings
 from support.calls import make_call
 from support.cli import run_cli
 from support.engines import running_engine
+from support.stores import read_records
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -27,8 +28,12 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def example(tmp_path: Path, mock_llm: MockLLM) -> tuple[Settings, dict[str, str]]:
     root = tmp_path / "examples"
     shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns("*.db*", "*.key", "agent"))
-    env = {"INTERLOCK_PROVIDERS__MOCK__BASE_URL": mock_llm.base_url}
-    return load_settings(root / "usecases" / "interlock.yaml", environ=env), env
+    env = {"INTERLOCK_PROVIDERS__MOCK__BASE_URL": mock_llm.base_url,
+           "INTERLOCK_KNOWLEDGE__INDEX_URL": f"sqlite:///{tmp_path / 'knowledge.db'}"}
+    settings = load_settings(root / "usecases" / "interlock.yaml", environ=env)
+    ingested = run_cli(["knowledge", "ingest", "help-center", "-c", settings.source], env=env)
+    assert ingested.exit_code == 0, ingested.stderr
+    return settings, env
 
 
 async def _pilot(settings: Settings, calls: int) -> None:
@@ -60,7 +65,10 @@ async def test_the_support_assistant_passes(example: tuple[Settings, dict[str, s
     suite = str(Path(config).parent / "usecases" / "evals" / "support-assistant.yaml")
     ran = run_cli(["eval", "run", suite, "--use-case", "support-assistant", "-c", config], env=env)
     assert ran.exit_code == 0, ran.stdout + ran.stderr
-    assert "support-assistant: PASSED: 10/10 passed" in ran.stdout
+    assert "support-assistant: PASSED: 12/12 passed" in ran.stdout
+    assert "retrieval (1 cases): recall 1.00 (meets 1.0), citation precision 1.00 (meets 0.75)" in ran.stdout
+    [run] = [r for r in read_records(settings.store.url) if r.get("event") == "eval.run"]
+    assert run["retrieval"] == {"recall": 1.0, "citation_precision": 1.0, "passed": True}
 
     code, result = _gate(config, "support-assistant", env)
     assert code == 0, result

@@ -42,6 +42,13 @@ def _without_lifecycle_rules(ready: Ready) -> None:
     (Path(ready.settings.source).parent / "policies" / "usecases.cedar").unlink()
 
 
+def _without_tool_lifecycle_rules(ready: Ready) -> None:
+    """The model rules kept, the tool rules (an older copy of usecases.cedar) gone."""
+    path = Path(ready.settings.source).parent / "policies" / "usecases.cedar"
+    rules = path.read_text().split("\n\n")
+    path.write_text("\n\n".join(r for r in rules if ".tools\")" not in r) + "\n")
+
+
 def _tampered_log(ready: Ready) -> None:
     with sqlite3.connect(sqlite_path(ready.settings.store.url)) as db:
         (record,) = db.execute("SELECT record FROM audit_log WHERE seq = 0").fetchone()
@@ -58,8 +65,13 @@ CASES: list[tuple[str, dict[str, Any], Callable[[Ready], None] | None, Deploymen
     ("no escalation contact", {"doc": manifest(escalation=None)}, None, None, "owner set", "no escalation contact"),
     ("no policy tests", {}, _without_tests, None, "policies tested", "no policy tests"),
     ("lifecycle rules removed", {}, _without_lifecycle_rules, None, "policies tested", "a draft serves an outsider"),
+    ("tool lifecycle rules removed", {}, _without_tool_lifecycle_rules, None, "policies tested",
+     "a draft's tool serves an outsider (get_weather); a retired use case's tool still runs (get_weather)"),
     ("no evaluation run", {"eval_run": False}, None, None, "evaluations pass", "not run on this version"),
     ("evaluation failed", {"eval_passed": False}, None, None, "evaluations pass", "1 permission or leak failures"),
+    ("retrieval below the suite's thresholds", {"eval_retrieval": {"recall": 0.5, "citation_precision": 1.0,
+                                                                   "passed": False}},
+     None, None, "evaluations pass", "retrieval below the suite's thresholds: recall 0.5, citation precision 1.0"),
     ("suite changed since its run", {}, _suite_edited, None, "evaluations pass", "not run on this version"),
     ("no budgets named", {"doc": manifest(budgets=None)}, None, None, "budgets set", "names no budgets"),
     ("no alerts", {"doc": manifest(alerts=None)}, None, None, "alerts defined", "defines no alerts"),

@@ -3,6 +3,7 @@ sent; every call records the version it ran with."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -104,3 +105,60 @@ async def test_an_approved_text_edited_in_the_manifest_is_no_longer_approved(use
         assert "has no approved version" in refusal.message
     shown = json.loads(run_cli(["approvals", "show", approval_id, "--json", "--key", ann, "-c", config]).stdout)
     assert shown["state"] == "approved"
+
+
+async def test_a_version_approved_while_serving_takes_effect_on_every_worker(use_case_settings: SettingsMaker,
+                                                                             mock_llm: MockLLM) -> None:
+    """No restart: the next call that names the new version gets it, and every other worker serves it by
+    name once its refresh interval has passed; each call records the version it ran with."""
+    refresh = 0.5
+
+    def quick(tree: dict[str, Any]) -> None:
+        tree["use_cases"]["prompt_refresh_seconds"] = refresh
+
+    settings = use_case_settings([manifest(prompts=PROMPTS)], adjust=quick)
+    config = str(Path(settings.source))
+
+    def approve(version: int, proposer: str, approver: str) -> None:
+        proposed = run_cli(["usecases", "propose-prompt", "support", "agent", "--version", str(version),
+                            "--key", proposer, "-c", config])
+        assert proposed.exit_code == 0, proposed.stderr
+        approved = run_cli(["approvals", "approve", proposed.stdout.split()[0], "--key", approver, "-c", config])
+        assert approved.exit_code == 0, approved.stderr
+
+    async with running_engine(settings) as one, running_engine(settings) as two:
+        alice = await _key(one, "alice")
+        ann = await _key(one, "ann", frozenset({"admin"}))
+        refusal, _ = await _chat(one, alice, prompt="agent")
+        assert refusal is not None
+        assert "has no approved version" in refusal.message
+
+        approve(1, alice, ann)
+        await asyncio.sleep(0.3)  # past the re-read throttle of the refusal just above
+        refusal, record = await _chat(one, alice, prompt="agent")
+        assert refusal is None
+        assert record["prompt"] == {"name": "agent", "version": 1}
+        refusal, record = await _chat(two, alice, prompt="agent")
+        assert record["prompt"] == {"name": "agent", "version": 1}
+
+        approve(2, alice, ann)
+        await asyncio.sleep(0.3)
+        mock_llm.clear()
+        # The worker that was asked for version 2 reads the approvals at once and serves it...
+        refusal, record = await _chat(one, alice, prompt="agent@2")
+        assert refusal is None
+        assert record["prompt"] == {"name": "agent", "version": 2}
+        assert mock_llm.last.body["messages"][0]["content"] == PROMPTS[1]["text"]
+        refusal, record = await _chat(one, alice, prompt="agent")
+        assert record["prompt"] == {"name": "agent", "version": 2}
+        # ... and the other worker, asked by name only (no miss: version 1 is approved), serves the new highest
+        # version once its interval has passed.
+        await asyncio.sleep(refresh + 0.1)
+        refusal, record = await _chat(two, alice, prompt="agent")
+        assert refusal is None
+        assert record["prompt"] == {"name": "agent", "version": 2}
+        assert mock_llm.last.body["messages"][0]["content"] == PROMPTS[1]["text"]
+        # The text of the new version, sent as is, is approved there too.
+        refusal, record = await _chat(two, alice, system=PROMPTS[1]["text"])
+        assert refusal is None
+        assert record["prompt"] == {"name": "agent", "version": 2}

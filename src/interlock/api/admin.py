@@ -61,6 +61,9 @@ class ExplainRequest(msgspec.Struct, forbid_unknown_fields=True):
     principal: ExplainPrincipal
     request: dict[str, Any]
     app: ExplainPrincipal | None = None
+    # As a call of this use case (as if named in the use-case header), naming this prompt (NAME[@VERSION]).
+    use_case: str | None = None
+    prompt: str | None = None
 
 
 def key_view(record: ApiKeyRecord) -> dict[str, Any]:
@@ -209,14 +212,16 @@ class AdminApi:
     async def policy_explain(self, request: Request) -> Response:
         """What would happen to a chat request for a principal of the administrator's tenant, and why.
 
-        {"principal": {"id", "kind", "roles", "groups"}, "app": {...} (optional), "request": {chat body}}:
-        the pipeline runs up to where the call would leave for the model; nothing is sent or recorded."""
+        {"principal": {"id", "kind", "roles", "groups"}, "app": {...} (optional), "request": {chat body},
+        "use_case": NAME (optional), "prompt": NAME[@VERSION] (optional)}: the pipeline runs up to where
+        the call would leave for the model; nothing is sent or recorded."""
         me = await admin(self._authenticator, request)
         req = convert(await self._json(request), ExplainRequest, "explain request")
         principal = req.principal.principal(me.tenant)
         app = req.app.principal(me.tenant, kind="app") if req.app is not None else None
         body = msgspec.json.encode(req.request)
-        return json_response(200, await self._engine.explain(body, principal, app), request_id_of(request))
+        explained = await self._engine.explain(body, principal, app, use_case=req.use_case, prompt=req.prompt)
+        return json_response(200, explained, request_id_of(request))
 
     async def scan(self, request: Request) -> Response:
         """Findings and redacted text for {"text": ...}; spans and classes only, never echoing values."""

@@ -91,6 +91,15 @@ def eval_run(config: Path | None, suite_file: Path, use_case: str | None, url: s
     verdict = (f"{suite.name}: {'PASSED' if result.passed else 'FAILED'}: {len(result.results) - len(result.failed)}"
                f"/{len(result.results)} passed ({result.pass_rate:.1%}, threshold {result.min_pass_rate:.0%}), "
                f"{len(result.leaks)} permission or leak failures")
+    recall, precision = result.recall, result.citation_precision
+    if recall.cases:
+        click.echo(f"  retrieval ({recall.cases} cases): recall {_metric(recall)}, citation precision "
+                   f"{_metric(precision)}", err=json_file == Path("-"))
+    generation, judge = result.generation_pass_rate, result.judge_score
+    if generation.cases:
+        click.echo(f"  generation ({generation.cases} cases): quality checks passed {_metric(generation)}"
+                   + (f", judge score {_metric(judge)} over {judge.cases}" if judge.cases else ""),
+                   err=json_file == Path("-"))
     if chosen and record:
         record_id = _record(settings, suite_file, result, by or f"cli:{getpass.getuser()}")
         verdict += f" (audit record {record_id})"
@@ -108,12 +117,22 @@ def eval_run(config: Path | None, suite_file: Path, use_case: str | None, url: s
     sys.exit(EVAL_PASSED if result.passed else EVAL_LEAK if result.leaks else EVAL_FAILED)
 
 
+def _metric(aggregate: Any) -> str:
+    shown = "n/a" if aggregate.value is None else f"{aggregate.value:.2f}"
+    if aggregate.threshold is None:
+        return shown
+    return f"{shown} ({'meets' if aggregate.passed else 'BELOW'} {aggregate.threshold})"
+
+
 def _record(settings: Settings, suite_file: Path, result: Any, who: str) -> str:
     from interlock.usecases.gate import eval_record, eval_run_facts
     from interlock.usecases.lifecycle import append_signed
 
+    recall, precision = result.recall, result.citation_precision
+    retrieval = {"recall": recall.as_json()["value"], "citation_precision": precision.as_json()["value"],
+                 "passed": result.retrieval_passed} if recall.cases else None
     facts = eval_run_facts(suite_file, passed=result.passed, pass_rate=result.pass_rate, leaks=len(result.leaks),
-                           cases=len(result.results), failed=len(result.failed))
+                           cases=len(result.results), failed=len(result.failed), retrieval=retrieval)
     record = eval_record(result.use_case, who, {**facts, "target": result.target})
     try:
         with_store(settings, lambda store: append_signed(store, settings, record))

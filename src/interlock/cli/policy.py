@@ -83,13 +83,18 @@ def _principal(principal_id: str, kind: str, tenant: str, roles: tuple[str, ...]
 @click.option("--group", "groups", multiple=True, help="A group of the principal (repeatable).")
 @click.option("--app", "app_id", default=None, help="An application acting for the principal.")
 @click.option("--app-role", "app_roles", multiple=True, help="A role of that application (repeatable).")
+@click.option("--use-case", "use_case", default=None, help="As a call of this use case (the use-case header).")
+@click.option("--prompt", default=None, help="Naming this prompt of the use case (NAME or NAME@VERSION).")
 @click.argument("request", type=click.File("rb"), default="-")
 def policy_explain(config: Path | None, principal_id: str, kind: str, tenant: str, roles: tuple[str, ...],
-                   groups: tuple[str, ...], app_id: str | None, app_roles: tuple[str, ...], request: Any) -> None:
+                   groups: tuple[str, ...], app_id: str | None, app_roles: tuple[str, ...], use_case: str | None,
+                   prompt: str | None, request: Any) -> None:
     """What would happen to this chat request (JSON, a file or stdin) for this principal, and why.
 
     Runs the real pipeline in-process up to the point where a call would leave for the model:
-    model access, the data classes found and what policy does to each, and the text the model would see.
+    the use case and its state, model access, the data classes found and what policy does to each, and
+    the text the model would see. With use cases configured, the store is read for their launch gates
+    and approved prompt versions; otherwise it is never opened.
     """
     from interlock.engine import Engine
 
@@ -99,7 +104,18 @@ def policy_explain(config: Path | None, principal_id: str, kind: str, tenant: st
     body = request.read()
 
     async def run() -> dict[str, Any]:
-        # Explaining reads no state: the store is never opened, so nothing is created or migrated.
-        return await Engine(settings).explain(body, principal, app)
+        engine = Engine(settings)
+        if engine.use_cases is None:
+            # Explaining reads no state: the store is never opened, so nothing is created or migrated.
+            return await engine.explain(body, principal, app, use_case=use_case, prompt=prompt)
+        # What policy sees of a use case lives in the store: its gate result and its approved prompts.
+        await engine.store.open()
+        try:
+            await engine.use_cases.load_gates(engine.store)
+            await engine.use_cases.load_prompts(engine.store)
+            return await engine.explain(body, principal, app, use_case=use_case, prompt=prompt)
+        finally:
+            await engine.use_cases.stop()
+            await engine.store.close()
 
     echo_json(asyncio.run(run()))

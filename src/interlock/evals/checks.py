@@ -1,5 +1,7 @@
-"""What a case expects, checked against what happened. Deterministic checks only: refusals, what the
-answer and the upstream contain, tool outcomes, flags; then the optional quality checks."""
+"""What a case expects, checked against what happened. Deterministic checks first: refusals, what the
+answer and the upstream contain, tool outcomes, flags, documents never given; then the retrieval
+metrics (recall, citation precision) and the optional quality checks. The model-graded judge is the
+runner's, since it makes a call of its own."""
 
 from __future__ import annotations
 
@@ -13,7 +15,10 @@ from jsonschema import Draft202012Validator
 from interlock.evals.suite import Case
 
 # Checks whose failure is a leak whatever the case's kind: a value went where it must never go.
-LEAK_CHECKS = frozenset({"never_contains", "upstream_never_sees", "not_restored"})
+LEAK_CHECKS = frozenset({"never_contains", "upstream_never_sees", "not_restored", "never_retrieved"})
+# Checks of the answer's content (generation), reported apart from retrieval.
+QUALITY_CHECKS = frozenset({"exact", "contains", "regex", "json_schema", "judge", "judge_error"})
+_MARKER = re.compile(r"\[(\d{1,4})\]")
 
 
 @dataclass(slots=True)
@@ -27,7 +32,54 @@ class Outcome:
     tool_outcomes: dict[str, str] | None = None
     upstream: list[str] | None = None
     flagged: set[str] | None = None
+    # The citations returned with the answer (``interlock.citations``): the passages the prompt carried.
+    citations: list[dict[str, Any]] = field(default_factory=list)
     duration_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievalScore:
+    """One case's retrieval against the documents it expects: recall over the documents the call was
+    given, citation precision over the citations its answer makes."""
+
+    expected: tuple[str, ...]
+    retrieved: tuple[str, ...]  # documents given (source/document id), in rank order
+    cited: int  # citations the answer makes
+    relevant_cited: int
+
+    @property
+    def recall(self) -> float:
+        found = sum(1 for e in self.expected if any(_names(e, d) for d in self.retrieved))
+        return found / len(self.expected)
+
+    @property
+    def citation_precision(self) -> float:
+        """Share of the answer's citations that point to an expected document (0 when it cites none)."""
+        return self.relevant_cited / self.cited if self.cited else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {"expected": list(self.expected), "retrieved": list(self.retrieved), "cited": self.cited,
+                "relevant_cited": self.relevant_cited, "recall": round(self.recall, 6),
+                "citation_precision": round(self.citation_precision, 6)}
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeVerdict:
+    """What the judge said of an answer; ``error`` when it could not say (never a pass)."""
+
+    score: float | None = None
+    reason: str = ""
+    min_score: float = 0.5
+    request_id: str = ""
+    error: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"score": self.score, "min_score": self.min_score, "request_id": self.request_id}
+        if self.reason:
+            out["reason"] = self.reason
+        if self.error:
+            out["error"] = self.error
+        return out
 
 
 @dataclass(slots=True)
@@ -35,6 +87,8 @@ class CaseResult:
     case: Case
     outcome: Outcome
     failures: list[tuple[str, str]] = field(default_factory=list)  # (check, message)
+    retrieval: RetrievalScore | None = None
+    judge: JudgeVerdict | None = None
 
     @property
     def passed(self) -> bool:
@@ -47,6 +101,34 @@ class CaseResult:
 
     def message(self) -> str:
         return "; ".join(f"{check}: {why}" for check, why in self.failures)
+
+    @property
+    def graded(self) -> bool:
+        """Does the case check the answer's content (a generation metric)?"""
+        return any(k in QUALITY_CHECKS for k in self.case.expect)
+
+    @property
+    def generation_passed(self) -> bool:
+        return not any(c in QUALITY_CHECKS for c, _ in self.failures)
+
+
+def _names(expected: str, document: str) -> bool:
+    """Does an expected entry (a document id, or source/document id) name this source/document id?"""
+    return expected == document or document.split("/", 1)[1] == expected
+
+
+def _document(citation: dict[str, Any]) -> str:
+    return f"{citation.get('source')}/{citation.get('document_id')}"
+
+
+def score_retrieval(expected: list[str], answer: str, citations: list[dict[str, Any]]) -> RetrievalScore:
+    """The documents given are those cited with the answer (each passage the prompt carried); the
+    citations the answer makes are the markers it uses, or every citation when it uses none."""
+    retrieved = tuple(dict.fromkeys(_document(c) for c in citations))
+    used = set(_MARKER.findall(answer))
+    cited = [c for c in citations if str(c.get("marker", "")).strip("[]") in used] or citations
+    relevant = sum(1 for c in cited if any(_names(e, _document(c)) for e in expected))
+    return RetrievalScore(tuple(expected), retrieved, len(cited), relevant)
 
 
 def _shown(value: str) -> str:
@@ -95,6 +177,16 @@ def check(case: Case, outcome: Outcome) -> CaseResult:
             fail(("flagged", "this target cannot observe data findings; run in-process"))
         elif exp["flagged"] not in outcome.flagged:
             fail(("flagged", f"{exp['flagged']} was not flagged (found: {', '.join(sorted(outcome.flagged)) or 'none'})"))
+    for value in exp.get("never_retrieved", ()):
+        if any(_names(value, _document(c)) for c in outcome.citations):
+            fail(("never_retrieved", f"the call was given the document {value}"))
+    if "documents" in exp:
+        score = result.retrieval = score_retrieval(exp["documents"], outcome.answer, outcome.citations)
+        if score.recall < exp.get("min_recall", 0.0):
+            fail(("min_recall", f"recall {score.recall:.2f} is below {exp['min_recall']}"))
+        if score.citation_precision < exp.get("min_citation_precision", 0.0):
+            fail(("min_citation_precision",
+                  f"citation precision {score.citation_precision:.2f} is below {exp['min_citation_precision']}"))
     _quality(exp, outcome, fail)
     return result
 

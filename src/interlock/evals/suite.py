@@ -56,6 +56,10 @@ class Suite:
     use_case: str | None = None
     model: str | None = None
     min_pass_rate: float = 1.0
+    # Thresholds on the averaged retrieval metrics (min_recall, min_citation_precision).
+    retrieval: dict[str, float] = field(default_factory=dict)
+    # The model-graded judge: model, rubric, and optionally as, use_case, min_score, mock.
+    judge: dict[str, Any] = field(default_factory=dict)
 
     def principal(self, name: str) -> Principal:
         doc = self.principals[name]
@@ -105,9 +109,15 @@ def load_suite(path: Path) -> Suite:
         for role in ("as", "app"):
             if role in case and case[role] not in principals:
                 problems.append(f"{path}: at /cases/{i}/{role}: principal {case[role]!r} is not under principals")
+        if isinstance(case.get("expect"), dict) and "judge" in case["expect"] and not doc.get("judge"):
+            problems.append(f"{path}: at /cases/{i}/expect/judge: the suite configures no judge (judge: model, rubric)")
+    judge = doc.get("judge")
+    if isinstance(judge, dict) and "as" in judge and judge["as"] not in principals:
+        problems.append(f"{path}: at /judge/as: principal {judge['as']!r} is not under principals")
     if problems:
         raise SuiteError(problems)
     cases = tuple(Case(c["name"], c["kind"], c["as"], c) for c in doc["cases"])
     return Suite(name=doc.get("name", path.stem), path=path, cases=cases, principals=principals,
                  use_case=doc.get("use_case"), model=doc.get("model"),
-                 min_pass_rate=float(doc.get("min_pass_rate", 1.0)))
+                 min_pass_rate=float(doc.get("min_pass_rate", 1.0)), retrieval=dict(doc.get("retrieval") or {}),
+                 judge=dict(doc.get("judge") or {}))

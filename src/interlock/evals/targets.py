@@ -27,12 +27,23 @@ _TOOL_OUTCOMES = {"allow": "allowed", "deny": "refused", "approve": "held"}
 class Target(Protocol):
     name: str
 
+    @property
+    def default_model(self) -> str: ...
+
     async def __aenter__(self) -> Target: ...
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None: ...
 
-    async def run(self, suite: Suite, case: Case, use_case: str | None) -> Outcome: ...
+    async def send(self, suite: Suite, body: dict[str, Any], principal: str, app: str | None,
+                   use_case: str | None) -> Outcome:
+        """One chat call as ``principal`` (``app`` acting for it), as a case's or the judge's call."""
+        ...
+
+
+async def run_case(target: Target, suite: Suite, case: Case, use_case: str | None, default_model: str) -> Outcome:
+    return await target.send(suite, request_body(suite, case, default_model), case.principal, case.doc.get("app"),
+                             use_case)
 
 
 def request_body(suite: Suite, case: Case, default_model: str) -> dict[str, Any]:
@@ -45,8 +56,16 @@ def request_body(suite: Suite, case: Case, default_model: str) -> dict[str, Any]
         body = {"model": doc.get("model") or suite.model or default_model, "messages": messages}
     if "mock" in doc:
         body["mock"] = doc["mock"]
+    if "knowledge" in doc:
+        body["interlock"] = {**(body.get("interlock") or {}), "knowledge": doc["knowledge"]}
     body["stream"] = False
     return body
+
+
+def citations_of(response: dict[str, Any] | None) -> list[dict[str, Any]]:
+    extra = (response or {}).get("interlock")
+    found = extra.get("citations") if isinstance(extra, dict) else None
+    return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
 
 
 def answer_text(response: dict[str, Any] | None) -> str:
@@ -108,19 +127,22 @@ class InProcessTarget:
             self.mock.stop()
             self._scratch.cleanup()
 
-    async def run(self, suite: Suite, case: Case, use_case: str | None) -> Outcome:
+    @property
+    def default_model(self) -> str:
+        assert self.engine is not None
+        return next(iter(self.engine.models), "")
+
+    async def send(self, suite: Suite, body: dict[str, Any], principal: str, app: str | None,
+                   use_case: str | None) -> Outcome:
         engine, pipeline = self.engine, self._pipeline
         assert engine is not None
         assert pipeline is not None
-        default_model = next(iter(engine.models), "")
         headers = {"content-type": "application/json"}
         if use_case:
             headers[engine.settings.use_cases.header] = use_case
-        call = engine.new_call("chat.completions", json.dumps(request_body(suite, case, default_model)).encode(),
-                               headers)
-        principal = suite.principal(case.principal)
-        app: Principal | None = suite.principal(case.doc["app"]) if "app" in case.doc else None
-        call.principal, call.app, call.auth_method = principal, app, "eval"
+        call = engine.new_call("chat.completions", json.dumps(body).encode(), headers)
+        acting: Principal | None = suite.principal(app) if app is not None else None
+        call.principal, call.app, call.auth_method = suite.principal(principal), acting, "eval"
         self.mock.clear()
         started = time.perf_counter()
         refusal = await engine.chat(call, pipeline)
@@ -128,6 +150,7 @@ class InProcessTarget:
         if refusal is not None:
             outcome.refusal_code, outcome.refusal_message = refusal.code, refusal.message
         outcome.answer = answer_text(call.response)
+        outcome.citations = citations_of(call.response)
         outcome.tool_outcomes = {str(v.get("tool")): _TOOL_OUTCOMES.get(str(v.get("outcome")), str(v.get("outcome")))
                                  for v in call.tool_verdicts}
         outcome.upstream = [json.dumps(r.body, ensure_ascii=False) for r in self.mock.received]
@@ -162,20 +185,23 @@ class GatewayTarget:
             raise LookupError(f"principal {name!r} needs key_env naming a set environment variable to call a gateway")
         return key
 
-    async def run(self, suite: Suite, case: Case, use_case: str | None) -> Outcome:
+    @property
+    def default_model(self) -> str:
+        return self._settings.models[0].alias if self._settings.models else ""
+
+    async def send(self, suite: Suite, body: dict[str, Any], principal: str, app: str | None,
+                   use_case: str | None) -> Outcome:
         assert self._session is not None
         headers = {"content-type": "application/json"}
-        if "app" in case.doc:
-            headers["authorization"] = f"Bearer {self._key(suite, case.doc['app'])}"
-            headers[self._settings.identity.end_user_header] = suite.principals[case.principal]["id"]
+        if app is not None:
+            headers["authorization"] = f"Bearer {self._key(suite, app)}"
+            headers[self._settings.identity.end_user_header] = suite.principals[principal]["id"]
         else:
-            headers["authorization"] = f"Bearer {self._key(suite, case.principal)}"
+            headers["authorization"] = f"Bearer {self._key(suite, principal)}"
         if use_case:
             headers[self._settings.use_cases.header] = use_case
-        default_model = self._settings.models[0].alias if self._settings.models else ""
         started = time.perf_counter()
-        async with self._session.post(f"{self._url}/v1/chat/completions", headers=headers,
-                                      json=request_body(suite, case, default_model)) as response:
+        async with self._session.post(f"{self._url}/v1/chat/completions", headers=headers, json=body) as response:
             doc = await response.json(content_type=None)
             outcome = Outcome(request_id=response.headers.get("x-request-id", ""),
                               duration_ms=(time.perf_counter() - started) * 1000)
@@ -185,4 +211,5 @@ class GatewayTarget:
                 outcome.refusal_message = str(error.get("message", ""))
             else:
                 outcome.answer = answer_text(doc)
+                outcome.citations = citations_of(doc)
         return outcome

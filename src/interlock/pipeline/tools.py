@@ -161,9 +161,10 @@ class CheckTools:
                 verdict = ToolVerdict(proposed.name, "deny", TOOL_ARGUMENTS_INVALID,
                                       f"The arguments of {proposed.name!r} cannot be used: {exc}.")
             else:  # an unknown tool is refused as such, whatever its arguments look like
-                verdict = self._gate.check(call.principal, call.app, proposed.name, proposed.arguments)
+                verdict = self._gate.check(call.principal, call.app, proposed.name, proposed.arguments,
+                                           use_case=call.use_case)
         else:
-            verdict = self._gate.check(call.principal, call.app, proposed.name, arguments)
+            verdict = self._gate.check(call.principal, call.app, proposed.name, arguments, use_case=call.use_case)
         view: Any = self._masked(arguments if arguments is not None else proposed.arguments)
         approval = None
         if verdict.outcome == "approve" and arguments is not None:

@@ -6,7 +6,9 @@ from typing import Any
 
 from interlock.errors import InvalidRequest, PolicyDenied
 from interlock.pipeline.call import Call
+from interlock.store import Store
 from interlock.usecases.catalog import UseCaseCatalog
+from interlock.usecases.prompts import PromptVersion
 
 # The header a call names one of its use case's prompts with: NAME, or NAME@VERSION.
 PROMPT_HEADER = "x-interlock-prompt"
@@ -40,12 +42,30 @@ def _system_text(messages: list[Any]) -> str | None:
 
 class ApplyPrompt:
     """Stage (after parse, when some use case declares prompts): the system prompt is an approved version
-    of one of the use case's prompts, supplied by name or checked as sent; the call records which."""
+    of one of the use case's prompts, supplied by name or checked as sent; the call records which.
+
+    The approved versions are read again from the store every ``refresh_seconds`` (by the first call
+    after that, the calls arriving meanwhile sharing its read) and at once when a call misses one, so a newly approved version takes effect
+    without a restart on every worker."""
 
     name = "prompt"
 
-    def __init__(self, catalog: UseCaseCatalog) -> None:
+    def __init__(self, catalog: UseCaseCatalog, store: Store, refresh_seconds: float) -> None:
         self._catalog = catalog
+        self._store = store
+        self._refresh = refresh_seconds
+
+    async def _chosen(self, use_case: str, name: str, version: int | None) -> PromptVersion | None:
+        chosen = self._catalog.prompt(use_case, name, version)
+        if chosen is None and await self._catalog.reread_after_miss(self._store):
+            chosen = self._catalog.prompt(use_case, name, version)
+        return chosen
+
+    async def _approved(self, use_case: str, text: str) -> PromptVersion | None:
+        found = self._catalog.approved_text(use_case, text)
+        if found is None and await self._catalog.reread_after_miss(self._store):
+            found = self._catalog.approved_text(use_case, text)
+        return found
 
     async def __call__(self, call: Call) -> None:
         uc = call.use_case
@@ -54,6 +74,7 @@ class ApplyPrompt:
         messages = call.body.get("messages")
         if not isinstance(messages, list):
             return
+        await self._catalog.refresh_prompts(self._store, self._refresh)
         sent = _system_text(messages)
         named = call.headers.get(PROMPT_HEADER)
         if named is not None:
@@ -64,7 +85,7 @@ class ApplyPrompt:
             version = int(raw_version) if raw_version.isdigit() else None
             if raw_version and version is None:
                 raise InvalidRequest(f"{PROMPT_HEADER} is NAME or NAME@VERSION (a whole number).", param=PROMPT_HEADER)
-            chosen = self._catalog.prompt(uc.name, name, version)
+            chosen = await self._chosen(uc.name, name, version)
             if chosen is None:
                 which = f"{name} v{version}" if version is not None else name
                 raise PolicyDenied(f"The prompt {which} of use case {uc.name!r} has no approved version; its owner "
@@ -74,7 +95,7 @@ class ApplyPrompt:
         else:
             if sent is None:
                 return
-            found = self._catalog.approved_text(uc.name, sent)
+            found = await self._approved(uc.name, sent)
             if found is None:
                 raise PolicyDenied(f"The system prompt is not an approved version of a prompt of use case "
                                    f"{uc.name!r}; name one with {PROMPT_HEADER} or have this text approved.")

@@ -320,7 +320,7 @@ class PolicyEngine:
         return decision
 
     def tool_call(self, principal: Principal, app: Principal | None, tool: str,
-                  arguments: dict[str, Any]) -> ToolDecision:
+                  arguments: dict[str, Any], use_case: UseCaseFacts | None = None) -> ToolDecision:
         problem = self._caller_problem(principal, app)
         if problem:
             return ToolDecision("deny", reason=problem)
@@ -330,6 +330,8 @@ class PolicyEngine:
             context = {**tool_context(arguments), **self._app_context(app)}
         except ArgumentError as exc:
             return ToolDecision("deny", errors=(str(exc),), reason=f"tool arguments cannot be checked: {exc}")
+        if use_case is not None:
+            context["use_case"] = use_case.as_context()
         now, approved = self.evaluate("call_tool", principal, app, [("call_tool", "Tool", tool, context),
                                                        ("call_tool_with_approval", "Tool", tool, context)])
         errors = now.errors + approved.errors

@@ -99,9 +99,9 @@ class ShadowEvaluator:
         return self._shadow(active, lambda e: e.may_restore(principal, data_class, app))
 
     def tool_call(self, principal: Principal, app: Principal | None, tool: str,
-                  arguments: dict[str, Any]) -> Shadowed[ToolDecision]:
-        active = self.active.tool_call(principal, app, tool, arguments)
-        return self._shadow(active, lambda e: e.tool_call(principal, app, tool, arguments))
+                  arguments: dict[str, Any], use_case: UseCaseFacts | None = None) -> Shadowed[ToolDecision]:
+        active = self.active.tool_call(principal, app, tool, arguments, use_case)
+        return self._shadow(active, lambda e: e.tool_call(principal, app, tool, arguments, use_case))
 
 
 def _outcome(result: object) -> object:

@@ -9,7 +9,7 @@ A file (YAML, or JSON) holds optional named ``principals`` and a list of ``cases
         principal: alice                  # a name from ``principals`` or an inline mapping
         action: call_tool                 # invoke_model | send_data | restore_data | call_tool | send_data_to_tool
         resource: refund_payment          # a model alias, a data class or a tool name
-        context: {arguments: {amount: 50}}   # invoke_model also takes use_case: {name, state, tester, gate_passed}
+        context: {arguments: {amount: 50}}   # invoke_model and call_tool also take use_case: {name, state, tester, gate_passed}
         expect: allow
         policies: [tools.refund-small]    # optional: exactly the determining policy ids
 """
@@ -103,15 +103,15 @@ def principal_from(raw: Any, named: dict[str, Principal]) -> Principal:
 def ask(engine: PolicyEngine, principal: Principal, app: Principal | None, action: str, resource: str,
         context: dict[str, Any]) -> Answer:
     """Put one question to the engine exactly as the gateway would."""
+    use_case = context.get("use_case")
+    if use_case is not None and not (isinstance(use_case, dict) and set(use_case) <= {"name", "state",
+                                                                                   "gate_passed", "tester"}):
+        raise CaseError("context.use_case is a mapping of name, state, gate_passed and tester")
+    facts = None if use_case is None else UseCaseFacts(
+        str(use_case.get("name", "")), str(use_case.get("state", "")), bool(use_case.get("gate_passed", False)),
+        bool(use_case.get("tester", False)))
     if action == "invoke_model":
         max_tokens = context.get("max_tokens")
-        use_case = context.get("use_case")
-        if use_case is not None and not (isinstance(use_case, dict) and set(use_case) <= {"name", "state",
-                                                                                       "gate_passed", "tester"}):
-            raise CaseError("context.use_case is a mapping of name, state, gate_passed and tester")
-        facts = None if use_case is None else UseCaseFacts(
-            str(use_case.get("name", "")), str(use_case.get("state", "")), bool(use_case.get("gate_passed", False)),
-            bool(use_case.get("tester", False)))
         spent, left = context.get("budget_spent_percent"), context.get("rate_remaining_percent")
         d = engine.model_access(principal, app, resource, frozenset(context.get("capabilities", ())),
                                 None if max_tokens is None else int(max_tokens),
@@ -129,7 +129,7 @@ def ask(engine: PolicyEngine, principal: Principal, app: Principal | None, actio
         arguments = context.get("arguments", {})
         if not isinstance(arguments, dict):
             raise CaseError("context.arguments must be a mapping")
-        t = engine.tool_call(principal, app, resource, arguments)
+        t = engine.tool_call(principal, app, resource, arguments, facts)
         return Answer(t.outcome, t.policy_ids, t.reason, t.errors)
     if action == "send_data_to_tool":
         if "tool" not in context:

@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 
 from interlock.detect.finding import Finding
 from interlock.identity.principal import Principal
+from interlock.policy.decision import UseCaseFacts
 from interlock.policy.holder import PolicyHolder
 from interlock.tools.registry import RegisteredTool, ToolRegistry
 
@@ -112,8 +113,9 @@ class ToolGate:
         self._scan = scan
 
     def check(self, principal: Principal, app: Principal | None, name: str, arguments: Any, *,
-              schema: Draft202012Validator | None = None) -> ToolVerdict:
-        """Judge one call. ``schema`` adds a second argument schema to satisfy (an MCP tool's pinned one)."""
+              schema: Draft202012Validator | None = None, use_case: UseCaseFacts | None = None) -> ToolVerdict:
+        """Judge one call. ``schema`` adds a second argument schema to satisfy (an MCP tool's pinned one);
+        ``use_case`` is the use case the call belongs to (policy's ``context.use_case``)."""
         tool = self.registry.get(name)
         if tool is None:
             return ToolVerdict(name, "deny", TOOL_UNKNOWN,
@@ -132,7 +134,7 @@ class ToolGate:
                                    f"The call to {name!r} was refused: its arguments contain "
                                    f"{', '.join(blocked)} values, which policy does not let reach this tool.",
                                    ids, tuple(classes), tool.settings.approval, tool.settings.risk)
-        decision = engine.tool_call(principal, app, name, arguments)
+        decision = engine.tool_call(principal, app, name, arguments, use_case)
         found, route, risk = tuple(classes), tool.settings.approval, tool.settings.risk
         if decision.outcome == "allow":
             return ToolVerdict(name, "allow", "", decision.reason, decision.policy_ids, found, route, risk)

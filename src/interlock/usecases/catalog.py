@@ -8,18 +8,27 @@ that belongs to none is refused; whether the use case's state lets this caller i
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import time
 from dataclasses import dataclass
 
 from interlock.errors import InvalidRequest, PolicyDenied
 from interlock.identity.principal import Principal
 from interlock.policy.decision import UseCaseFacts
 from interlock.store import Store
+from interlock.tasks import cancel_and_wait
 from interlock.usecases.manifest import UseCase
 from interlock.usecases.prompts import PromptVersion, approved_digests, approved_versions
 
 # The audit records of the lifecycle: promotions and gate results carry this endpoint.
 USE_CASE_ENDPOINT = "usecases"
+# A call that misses an approved prompt reads the approvals again at most this often (a stream of
+# unapproved prompts must not become a stream of store reads).
+_MISS_REREAD_SECONDS = 0.25
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +50,8 @@ class UseCaseCatalog:
         self.gate_passed: dict[str, bool] = dict.fromkeys(use_cases, False)
         # Per use case, its approved prompt versions (filled by ``load_prompts``).
         self.prompts: dict[str, list[PromptVersion]] = {name: [] for name in use_cases}
+        self._prompts_read = 0.0  # time.monotonic() of the last read that started
+        self._reading: asyncio.Task[None] | None = None
         self._bound: dict[tuple[str, bool], Bound] = {}
         self._build_bound()
 
@@ -61,9 +72,47 @@ class UseCaseCatalog:
     async def load_prompts(self, store: Store) -> None:
         if not self.has_prompts:
             return
+        self._prompts_read = time.monotonic()
         digests = await approved_digests(store)
-        for name, uc in self.use_cases.items():
-            self.prompts[name] = approved_versions(uc, digests)
+        # Replaced whole: a call reading the versions meanwhile sees the old set or the new one.
+        self.prompts = {name: approved_versions(uc, digests) for name, uc in self.use_cases.items()}
+
+    def _read_prompts(self, store: Store) -> asyncio.Task[None]:
+        """One read of the approved versions in flight at a time; calls arriving meanwhile share it."""
+        if self._reading is None or self._reading.done():
+            self._prompts_read = time.monotonic()
+            self._reading = asyncio.create_task(self._reread(store), name="interlock-prompt-refresh")
+        return self._reading
+
+    async def _reread(self, store: Store) -> None:
+        try:
+            await self.load_prompts(store)
+        except Exception:
+            # The versions in force stay; the next interval tries again.
+            log.exception("the approved prompt versions could not be read; keeping those in force")
+
+    async def stop(self) -> None:
+        """Cancel a read of the prompt versions in flight before the store closes."""
+        if self._reading is not None:
+            await cancel_and_wait(self._reading)
+            self._reading = None
+
+    async def refresh_prompts(self, store: Store, interval: float) -> None:
+        """Per call, cheap (one clock read): when the versions were last read ``interval`` ago or more,
+        read them again; the calls arriving meanwhile wait for that one read."""
+        if time.monotonic() - self._prompts_read >= interval:
+            await asyncio.shield(self._read_prompts(store))
+
+    async def reread_after_miss(self, store: Store) -> bool:
+        """A call found no approved version: read again now (unless a read started very recently) so a
+        version approved a moment ago serves at once. True when a read was awaited."""
+        if self._reading is not None and not self._reading.done():
+            await asyncio.shield(self._reading)
+            return True
+        if time.monotonic() - self._prompts_read < _MISS_REREAD_SECONDS:
+            return False
+        await asyncio.shield(self._read_prompts(store))
+        return True
 
     def prompt(self, use_case: str, name: str, version: int | None) -> PromptVersion | None:
         """The approved version asked for (the highest approved one when ``version`` is None)."""

@@ -133,10 +133,14 @@ async def run_gate(store: Store, deployment: Deployment, uc: UseCase, *, now: fl
 
 
 def eval_run_facts(suite: Path, *, passed: bool, pass_rate: float, leaks: int, cases: int,
-                   failed: int) -> dict[str, Any]:
-    """What an evaluation run's audit record says, for the gate to find (``interlock eval run``)."""
-    return {"suite": suite.name, "suite_digest": suite_digest(suite), "passed": passed,
-            "pass_rate": round(pass_rate, 6), "leaks": leaks, "cases": cases, "failed": failed}
+                   failed: int, retrieval: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What an evaluation run's audit record says, for the gate to find (``interlock eval run``);
+    ``retrieval``: the averaged retrieval metrics and whether they met the suite's thresholds."""
+    facts = {"suite": suite.name, "suite_digest": suite_digest(suite), "passed": passed,
+             "pass_rate": round(pass_rate, 6), "leaks": leaks, "cases": cases, "failed": failed}
+    if retrieval is not None:
+        facts["retrieval"] = retrieval
+    return facts
 
 
 def eval_record(use_case: str | None, actor: str, facts: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +175,9 @@ def _lifecycle_probes(engine: PolicyEngine, settings: Settings, uc: UseCase) -> 
     """What the active policies must say about this use case's lifecycle; the problems found.
 
     The probe is a caller and model the policies serve in a pilot of this use case (a member of its
-    groups, with each role of the catalogue in turn), so a refusal below is the lifecycle rule's doing."""
+    groups, with each role of the catalogue in turn), so a refusal below is the lifecycle rule's doing.
+    The same is asked of its tools, when policy runs or holds one of them in a pilot for a call
+    without arguments (a tool whose rules need arguments cannot be probed this way and is left out)."""
     tenant = (engine.config.tenants or ("default",))[0]
     groups = frozenset(uc.users.groups)
     models = list(dict.fromkeys((*uc.models, *(m.alias for m in settings.models))))
@@ -196,6 +202,18 @@ def _lifecycle_probes(engine: PolicyEngine, settings: Settings, uc: UseCase) -> 
             problems.append(why)
     if not problems and not allowed(probe, model, "draft", True, False):
         problems.append("a draft refuses its own testers")
+
+    def tool_runs(probe: Principal, tool: str, state: str, tester: bool, gate: bool) -> bool:
+        facts = UseCaseFacts(uc.name, state, gate, tester)
+        return engine.tool_call(probe, None, tool, {}, facts).outcome != "deny"
+
+    served = next(((p, t) for p in callers for t in uc.tools if tool_runs(p, t, "pilot", True, True)), None)
+    if served is not None:
+        for state, tester, gate, why in (("draft", False, False, "a draft's tool serves an outsider"),
+                                         ("retired", True, True, "a retired use case's tool still runs"),
+                                         ("production", True, False, "production's tool runs without a passed gate")):
+            if tool_runs(*served, state, tester, gate):
+                problems.append(f"{why} ({served[1]})")
     return problems
 
 
@@ -252,8 +270,14 @@ async def evaluations_item(store: Store, uc: UseCase, now: float) -> GateItem:
         run = runs[0]  # newest first
         rate = float(run.get("pass_rate", 0.0))
         if not run.get("passed") or rate < min_rate:
-            why = f"{run.get('leaks', 0)} permission or leak failures" if run.get("leaks") else \
-                f"pass rate {rate:.2%} < {min_rate:.2%}"
+            retrieval = run.get("retrieval") or {}
+            if run.get("leaks"):
+                why = f"{run.get('leaks', 0)} permission or leak failures"
+            elif rate >= min_rate and retrieval.get("passed") is False:
+                why = (f"retrieval below the suite's thresholds: recall {retrieval.get('recall')}, citation "
+                       f"precision {retrieval.get('citation_precision')}")
+            else:
+                why = f"pass rate {rate:.2%} < {min_rate:.2%}"
             evidence.append(f"{entry['suite']}: failing ({why}, run {run['request_id']})")
             failed = True
         else:

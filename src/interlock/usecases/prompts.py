@@ -2,9 +2,9 @@
 
 A version is proposed through the approval service (a proposal titled ``Prompt USE_CASE/NAME vN``
 whose details begin with ``sha256:<digest of the text>``, on the use case's review route) and decided
-there by the route's approvers, never by whoever proposed it. At start-up the gateway reads the approved
-proposals; a version is approved only if its text in the manifest still has the digest that was
-approved. A call names a prompt (``x-interlock-prompt: NAME`` or ``NAME@VERSION``) and the gateway
+there by the route's approvers, never by whoever proposed it. The gateway reads the approved proposals
+at start-up and again while it serves (``UseCaseCatalog.refresh_prompts``); a version is approved only
+if its text in the manifest still has the digest that was approved. A call names a prompt (``x-interlock-prompt: NAME`` or ``NAME@VERSION``) and the gateway
 supplies the text, or it sends a system prompt that must be an approved version's text.
 """
 

@@ -51,7 +51,7 @@ class PolicyPage:
         context.setdefault("explained", None)
         context.setdefault("problem", None)
         context.setdefault("form", {"principal": session.principal, "kind": "user", "roles": "", "groups": "",
-                                    "request": EXAMPLE_REQUEST})
+                                    "use_case": "", "request": EXAMPLE_REQUEST})
         return ui.render(request, "policy.html", session, policy=policy.body, differences=differences,
                          window=SHADOW_WINDOW, **context)
 
@@ -62,16 +62,18 @@ class PolicyPage:
         ui = self._ui
         session = ui.signed_in(request)
         form = await ui.form(request, session)
-        fields = {k: form.get(k, "") for k in ("principal", "kind", "roles", "groups", "request")}
+        fields = {k: form.get(k, "") for k in ("principal", "kind", "roles", "groups", "use_case", "request")}
         try:
             chat = json.loads(fields["request"])
         except ValueError as exc:
             return await self._page(request, form=fields, problem=f"The request is not JSON: {exc}.")
         if not isinstance(chat, dict):
             return await self._page(request, form=fields, problem="The request must be a JSON object (a chat request).")
-        body = {"principal": {"id": fields["principal"].strip(), "kind": fields["kind"],
-                              "roles": names(fields["roles"]), "groups": names(fields["groups"])},
-                "request": chat}
+        body: dict[str, Any] = {"principal": {"id": fields["principal"].strip(), "kind": fields["kind"],
+                                              "roles": names(fields["roles"]), "groups": names(fields["groups"])},
+                                "request": chat}
+        if fields["use_case"].strip():
+            body["use_case"] = fields["use_case"].strip()
         answer = await ui.api(session, "POST", "/admin/policy/explain", body=body)
         if not answer.ok:
             return await self._page(request, form=fields, problem=answer.error)

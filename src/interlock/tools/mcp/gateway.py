@@ -2,9 +2,11 @@
 
 Every HTTP request is authenticated with the gateway's keys or JWTs before the MCP layer sees it.
 ``tools/list`` offers a caller the registry tools whose pinned definition still matches and that
-policy would let this caller call with some arguments. ``tools/call`` passes the tool gate (registry,
-argument schemas, data classes, Cedar), waits for a person when policy holds it, runs on the upstream
-server, and its result is scanned and masked before the caller sees it. Every call, allowed, refused
+policy would let this caller call with some arguments. ``tools/call`` belongs to a use case where the
+deployment has them (named in the use-case header or bound to the caller's application, as a chat call
+does; policy sees it as ``context.use_case``), passes the tool gate (registry, argument schemas, data
+classes, Cedar), waits for a person when policy holds it, runs on the upstream server, and its result
+is scanned and masked before the caller sees it. Every call, allowed, refused
 or held, is an audit record, durable before the answer leaves.
 
 The MCP server runs stateless: every request carries its own credentials and is served by whichever
@@ -36,7 +38,9 @@ from interlock.detect.finding import Finding
 from interlock.detect.injection import PromptInjectionRecognizer
 from interlock.errors import InternalFailure, Refusal, ServiceUnavailable
 from interlock.identity.authenticator import Authenticator, Identity
+from interlock.identity.principal import Principal
 from interlock.ids import REQUEST_ID_SCOPE_KEY, new_request_id
+from interlock.policy.decision import UseCaseFacts
 from interlock.policy.holder import PolicyHolder
 from interlock.redact import mask_json
 from interlock.settings import McpSettings
@@ -64,6 +68,10 @@ _INVALID_PARAMS_CODES = frozenset({TOOL_UNKNOWN, TOOL_ARGUMENTS_INVALID})
 _UPSTREAM_CODES = frozenset({"upstream_unavailable", "upstream_timeout", "upstream_error", "tool_not_served"})
 _VERDICT_STATUS = {TOOL_UNKNOWN: 404, TOOL_ARGUMENTS_INVALID: 400}
 
+# Which use case a call belongs to, from its caller and headers (None: none); raises a refusal when the
+# header names one the caller may not use, or a call must belong to one and does not.
+BindUseCase = Callable[[Principal, Principal | None, dict[str, str]], UseCaseFacts | None]
+
 
 def _package_version() -> str:
     try:
@@ -80,8 +88,9 @@ class McpGateway:
     def __init__(self, settings: McpSettings, *, registry: ToolRegistry, store: Store, writer: AuditWriter,
                  scan: Callable[[str], list[Finding]], policy: PolicyHolder, authenticator: Authenticator,
                  tool_gate: ToolGate, approvals: ApprovalService, count_refusal: Callable[[str], None],
-                 max_body_bytes: int) -> None:
+                 max_body_bytes: int, bind_use_case: BindUseCase | None = None) -> None:
         self.settings = settings
+        self._bind_use_case = bind_use_case
         self._writer = writer
         self._scan = scan
         self._policy = policy
@@ -201,6 +210,10 @@ class McpGateway:
                        policy_version=self._policy.version)
         approval_id = (params.meta or {}).get(APPROVAL_META_KEY)
         try:
+            if self._bind_use_case is not None:
+                headers = dict(ctx.request.headers) if ctx.request is not None else {}
+                identity = call.identity
+                call.use_case = self._bind_use_case(identity.principal, identity.app, headers)
             result = await self._run(call, dict(params.arguments or {}),
                                      approval_id if isinstance(approval_id, str) else None)
         except Refusal as refusal:
@@ -242,7 +255,8 @@ class McpGateway:
             raise check.refusal()
         schema = self._schema(current)
         with Timer(call, "gate"):
-            verdict = self._tool_gate.check(principal, app, call.tool, arguments, schema=schema)
+            verdict = self._tool_gate.check(principal, app, call.tool, arguments, schema=schema,
+                                            use_case=call.use_case)
         self._note(call, verdict, "input")
         if verdict.outcome == "deny":
             raise Refusal(verdict.message, code=verdict.code, status=_VERDICT_STATUS.get(verdict.code, 403))
@@ -250,7 +264,8 @@ class McpGateway:
             with Timer(call, "approval"):
                 arguments = await self._approved(call, verdict, arguments, approval_id)
             # The approved call (an approver may have edited it) is checked again as it will run now.
-            verdict = self._tool_gate.check(principal, app, call.tool, arguments, schema=schema)
+            verdict = self._tool_gate.check(principal, app, call.tool, arguments, schema=schema,
+                                            use_case=call.use_case)
             if verdict.outcome == "deny":
                 raise Refusal(verdict.message, code=verdict.code, status=_VERDICT_STATUS.get(verdict.code, 403))
             call.payload["arguments"] = mask_json(arguments, self._scan)

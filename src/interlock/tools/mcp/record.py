@@ -8,6 +8,7 @@ from typing import Any
 
 from interlock.errors import Refusal
 from interlock.identity.authenticator import Identity
+from interlock.policy.decision import UseCaseFacts
 
 ENDPOINT = "mcp.tools/call"
 CLIENT_CLOSED = "client_closed"
@@ -37,6 +38,7 @@ class McpCall:
     upstream_ms: float = 0.0
     policy_version: str = ""
     tool_error: bool = False
+    use_case: UseCaseFacts | None = None
     payload: dict[str, Any] = field(default_factory=dict)
 
     def refuse(self, refusal: Refusal) -> None:
@@ -60,6 +62,9 @@ class McpCall:
             "policy_version": self.policy_version or None,
             "flags": self.flags or None, "tool_error": self.tool_error or None,
         }
+        if self.use_case is not None:
+            rec["use_case"] = self.use_case.name
+            rec["use_case_state"] = self.use_case.state
         if self.data:
             counts: dict[tuple[str, str, str], int] = {}
             for item in self.data:
