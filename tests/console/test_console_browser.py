@@ -45,7 +45,7 @@ def card(page: Page, approval_id: str) -> Any:
     return page.locator("article.approval").filter(has_text=approval_id)
 
 
-def test_sign_in_with_a_key_and_out_again(console: Gateway, browser_page: Page) -> None:
+def test_sign_in_with_a_key_and_out_again(console: Gateway, browser_page: Page, chromium: Browser) -> None:
     page = browser_page
     page.goto(browser_url(console) + "/console/sign-in")
     shot(page, "sign-in")
@@ -58,10 +58,22 @@ def test_sign_in_with_a_key_and_out_again(console: Gateway, browser_page: Page) 
                                                                                           "/console")
     assert console.keys["finance"].key not in cookie["value"]
     expect(page.get_by_text("finance (acme)")).to_be_visible()
-    page.get_by_role("button", name="Sign out").click()
-    expect(page).to_have_url(re.compile(r"/console/sign-in$"))
-    page.goto(browser_url(console) + "/console/approvals")
-    expect(page).to_have_url(re.compile(r"/console/sign-in$"))
+    # Another browser given a copy of the cookie is signed in with it...
+    other = chromium.new_context()
+    try:
+        other.add_cookies([cookie])  # type: ignore[list-item]
+        stolen = other.new_page()
+        stolen.goto(browser_url(console) + "/console/approvals")
+        expect(stolen.get_by_role("heading", name="My approval queue")).to_be_visible()
+        page.get_by_role("button", name="Sign out").click()
+        expect(page).to_have_url(re.compile(r"/console/sign-in$"))
+        page.goto(browser_url(console) + "/console/approvals")
+        expect(page).to_have_url(re.compile(r"/console/sign-in$"))
+        # ...until the person signs out: the copy is refused too, though it has not expired.
+        stolen.goto(browser_url(console) + "/console/approvals")
+        expect(stolen).to_have_url(re.compile(r"/console/sign-in$"))
+    finally:
+        other.close()
 
 
 def test_approve_a_held_call_and_the_agent_resumes_with_the_edited_amount(console: Gateway,

@@ -171,13 +171,27 @@ def test_a_tampered_or_missing_session_is_sent_to_sign_in(console: Gateway, brow
     assert "sign in again" in r.text
 
 
-def test_sign_out_clears_the_cookie(console: Gateway, browsers: Callable[[str | None], Browser]) -> None:
+def test_sign_out_ends_the_session_for_every_copy_of_the_cookie(
+        console: Gateway, browsers: Callable[[str | None], Browser]) -> None:
     admin = browsers("admin")
+    other = browsers("admin")
     token = csrf_in(admin.request("GET", "/console/approvals").text)
+    copied = admin.jar[SESSION_COOKIE]
+    thief = browsers(None)
+    thief.jar[SESSION_COOKIE] = copied
+    assert thief.request("GET", "/console/keys").status_code == 200
     r = admin.request("POST", "/console/sign-out", data={"csrf": token})
     assert (r.status_code, r.headers["location"]) == (303, "/console/sign-in")
     assert admin.jar[SESSION_COOKIE] == ""
     assert admin.request("GET", "/console/approvals").status_code == 303
+    # The copy taken before sign-out is refused for pages and forms alike, though it has not expired.
+    r = thief.request("GET", "/console/keys")
+    assert (r.status_code, r.headers["location"]) == (303, "/console/sign-in")
+    r = thief.request("POST", "/console/keys", data={"csrf": token, "name": "after-sign-out"})
+    assert r.status_code == 401
+    assert "after-sign-out" not in [k["name"] for k in api(console, "admin", "GET", "/admin/keys").json()["data"]]
+    # Another session of the same person goes on.
+    assert other.request("GET", "/console/keys").status_code == 200
 
 
 def test_sessions_expire() -> None:
@@ -185,6 +199,7 @@ def test_sessions_expire() -> None:
     session = sessions.new("il_key", "ann", "acme", ("admin",))
     sealed = sessions.seal(session)
     assert sessions.open(sealed) == session
+    assert session.id and session.id != sessions.new("il_key", "ann", "acme", ("admin",)).id
     assert sessions.open(sealed, now=time.time() + 61) is None
     assert Sessions(b"y" * 32, 60, secure=True).open(sealed) is None
     assert sessions.open("not base64 !") is None

@@ -22,7 +22,7 @@ from interlock.console.pages.audit import AuditPage
 from interlock.console.pages.keys import KeysPage
 from interlock.console.pages.policy import PolicyPage
 from interlock.console.pages.tools import ToolsPage
-from interlock.console.session import SESSION_COOKIE, SIGNIN_COOKIE, Sessions, same_token
+from interlock.console.session import SESSION_COOKIE, SIGNIN_COOKIE, Sessions, SignOuts, same_token
 from interlock.console.ui import FormRefused, SignInNeeded, Ui, read_form, redirect
 from interlock.engine import Engine, key_dir
 from interlock.errors import Refusal
@@ -42,7 +42,8 @@ class Console:
         self.sessions = Sessions(secret, settings.session_minutes * 60, secure=settings.secure_cookies)
         pages: list[Page] = [ApprovalsPage(), AuditPage(lambda: engine.audit.signer), PolicyPage(), KeysPage(),
                              ToolsPage()]
-        self.ui = Ui(gateway, self.sessions, [p.nav for p in pages], settings.refresh_seconds)
+        self.sign_outs = SignOuts(engine.store)
+        self.ui = Ui(gateway, self.sessions, self.sign_outs, [p.nav for p in pages], settings.refresh_seconds)
         routes = [
             Route("/", self.home, methods=["GET"]),
             Route("/sign-in", self.sign_in_form, methods=["GET"]),
@@ -64,7 +65,7 @@ class Console:
         return redirect("/console/")
 
     async def home(self, request: Request) -> Response:
-        self.ui.signed_in(request)
+        await self.ui.signed_in(request)
         return redirect("/console/approvals")
 
     async def sign_in_form(self, request: Request, problem: str | None = None, status: int = 200) -> Response:
@@ -91,8 +92,10 @@ class Console:
         return response
 
     async def sign_out(self, request: Request) -> Response:
-        session = self.ui.signed_in(request)
+        session = await self.ui.signed_in(request)
         await self.ui.form(request, session)
+        # Ended here for every copy of the cookie, not only in this browser.
+        await self.sign_outs.add(session)
         response = redirect("/console/sign-in")
         response.headers.append("set-cookie", self.sessions.cookie(SESSION_COOKIE, "", 0))
         return response
