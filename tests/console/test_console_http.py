@@ -6,6 +6,7 @@ refused, and the refusal changes nothing (checked through the API afterwards).
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -199,7 +200,8 @@ def test_sessions_expire() -> None:
     session = sessions.new("il_key", "ann", "acme", ("admin",))
     sealed = sessions.seal(session)
     assert sessions.open(sealed) == session
-    assert session.id and session.id != sessions.new("il_key", "ann", "acme", ("admin",)).id
+    assert session.id
+    assert session.id != sessions.new("il_key", "ann", "acme", ("admin",)).id
     assert sessions.open(sealed, now=time.time() + 61) is None
     assert Sessions(b"y" * 32, 60, secure=True).open(sealed) is None
     assert sessions.open("not base64 !") is None
@@ -266,3 +268,45 @@ def test_approving_a_tool_definition_says_why_not_when_there_is_nothing_to_appro
     r = admin.request("POST", "/console/tools/refund_payment/approve", data={"csrf": token, "digest": ""})
     assert r.status_code == 404
     assert "the MCP gateway is off" in r.text
+
+
+def test_held_arguments_are_revealed_only_to_a_reviewer_policy_lets_see_them(
+        console: Gateway, browsers: Callable[[str | None], Browser]) -> None:
+    """A held e-mail to an outside address: an administrator sees the recipient (reveal_data permits
+    pii.email for send_email), an administrator who is also an analyst sees it masked (forbidden), and
+    the phone number in the body stays masked for both (no policy reveals it)."""
+    recipient, phone = "jane.doe@partner.example", "+44 20 7946 0958"
+    arguments = {"to": [recipient], "subject": "Your case", "body": f"Call me back on {phone} please."}
+    r = api(console, "support", "POST", "/v1/chat/completions", json={
+        "model": "mock", "messages": [{"role": "user", "content": "Write to the partner."}],
+        "mock": {"tool_calls": [{"name": "send_email", "arguments": arguments, "id": "c_mail"}]}})
+    assert r.status_code == 200, r.text
+    (entry,) = r.json()["interlock"]["tool_calls"]
+    assert entry["outcome"] == "held", entry
+    approval_id = entry["approval_id"]
+    console.keys["admin-analyst"] = console.create_key("admin-analyst", "admin", "analyst", tenant="acme")
+
+    seen = api(console, "admin", "GET", f"/v1/approvals/{approval_id}").json()["arguments"]
+    assert seen["to"] == [recipient]
+    assert phone not in seen["body"]
+    assert "Call me back on" in seen["body"]
+    masked = api(console, "admin-analyst", "GET", f"/v1/approvals/{approval_id}").json()["arguments"]
+    assert recipient not in json.dumps(masked)
+    assert phone not in masked["body"]
+    # The requester, whom no policy lets see values here, is shown the masked view too.
+    assert recipient not in json.dumps(api(console, "support", "GET", f"/v1/approvals/{approval_id}").json())
+
+    # The console's queue shows each reviewer what the API shows them.
+    may, may_not = browsers("admin"), browsers("admin-analyst")
+    page = may.request("GET", "/console/approvals")
+    card = page.text[page.text.index(f"<code>{approval_id}</code>"):]
+    assert recipient in card[:card.find("</article>")]
+    page = may_not.request("GET", "/console/approvals")
+    assert approval_id in page.text
+    assert recipient not in page.text
+    assert phone not in page.text
+    # Leave the queue as it was for the other tests.
+    token = csrf_in(may.request("GET", "/console/approvals").text)
+    r = may.request("POST", f"/console/approvals/{approval_id}/decide",
+                    data={"csrf": token, "decision": "reject", "reason": "Not to partners."})
+    assert r.status_code == 303, r.text

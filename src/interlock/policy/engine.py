@@ -53,6 +53,7 @@ QUESTIONS: dict[str, frozenset[str]] = {
     "restore_data": frozenset({"restore_data"}),
     "call_tool": frozenset({"call_tool", "call_tool_with_approval"}),
     "send_data_to_tool": frozenset({"send_data_to_tool"}),
+    "reveal_data": frozenset({"reveal_data"}),
     "read_document": frozenset({"read_document"}),
     "send_document": frozenset({"send_document"}),
 }
@@ -317,6 +318,28 @@ class PolicyEngine:
                                 [("restore_data", "DataClass", evaluated_as, self._app_context(app))])[0]
         decision = _decision(outcome, f"see restored {data_class!r} values")
         self._class_decisions.put(key, decision)
+        return decision
+
+    def may_reveal(self, principal: Principal, data_class: str, tool: str, app: Principal | None = None) -> Decision:
+        """May this reviewer see values of ``data_class`` in the arguments of a held call of ``tool``?"""
+        problem = self._caller_problem(principal, app)
+        if not problem and tool not in self._tools:
+            problem = f"unknown tool {tool!r}"
+        evaluated_as = self.resolve_class(data_class) if not problem else ""
+        if not problem and not evaluated_as:
+            problem = f"unknown data class family {family_of(data_class)!r}"
+        if problem:
+            return Decision(False, reason=problem)
+        caller = (principal_key(principal), None if app is None else principal_key(app))
+        key = ("reveal", caller, tool, evaluated_as)
+        cached = self._class_decisions.get(key)
+        if isinstance(cached, Decision):
+            return cached
+        context = {"tool": _entity_ref("Tool", tool), **self._app_context(app)}
+        outcome = self.evaluate("reveal_data", principal, app, [("reveal_data", "DataClass", evaluated_as, context)])[0]
+        decision = _decision(outcome, f"see {data_class!r} values in the arguments of {tool!r}")
+        if not decision.errors:
+            self._class_decisions.put(key, decision)
         return decision
 
     def tool_call(self, principal: Principal, app: Principal | None, tool: str,
