@@ -7,75 +7,13 @@ refused, and the refusal changes nothing (checked through the API afterwards).
 from __future__ import annotations
 
 import json
-import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import httpx
-import pytest
-from console_support import KEYS, api, example_policies
+from console_support import KEYS, Browser, api, csrf_in, example_policies
 
 from interlock.console.session import SESSION_COOKIE, Sessions
 from support.gateways import Gateway, GatewayFactory
-
-SET_COOKIE = re.compile(r"^([^=]+)=([^;]*)")
-
-
-def cookies_of(response: httpx.Response) -> dict[str, str]:
-    out = {}
-    for header in response.headers.get_list("set-cookie"):
-        m = SET_COOKIE.match(header)
-        assert m is not None, header
-        out[m.group(1)] = m.group(2)
-    return out
-
-
-def csrf_in(html: str) -> str:
-    m = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert m is not None, "the page has no form with a CSRF token"
-    return m.group(1)
-
-
-class Browser:
-    """What a browser keeps between requests: the cookies (sent by hand, as they are Secure)."""
-
-    def __init__(self, gw: Gateway) -> None:
-        self.http = gw.http(follow_redirects=False)
-        self.jar: dict[str, str] = {}
-
-    def request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
-        cookie = "; ".join(f"{k}={v}" for k, v in self.jar.items() if v)
-        r = self.http.request(method, path, headers={"cookie": cookie} if cookie else {}, **kwargs)  # type: ignore[arg-type]
-        self.jar.update(cookies_of(r))
-        return r
-
-    def sign_in(self, key: str) -> httpx.Response:
-        form = self.request("GET", "/console/sign-in")
-        return self.request("POST", "/console/sign-in", data={"csrf": csrf_in(form.text), "api_key": key})
-
-
-@pytest.fixture
-def browsers(console: Gateway) -> Iterator[Callable[[str | None], Browser]]:
-    """``browsers(who)``: a browser signed in as ``who`` (None: not signed in); all closed afterwards."""
-    opened: list[Browser] = []
-
-    def make(who: str | None) -> Browser:
-        b = Browser(console)
-        opened.append(b)
-        if who is not None:
-            r = b.sign_in(console.keys[who].key)
-            assert r.status_code == 303, r.text
-            assert r.headers["location"] == "/console/approvals"
-        return b
-
-    yield make
-    for b in opened:
-        b.http.close()
-
-
-@pytest.fixture
-def browser(browsers: Callable[[str | None], Browser]) -> Browser:
-    return browsers(None)
 
 
 def test_session_cookie_is_sealed_http_only_same_site_and_secure(console: Gateway, browser: Browser) -> None:

@@ -57,32 +57,50 @@ class Sessions:
         self.lifetime = lifetime
         self.secure = secure
 
-    def new(self, key: str, principal: str, tenant: str, roles: tuple[str, ...]) -> Session:
-        return Session(key, secrets.token_urlsafe(32), time.time() + self.lifetime, principal, tenant, roles,
-                       secrets.token_urlsafe(24))
+    def new(self, key: str, principal: str, tenant: str, roles: tuple[str, ...],
+            expires: float | None = None) -> Session:
+        """A session for ``key`` (an API key, or an ID token), ending after the lifetime or at ``expires``
+        if that is sooner."""
+        end = time.time() + self.lifetime
+        return Session(key, secrets.token_urlsafe(32), end if expires is None else min(end, expires), principal,
+                       tenant, roles, secrets.token_urlsafe(24))
+
+    def seal_text(self, text: str, purpose: str) -> str:
+        """``text`` encrypted and authenticated for one ``purpose`` (a cookie's name)."""
+        nonce = os.urandom(_NONCE)
+        return base64.urlsafe_b64encode(nonce + self._aead.encrypt(nonce, text.encode(), purpose.encode())).decode()
+
+    def open_text(self, sealed: str | None, purpose: str) -> str | None:
+        """What ``seal_text`` sealed for ``purpose``; None when missing, forged or damaged."""
+        if not sealed:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(sealed.encode())
+            return self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], purpose.encode()).decode()
+        except (ValueError, InvalidTag):
+            return None
 
     def seal(self, session: Session) -> str:
-        data = json.dumps({"k": session.key, "c": session.csrf, "e": session.expires, "p": session.principal,
-                           "t": session.tenant, "r": list(session.roles), "i": session.id}).encode()
-        nonce = os.urandom(_NONCE)
-        return base64.urlsafe_b64encode(nonce + self._aead.encrypt(nonce, data, SESSION_COOKIE.encode())).decode()
+        return self.seal_text(json.dumps({"k": session.key, "c": session.csrf, "e": session.expires,
+                                          "p": session.principal, "t": session.tenant, "r": list(session.roles),
+                                          "i": session.id}), SESSION_COOKIE)
 
     def open(self, cookie: str | None, now: float | None = None) -> Session | None:
         """The session in ``cookie``, or None when it is missing, forged, damaged or expired."""
-        if not cookie:
+        text = self.open_text(cookie, SESSION_COOKIE)
+        if text is None:
             return None
         try:
-            raw = base64.urlsafe_b64decode(cookie.encode())
-            data = json.loads(self._aead.decrypt(raw[:_NONCE], raw[_NONCE:], SESSION_COOKIE.encode()))
+            data = json.loads(text)
             session = Session(str(data["k"]), str(data["c"]), float(data["e"]), str(data["p"]), str(data["t"]),
                               tuple(str(r) for r in data["r"]), str(data["i"]))
         except (ValueError, KeyError, TypeError, InvalidTag):
             return None
         return session if session.expires > (time.time() if now is None else now) else None
 
-    def cookie(self, name: str, value: str, max_age: int) -> str:
-        """A Set-Cookie value: HTTP-only, SameSite=Strict, the console's path, Secure when configured."""
-        parts = [f"{name}={value}", f"Path={COOKIE_PATH}", f"Max-Age={max_age}", "HttpOnly", "SameSite=Strict"]
+    def cookie(self, name: str, value: str, max_age: int, same_site: str = "Strict") -> str:
+        """A Set-Cookie value: HTTP-only, SameSite=Strict (unless said), the console's path, Secure when configured."""
+        parts = [f"{name}={value}", f"Path={COOKIE_PATH}", f"Max-Age={max_age}", "HttpOnly", f"SameSite={same_site}"]
         if self.secure:
             parts.append("Secure")
         return "; ".join(parts)
