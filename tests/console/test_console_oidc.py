@@ -105,7 +105,8 @@ def test_a_wrong_answer_from_the_provider_signs_nobody_in(oidc_gateway: Gateway,
 
 
 def test_a_callback_not_started_here_is_refused(oidc_gateway: Gateway, idp: OidcProvider) -> None:
-    """A code and state pasted into another browser (no flow cookie) sign nobody in, nor a code replayed."""
+    """A code and state pasted into another browser (no flow cookie) sign nobody in, nor does the
+    provider's error; the flow starts with an S256 challenge and a Lax, HTTP-only flow cookie."""
     b = Browser(oidc_gateway)
     try:
         r = b.request("GET", "/console/oidc/callback", params={"code": "anything", "state": "anything"})
