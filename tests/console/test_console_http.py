@@ -143,6 +143,10 @@ def test_sessions_expire() -> None:
     assert sessions.open(sealed, now=time.time() + 61) is None
     assert Sessions(b"y" * 32, 60, secure=True).open(sealed) is None
     assert sessions.open("not base64 !") is None
+    # A session on an ID token ends when the token does, if that is sooner.
+    soon = time.time() + 10
+    assert sessions.new("a.b.c", "ann", "acme", (), expires=soon).expires == soon
+    assert sessions.new("a.b.c", "ann", "acme", (), expires=soon + 3600).expires <= time.time() + 60
 
 
 def test_console_off_is_not_served(gateway_factory: GatewayFactory) -> None:
