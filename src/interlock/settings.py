@@ -578,9 +578,30 @@ class UseCaseSettings(_Frozen):
     prompt_refresh_seconds: Annotated[float, Field(gt=0, le=3600)] = 2.0
 
 
+class OidcSettings(_Frozen):
+    """Sign-in to the console with OpenID Connect (authorization code with PKCE, state and nonce)."""
+
+    # The identity provider's issuer URL; its discovery document is read from
+    # {issuer}/.well-known/openid-configuration. identity.jwt must trust the same issuer with the client
+    # id as audience: the console presents the ID token to the API as the person's bearer token.
+    issuer: Annotated[str, Field(pattern=r"^https?://")]
+    client_id: Annotated[str, Field(min_length=1)]
+    # Sent with client_secret_basic; unset for a public client (PKCE alone).
+    client_secret: str | None = None
+    # Where the provider sends the browser back: this gateway's /console/oidc/callback, as the browser
+    # reaches it (registered with the provider).
+    redirect_url: Annotated[str, Field(pattern=r"^https?://.+/console/oidc/callback$")]
+    scopes: tuple[str, ...] = ("openid", "profile")
+    # What the sign-in button says.
+    name: str = "your identity provider"
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10.0
+
+
 class ConsoleSettings(_Frozen):
     # The web console at /console (docs/console.md).
     enabled: bool = True
+    # Unset: sign-in by API key only.
+    oidc: OidcSettings | None = None
     # A session ends this long after sign-in; the person signs in again.
     session_minutes: Annotated[float, Field(ge=1, le=24 * 60)] = 60.0
     # Session cookies are sent over HTTPS only. Turn off only where the console is reached over plain
@@ -630,6 +651,12 @@ class Settings(_Frozen):
         names = [t.name for t in self.tools]
         if len(set(names)) != len(names):
             raise ValueError("tools: two tools share a name")
+        oidc = self.console.oidc
+        if oidc is not None:
+            jwt = self.identity.jwt
+            if jwt is None or jwt.issuer != oidc.issuer or jwt.audience != oidc.client_id:
+                raise ValueError("console.oidc: identity.jwt must trust the same issuer with the client id as its "
+                                 "audience (the console presents the ID token to the API)")
         servers = {s.name for s in self.mcp.servers}
         if len(servers) != len(self.mcp.servers):
             raise ValueError("mcp.servers: two servers share a name")

@@ -6,10 +6,10 @@ tests fail, they never skip. Screenshots of every page go to tmp/artefacts/conso
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
-from console_support import ARTEFACTS, CHROMIUM, console_gateway
+from console_support import ARTEFACTS, CHROMIUM, Browser, console_gateway
 
 from support.gateways import Gateway, GatewayFactory
 
@@ -35,3 +35,27 @@ def chromium() -> Iterator[object]:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def browsers(console: Gateway) -> Iterator[Callable[[str | None], Browser]]:
+    """``browsers(who)``: a plain HTTP client signed in as ``who`` (None: not signed in); all closed afterwards."""
+    opened: list[Browser] = []
+
+    def make(who: str | None) -> Browser:
+        b = Browser(console)
+        opened.append(b)
+        if who is not None:
+            r = b.sign_in(console.keys[who].key)
+            assert r.status_code == 303, r.text
+            assert r.headers["location"] == "/console/approvals"
+        return b
+
+    yield make
+    for b in opened:
+        b.http.close()
+
+
+@pytest.fixture
+def browser(browsers: Callable[[str | None], Browser]) -> Browser:
+    return browsers(None)

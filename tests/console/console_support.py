@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,30 @@ KEYS = (
     KeySpec("support", ("support_agent",), tenant="acme"),
     KeySpec("admin", ("admin",), tenant="acme"),
     KeySpec("analyst", ("analyst",), tenant="acme"),
+    # The support assistant's owner: no role, named as its owner in the manifest.
+    KeySpec("olly", (), tenant="acme"),
 )
+
+# The support agent's calls belong to the support assistant (it is bound to the agent); the knowledge
+# bot has another owner. Both are read by the use-case and cost pages.
+USE_CASES: dict[str, dict[str, Any]] = {
+    "support-assistant": {
+        "name": "support-assistant", "purpose": "Help support agents answer customers and refund them.",
+        "owner": {"name": "Olly Owner", "email": "olly@acme.example", "principal": "olly"},
+        "escalation": [{"name": "Support lead", "email": "lead@acme.example"}],
+        "applications": ["support"], "models": ["mock"], "tools": ["refund_payment", "send_email"],
+        "budgets": ["support-daily"],
+        "slos": {"p95_latency_ms": 5000, "error_rate": 0.05, "min_calls": 3},
+        "expectations": {"cost_per_task_usd": 0.00001, "monthly_volume": 3000, "latency_target_ms": 2000},
+        "alerts": [{"name": "errors", "when": "error_rate > 0.05 over 10m", "notify": ["lead@acme.example"]}],
+        "state": "pilot",
+    },
+    "kb-bot": {
+        "name": "kb-bot", "purpose": "Answer employees from the handbook.",
+        "owner": {"name": "Kim Other", "email": "kim@acme.example", "principal": "kim"},
+        "users": {"groups": ["engineering"]}, "models": ["mock"], "state": "draft",
+    },
+}
 
 
 def example_policies() -> dict[str, str]:
@@ -42,6 +66,12 @@ def example_tools(tree: dict[str, Any]) -> None:
     tree["tools"] = example["tools"]
     tree["approvals"] = example["approvals"]
     tree["console"] = {"refresh_seconds": 1}
+    tree["use_cases"] = {"dir": "usecases", "required": False}
+    # Priced in round figures (USD per million tokens), so every call has a cost and a money budget counts.
+    for model in tree["models"]:
+        model["price"] = {"input": 10.0, "output": 20.0}
+    tree.setdefault("usage", {})["budgets"] = [
+        {"name": "support-daily", "scope": "use_case", "match": "support-assistant", "window": "day", "usd": 5}]
 
 
 def signing_seed_with_a_plus() -> str:
@@ -59,6 +89,9 @@ def signing_seed_with_a_plus() -> str:
 def console_gateway(factory: GatewayFactory, store: str) -> Gateway:
     gw = factory(store, keys=KEYS, policies=example_policies(), adjust=example_tools, start=False)
     gw.env[SIGNING_KEY_ENV] = signing_seed_with_a_plus()
+    (gw.directory / "usecases").mkdir()
+    for name, doc in USE_CASES.items():
+        (gw.directory / "usecases" / f"{name}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     gw.start()
     doc = json.loads(gw.cli(["keys", "create"], "--name", "finance", "--tenant", "acme", "--group", "finance",
                             "--json").stdout)
@@ -99,3 +132,39 @@ def resume(gw: Gateway, messages: list[dict[str, Any]], approval_id: str) -> htt
     """The agent sends the conversation again naming the approval, as the held answer told it to."""
     return api(gw, "support", "POST", "/v1/chat/completions", json={"model": "mock", "messages": messages},
                headers={"x-interlock-resume": approval_id})
+
+
+SET_COOKIE = re.compile(r"^([^=]+)=([^;]*)")
+
+
+def cookies_of(response: httpx.Response) -> dict[str, str]:
+    out = {}
+    for header in response.headers.get_list("set-cookie"):
+        m = SET_COOKIE.match(header)
+        assert m is not None, header
+        out[m.group(1)] = m.group(2)
+    return out
+
+
+def csrf_in(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m is not None, "the page has no form with a CSRF token"
+    return m.group(1)
+
+
+class Browser:
+    """What a browser keeps between requests over plain HTTP: the cookies (sent by hand, as they are Secure)."""
+
+    def __init__(self, gw: Gateway) -> None:
+        self.http = gw.http(follow_redirects=False)
+        self.jar: dict[str, str] = {}
+
+    def request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        cookie = "; ".join(f"{k}={v}" for k, v in self.jar.items() if v)
+        r = self.http.request(method, path, headers={"cookie": cookie} if cookie else {}, **kwargs)  # type: ignore[arg-type]
+        self.jar.update(cookies_of(r))
+        return r
+
+    def sign_in(self, key: str) -> httpx.Response:
+        form = self.request("GET", "/console/sign-in")
+        return self.request("POST", "/console/sign-in", data={"csrf": csrf_in(form.text), "api_key": key})

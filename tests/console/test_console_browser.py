@@ -45,7 +45,7 @@ def card(page: Page, approval_id: str) -> Any:
     return page.locator("article.approval").filter(has_text=approval_id)
 
 
-def test_sign_in_with_a_key_and_out_again(console: Gateway, browser_page: Page) -> None:
+def test_sign_in_with_a_key_and_out_again(console: Gateway, browser_page: Page, chromium: Browser) -> None:
     page = browser_page
     page.goto(browser_url(console) + "/console/sign-in")
     shot(page, "sign-in")
@@ -58,10 +58,22 @@ def test_sign_in_with_a_key_and_out_again(console: Gateway, browser_page: Page) 
                                                                                           "/console")
     assert console.keys["finance"].key not in cookie["value"]
     expect(page.get_by_text("finance (acme)")).to_be_visible()
-    page.get_by_role("button", name="Sign out").click()
-    expect(page).to_have_url(re.compile(r"/console/sign-in$"))
-    page.goto(browser_url(console) + "/console/approvals")
-    expect(page).to_have_url(re.compile(r"/console/sign-in$"))
+    # Another browser given a copy of the cookie is signed in with it...
+    other = chromium.new_context()
+    try:
+        other.add_cookies([cookie])  # type: ignore[list-item]
+        stolen = other.new_page()
+        stolen.goto(browser_url(console) + "/console/approvals")
+        expect(stolen.get_by_role("heading", name="My approval queue")).to_be_visible()
+        page.get_by_role("button", name="Sign out").click()
+        expect(page).to_have_url(re.compile(r"/console/sign-in$"))
+        page.goto(browser_url(console) + "/console/approvals")
+        expect(page).to_have_url(re.compile(r"/console/sign-in$"))
+        # ...until the person signs out: the copy is refused too, though it has not expired.
+        stolen.goto(browser_url(console) + "/console/approvals")
+        expect(stolen).to_have_url(re.compile(r"/console/sign-in$"))
+    finally:
+        other.close()
 
 
 def test_approve_a_held_call_and_the_agent_resumes_with_the_edited_amount(console: Gateway,
@@ -249,3 +261,43 @@ def test_the_keyboard_alone_signs_in_and_decides(console: Gateway, browser_page:
     page.keyboard.press("Enter")
     expect(page.get_by_role("status").first).to_contain_text("the request is approved")
     assert resume(console, messages, approval_id).status_code == 200
+
+
+def test_an_owner_reads_their_use_case_and_an_administrator_the_cost(console: Gateway, browser_page: Page) -> None:
+    page = browser_page
+    for i in range(3):
+        r = api(console, "support", "POST", "/v1/chat/completions",
+                json={"model": "mock", "messages": [{"role": "user", "content": f"Order {i}?"}]})
+        assert r.status_code == 200, r.text
+    api(console, "support", "POST", "/v1/feedback", json={"request_id": r.headers["x-request-id"], "score": 1})
+    console.cli(["gate"], "support-assistant", check=False, env=console.env)
+    sign_in(page, console, "olly")
+    page.get_by_role("link", name="Use cases").click()
+    expect(page.get_by_role("heading", name="Use cases")).to_be_visible()
+    expect(page.get_by_role("row").filter(has_text="kb-bot")).to_have_count(0)
+    shot(page, "usecases")
+    page.get_by_role("link", name="support-assistant").click()
+    expect(page.get_by_role("heading", name="support-assistant")).to_be_visible()
+    expect(page.get_by_role("row").filter(has_text="owner set")).to_contain_text("pass")
+    expect(page.get_by_role("row").filter(has_text="evaluations pass")).to_contain_text("fail")
+    expect(page.get_by_role("row").filter(has_text="support-daily acme")).to_contain_text("$5.00")
+    chart = page.get_by_role("img", name=re.compile("Cost per day"))
+    expect(chart).to_be_visible()
+    expect(chart.locator("rect")).to_have_count(14)
+    page.get_by_label("Period", exact=True).select_option("7")
+    page.get_by_role("button", name="Show").click()
+    expect(chart.locator("rect")).to_have_count(7)
+    expect(page.get_by_text("feedback record")).to_be_visible()
+    shot(page, "usecase")
+    # Another owner's use case is refused with the policy's reason.
+    page.goto(browser_url(console) + "/console/usecases/kb-bot")
+    expect(page.get_by_role("alert")).to_contain_text("Policy does not let you read the use case 'kb-bot'")
+    page.get_by_role("button", name="Sign out").click()
+
+    sign_in(page, console, "admin")
+    page.get_by_role("link", name="Cost").click()
+    expect(page.get_by_role("table").filter(has_text="Cost per day by use case")).to_contain_text("support-assistant")
+    page.get_by_role("link", name="model").click()
+    expect(page.get_by_role("table").filter(has_text="Cost per day by model")).to_contain_text("mock")
+    expect(page.get_by_role("row").filter(has_text="support-assistant").last).to_contain_text("per task")
+    shot(page, "cost")

@@ -6,75 +6,14 @@ refused, and the refusal changes nothing (checked through the API afterwards).
 
 from __future__ import annotations
 
-import re
+import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import httpx
-import pytest
-from console_support import KEYS, api, example_policies
+from console_support import KEYS, Browser, api, csrf_in, example_policies
 
 from interlock.console.session import SESSION_COOKIE, Sessions
 from support.gateways import Gateway, GatewayFactory
-
-SET_COOKIE = re.compile(r"^([^=]+)=([^;]*)")
-
-
-def cookies_of(response: httpx.Response) -> dict[str, str]:
-    out = {}
-    for header in response.headers.get_list("set-cookie"):
-        m = SET_COOKIE.match(header)
-        assert m is not None, header
-        out[m.group(1)] = m.group(2)
-    return out
-
-
-def csrf_in(html: str) -> str:
-    m = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert m is not None, "the page has no form with a CSRF token"
-    return m.group(1)
-
-
-class Browser:
-    """What a browser keeps between requests: the cookies (sent by hand, as they are Secure)."""
-
-    def __init__(self, gw: Gateway) -> None:
-        self.http = gw.http(follow_redirects=False)
-        self.jar: dict[str, str] = {}
-
-    def request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
-        cookie = "; ".join(f"{k}={v}" for k, v in self.jar.items() if v)
-        r = self.http.request(method, path, headers={"cookie": cookie} if cookie else {}, **kwargs)  # type: ignore[arg-type]
-        self.jar.update(cookies_of(r))
-        return r
-
-    def sign_in(self, key: str) -> httpx.Response:
-        form = self.request("GET", "/console/sign-in")
-        return self.request("POST", "/console/sign-in", data={"csrf": csrf_in(form.text), "api_key": key})
-
-
-@pytest.fixture
-def browsers(console: Gateway) -> Iterator[Callable[[str | None], Browser]]:
-    """``browsers(who)``: a browser signed in as ``who`` (None: not signed in); all closed afterwards."""
-    opened: list[Browser] = []
-
-    def make(who: str | None) -> Browser:
-        b = Browser(console)
-        opened.append(b)
-        if who is not None:
-            r = b.sign_in(console.keys[who].key)
-            assert r.status_code == 303, r.text
-            assert r.headers["location"] == "/console/approvals"
-        return b
-
-    yield make
-    for b in opened:
-        b.http.close()
-
-
-@pytest.fixture
-def browser(browsers: Callable[[str | None], Browser]) -> Browser:
-    return browsers(None)
 
 
 def test_session_cookie_is_sealed_http_only_same_site_and_secure(console: Gateway, browser: Browser) -> None:
@@ -171,13 +110,27 @@ def test_a_tampered_or_missing_session_is_sent_to_sign_in(console: Gateway, brow
     assert "sign in again" in r.text
 
 
-def test_sign_out_clears_the_cookie(console: Gateway, browsers: Callable[[str | None], Browser]) -> None:
+def test_sign_out_ends_the_session_for_every_copy_of_the_cookie(
+        console: Gateway, browsers: Callable[[str | None], Browser]) -> None:
     admin = browsers("admin")
+    other = browsers("admin")
     token = csrf_in(admin.request("GET", "/console/approvals").text)
+    copied = admin.jar[SESSION_COOKIE]
+    thief = browsers(None)
+    thief.jar[SESSION_COOKIE] = copied
+    assert thief.request("GET", "/console/keys").status_code == 200
     r = admin.request("POST", "/console/sign-out", data={"csrf": token})
     assert (r.status_code, r.headers["location"]) == (303, "/console/sign-in")
     assert admin.jar[SESSION_COOKIE] == ""
     assert admin.request("GET", "/console/approvals").status_code == 303
+    # The copy taken before sign-out is refused for pages and forms alike, though it has not expired.
+    r = thief.request("GET", "/console/keys")
+    assert (r.status_code, r.headers["location"]) == (303, "/console/sign-in")
+    r = thief.request("POST", "/console/keys", data={"csrf": token, "name": "after-sign-out"})
+    assert r.status_code == 401
+    assert "after-sign-out" not in [k["name"] for k in api(console, "admin", "GET", "/admin/keys").json()["data"]]
+    # Another session of the same person goes on.
+    assert other.request("GET", "/console/keys").status_code == 200
 
 
 def test_sessions_expire() -> None:
@@ -185,9 +138,15 @@ def test_sessions_expire() -> None:
     session = sessions.new("il_key", "ann", "acme", ("admin",))
     sealed = sessions.seal(session)
     assert sessions.open(sealed) == session
+    assert session.id
+    assert session.id != sessions.new("il_key", "ann", "acme", ("admin",)).id
     assert sessions.open(sealed, now=time.time() + 61) is None
     assert Sessions(b"y" * 32, 60, secure=True).open(sealed) is None
     assert sessions.open("not base64 !") is None
+    # A session on an ID token ends when the token does, if that is sooner.
+    soon = time.time() + 10
+    assert sessions.new("a.b.c", "ann", "acme", (), expires=soon).expires == soon
+    assert sessions.new("a.b.c", "ann", "acme", (), expires=soon + 3600).expires <= time.time() + 60
 
 
 def test_console_off_is_not_served(gateway_factory: GatewayFactory) -> None:
@@ -251,3 +210,45 @@ def test_approving_a_tool_definition_says_why_not_when_there_is_nothing_to_appro
     r = admin.request("POST", "/console/tools/refund_payment/approve", data={"csrf": token, "digest": ""})
     assert r.status_code == 404
     assert "the MCP gateway is off" in r.text
+
+
+def test_held_arguments_are_revealed_only_to_a_reviewer_policy_lets_see_them(
+        console: Gateway, browsers: Callable[[str | None], Browser]) -> None:
+    """A held e-mail to an outside address: an administrator sees the recipient (reveal_data permits
+    pii.email for send_email), an administrator who is also an analyst sees it masked (forbidden), and
+    the phone number in the body stays masked for both (no policy reveals it)."""
+    recipient, phone = "jane.doe@partner.example", "+44 20 7946 0958"
+    arguments = {"to": [recipient], "subject": "Your case", "body": f"Call me back on {phone} please."}
+    r = api(console, "support", "POST", "/v1/chat/completions", json={
+        "model": "mock", "messages": [{"role": "user", "content": "Write to the partner."}],
+        "mock": {"tool_calls": [{"name": "send_email", "arguments": arguments, "id": "c_mail"}]}})
+    assert r.status_code == 200, r.text
+    (entry,) = r.json()["interlock"]["tool_calls"]
+    assert entry["outcome"] == "held", entry
+    approval_id = entry["approval_id"]
+    console.keys["admin-analyst"] = console.create_key("admin-analyst", "admin", "analyst", tenant="acme")
+
+    seen = api(console, "admin", "GET", f"/v1/approvals/{approval_id}").json()["arguments"]
+    assert seen["to"] == [recipient]
+    assert phone not in seen["body"]
+    assert "Call me back on" in seen["body"]
+    masked = api(console, "admin-analyst", "GET", f"/v1/approvals/{approval_id}").json()["arguments"]
+    assert recipient not in json.dumps(masked)
+    assert phone not in masked["body"]
+    # The requester, whom no policy lets see values here, is shown the masked view too.
+    assert recipient not in json.dumps(api(console, "support", "GET", f"/v1/approvals/{approval_id}").json())
+
+    # The console's queue shows each reviewer what the API shows them.
+    may, may_not = browsers("admin"), browsers("admin-analyst")
+    page = may.request("GET", "/console/approvals")
+    card = page.text[page.text.index(f"<code>{approval_id}</code>"):]
+    assert recipient in card[:card.find("</article>")]
+    page = may_not.request("GET", "/console/approvals")
+    assert approval_id in page.text
+    assert recipient not in page.text
+    assert phone not in page.text
+    # Leave the queue as it was for the other tests.
+    token = csrf_in(may.request("GET", "/console/approvals").text)
+    r = may.request("POST", f"/console/approvals/{approval_id}/decide",
+                    data={"csrf": token, "decision": "reject", "reason": "Not to partners."})
+    assert r.status_code == 303, r.text

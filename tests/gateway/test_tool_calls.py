@@ -299,10 +299,17 @@ def test_held_call_is_removed_with_a_way_to_resume(acme: Gateway, mock: MockLLM)
     assert view["request_id"] == answer._request_id
 
 
-def test_approvers_see_sensitive_arguments_masked(acme: Gateway, mock: MockLLM) -> None:
+def test_approvers_see_sensitive_arguments_masked_unless_policy_reveals_them(acme: Gateway, mock: MockLLM) -> None:
+    """The example policies let administrators see a held e-mail's recipients (reveal_data on pii.email
+    for send_email) and nothing else, and forbid analysts to see any value."""
     mail = {"to": ["jane.doe@example.org"], "subject": "Refund", "body": "Call me on +1 415 555 0132."}
     _, (approval_id,) = hold(acme, "support", ("send_email", mail, "c_mail"))
     view = api(acme, "admin", "GET", f"/v1/approvals/{approval_id}").json()
+    assert view["arguments"]["to"] == ["jane.doe@example.org"]
+    assert "555 0132" not in json.dumps(view)
+    assert view["arguments"]["subject"] == "Refund"
+    acme.keys["admin-analyst"] = acme.create_key("admin-analyst", "admin", "analyst", tenant="acme")
+    view = api(acme, "admin-analyst", "GET", f"/v1/approvals/{approval_id}").json()
     shown = json.dumps(view)
     assert "jane.doe@example.org" not in shown
     assert "555 0132" not in shown

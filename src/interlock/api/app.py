@@ -32,6 +32,7 @@ from interlock.api.mock import MOCK_PREFIX, MockMount, with_mock_key
 from interlock.api.models import ModelsApi
 from interlock.api.responses import RESPONSES_PATH, ResponsesEndpoint
 from interlock.api.retrieve import RetrieveApi
+from interlock.api.usecases import UseCasesApi
 from interlock.approvals.actions import ApprovalActions
 from interlock.approvals.texts import TextGuard
 from interlock.console.app import Console
@@ -75,6 +76,7 @@ class InterlockApp:
             *HealthApi(engine).routes(),
             *AdminApi(engine).routes(),
             *KnowledgeAdminApi(engine).routes(),
+            *UseCasesApi(engine).routes(),
             *ApprovalsApi(actions, engine.authenticator, max_body_bytes=limits.max_body_bytes,
                           max_json_depth=limits.max_json_depth).routes(),
             Route("/mcp", mcp),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from interlock.approvals.model import Approval
-from interlock.approvals.service import ApprovalService, not_found
+from interlock.approvals.service import EDITED, ApprovalService, not_found
 from interlock.approvals.texts import TextGuard, unseal
 from interlock.errors import Forbidden, InvalidRequest
 from interlock.identity.principal import Principal
@@ -64,7 +64,8 @@ class ApprovalActions:
         return self.view(approval, principal, app)
 
     def view(self, approval: Approval, reader: Principal, app: Principal | None = None) -> View:
-        """``approval.view()`` with its free text restored where policy lets ``reader`` see each class."""
+        """``approval.view()`` with its free text restored, and a tool call's argument values revealed,
+        where policy lets ``reader`` see each class."""
         out = approval.view()
         cipher = self.service.cipher
         texts = self._texts
@@ -76,6 +77,14 @@ class ApprovalActions:
         if approval.outcome_sealed is not None and "outcome_reason" in out:
             out["outcome_reason"] = texts.reveal(out["outcome_reason"],
                                                  unseal(cipher, approval.outcome_sealed, approval.id), reader, app)
+        if approval.kind == "tool_call" and approval.arguments_sealed is not None and approval.tool is not None:
+            revealed = texts.reveal_arguments(self.service.arguments_of(approval), approval.tool, reader, app)
+            if revealed is not None:
+                # An argument an approver changed keeps its marker: the votes say who changed it.
+                for name, shown_value in (approval.arguments_view or {}).items():
+                    if shown_value == EDITED:
+                        revealed[name] = EDITED
+                out["arguments"] = revealed
         for vote, shown in zip(approval.votes, out["votes"], strict=True):
             if vote.reason_sealed is not None:
                 shown["reason"] = texts.reveal(vote.reason, unseal(cipher, vote.reason_sealed, approval.id),

@@ -48,6 +48,9 @@ _CAS_ATTEMPTS = 8
 _PENDING_SCAN = 10_000
 _canonical = msgspec.json.Encoder(order="sorted").encode
 
+# What the view shows for an argument an approver changed (its new value is sealed with the rest).
+EDITED = "[edited]"
+
 # Checks edited arguments as policy would check the original call; returns a problem, or "" if fine.
 Recheck = Callable[[Principal, Principal | None, str, dict[str, Any]], str]
 
@@ -365,7 +368,7 @@ class ApprovalService:
         approval.arguments_digest = arguments_digest(approval.tool, arguments)
         view = dict(approval.arguments_view or {})
         for name in edits:
-            view[name] = "[edited]"
+            view[name] = EDITED
         approval.arguments_view = view
         return sorted(edits)
 

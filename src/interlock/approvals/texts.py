@@ -7,18 +7,32 @@ anywhere refuses the write (``data_blocked``), a masked one is masked for good, 
 stored as a placeholder whose value is sealed with the request (AES-GCM, bound to its id). What a
 reader sees is restored only for the classes policy lets that reader see again (``restore_data``), as
 in a model's answer; everyone else sees the placeholder.
+
+A held tool call's arguments are shown masked; a reviewer sees the values of the classes policy lets
+them see in that tool's arguments (``reveal_data``), read from the sealed arguments, and nothing else.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from interlock.detect.finding import Finding
 from interlock.errors import DataBlocked
 from interlock.identity.principal import Principal
 from interlock.policy.holder import PolicyHolder
-from interlock.redact import Action, ActionPolicy, Entry, PlaceholderMap, VaultCipher, redact, restore
+from interlock.redact import (
+    Action,
+    ActionPolicy,
+    Entry,
+    PlaceholderMap,
+    VaultCipher,
+    classes_in_json,
+    mask_json,
+    redact,
+    restore,
+)
 
 Scan = Callable[[str], list[Finding]]
 
@@ -72,6 +86,19 @@ class TextGuard:
         engine = self._policy.engine
         allowed = {e.data_class for e in mapping.entries() if engine.may_restore(reader, e.data_class, app).allowed}
         return restore(text, mapping, allowed) if allowed else text
+
+    def reveal_arguments(self, arguments: dict[str, Any], tool: str, reader: Principal,
+                         app: Principal | None) -> dict[str, Any] | None:
+        """``arguments`` (the real ones) with the values of the classes ``reader`` may see in calls of
+        ``tool`` left readable and every other value found masked; None when the reader may see none of
+        the classes found (the masked view stored with the request stands)."""
+        engine = self._policy.engine
+        shown = frozenset(c for c in classes_in_json(arguments, self._scan)
+                          if engine.may_reveal(reader, c, tool, app).allowed)
+        if not shown:
+            return None
+        revealed: dict[str, Any] = mask_json(arguments, self._scan, shown)
+        return revealed
 
 
 def seal(cipher: VaultCipher, mapping: PlaceholderMap, approval_id: str) -> bytes | None:

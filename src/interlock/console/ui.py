@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from interlock.console.gateway import Answer, Gateway
-from interlock.console.session import SESSION_COOKIE, Session, Sessions, same_token
+from interlock.console.session import SESSION_COOKIE, Session, Sessions, SignOuts, same_token
 
 # A form is a few fields of text; nothing a page accepts needs more.
 MAX_FORM_BYTES = 256 * 1024
@@ -46,9 +46,11 @@ def when(ts: Any) -> str:
 
 
 class Ui:
-    def __init__(self, gateway: Gateway, sessions: Sessions, nav: Sequence[NavItem], refresh_seconds: float) -> None:
+    def __init__(self, gateway: Gateway, sessions: Sessions, sign_outs: SignOuts, nav: Sequence[NavItem],
+                 refresh_seconds: float) -> None:
         self.gateway = gateway
         self.sessions = sessions
+        self.sign_outs = sign_outs
         self.nav = list(nav)
         self.refresh_seconds = refresh_seconds
         self.templates = jinja2.Environment(
@@ -56,9 +58,10 @@ class Ui:
             autoescape=True, trim_blocks=True, lstrip_blocks=True)
         self.templates.filters["when"] = when
 
-    def signed_in(self, request: Request) -> Session:
+    async def signed_in(self, request: Request) -> Session:
+        """The request's session: sealed by this console, not expired, not signed out."""
         session = self.sessions.open(request.cookies.get(SESSION_COOKIE))
-        if session is None:
+        if session is None or await self.sign_outs.ended(session):
             raise SignInNeeded()
         return session
 

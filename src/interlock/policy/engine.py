@@ -26,12 +26,14 @@ from interlock.policy.entities import (
     ENTITY_TYPE_BY_KIND,
     DocumentAccess,
     EntityConfig,
+    UseCaseAccess,
     caller_delta,
     document_entities,
     family_of,
     principal_key,
     principal_uid,
     static_entities,
+    use_case_entities,
 )
 from interlock.policy.source import PolicyLoadError, PolicySource, parse_file, validation_problems
 
@@ -53,6 +55,9 @@ QUESTIONS: dict[str, frozenset[str]] = {
     "restore_data": frozenset({"restore_data"}),
     "call_tool": frozenset({"call_tool", "call_tool_with_approval"}),
     "send_data_to_tool": frozenset({"send_data_to_tool"}),
+    "reveal_data": frozenset({"reveal_data"}),
+    "read_use_case": frozenset({"read_use_case"}),
+    "read_usage": frozenset({"read_usage"}),
     "read_document": frozenset({"read_document"}),
     "send_document": frozenset({"send_document"}),
 }
@@ -319,6 +324,28 @@ class PolicyEngine:
         self._class_decisions.put(key, decision)
         return decision
 
+    def may_reveal(self, principal: Principal, data_class: str, tool: str, app: Principal | None = None) -> Decision:
+        """May this reviewer see values of ``data_class`` in the arguments of a held call of ``tool``?"""
+        problem = self._caller_problem(principal, app)
+        if not problem and tool not in self._tools:
+            problem = f"unknown tool {tool!r}"
+        evaluated_as = self.resolve_class(data_class) if not problem else ""
+        if not problem and not evaluated_as:
+            problem = f"unknown data class family {family_of(data_class)!r}"
+        if problem:
+            return Decision(False, reason=problem)
+        caller = (principal_key(principal), None if app is None else principal_key(app))
+        key = ("reveal", caller, tool, evaluated_as)
+        cached = self._class_decisions.get(key)
+        if isinstance(cached, Decision):
+            return cached
+        context = {"tool": _entity_ref("Tool", tool), **self._app_context(app)}
+        outcome = self.evaluate("reveal_data", principal, app, [("reveal_data", "DataClass", evaluated_as, context)])[0]
+        decision = _decision(outcome, f"see {data_class!r} values in the arguments of {tool!r}")
+        if not decision.errors:
+            self._class_decisions.put(key, decision)
+        return decision
+
     def tool_call(self, principal: Principal, app: Principal | None, tool: str,
                   arguments: dict[str, Any], use_case: UseCaseFacts | None = None) -> ToolDecision:
         problem = self._caller_problem(principal, app)
@@ -408,6 +435,37 @@ class PolicyEngine:
         return [_decision(_Outcome(r.allowed and not r.diagnostics.errors, tuple(r.diagnostics.reasons),
                                    tuple(r.diagnostics.errors)), f"{what} document {d.key!r}")
                 for d, r in zip(documents, results, strict=True)]
+
+    def use_cases(self, principal: Principal, use_cases: list[UseCaseAccess]) -> list[Decision]:
+        """``read_use_case`` for each use case: may this principal read its page?"""
+        return self._about_use_cases(principal, [("read_use_case", "UseCase", u.name, {}) for u in use_cases],
+                                     use_cases, "read use case")
+
+    def usage(self, principal: Principal, wanted: list[tuple[str, UseCaseAccess]]) -> list[Decision]:
+        """``read_usage`` for each (tenant, use case): may this principal read the usage of those calls?"""
+        requests = [("read_usage", "Tenant", tenant, {"use_case": _entity_ref("UseCase", u.name)})
+                    for tenant, u in wanted]
+        return self._about_use_cases(principal, requests, [u for _, u in wanted], "read usage of")
+
+    def _about_use_cases(self, principal: Principal, requests: list[tuple[str, str, str, dict[str, Any]]],
+                         use_cases: list[UseCaseAccess], what: str) -> list[Decision]:
+        """Never cached: a manifest's owners can change between two reads. Any evaluation error denies."""
+        problem = self._caller_problem(principal, None)
+        if problem or not requests:
+            return [Decision(False, reason=problem) for _ in requests]
+        uid = principal_uid(principal)
+        batch = [{"principal": uid, "action": _action(action), "resource": {"type": rtype, "id": rid},
+                  "context": context} for action, rtype, rid, context in requests]
+        question = requests[0][0]
+        try:
+            store = self._caller_store(principal, None).with_added_json_str(use_case_entities(use_cases))
+            results = cedarpy.is_authorized_batch(batch, self._policies[question], store)
+        except Exception as exc:  # the binding must never turn into an allow
+            error = f"policy evaluation failed: {type(exc).__name__}: {exc}"
+            return [Decision(False, (), (error,), "policy evaluation failed; refused") for _ in requests]
+        return [_decision(_Outcome(r.allowed and not r.diagnostics.errors, tuple(r.diagnostics.reasons),
+                                   tuple(r.diagnostics.errors)), f"{what} {u.name!r}")
+                for u, r in zip(use_cases, results, strict=True)]
 
     def may_list_tool(self, principal: Principal, app: Principal | None, tool: str) -> bool:
         """Could some call of this tool run, or wait for approval, for this caller?

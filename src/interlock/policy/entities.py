@@ -163,6 +163,26 @@ class DocumentAccess:
     tenant_wide: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class UseCaseAccess:
+    """A use case as Cedar sees it: its name, state and its owners' principal ids."""
+
+    name: str
+    state: str
+    owners: frozenset[str] = frozenset()
+
+
+# Calls that belong to no use case are read as this one.
+NO_USE_CASE = UseCaseAccess("-", "none")
+
+
+def use_case_entities(use_cases: list[UseCaseAccess]) -> str:
+    return json.dumps([{"uid": _uid("UseCase", u.name), "parents": [],
+                        "attrs": {"state": u.state,
+                                  "owners": [{"__entity": _uid("User", i)} for i in sorted(u.owners)]}}
+                       for u in {u.name: u for u in use_cases}.values()])
+
+
 def document_entities(documents: list[DocumentAccess]) -> str:
     """The Cedar JSON for these documents and their sources. A principal named by id is named as each
     principal type, since the access rule names an id, not a kind."""

@@ -107,17 +107,34 @@ def restore(text: str, mapping: PlaceholderMap, allowed_classes: Container[str])
     return _DEFAULT_RESTORER.restore(text, mapping, allowed_classes)
 
 
-def mask_json(value: Any, scan: Callable[[str], list[Finding]]) -> Any:
+def mask_json(value: Any, scan: Callable[[str], list[Finding]], shown: frozenset[str] = frozenset()) -> Any:
     """A copy of a JSON value with every sensitive value found (in strings and object keys) masked:
-    what approvers, audit payloads and logs may show of tool arguments."""
+    what approvers, audit payloads and logs may show of tool arguments. Values of the classes in
+    ``shown`` are left as they are (a reviewer policy lets see them)."""
+    policy = ActionPolicy(dict.fromkeys(shown, "allow"), default="mask") if shown else _MASK_EVERYTHING
+    return _masked(value, scan, policy)
+
+
+def _masked(value: Any, scan: Callable[[str], list[Finding]], policy: ActionPolicy) -> Any:
     if isinstance(value, str):
         found = scan(value)
-        return redact(value, found, _MASK_EVERYTHING, PlaceholderMap("mask")).text if found else value
+        return redact(value, found, policy, PlaceholderMap("mask")).text if found else value
     if isinstance(value, dict):
-        return {mask_json(k, scan): mask_json(v, scan) for k, v in value.items()}
+        return {_masked(k, scan, policy): _masked(v, scan, policy) for k, v in value.items()}
     if isinstance(value, list):
-        return [mask_json(v, scan) for v in value]
+        return [_masked(v, scan, policy) for v in value]
     return value
+
+
+def classes_in_json(value: Any, scan: Callable[[str], list[Finding]]) -> set[str]:
+    """The data classes found in a JSON value's strings and object keys."""
+    if isinstance(value, str):
+        return {f.data_class for f in scan(value)}
+    if isinstance(value, dict):
+        return set().union(*(classes_in_json(k, scan) | classes_in_json(v, scan) for k, v in value.items()))
+    if isinstance(value, list):
+        return set().union(*(classes_in_json(v, scan) for v in value))
+    return set()
 
 
 _MASK_EVERYTHING = ActionPolicy({}, default="mask")

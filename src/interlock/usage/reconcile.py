@@ -25,10 +25,12 @@ def reconcile_start(now: float) -> float:
     return float(window_of("month", now)[1])
 
 
-async def records_since(store: Store, since: float) -> AsyncIterator[dict[str, Any]]:
+async def records_since(store: Store, since: float, use_case: str | None = None) -> AsyncIterator[dict[str, Any]]:
+    """Every record from ``since`` on, oldest first, read a page at a time (of one use case when named)."""
     after: int | None = None
     while True:
-        page = await store.query_records(RecordQuery(since=since, after_seq=after, limit=_PAGE, newest_first=False))
+        page = await store.query_records(RecordQuery(since=since, after_seq=after, limit=_PAGE, newest_first=False,
+                                                     use_case=use_case))
         for _, record in page:
             yield record
         if len(page) < _PAGE:

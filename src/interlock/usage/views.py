@@ -7,12 +7,16 @@
 - ``sources``: which knowledge sources, documents and tools were in the calls that went wrong (negative
   feedback or a failed call), joined on the call's request id.
 
+For the console's use-case and cost pages: ``cost_per_day`` (by use case, model or tenant, every day of
+the period present) and ``service`` (p95 latency, error and refusal rates).
+
 Every function takes plain records (the audit log's dicts) and returns rows (dicts of plain values).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -173,6 +177,56 @@ def cost(records: Iterable[dict[str, Any]], expectations: Mapping[str, Expectati
                      "over": "+".join(over)})
     rows.sort(key=lambda r: (not r["over"], -r["cost_usd"], r["use_case"]))
     return rows
+
+
+def days_between(since: float, until: float) -> list[str]:
+    """Every UTC day from ``since`` to ``until``, both included, as ISO dates."""
+    first = dt.datetime.fromtimestamp(since, dt.UTC).date()
+    last = dt.datetime.fromtimestamp(until, dt.UTC).date()
+    return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
+GROUPINGS = ("use_case", "model", "tenant")
+
+
+def cost_per_day(records: Iterable[dict[str, Any]], by: str, days: list[str]) -> list[dict[str, Any]]:
+    """Per group (``by``: use case, model or tenant), the calls and cost of each day in ``days`` (a day
+    without calls is there with zeros), and the group's totals; the costliest group first."""
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
+    calls: Counter[tuple[str, str]] = Counter()
+    nano: Counter[tuple[str, str]] = Counter()
+    for r in records:
+        if not is_call(r):
+            continue
+        key = (str(r.get(by) or "-"), day_of(r))
+        calls[key] += 1
+        c = r.get("cost")
+        if isinstance(c, dict):
+            nano[key] += int(c.get("nano_usd") or 0)
+    totals = {g: (sum(nano[(g, d)] for d in days), sum(calls[(g, d)] for d in days)) for g, _ in calls}
+    return [{"group": g, "calls": n, "cost_usd": round(spent / 1e9, 9),
+             "days": [{"day": d, "calls": calls[(g, d)], "cost_usd": round(nano[(g, d)] / 1e9, 9)} for d in days]}
+            for g, (spent, n) in sorted(totals.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))]
+
+
+def p95(values: list[float]) -> float:
+    """The nearest-rank 95th percentile of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def service(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Calls, the p95 latency of those served, the share answered with a server error (5xx) and the share
+    refused (a refusal code or a 4xx)."""
+    calls = [r for r in records if is_call(r)]
+    served = [float(r["latency_ms"]) for r in calls
+              if r.get("outcome") == "ok" and isinstance(r.get("latency_ms"), int | float)]
+    errors = sum(1 for r in calls if isinstance(r.get("status"), int) and r["status"] >= 500)
+    refused = sum(1 for r in calls if failed(r)) - errors
+    n = len(calls)
+    return {"calls": n, "served": len(served), "p95_latency_ms": round(p95(served), 3) if served else None,
+            "error_rate": round(errors / n, 6) if n else None, "refusal_rate": round(refused / n, 6) if n else None}
 
 
 # ---- failures

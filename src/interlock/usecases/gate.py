@@ -10,7 +10,6 @@ deployment without those sections fails those items with "not configured".
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from interlock.policy.setup import load_policies
 from interlock.policy.testing import run_policy_tests
 from interlock.settings import ConfigError, Settings
 from interlock.store import RecordQuery, Store
+from interlock.usage.views import p95
 from interlock.usecases.catalog import USE_CASE_ENDPOINT
 from interlock.usecases.manifest import UseCase
 
@@ -385,11 +385,6 @@ def record_cost(record: dict[str, Any]) -> float | None:
     if cost is None:
         cost = record.get("cost_usd")
     return float(cost) if isinstance(cost, int | float) else None
-
-
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
 async def slo_item(store: Store, uc: UseCase, now: float) -> GateItem:

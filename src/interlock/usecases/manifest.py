@@ -84,6 +84,12 @@ class UseCase:
         """What the manifest says, less its lifecycle fields: what a gate result vouches for."""
         return manifest_digest(self.doc)
 
+    @property
+    def owners(self) -> frozenset[str]:
+        """The principal ids of the owner and escalation contacts that name one."""
+        contacts = [self.doc.get("owner") or {}, *(self.doc.get("escalation") or ())]
+        return frozenset(str(c["principal"]) for c in contacts if isinstance(c, dict) and c.get("principal"))
+
     def admits(self, principal_id: str, groups: frozenset[str]) -> bool:
         """May this principal (or application) choose this use case? Testers may, whatever its state."""
         return (self.users.admit(principal_id, groups) or principal_id in self.applications

@@ -44,7 +44,7 @@ class ApprovalsPage:
 
     async def _queue(self, request: Request, template: str, **context: Any) -> Response:
         ui = self._ui
-        session = ui.signed_in(request)
+        session = await ui.signed_in(request)
         answer = await ui.api(session, "GET", "/admin/approvals")
         if not answer.ok:
             return ui.refused(request, session, answer)
@@ -62,7 +62,7 @@ class ApprovalsPage:
 
     async def decide(self, request: Request) -> Response:
         ui = self._ui
-        session = ui.signed_in(request)
+        session = await ui.signed_in(request)
         form = await ui.form(request, session)
         approval_id: str = request.path_params["approval_id"]
         decision = form.get("decision", "")

@@ -54,7 +54,7 @@ class AuditPage:
 
     async def search(self, request: Request) -> Response:
         ui = self._ui
-        session = ui.signed_in(request)
+        session = await ui.signed_in(request)
         params = request.query_params
         form = {name: params.get(name, "") for name in (*SEARCH_FIELDS, "since", "until")}
         query = {name: form[name] for name in SEARCH_FIELDS if form[name]}
@@ -74,7 +74,7 @@ class AuditPage:
 
     async def _record(self, request: Request) -> tuple[Any, Any]:
         ui = self._ui
-        session = ui.signed_in(request)
+        session = await ui.signed_in(request)
         answer = await ui.api(session, "GET", "/admin/audit",
                               query={"request_id": request.path_params["request_id"], "limit": "1"})
         return session, answer
@@ -98,7 +98,7 @@ class AuditPage:
 
     async def verify(self, request: Request) -> Response:
         ui = self._ui
-        session = ui.signed_in(request)
+        session = await ui.signed_in(request)
         proof = await ui.api(session, "GET", f"/admin/audit/{request.path_params['request_id']}/proof")
         if not proof.ok:
             return await self._show(request, {"ok": False, "text": f"Not verified: {proof.error}"})
@@ -115,7 +115,7 @@ class AuditPage:
 
     async def export(self, request: Request) -> Response:
         ui = self._ui
-        session = ui.signed_in(request)
+        session = await ui.signed_in(request)
         request_id = request.path_params["request_id"]
         proof = await ui.api(session, "GET", f"/admin/audit/{request_id}/proof")
         if not proof.ok:

@@ -25,7 +25,7 @@ class KeysPage:
 
     async def _page(self, request: Request, status: int = 200, **context: Any) -> Response:
         ui = self._ui
-        session = ui.signed_in(request)
+        session = await ui.signed_in(request)
         keys = await ui.api(session, "GET", "/admin/keys")
         if not keys.ok:
             return ui.refused(request, session, keys)
@@ -40,7 +40,7 @@ class KeysPage:
 
     async def create(self, request: Request) -> Response:
         ui = self._ui
-        session = ui.signed_in(request)
+        session = await ui.signed_in(request)
         form = await ui.form(request, session)
         body: dict[str, Any] = {"name": form.get("name", "").strip(), "kind": form.get("kind", "user"),
                                 "roles": names(form.get("roles", "")),
@@ -62,7 +62,7 @@ class KeysPage:
 
     async def revoke(self, request: Request) -> Response:
         ui = self._ui
-        session = ui.signed_in(request)
+        session = await ui.signed_in(request)
         await ui.form(request, session)
         key_id: str = request.path_params["key_id"]
         answer = await ui.api(session, "POST", f"/admin/keys/{key_id}/revoke")

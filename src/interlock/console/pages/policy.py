@@ -38,7 +38,7 @@ class PolicyPage:
 
     async def _page(self, request: Request, **context: Any) -> Response:
         ui = self._ui
-        session = ui.signed_in(request)
+        session = await ui.signed_in(request)
         policy = await ui.api(session, "GET", "/admin/policy", query={"source": "1"})
         if not policy.ok:
             return ui.refused(request, session, policy)
@@ -60,7 +60,7 @@ class PolicyPage:
 
     async def explain(self, request: Request) -> Response:
         ui = self._ui
-        session = ui.signed_in(request)
+        session = await ui.signed_in(request)
         form = await ui.form(request, session)
         fields = {k: form.get(k, "") for k in ("principal", "kind", "roles", "groups", "use_case", "request")}
         try:

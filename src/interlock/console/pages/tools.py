@@ -23,7 +23,7 @@ class ToolsPage:
 
     async def _page(self, request: Request, status: int = 200, **context: Any) -> Response:
         ui = self._ui
-        session = ui.signed_in(request)
+        session = await ui.signed_in(request)
         tools = await ui.api(session, "GET", "/admin/tools")
         if not tools.ok:
             return ui.refused(request, session, tools)
@@ -37,7 +37,7 @@ class ToolsPage:
 
     async def approve(self, request: Request) -> Response:
         ui = self._ui
-        session = ui.signed_in(request)
+        session = await ui.signed_in(request)
         form = await ui.form(request, session)
         name: str = request.path_params["name"]
         digest = form.get("digest", "").strip()
