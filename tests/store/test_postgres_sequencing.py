@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from interlock.audit.gap import gap_entry
-from interlock.audit.verify import verify_log
+from interlock.audit.verify import VerifyReport, verify_log
 from interlock.merkle.checkpoint import CheckpointSigner, generate_private_key
 from interlock.merkle.tree import MerkleAccumulator
 from interlock.settings import StoreSettings
@@ -72,13 +72,19 @@ async def _until(check: Callable[[], Awaitable[bool]]) -> None:
     raise AssertionError("not reached within ten seconds")
 
 
-async def _verify(store: PostgresStore) -> tuple[list[int], int]:
+async def _report(store: PostgresStore) -> VerifyReport:
+    """The log verified as ``audit verify`` does it, against a checkpoint of the integrated tree."""
     rows = await store.log_rows(-1, 100_000)
     size, frontier = await store.frontier()
-    cp = SIGNER.sign(size, MerkleAccumulator.from_bytes(frontier).root(), 1.0)
-    report = verify_log(rows, [cp], SIGNER.public_key, integrated=(size, MerkleAccumulator.from_bytes(frontier).root()))
+    root = MerkleAccumulator.from_bytes(frontier).root()
+    return verify_log(rows, [SIGNER.sign(size, root, 1.0)], SIGNER.public_key, integrated=(size, root))
+
+
+async def _verify(store: PostgresStore) -> tuple[list[int], int]:
+    report = await _report(store)
     assert report.ok, report.summary()
-    assert report.tree_size == size
+    assert report.tree_size == (await store.frontier())[0]
+    assert report.hole is None
     return report.gaps, report.tree_size
 
 
@@ -94,6 +100,11 @@ async def test_a_reserved_range_never_written_becomes_a_signed_gap_after_the_tim
         # Within the timeout the hole may be a batch still on its way: integration waits there.
         assert _size(await integrator.integrate(1000, policy)) == 1
         assert _size(await integrator.integrate(1000, policy)) == 1
+        # Verification meanwhile: the hole past the integrated tree is reported, not taken for a deletion.
+        report = await _report(writer)
+        assert report.ok, report.summary()
+        assert report.hole == (1, 4)
+        assert "after seq 1..3, reserved but not written yet" in report.summary()
         await asyncio.sleep(0.6)
         assert await _integrate_until(integrator, 6, policy) == 6
         rows = await writer.log_rows(-1, 100)
