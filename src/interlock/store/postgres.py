@@ -7,7 +7,7 @@ microseconds; then the batch is inserted in one durable transaction that holds n
 the instances' flushes overlap instead of queueing. Skipping the flush on the reservation loses nothing:
 a reservation is only useful to an insert committed after it, and that commit flushes the log up to and
 past the reservation. A range reserved but never filled (the writer died, or its transaction failed) is
-a hole the integrator waits for, then fills with a signed gap record (``GapPolicy``); a writer that comes
+a hole the integrator waits for, then fills with signed gap records (``Integration.gap_entry``); a writer that comes
 back after that finds its indexes taken and writes its batch again under a new range, so no acknowledged
 record is reordered or lost.
 
@@ -99,7 +99,7 @@ SELECT 1
 
 log = logging.getLogger("interlock.audit")
 
-# The integrator's connection notices a vanished peer within seconds, so its lock is not held by a ghost.
+# The integrator's connection notices a vanished server within seconds, so a cut-off holder stops its rounds.
 _KEEPALIVE = {"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "3"}
 
 
