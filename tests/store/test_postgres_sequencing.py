@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -23,6 +27,7 @@ from interlock.settings import StoreSettings
 from interlock.store.base import Integration
 from interlock.store.postgres import _RESERVE, PostgresStore
 from store.test_store_contract import entry
+from support.env import clean_env
 from support.postgres import create_database, drop_database
 
 SIGNER = CheckpointSigner(generate_private_key(), "interlock-test")
@@ -251,3 +256,89 @@ async def _at_least(store: PostgresStore, size: int) -> bool:
 
 async def _takes_over(store: PostgresStore, policy: Integration) -> bool:
     return await store.integrate(1000, policy) is not None
+
+
+# A writer process on the store's own append path, stopped for good between its reservation and its
+# insert (the first batch's insert never leaves the process); its later batches are never reached.
+_DYING_WRITER = r"""
+import asyncio, sys, time
+import interlock.store.postgres as pg
+from interlock.settings import StoreSettings
+from store.test_store_contract import entry
+
+real = pg._sequence_args
+
+def reserved_then_stuck(first, entries):
+    print("reserved", first, len(entries), flush=True)
+    time.sleep(3600)  # killed here
+    return real(first, entries)
+
+async def main():
+    store = pg.PostgresStore(StoreSettings(url=sys.argv[1]))
+    await store.open()
+    pg._sequence_args = reserved_then_stuck
+    await store.append_entries([entry(f"doomed-{i}") for i in range(4)])
+
+asyncio.run(main())
+"""
+
+# A writer process appending batches one after another, printing each acknowledged record's index.
+_WRITER = r"""
+import asyncio, sys
+from interlock.settings import StoreSettings
+from interlock.store.postgres import PostgresStore
+from store.test_store_contract import entry
+
+async def main():
+    store = PostgresStore(StoreSettings(url=sys.argv[1]))
+    await store.open()
+    for b in range(int(sys.argv[3])):
+        batch = [entry(f"{sys.argv[2]}-{b}-{i}") for i in range(3)]
+        first = await store.append_entries(batch)
+        for i, e in enumerate(batch):
+            print(e.request_id, first + i, flush=True)
+    await store.close()
+
+asyncio.run(main())
+"""
+
+
+def _python(code: str, *argv: str) -> subprocess.Popen[str]:
+    tests = str(Path(__file__).resolve().parents[1])
+    return subprocess.Popen([sys.executable, "-c", code, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=clean_env({"PYTHONPATH": tests}))
+
+
+async def test_a_writer_process_killed_between_reservation_and_insert_among_concurrent_writers(pg_url: str) -> None:
+    setup = await _opened(pg_url)  # migrated once, before the processes race to open it
+    await setup.close()
+    dying = _python(_DYING_WRITER, pg_url)
+    try:
+        assert dying.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(dying.stdout.readline), 30)
+        _, first, count = line.split()
+        hole = range(int(first), int(first) + int(count))
+        writers = [_python(_WRITER, pg_url, f"w{n}", "20") for n in range(3)]
+        acknowledged: dict[str, int] = {}
+        for w in writers:
+            out, err = await asyncio.to_thread(w.communicate, timeout=60)
+            assert w.returncode == 0, err
+            acknowledged.update((rid, int(seq)) for rid, seq in (ln.split() for ln in out.splitlines()))
+    finally:
+        dying.kill()
+        dying.communicate(timeout=10)
+    assert dying.returncode == -signal.SIGKILL
+    assert len(acknowledged) == 180
+
+    integrator = await _opened(pg_url)
+    try:
+        policy = _policy(gap_timeout=0.5)
+        total = 180 + len(hole)
+        assert await _integrate_until(integrator, total, policy) == total
+        rows = await integrator.log_rows(-1, 1000)
+        # Every acknowledged record at the index its writer was told; the dead writer's range is signed gaps.
+        assert {r[1]: r[0] for r in rows if not r[1].startswith("gap_")} == acknowledged
+        assert [r[0] for r in rows if r[1].startswith("gap_")] == list(hole)
+        assert (await _verify(integrator))[0] == list(hole)
+    finally:
+        await integrator.close()
