@@ -230,6 +230,13 @@ async def _micro(url: str) -> dict[str, Any]:
         for k in (1, 32, 256):
             batch = entries(k)
             out[f"sequence_{k}_ms"] = await median_ms(lambda b=batch: store.append_entries(b), 150)
+        # The reservation on its own (where the counter row is locked), when the store takes it apart.
+        reserve = getattr(sys.modules[type(store).__module__], "_RESERVE", None)
+        if reserve is not None:
+            out["reserve_32_ms"] = await median_ms(lambda: pool.fetchval(reserve, 32), 300)
+            plan = await pool.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {reserve}", 32)
+            out["reserve_32_server_ms"] = json.loads(plan)[0]["Execution Time"] if isinstance(plan, str) else \
+                plan[0]["Execution Time"]
         # Before: every call looked its key up in PostgreSQL. Now: the epoch is read per call (shared by the
         # calls that arrive together) and the record comes from the instance's cache.
         out["key_lookup_ms"] = await median_ms(lambda: store._key_row_by_prefix(record.prefix), 300)

@@ -260,6 +260,19 @@ class AuditSettings(_Frozen):
     # integrate_interval_seconds.
     checkpoint_interval_seconds: Annotated[float, Field(gt=0)] = 1.0
     integrate_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 0.2
+    # The integrator holds a lease renewed every round; a dead, paused or hung one is replaced once it lapses.
+    integrator_lease_seconds: Annotated[float, Field(gt=0, le=300)] = 3.0
+    # A reserved log index nobody wrote for this long is taken as lost (its writer died) and filled with a
+    # signed gap record, so integration goes on. A writer slower than this writes its batch again.
+    gap_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 5.0
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_round(self) -> AuditSettings:
+        if self.integrator_lease_seconds <= 2 * self.integrate_interval_seconds:
+            raise ValueError(f"integrator_lease_seconds ({self.integrator_lease_seconds}) must exceed twice "
+                             f"integrate_interval_seconds ({self.integrate_interval_seconds}), or the "
+                             "integrator loses its lease between its own rounds; raise the lease")
+        return self
     # How long redacted payloads (prompts, outputs, tool arguments) are kept; records and proofs stay.
     payload_retention_days: Annotated[float, Field(ge=0)] = 30.0
 

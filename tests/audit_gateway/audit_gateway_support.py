@@ -131,7 +131,9 @@ def settings_tree(store_url: str, mock_base_url: str) -> dict[str, Any]:
         "server": {"host": "127.0.0.1", "port": 8080, "workers": 1, "shutdown_grace_seconds": 5},
         "store": {"url": store_url, "commit_timeout_seconds": 5},
         "policy": {"dir": "policies", "tenants": ["default", "acme", "globex"], "roles": ["admin", "analyst"]},
-        "audit": {"key_name": KEY_NAME, "checkpoint_interval_seconds": 3600, "payload_retention_days": 30},
+        # A short lease and gap timeout: takeovers and filled holes within the tests' waits.
+        "audit": {"key_name": KEY_NAME, "checkpoint_interval_seconds": 3600, "payload_retention_days": 30,
+                  "integrator_lease_seconds": 2, "gap_timeout_seconds": 2},
         "providers": {"upstream": {"type": "openai", "base_url": mock_base_url, "pass_through_fields": ["mock"]}},
         "models": [
             {"alias": "mock", "provider": "upstream", "upstream_model": "mock"},

@@ -3,6 +3,8 @@ checking each instance's /readyz), under concurrent load from clients that retry
 
 * kill -9 of the instance that integrates: every acknowledged call has its record, another instance
   takes the integrator's lease within seconds and checkpoints resume, the log verifies;
+* SIGSTOP of the instance that integrates (alive, connected, silent): another takes the lease once it
+  lapses and checkpoints resume; after SIGCONT the paused one writes nothing more;
 * a key revoked through one instance is refused on the very next call through every other.
 """
 
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 
 import httpx
@@ -53,11 +57,20 @@ def _checkpoint_sizes(env: AuditEnv) -> list[int]:
     return [int(r[0]) for r in env.query("SELECT tree_size FROM audit_checkpoint ORDER BY tree_size")]
 
 
-def _instances(env: AuditEnv, gateway_process: GatewayFactory) -> list[GatewayProcess]:
+def _instances(env: AuditEnv, gateway_process: GatewayFactory, count: int = INSTANCES) -> list[GatewayProcess]:
     env.tree["audit"]["checkpoint_interval_seconds"] = 0.5
     env.write()
     first = gateway_process(env)  # creates the signing key; the others share it (same settings file)
-    return [first] + [gateway_process(env) for _ in range(INSTANCES - 1)]
+    return [first] + [gateway_process(env) for _ in range(count - 1)]
+
+
+def _lease(env: AuditEnv) -> tuple[str, int]:
+    holder, token = env.query("SELECT holder, token FROM audit_integrator WHERE id = 1")[0]
+    return str(holder), int(token)
+
+
+def _frontier_token(env: AuditEnv) -> int:
+    return int(env.query("SELECT token FROM audit_frontier WHERE id = 1")[0][0])
 
 
 async def _load(url: str, key: str, stop: asyncio.Event) -> tuple[set[str], int, int]:
@@ -139,15 +152,15 @@ def _after_the_kill(env: AuditEnv, victim: GatewayProcess, survivors: list[Gatew
     # Checkpoints resumed under the new integrator.
     _wait("a checkpoint past the kill", lambda: max(_checkpoint_sizes(env)) > killed_at_size, 10)
 
+    # The new integrator folds in everything, the dead instance's last records too, and fills with signed
+    # gap records any index the dead instance reserved but never wrote.
+    _wait("everything integrated", lambda: env.frontier()[0] == len(env.rows()), 15)
     rows = env.rows()
     stored = [rid for _, rid, _, _ in rows]
     missing = ok - set(stored)
     assert not missing, f"{len(missing)} acknowledged calls have no record, e.g. {sorted(missing)[:3]}"
     assert len(set(stored)) == len(stored)
     assert [s for s, *_ in rows] == list(range(len(rows)))
-    # The new integrator folds in everything, the dead instance's last records too.
-    _wait("everything integrated", lambda: env.frontier()[0] == len(env.rows()), 10)
-    rows = env.rows()
     assert env.frontier() == (len(rows), tree_frontier([h for _, _, h, _ in rows]))
     done = env.cli("audit", "verify")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -158,6 +171,69 @@ def _after_the_kill(env: AuditEnv, victim: GatewayProcess, survivors: list[Gatew
     assert max(_checkpoint_sizes(env)) == len(env.rows())
     other = next(gw for gw in survivors if gw is not integrator)
     _wait("the last instance takes over", lambda: _integrators([other]) == [other], 10)
+
+
+def test_a_paused_integrator_is_replaced_and_fenced_off(env_factory: EnvFactory,
+                                                        gateway_process: GatewayFactory) -> None:
+    env = env_factory("postgresql")
+    key = env.create_key("loader")
+    gws = _instances(env, gateway_process, 2)
+    _wait("one instance integrates", lambda: len(_integrators(gws)) == 1, 15)
+    victim = _integrators(gws)[0]
+    survivor = next(gw for gw in gws if gw is not victim)
+    assert victim.proc is not None
+    pid = victim.proc.pid
+    lease = env.tree["audit"]["integrator_lease_seconds"]
+
+    async def scenario() -> tuple[set[str], int, list[int]]:
+        stop = asyncio.Event()
+        load = asyncio.create_task(_load(survivor.url, key, stop))
+        try:
+            await asyncio.to_thread(_wait, "a checkpoint under load", lambda: bool(_checkpoint_sizes(env)), 10)
+            holder, old_token = _lease(env)
+            assert holder.split(":")[1] == str(pid)
+            paused_at = max(_checkpoint_sizes(env))
+            os.killpg(pid, signal.SIGSTOP)
+            try:
+                took = await asyncio.to_thread(_wait, "the other instance takes over",
+                                               lambda: _integrators([survivor]) == [survivor], 15)
+                assert took < 2 * lease + 3
+                new_token = _lease(env)[1]
+                assert new_token > old_token
+                await asyncio.to_thread(_wait, "a checkpoint after the takeover",
+                                        lambda: max(_checkpoint_sizes(env)) > paused_at, 10)
+            finally:
+                os.killpg(pid, signal.SIGCONT)
+            # Back, the paused instance finds its lease gone: the frontier stays the new holder's, and it
+            # stores no checkpoint of its own.
+            seen = []
+            for _ in range(30):
+                seen.append(_frontier_token(env))
+                await asyncio.sleep(0.1)
+            await asyncio.to_thread(_wait, "the paused instance knows it lost the lease",
+                                    lambda: _ready(victim).get("audit_integrator") is False, 10)
+            assert _lease(env)[1] == new_token
+            return await _finish(stop, load), old_token, seen
+        finally:
+            stop.set()
+
+    (ok, lost), old_token, seen = asyncio.run(scenario())
+    assert lost == 0
+    assert len(ok) > 50
+    assert old_token not in seen
+    for gw in (survivor, victim):
+        assert gw.stop() in GRACEFUL_EXIT
+    rows = env.rows()
+    assert not set(ok) - {rid for _, rid, _, _ in rows}
+    done = env.cli("audit", "verify")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(rows)} records" in done.stdout
+
+
+async def _finish(stop: asyncio.Event, load: asyncio.Task[tuple[set[str], int, int]]) -> tuple[set[str], int]:
+    stop.set()
+    ok, _failures, lost = await load
+    return ok, lost
 
 
 def test_a_key_revoked_through_one_instance_is_refused_by_every_other(

@@ -21,6 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from interlock.audit.export import proof_bundle
+from interlock.audit.gap import gap_entry
 from interlock.audit.verify import Problem, TrustedState, VerifyReport, verify_log
 from interlock.keyfile import load_or_create
 from interlock.merkle.checkpoint import (
@@ -34,7 +35,7 @@ from interlock.merkle.checkpoint import (
 )
 from interlock.merkle.tree import CachingSubtrees, MerkleAccumulator, subtree_from_leaf_reader
 from interlock.settings import AuditSettings, ConfigError
-from interlock.store.base import LogRow, Store
+from interlock.store.base import Integration, LogRow, Store
 from interlock.tasks import cancel_and_wait
 
 log = logging.getLogger("interlock.audit")
@@ -75,6 +76,9 @@ class AuditLog:
         # Whether this process was the integrator at its last attempt (for /readyz and the logs).
         self.integrator = False
         self._integrated_at = 0
+        self._policy = Integration(
+            lease_seconds=settings.integrator_lease_seconds, gap_timeout_seconds=settings.gap_timeout_seconds,
+            gap_entry=lambda seq, waited: gap_entry(self.signer, seq, waited))
 
     @property
     def signer(self) -> CheckpointSigner:
@@ -131,7 +135,7 @@ class AuditLog:
         the integrated size and frontier, or None while another process integrates."""
         while True:
             try:
-                state = await self._store.integrate(_INTEGRATE_BATCH)
+                state = await self._store.integrate(_INTEGRATE_BATCH, self._policy)
             except Exception:
                 self.integrator = False
                 raise
@@ -149,9 +153,23 @@ class AuditLog:
                 return state
             self._integrated_at = size
 
-    async def checkpoint(self) -> Checkpoint | None:
-        """Integrate what can be, then sign the integrated log, unless nothing changed since the last one."""
+    async def checkpoint(self, *, settle: bool = False) -> Checkpoint | None:
+        """Integrate what can be, then sign the integrated log, unless nothing changed since the last one.
+
+        With ``settle``, first wait until everything sequenced now is integrated, by whoever integrates:
+        after a crash that can take a lease's time (until the dead holder's lease lapses) plus the gap
+        timeout (until its unwritten indexes are filled). Gives up after that and signs what is there."""
         state = await self.integrate()
+        if settle:
+            target = await self._store.sequenced_size()
+            interval = self.settings.integrate_interval_seconds
+            rounds = int((self.settings.integrator_lease_seconds + self.settings.gap_timeout_seconds) / interval) + 10
+            for _ in range(rounds):
+                size = state[0] if state is not None else (await self._store.frontier())[0]
+                if size >= target:
+                    break
+                await asyncio.sleep(interval)
+                state = await self.integrate()
         if state is None:
             state = await self._store.frontier()
         return await self._sign(*state)

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from interlock.audit.gap import GAP_PREFIX, gap_problem
 from interlock.merkle.checkpoint import Checkpoint, CheckpointError, verify_checkpoint
 from interlock.merkle.tree import MerkleAccumulator
 
@@ -63,6 +64,12 @@ class VerifyReport:
     # How much of the log the integrator has folded into the tree (None: not told). Records past it are
     # sequenced (durable, ordered) but covered by no checkpoint yet.
     integrated_size: int | None = None
+    # Indexes reserved but never written, each filled by the integrator with a gap record signed by the
+    # log's key (checked): no record was ever acknowledged there.
+    gaps: list[int] = field(default_factory=list)
+    # A reserved index not written yet, past the integrated tree: (first missing seq, next stored seq).
+    # Its batch is on its way, or its writer died and the integrator fills it with a gap after a timeout.
+    hole: tuple[int, int] | None = None
 
     @property
     def unintegrated(self) -> int:
@@ -83,8 +90,19 @@ class VerifyReport:
                 pending = (f"; {self.unintegrated} records (seq {self.tree_size - self.unintegrated}.."
                            f"{self.tree_size - 1}) are sequenced but not yet integrated, so no checkpoint "
                            "covers them yet (the integrator folds them in within seconds while an instance runs)")
+            gaps = ""
+            if self.gaps:
+                shown = ", ".join(str(seq) for seq in self.gaps[:10]) + (", ..." if len(self.gaps) > 10 else "")
+                gaps = (f"; {len(self.gaps)} indexes were reserved but never written (seq {shown}): a writer "
+                        "died or its transaction failed before it committed, and the integrator recorded each "
+                        "as a signed gap, so no acknowledged record is missing there")
+            if self.hole is not None:
+                a, b = self.hole
+                gaps += (f"; the log holds records from seq {b} on, after seq {a}..{b - 1}, reserved but not "
+                         "written yet (a batch on its way, or a writer that died: the integrator fills those "
+                         "with signed gaps after audit.gap_timeout_seconds); run verify again to check them")
             return (f"audit log verified: {self.records_checked} records, tree size {self.tree_size}, "
-                    f"{self.checkpoints_checked} signed checkpoints match{pending}")
+                    f"{self.checkpoints_checked} signed checkpoints match{pending}{gaps}")
         more = f" ({len(self.problems) - 1} more problems follow)" if len(self.problems) > 1 else ""
         assert self.first is not None
         return f"audit log verification FAILED: {self.first.message}{more}"
@@ -159,13 +177,13 @@ def verify_log(rows: Iterable[RowLike], checkpoints: Iterable[Checkpoint], publi
         problems.append(Problem("root_mismatch", "the checkpoint at tree size 0 does not hold the empty root",
                                 0))
 
-    _walk(rows, acc, start, signed, pending, report, max_problems, integrated)
+    _walk(rows, acc, start, signed, pending, report, max_problems, integrated, public_key)
     return report
 
 
 def _walk(rows: Iterable[RowLike], acc: MerkleAccumulator, start: int, signed: dict[int, Checkpoint],
           pending: list[int], report: VerifyReport, max_problems: int,
-          integrated: tuple[int, bytes] | None = None) -> None:
+          integrated: tuple[int, bytes] | None = None, public_key: Ed25519PublicKey | None = None) -> None:
     problems = report.problems
     sha256 = hashlib.sha256
     append = acc.append
@@ -179,6 +197,11 @@ def _walk(rows: Iterable[RowLike], acc: MerkleAccumulator, start: int, signed: d
     for row in rows:
         seq = row[0]
         if seq != expected:
+            if seq > expected and integrated is not None and expected >= integrated[0]:
+                # Past the integrated tree an index may be reserved and not written yet: not a deletion.
+                report.hole = (expected, seq)
+                stopped = True
+                break
             if seq > expected:
                 gap = f"seq {expected}" if seq == expected + 1 else f"seq {expected}..{seq - 1}"
                 problems.append(Problem(
@@ -203,6 +226,15 @@ def _walk(rows: Iterable[RowLike], acc: MerkleAccumulator, start: int, signed: d
                 f"record bytes hash to {h.hex()[:16]}… but the log committed to {row[2].hex()[:16]}…; the "
                 "record (or its hash) was edited after it was written, so treat it as untrustworthy and "
                 "recover the original from a backup or export", seq, row[1]))
+        if public_key is not None and row[1].startswith(GAP_PREFIX):
+            message = gap_problem(record, seq, public_key)
+            if message is None:
+                report.gaps.append(seq)
+            else:
+                record_trouble = True
+                problems.append(Problem("bad_gap", f"record seq {seq} ({row[1]}) is named as a gap record but "
+                                        f"{message}; a record may have been replaced to hide it, so compare "
+                                        "that index with a backup or export", seq, row[1]))
         payload = row[5]
         if payload is not None:
             message = _payload_problem(record, row[4], payload)

@@ -94,12 +94,13 @@ def _audit_log(store: Store, settings: Settings) -> Any:
 @audit.command("checkpoint")
 @config_option
 def audit_checkpoint(config: Path | None) -> None:
-    """Sign a checkpoint of the log as it stands now and print it."""
+    """Sign a checkpoint of the log as it stands now and print it (once everything sequenced is
+    integrated: after a crash, up to the integrator's lease plus the gap timeout)."""
     settings = _settings(config)
 
     async def run(store: Store) -> str:
         try:
-            cp = await _audit_log(store, settings).checkpoint()
+            cp = await _audit_log(store, settings).checkpoint(settle=True)
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
         if cp is None:

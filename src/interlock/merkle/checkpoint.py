@@ -107,6 +107,19 @@ class CheckpointSigner:
         signature = self._key.sign(_body(self.name, tree_size, root_hash, ts))
         return Checkpoint(tree_size, root_hash, ts, self.key_id, signature)
 
+    def sign_statement(self, context: bytes, data: bytes) -> bytes:
+        """Sign another statement of the log (a gap record, say) under ``context``, which keeps such a
+        signature from ever passing for a checkpoint's or another kind of statement's."""
+        return self._key.sign(b"interlock statement\n" + context + b"\n" + data)
+
+
+def verify_statement(public_key: Ed25519PublicKey, signature: bytes, context: bytes, data: bytes) -> bool:
+    try:
+        public_key.verify(signature, b"interlock statement\n" + context + b"\n" + data)
+    except InvalidSignature:
+        return False
+    return True
+
 
 def verify_checkpoint(checkpoint: Checkpoint, public_key: Ed25519PublicKey) -> None:
     """Raise ``CheckpointError`` unless ``public_key`` signed exactly this checkpoint."""

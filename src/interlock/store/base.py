@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -36,6 +36,19 @@ class LogEntry:
     payload_expires: float | None = None
     # An approval change this record is the record of: stored in the same transaction, or neither is.
     approval: ApprovalWrite | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Integration:
+    """How the integrator holds its lease and treats a reserved index nobody wrote."""
+
+    # The lease lapses this long after its holder's last round: a dead, paused or hung integrator is
+    # replaced within it (and, if paused inside a round, within twice it).
+    lease_seconds: float = 3.0
+    # How long a reserved index may stay unwritten before its writer is taken for dead.
+    gap_timeout_seconds: float = 5.0
+    # The signed record that fills such an index (its seq, seconds waited); None: integration waits for it.
+    gap_entry: Callable[[int, float], LogEntry] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,11 +184,11 @@ class Store(Protocol):
         """How many records are sequenced (durable, each with its index); integration follows behind."""
         ...
 
-    async def integrate(self, limit: int) -> tuple[int, bytes] | None:
+    async def integrate(self, limit: int, policy: Integration | None = None) -> tuple[int, bytes] | None:
         """Fold up to ``limit`` sequenced records into the Merkle frontier, in index order, if this store is
         the integrator (it takes the lease when nobody holds it); the integrated size and frontier after,
-        or None while another process holds the lease. A store that integrates inline with every append
-        (SQLite) only returns its frontier."""
+        or None while another process holds the lease (or this one lost it). A store that integrates
+        inline with every append (SQLite) only returns its frontier."""
         ...
 
     async def release_integration(self) -> None:

@@ -1,20 +1,33 @@
 """PostgreSQL: durable shared state for many gateway instances.
 
 The audit log is written in two stages, as transparency logs do it. *Sequencing* is what a call waits
-for: an instance's batch of records takes a range of indexes from the ``audit_sequence`` counter and is
-inserted in the same statement, one round trip and one short transaction; the counter row is locked
-from that update to the commit, so instances queue only for that, never for Merkle work, and the
-records of one commit are contiguous (a transaction that fails releases its range, no index is lost).
-*Integration* is done by one process at a time, the holder of a session advisory lock on a connection
-of its own: it folds sequenced rows into the Merkle frontier (``audit_frontier``) in index order. When
-that process or its connection dies, PostgreSQL releases the lock and the next one to ask takes over.
+for: an instance's batch of records first reserves a range of indexes from the ``audit_sequence`` counter
+in a statement of its own, committed without waiting for the disk, so the counter row is locked for
+microseconds; then the batch is inserted in one durable transaction that holds no shared row at all, and
+the instances' flushes overlap instead of queueing. Skipping the flush on the reservation loses nothing:
+a reservation is only useful to an insert committed after it, and that commit flushes the log up to and
+past the reservation. A range reserved but never filled (the writer died, or its transaction failed) is
+a hole the integrator waits for, then fills with signed gap records (``Integration.gap_entry``); a writer that comes
+back after that finds its indexes taken and writes its batch again under a new range, so no acknowledged
+record is reordered or lost.
+
+*Integration* is done by one process at a time, the holder of a lease (``audit_integrator``): a row with a
+holder, a fencing token and a deadline on the database's clock, renewed by every round. The round's
+transaction renews it by token first and keeps the row locked until it commits, so a holder that lost the
+lease (paused, hung, cut off) writes nothing when it comes back, and nobody takes it over meanwhile. It
+folds sequenced rows into the Merkle frontier (``audit_frontier``) in index order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -34,6 +47,7 @@ from interlock.store.base import (
     ApprovalConflict,
     ApprovalRow,
     ApprovalWrite,
+    Integration,
     LogEntry,
     LogRow,
     RecordQuery,
@@ -45,6 +59,7 @@ from interlock.store.base import (
     key_from_row,
     key_row,
     log_row,
+    log_rows_for,
     migrations,
     payload_rows,
     pin_from_row,
@@ -52,21 +67,25 @@ from interlock.store.base import (
     where_clause,
 )
 
-# Arbitrary but fixed: the advisory lock ids that serialise migrations and elect the integrator.
+# Arbitrary but fixed: the advisory lock id that serialises migrations.
 _MIGRATION_LOCK = 0x1E7_10C4
-_INTEGRATOR_LOCK = 0x1E7_10C6
 
-# Sequencing (see the module docstring): $1 the number of records, then the log columns and the payload
-# rows, column by column. Returns the index of the first record.
+# Reserves $1 indexes and returns the first. Its own implicit transaction, committed without waiting for
+# the disk (see the module docstring): the counter row is locked from the update to that commit only.
+_RESERVE = """
+WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true)),
+reserved AS (UPDATE audit_sequence SET next = next + $1 WHERE id = 1 RETURNING next - $1 AS first)
+SELECT first FROM reserved, unflushed
+"""
+
+# Sequencing: $1 the first reserved index, then the log columns and the payload rows, column by column.
 _SEQUENCE = """
-WITH reserved AS (
-    UPDATE audit_sequence SET next = next + $1 WHERE id = 1 RETURNING next - $1 AS first
-), log AS (
+WITH log AS (
     INSERT INTO audit_log (seq, request_id, ts, tenant, principal, model, status, refusal_code, leaf_hash, record,
                            payload_hash)
-    SELECT reserved.first + r.n - 1, r.request_id, r.ts, r.tenant, r.principal, r.model, r.status, r.refusal_code,
+    SELECT $1 + r.n - 1, r.request_id, r.ts, r.tenant, r.principal, r.model, r.status, r.refusal_code,
            r.leaf_hash, r.record, r.payload_hash
-    FROM reserved, unnest($2::text[], $3::float8[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[],
+    FROM unnest($2::text[], $3::float8[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[],
                           $9::bytea[], $10::bytea[], $11::bytea[])
          WITH ORDINALITY AS r(request_id, ts, tenant, principal, model, status, refusal_code, leaf_hash, record,
                               payload_hash, n)
@@ -75,16 +94,18 @@ WITH reserved AS (
     SELECT * FROM unnest($12::bytea[], $13::bytea[], $14::float8[])
     ON CONFLICT (hash) DO NOTHING
 )
-SELECT first FROM reserved
+SELECT 1
 """
 
-# The integrator's connection notices a vanished peer within seconds, so its lock is not held by a ghost.
+log = logging.getLogger("interlock.audit")
+
+# The integrator's connection notices a vanished server within seconds, so a cut-off holder stops its rounds.
 _KEEPALIVE = {"tcp_keepalives_idle": "5", "tcp_keepalives_interval": "2", "tcp_keepalives_count": "3"}
 
 
-def _sequence_args(entries: Sequence[LogEntry]) -> list[Any]:
+def _sequence_args(first: int, entries: Sequence[LogEntry]) -> list[Any]:
     payloads = payload_rows(entries)
-    return [len(entries),
+    return [first,
             [e.request_id for e in entries], [e.ts for e in entries], [e.tenant for e in entries],
             [e.principal for e in entries], [e.model for e in entries], [e.status for e in entries],
             [e.refusal_code for e in entries], [e.leaf_hash for e in entries], [e.record for e in entries],
@@ -101,7 +122,11 @@ class PostgresStore:
         self._pool: asyncpg.Pool | None = None
         # The connection holding the integrator's lease while this store is the integrator.
         self._integrator: asyncpg.Connection | None = None
-        self._leading = False
+        # The lease's fencing token while this store holds it, and who it is in the lease row.
+        self._token: int | None = None
+        self._holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        # The first reserved index found unwritten: (index, end of the hole then, when it was found).
+        self._hole: tuple[int, int, float] | None = None
         # One integration at a time on that connection (the background task and an explicit checkpoint).
         self._integrating = asyncio.Lock()
         # Key records cached in this instance, checked per call against the key epoch (one shared read).
@@ -172,16 +197,30 @@ class PostgresStore:
         return True
 
     async def append_entries(self, entries: Sequence[LogEntry]) -> int:
-        args = _sequence_args(entries)
+        try:
+            return await self._append(entries)
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name != "audit_log_pkey":
+                raise
+            # This batch took so long that the integrator gave its indexes up for lost and filled them with
+            # gap records. Nothing of it was written and no caller was answered: it goes again, under a new
+            # range (once: a second overtaking means the store is far too slow, and the calls fail).
+            return await self._append(entries)
+
+    async def _append(self, entries: Sequence[LogEntry]) -> int:
         if not any(e.approval is not None for e in entries):
-            first: int = await self.pool.fetchval(_SEQUENCE, *args)
+            async with self.pool.acquire() as conn:
+                first: int = await conn.fetchval(_RESERVE, len(entries))
+                await conn.execute(_SEQUENCE, *_sequence_args(first, entries))
             return first
         async with self.pool.acquire() as conn, conn.transaction():
-            # Approval rows first: the counter row is locked only by the statement that ends the transaction.
+            # Approval rows first, so a conflict leaves no reserved range behind; the range is then taken on
+            # another connection, outside this transaction, so the counter row is not held to its end.
             for index, e in enumerate(entries):
                 if e.approval is not None and not await _write_approval(conn, e.approval):
                     raise ApprovalConflict(index, e.approval.row.id)
-            first = await conn.fetchval(_SEQUENCE, *args)
+            first = await self.pool.fetchval(_RESERVE, len(entries))
+            await conn.execute(_SEQUENCE, *_sequence_args(first, entries))
         return first
 
     def append_entries_now(self, entries: Sequence[LogEntry]) -> int | None:
@@ -209,61 +248,123 @@ class PostgresStore:
         size: int = await self.pool.fetchval("SELECT next FROM audit_sequence WHERE id = 1")
         return size
 
-    async def integrate(self, limit: int) -> tuple[int, bytes] | None:
+    async def integrate(self, limit: int, policy: Integration | None = None) -> tuple[int, bytes] | None:
         async with self._integrating:
-            return await self._integrate(limit)
-
-    async def _integrate(self, limit: int) -> tuple[int, bytes] | None:
-        conn = self._integrator
-        if conn is None or conn.is_closed():
-            # Kept open while this process runs, holding the lease or asking for it every try.
-            conn = self._integrator = await asyncpg.connect(self.url, timeout=10, server_settings=_KEEPALIVE)
-            self._leading = False
-        if not self._leading:
+            policy = policy or Integration()
             try:
-                # Per schema: logs kept in several schemas of one database each have their own integrator.
-                self._leading = bool(await conn.fetchval(
-                    "SELECT pg_try_advisory_lock($1, hashtext(current_schema()))", _INTEGRATOR_LOCK))
+                if not await self._hold_lease(policy):
+                    return None
+                return await self._integrate(limit, policy)
             except BaseException:
                 await self.release_integration()
                 raise
-            if not self._leading:
+
+    async def _hold_lease(self, policy: Integration) -> bool:
+        conn = self._integrator
+        if conn is None or conn.is_closed():
+            # Kept open while this process runs, for the lease's rounds. A transaction left open on it (the
+            # process paused mid-round) is ended by the server after a lease's time, with the session, so the
+            # lease row it locked is free for the next holder.
+            lease_ms = str(max(1, int(policy.lease_seconds * 1000)))
+            conn = self._integrator = await asyncpg.connect(self.url, timeout=10, server_settings={
+                **_KEEPALIVE, "idle_in_transaction_session_timeout": lease_ms, "statement_timeout": lease_ms,
+                "lock_timeout": str(max(1, int(policy.lease_seconds * 500)))})
+            self._token = None
+        if self._token is not None:
+            return True  # renewed (or found lost) by the round's transaction itself
+        token = await conn.fetchval(
+            "UPDATE audit_integrator SET holder = $1, token = token + 1, expires = clock_timestamp() + $2 "
+            "WHERE id = 1 AND expires <= clock_timestamp() RETURNING token", self._holder,
+            timedelta(seconds=policy.lease_seconds))
+        self._token = token
+        self._hole = None
+        return token is not None
+
+    async def _integrate(self, limit: int, policy: Integration) -> tuple[int, bytes] | None:
+        conn = self._integrator
+        assert conn is not None
+        async with conn.transaction():
+            # The fence: renewed by this holder's token, and locked until the frontier is stored.
+            if await conn.fetchval("UPDATE audit_integrator SET expires = clock_timestamp() + $1 WHERE id = 1 "
+                                   "AND token = $2 AND expires > clock_timestamp() RETURNING token",
+                                   timedelta(seconds=policy.lease_seconds), self._token) is None:
+                self._token = None
                 return None
-        try:
-            # Only on the lease's own connection: if it is gone, so is the lease, and nothing is written.
-            async with conn.transaction():
-                row = await conn.fetchrow("SELECT size, frontier FROM audit_frontier WHERE id = 1 FOR UPDATE")
-                size = int(row["size"]) if row else 0
-                acc = MerkleAccumulator.from_bytes(bytes(row["frontier"])) if row else MerkleAccumulator()
+            row = await conn.fetchrow("SELECT size, frontier FROM audit_frontier WHERE id = 1 FOR UPDATE")
+            size = int(row["size"]) if row else 0
+            acc = MerkleAccumulator.from_bytes(bytes(row["frontier"])) if row else MerkleAccumulator()
+            while acc.size < size + limit:
+                # Read before the rows: every index below it was reserved before they were read.
+                reserved: int = await conn.fetchval("SELECT next FROM audit_sequence WHERE id = 1")
+                end = min(size + limit, reserved)
                 leaves = await conn.fetch("SELECT seq, leaf_hash FROM audit_log WHERE seq >= $1 AND seq < $2 "
-                                          "ORDER BY seq", size, size + limit)
+                                          "ORDER BY seq", acc.size, end)
                 for seq, leaf in leaves:
                     if seq != acc.size:
-                        break  # a missing index: integration stops there, and verification names it
+                        break
                     acc.append(bytes(leaf))
-                frontier = acc.to_bytes()
-                if acc.size != size:
-                    await conn.execute("INSERT INTO audit_frontier (id, size, frontier) VALUES (1, $1, $2) "
-                                       "ON CONFLICT (id) DO UPDATE SET size = excluded.size, "
-                                       "frontier = excluded.frontier", acc.size, frontier)
-        except BaseException:
-            await self.release_integration()
-            raise
+                if acc.size >= end or not await self._fill_hole(conn, acc.size, leaves, end, policy):
+                    break
+            frontier = acc.to_bytes()
+            if acc.size != size:
+                await conn.execute("INSERT INTO audit_frontier (id, size, frontier, token) VALUES (1, $1, $2, $3) "
+                                   "ON CONFLICT (id) DO UPDATE SET size = excluded.size, "
+                                   "frontier = excluded.frontier, token = excluded.token",
+                                   acc.size, frontier, self._token)
         return acc.size, frontier
 
+    async def _fill_hole(self, conn: asyncpg.Connection, start: int, leaves: Sequence[Any], end: int,
+                         policy: Integration) -> bool:
+        """Index ``start`` is reserved but not (yet) written. Within the gap timeout it is a batch still
+        on its way; past it, its writer is taken for dead and the hole, as seen when first found, is filled
+        with signed gap records. True if it was filled (integration goes on)."""
+        now = time.monotonic()
+        if self._hole is None or self._hole[0] != start:
+            following = next((int(seq) for seq, _ in leaves if seq > start), end)
+            self._hole = (start, following, now)
+            return False
+        _, stop, since = self._hole
+        if policy.gap_entry is None or now - since < policy.gap_timeout_seconds:
+            return False
+        gaps = [policy.gap_entry(seq, now - since) for seq in range(start, stop)]
+        # A batch that commits its row meanwhile keeps it (DO NOTHING); one that commits later finds the
+        # index taken and goes again under a new range (``append_entries``).
+        await conn.execute(
+            "INSERT INTO audit_log (seq, request_id, ts, tenant, principal, model, status, refusal_code, "
+            "leaf_hash, record, payload_hash) SELECT * FROM unnest($1::bigint[], $2::text[], $3::float8[], "
+            "$4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::bytea[], $10::bytea[], $11::bytea[]) "
+            "ON CONFLICT (seq) DO NOTHING", *[list(c) for c in zip(*log_rows_for(start, gaps), strict=True)])
+        self._hole = None
+        log.warning("audit indexes %d..%d were reserved %.1f s ago and never written (a writer died or its "
+                    "transaction failed); recorded as signed gaps", start, stop - 1, now - since)
+        return True
+
     async def release_integration(self) -> None:
-        conn, self._integrator, self._leading = self._integrator, None, False
+        conn, self._integrator = self._integrator, None
+        token, self._token = self._token, None
         if conn is not None and not conn.is_closed():
             try:
+                if token is not None:
+                    await asyncio.wait_for(conn.execute(
+                        "UPDATE audit_integrator SET expires = '-infinity' WHERE id = 1 AND token = $1", token), 5)
                 await asyncio.wait_for(conn.close(), 5)
             except Exception:
                 conn.terminate()
 
+    @property
+    def integrator_token(self) -> int | None:
+        """The fencing token of the lease this store holds (None: not the integrator)."""
+        return self._token
+
     async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
         c = checkpoint
+        # Signed by the integrator: stored only while its lease holds (a holder paused between integrating and
+        # storing the checkpoint writes nothing after it lost the lease). Others sign the stored frontier.
         await self.pool.execute(
-            "INSERT INTO audit_checkpoint (tree_size, root_hash, ts, key_id, signature) VALUES ($1, $2, $3, $4, $5) "
-            "ON CONFLICT (tree_size) DO NOTHING", c.tree_size, c.root_hash, c.timestamp, c.key_id, c.signature)
+            "INSERT INTO audit_checkpoint (tree_size, root_hash, ts, key_id, signature) SELECT $1, $2, $3, $4, $5 "
+            "WHERE $6::bigint IS NULL OR EXISTS (SELECT 1 FROM audit_integrator WHERE id = 1 AND token = $6 "
+            "AND expires > clock_timestamp()) ON CONFLICT (tree_size) DO NOTHING",
+            c.tree_size, c.root_hash, c.timestamp, c.key_id, c.signature, self._token)
 
     async def checkpoints(self) -> list[Checkpoint]:
         rows = await self.pool.fetch("SELECT tree_size, root_hash, ts, key_id, signature FROM audit_checkpoint "

@@ -54,6 +54,7 @@ from interlock.store.base import (
     ApprovalConflict,
     ApprovalRow,
     ApprovalWrite,
+    Integration,
     LogEntry,
     LogRow,
     RecordQuery,
@@ -393,7 +394,7 @@ class SqliteStore:
     async def sequenced_size(self) -> int:
         return (await self.frontier())[0]  # one writer integrates inline: every sequenced record is integrated
 
-    async def integrate(self, limit: int) -> tuple[int, bytes] | None:
+    async def integrate(self, limit: int, policy: Integration | None = None) -> tuple[int, bytes] | None:
         if self._lease_fd is None and self.path != ":memory:":
             fd = os.open(self.path + "-integrator.lock", os.O_RDWR | os.O_CREAT, 0o660)
             try:
