@@ -3,17 +3,33 @@
 Every key of a call carries its tenant's hash tag (``{prefix:tenant}``), so the keys one script touches
 live in one Redis Cluster slot. The script reads the server's clock (``TIME``) for rate limits, so
 instances with skewed clocks still share one timeline.
+
+A call's settlement goes out ahead of the next decision, in the same write (``RespClient.pipeline``): Redis
+runs both and answers both in one reply, so settling costs no round trip, no system call and no wake-up of
+its own. With no decision to carry it, it goes out on its own ``SETTLE_DELAY_SECONDS`` later.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+import time
 from typing import Any
 
 import redis.asyncio as aioredis
 
-from interlock.usage.counters import Admission, BudgetCounter, RateCounter, RateState
+from interlock.usage.counters import (
+    SETTLE_DELAY_SECONDS,
+    SETTLE_GIVE_UP_SECONDS,
+    SETTLE_RETRY_SECONDS,
+    Admission,
+    BudgetCounter,
+    RateCounter,
+    RateState,
+    Settlement,
+    requeue,
+)
 from interlock.usage.resp import RedisError, RespClient, pack
 
 # KEYS: the charge, then nb budget counters, then nr rate counters.
@@ -79,7 +95,8 @@ for _, x in ipairs(rates) do out[#out + 1] = x end
 return out
 """
 
-# KEYS: the charge, then the budget counters. ARGV: usd, tokens, charge ttl (s; 0: forget the charge).
+# KEYS: the charge, then the budget counters. ARGV: usd, tokens, charge ttl (s). The charge is set to the
+# real figures, never deleted: a settlement sent again (its first reply lost) finds them and adds nothing.
 SETTLE = """
 local e = redis.call('HMGET', KEYS[1], 'u', 't')
 local cu, ct = tonumber(e[1] or '0'), tonumber(e[2] or '0')
@@ -88,16 +105,25 @@ for i = 2, #KEYS do
   if du ~= 0 then redis.call('HINCRBY', KEYS[i], 'u', du) end
   if dt ~= 0 then redis.call('HINCRBY', KEYS[i], 't', dt) end
 end
-if ARGV[3] == '0' then
-  redis.call('DEL', KEYS[1])
-else
-  redis.call('HSET', KEYS[1], 'u', ARGV[1], 't', ARGV[2])
-  redis.call('EXPIRE', KEYS[1], ARGV[3])
-end
+redis.call('HSET', KEYS[1], 'u', ARGV[1], 't', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
 
+log = logging.getLogger("interlock.usage")
+
 _SHAS = {script: hashlib.sha1(script.encode()).hexdigest() for script in (ADMIT, SETTLE)}
+# A settled charge under a request id (no retry can name it) is kept only as long as its settlement may be
+# sent again.
+_SETTLED_TTL = int(SETTLE_GIVE_UP_SECONDS) + 60
+
+
+def _settle_command(s: Settlement, full: bool = False) -> bytes:
+    ttl = s.charge_ttl or _SETTLED_TTL
+    keys = [s.charge, *(b.key for b in s.budgets)]
+    if full:
+        return pack("EVAL", SETTLE, len(keys), *keys, s.usd, s.tokens, ttl)
+    return pack("EVALSHA", _SHAS[SETTLE], len(keys), *keys, s.usd, s.tokens, ttl)
 
 
 class RedisCounters:
@@ -107,6 +133,10 @@ class RedisCounters:
         # The hot path's two scripts go over the minimal client (resp.py); the rest over redis-py.
         self._fast = RespClient(url, timeout_seconds)
         self._redis: aioredis.Redis | None = None
+        # Settlements waiting for the next decision (or the timer) to carry them.
+        self._queued: list[Settlement] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._sending: set[asyncio.Task[None]] = set()
 
     async def open(self) -> None:
         # Nothing to connect yet: a Redis that is down at start-up refuses budgeted calls (fail closed)
@@ -121,20 +151,113 @@ class RedisCounters:
         return self._redis
 
     async def close(self) -> None:
+        await self.flush()
+        self._disarm()
+        if self._queued:
+            log.error("closing the usage counters with %d budget settlements unsent (the counters keep their "
+                      "reservations until `interlock budgets reconcile`)", len(self._queued))
+            self._queued = []
         await self._fast.close()
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
 
     async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
-        sha = _SHAS[script]
-        try:
-            return await self._fast.call(pack("EVALSHA", sha, len(keys), *keys, *args))
-        except RedisError as exc:
-            if not str(exc).startswith("NOSCRIPT"):
-                raise
+        (reply,) = await self._fast.pipeline([self._evalsha(script, keys, args)])
+        return await self._reply(script, keys, args, reply)
+
+    @staticmethod
+    def _evalsha(script: str, keys: list[str], args: list[Any]) -> bytes:
+        return pack("EVALSHA", _SHAS[script], len(keys), *keys, *args)
+
+    async def _reply(self, script: str, keys: list[str], args: list[Any], reply: Any) -> Any:
+        if not isinstance(reply, RedisError):
+            return reply
+        if not str(reply).startswith("NOSCRIPT"):
+            raise reply
         # The server does not know the script yet (or forgot it on a restart): EVAL runs and caches it.
         return await self._fast.call(pack("EVAL", script, len(keys), *keys, *args))
+
+    async def _decide(self, keys: list[str], args: list[Any]) -> Any:
+        """The decision script, with the queued settlements ahead of it in the same write."""
+        if not self._queued:
+            return await self._run(ADMIT, keys, args)
+        batch, self._queued = self._queued, []
+        self._disarm()
+        try:
+            replies = await self._fast.pipeline([*map(_settle_command, batch), self._evalsha(ADMIT, keys, args)])
+        except Exception as exc:
+            self._failed(batch, exc)
+            raise
+        self._settled(batch, replies[:-1])
+        return await self._reply(ADMIT, keys, args, replies[-1])
+
+    def _settled(self, batch: list[Settlement], replies: list[Any]) -> None:
+        failed = [s for s, r in zip(batch, replies, strict=True) if isinstance(r, RedisError)]
+        if not failed:
+            return
+        errors = sorted({str(r) for r in replies if isinstance(r, RedisError)})
+        if all(e.startswith("NOSCRIPT") for e in errors):
+            # The server forgot the script (a restart): the first goes out as EVAL, which caches it for the rest.
+            self._start(self._send(failed, load=True))
+        else:
+            self._failed(failed, RedisError("; ".join(errors)))
+
+    def _failed(self, batch: list[Settlement], exc: BaseException) -> None:
+        requeue(self._queued, batch, time.monotonic(), f"{type(exc).__name__}: {exc}")
+        if self._queued:
+            self._arm(SETTLE_RETRY_SECONDS)
+
+    def _arm(self, delay: float) -> None:
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._queued:
+            batch, self._queued = self._queued, []
+            self._start(self._send(batch))
+
+    def _start(self, work: Any) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send(self, batch: list[Settlement], load: bool = False) -> None:
+        commands = [_settle_command(batch[0], full=load), *map(_settle_command, batch[1:])]
+        try:
+            replies = await self._fast.pipeline(commands)
+        except Exception as exc:
+            self._failed(batch, exc)
+            return
+        if load:
+            # Still refused with the script sent whole: not a missing script; no loop of reloads.
+            failed = [s for s, r in zip(batch, replies, strict=True) if isinstance(r, RedisError)]
+            if failed:
+                self._failed(failed, RedisError("; ".join(sorted({str(r) for r in replies
+                                                                   if isinstance(r, RedisError)}))))
+            return
+        self._settled(batch, replies)
+
+    def settle_later(self, charge: str, budgets: tuple[BudgetCounter, ...], usd: int, tokens: int,
+                     charge_ttl: int) -> None:
+        self._queued.append(Settlement(charge, budgets, usd, tokens, charge_ttl, time.monotonic()))
+        self._arm(SETTLE_DELAY_SECONDS)
+
+    async def flush(self) -> None:
+        self._disarm()
+        while self._sending:
+            await asyncio.gather(*self._sending)
+        if self._queued:
+            batch, self._queued = self._queued, []
+            await self._send(batch)
+            while self._sending:
+                await asyncio.gather(*self._sending)
 
     async def admit(self, charge: str, budgets: tuple[BudgetCounter, ...], rates: tuple[RateCounter, ...],
                     usd: int, tokens: int, rate_tokens: int, charge_ttl: int) -> Admission:
@@ -144,7 +267,7 @@ class RedisCounters:
             args += [b.usd_limit, b.token_limit, b.expire_at]
         for r in rates:
             args += ["t" if r.kind == "tokens" else "r", r.per_minute]
-        out = [int(x) for x in await self._run(ADMIT, keys, args)]
+        out = [int(x) for x in await self._decide(keys, args)]
         if out[0] == 2:
             r = rates[out[1]]
             return Admission("rate", out[1], rates=(RateState(r.kind, r.per_minute, out[3], out[2]),),
@@ -160,7 +283,7 @@ class RedisCounters:
 
     async def settle(self, charge: str, budgets: tuple[BudgetCounter, ...], usd: int, tokens: int,
                      charge_ttl: int) -> None:
-        await self._run(SETTLE, [charge, *(b.key for b in budgets)], [usd, tokens, charge_ttl])
+        await self._run(SETTLE, [charge, *(b.key for b in budgets)], [usd, tokens, charge_ttl or _SETTLED_TTL])
 
     async def read(self, keys: tuple[str, ...]) -> list[tuple[int, int]]:
         client = self._client()

@@ -4,19 +4,34 @@ arithmetic as the Redis script.
 
 A decision is a handful of indexed statements on a small table: tens of microseconds, so it runs on the
 event loop rather than paying a thread hand-off for each call; the decisions and settlements of one turn of
-the loop share one transaction.
+the loop share one transaction. A call's settlement is queued (``settle_later``) and applied at the head of
+the next decision's transaction, or in one of its own ``SETTLE_DELAY_SECONDS`` later: one transaction per
+call, not two.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
 
-from interlock.usage.counters import Admission, BudgetCounter, RateCounter, RateState, gcra
+from interlock.usage.counters import (
+    SETTLE_DELAY_SECONDS,
+    SETTLE_RETRY_SECONDS,
+    Admission,
+    BudgetCounter,
+    RateCounter,
+    RateState,
+    Settlement,
+    gcra,
+    requeue,
+)
+
+log = logging.getLogger("interlock.usage")
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS usage_counter (key TEXT PRIMARY KEY, usd INTEGER NOT NULL, tokens INTEGER NOT NULL, "
@@ -36,6 +51,9 @@ class SqliteCounters:
         self._conn: sqlite3.Connection | None = None
         self._decisions = 0
         self._pending: list[tuple[Callable[[sqlite3.Connection, float], Any], asyncio.Future[Any]]] = []
+        # Settlements waiting for the next transaction (a decision's, or the timer's).
+        self._queued: list[Settlement] = []
+        self._timer: asyncio.TimerHandle | None = None
 
     async def open(self) -> None:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False,
@@ -49,6 +67,14 @@ class SqliteCounters:
         self._conn = conn
 
     async def close(self) -> None:
+        await self.flush()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._queued:
+            log.error("closing the usage counters with %d budget settlements unapplied (the counters keep their "
+                      "reservations until `interlock budgets reconcile`)", len(self._queued))
+            self._queued = []
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -79,30 +105,52 @@ class SqliteCounters:
 
     def _run_pending(self) -> None:
         batch, self._pending = self._pending, []
+        settlements, self._queued = self._queued, []
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not batch and not settlements:
+            return
         try:
             c = self._c
             now = time.time()
             c.execute("BEGIN IMMEDIATE")
         except Exception as exc:
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
+            self._failed(settlements, batch, exc)
             return
         results: list[tuple[asyncio.Future[Any], Any]] = []
         try:
+            # The queued settlements first: the decisions after them see what they gave back.
+            for s in settlements:
+                self._settle(c, now, s.charge, s.budgets, s.usd, s.tokens, s.charge_ttl)
             for op, fut in batch:
                 results.append((fut, op(c, now)))
             c.execute("COMMIT")
         except Exception as exc:
             with contextlib.suppress(sqlite3.Error):
                 c.execute("ROLLBACK")
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_exception(exc)
+            self._failed(settlements, batch, exc)
             return
         for fut, result in results:
             if not fut.done():
                 fut.set_result(result)
+
+    def _failed(self, settlements: list[Settlement],
+                batch: list[tuple[Callable[[sqlite3.Connection, float], Any], asyncio.Future[Any]]],
+                exc: BaseException) -> None:
+        # Rolled back: nothing of it was applied, so the settlements go out again whole.
+        if settlements:
+            requeue(self._queued, settlements, time.monotonic(), f"{type(exc).__name__}: {exc}")
+            if self._queued and self._timer is None and self._conn is not None:
+                self._timer = asyncio.get_running_loop().call_later(SETTLE_RETRY_SECONDS, self._on_timer)
+        for _, fut in batch:
+            if not fut.done():
+                fut.set_exception(exc)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._queued and not self._pending:
+            self._run_pending()
 
     async def admit(self, charge: str, budgets: tuple[BudgetCounter, ...], rates: tuple[RateCounter, ...],
                     usd: int, tokens: int, rate_tokens: int, charge_ttl: int) -> Admission:
@@ -149,25 +197,39 @@ class SqliteCounters:
         self._sweep(now)
         return Admission("ok", used=tuple(used), rates=tuple(states), prior=(cu, ct))
 
+    @staticmethod
+    def _settle(c: sqlite3.Connection, now: float, charge: str, budgets: tuple[BudgetCounter, ...], usd: int,
+                tokens: int, charge_ttl: int) -> None:
+        row = c.execute("SELECT usd, tokens FROM usage_charge WHERE key = ? AND expires >= ?",
+                        (charge, now)).fetchone()
+        cu, ct = (int(row[0]), int(row[1])) if row else (0, 0)
+        du, dt = usd - cu, tokens - ct
+        for b in budgets:
+            c.execute("INSERT INTO usage_counter (key, usd, tokens, expires) VALUES (?, ?, ?, ?) ON CONFLICT "
+                      "(key) DO UPDATE SET usd = usd + excluded.usd, tokens = tokens + excluded.tokens",
+                      (b.key, du, dt, b.expire_at))
+        if charge_ttl == 0:
+            # A transaction applies whole or not at all, so no settlement is ever applied twice: the charge
+            # of a request id can go.
+            c.execute("DELETE FROM usage_charge WHERE key = ?", (charge,))
+            return
+        c.execute("INSERT INTO usage_charge (key, usd, tokens, expires) VALUES (?, ?, ?, ?) ON CONFLICT (key) "
+                  "DO UPDATE SET usd = excluded.usd, tokens = excluded.tokens, expires = excluded.expires",
+                  (charge, usd, tokens, now + charge_ttl))
+
     async def settle(self, charge: str, budgets: tuple[BudgetCounter, ...], usd: int, tokens: int,
                      charge_ttl: int) -> None:
-        def op(c: sqlite3.Connection, now: float) -> None:
-            row = c.execute("SELECT usd, tokens FROM usage_charge WHERE key = ? AND expires >= ?",
-                            (charge, now)).fetchone()
-            cu, ct = (int(row[0]), int(row[1])) if row else (0, 0)
-            du, dt = usd - cu, tokens - ct
-            for b in budgets:
-                c.execute("INSERT INTO usage_counter (key, usd, tokens, expires) VALUES (?, ?, ?, ?) ON CONFLICT "
-                          "(key) DO UPDATE SET usd = usd + excluded.usd, tokens = tokens + excluded.tokens",
-                          (b.key, du, dt, b.expire_at))
-            if charge_ttl == 0:
-                c.execute("DELETE FROM usage_charge WHERE key = ?", (charge,))
-                return
-            c.execute("INSERT INTO usage_charge (key, usd, tokens, expires) VALUES (?, ?, ?, ?) ON CONFLICT (key) "
-                      "DO UPDATE SET usd = excluded.usd, tokens = excluded.tokens, expires = excluded.expires",
-                      (charge, usd, tokens, now + charge_ttl))
+        await self._queue(lambda c, now: self._settle(c, now, charge, budgets, usd, tokens, charge_ttl))
 
-        await self._queue(op)
+    def settle_later(self, charge: str, budgets: tuple[BudgetCounter, ...], usd: int, tokens: int,
+                     charge_ttl: int) -> None:
+        self._queued.append(Settlement(charge, budgets, usd, tokens, charge_ttl, time.monotonic()))
+        if self._timer is None and not self._pending:
+            self._timer = asyncio.get_running_loop().call_later(SETTLE_DELAY_SECONDS, self._on_timer)
+
+    async def flush(self) -> None:
+        if self._queued and self._conn is not None:
+            self._run_pending()
 
     async def read(self, keys: tuple[str, ...]) -> list[tuple[int, int]]:
         now = time.time()
