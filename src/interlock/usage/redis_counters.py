@@ -118,6 +118,12 @@ _SHAS = {script: hashlib.sha1(script.encode()).hexdigest() for script in (ADMIT,
 _SETTLED_TTL = int(SETTLE_GIVE_UP_SECONDS) + 60
 
 
+def _redirected(reply: RedisError) -> RedisError:
+    """A Redis Cluster node redirects to the node that holds the slot: this client speaks to one endpoint."""
+    return RedisError(f"{reply} (usage.counters_url names a Redis Cluster node; this client does not follow "
+                      "cluster redirections: point it at a standalone Redis or a slot-aware proxy)")
+
+
 def _settle_command(s: Settlement, full: bool = False) -> bytes:
     ttl = s.charge_ttl or _SETTLED_TTL
     keys = [s.charge, *(b.key for b in s.budgets)]
@@ -173,6 +179,8 @@ class RedisCounters:
     async def _reply(self, script: str, keys: list[str], args: list[Any], reply: Any) -> Any:
         if not isinstance(reply, RedisError):
             return reply
+        if str(reply).startswith(("MOVED ", "ASK ")):
+            raise _redirected(reply)
         if not str(reply).startswith("NOSCRIPT"):
             raise reply
         # The server does not know the script yet (or forgot it on a restart): EVAL runs and caches it.
@@ -197,7 +205,9 @@ class RedisCounters:
         if not failed:
             return
         errors = sorted({str(r) for r in replies if isinstance(r, RedisError)})
-        if all(e.startswith("NOSCRIPT") for e in errors):
+        if any(e.startswith(("MOVED ", "ASK ")) for e in errors):
+            errors = [str(_redirected(RedisError(errors[0])))]
+        elif all(e.startswith("NOSCRIPT") for e in errors):
             # The server forgot the script (a restart): the first goes out as EVAL, which caches it for the rest.
             self._start(self._send(failed, load=True))
         else:
