@@ -6,8 +6,6 @@ import asyncio
 
 import pytest
 
-from interlock.settings import BudgetSettings, UsageSettings
-from interlock.usage.limits import CountersDown, Subject, UsageLimits, open_counters
 from interlock.usage.resp import RedisError, RespClient, _Incomplete, _parse, pack
 from support.redis import SHARED_URL, shared_redis, unique_prefix
 
@@ -98,26 +96,3 @@ async def test_a_silent_server_times_out_and_the_next_call_reconnects() -> None:
         await server.wait_closed()
         await asyncio.sleep(0.05)  # the handlers see their connections close and finish
 
-
-async def test_a_cluster_redirection_is_refused_with_what_to_do() -> None:
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        # A cluster node that does not hold the slot: every command is redirected.
-        try:
-            while await reader.read(65536):
-                writer.write(b"-MOVED 3999 127.0.0.1:7002\r\n")
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    settings = UsageSettings(counters_url=f"redis://127.0.0.1:{port}/0", key_prefix=unique_prefix(),
-                             budgets=(BudgetSettings(scope="tenant", window="day", usd=1.0),))
-    store = open_counters(settings)
-    limits = UsageLimits(settings, store)
-    try:
-        with pytest.raises(CountersDown, match="slot-aware proxy"):
-            await limits.admit(limits.plan(Subject(tenant="acme"), "r1"), 1, 1, 1)
-    finally:
-        await store.close()
-        server.close()
-        await server.wait_closed()

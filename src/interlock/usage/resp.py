@@ -16,6 +16,7 @@ would otherwise be matched to the next command), and the next call opens a new o
 from __future__ import annotations
 
 import asyncio
+import binascii
 import ssl
 from collections import deque
 from typing import Any
@@ -28,6 +29,34 @@ class RedisError(Exception):
 
 class _Incomplete(Exception):
     pass
+
+
+# Redis Cluster's hash slots.
+SLOTS = 16384
+
+
+def key_slot(key: str) -> int:
+    """A key's Redis Cluster hash slot: CRC16 (XMODEM) of its hash tag (the text between the first ``{`` and
+    the next ``}``, when not empty), else of the whole key, modulo 16384."""
+    b = key.encode()
+    start = b.find(b"{")
+    if start >= 0:
+        end = b.find(b"}", start + 1)
+        if end > start + 1:
+            b = b[start + 1:end]
+    return binascii.crc_hqx(b, 0) % SLOTS
+
+
+def redirection(reply: Any) -> tuple[str, str, int] | None:
+    """(``MOVED`` or ``ASK``, host, port) of a cluster redirection reply, else None."""
+    if not isinstance(reply, RedisError):
+        return None
+    text = str(reply)
+    if not text.startswith(("MOVED ", "ASK ")):
+        return None
+    kind, _slot, where = text.split(" ", 2)
+    host, _, port = where.rpartition(":")
+    return kind, host, int(port)
 
 
 def pack(*args: bytes | str | int) -> bytes:
@@ -124,9 +153,11 @@ class _Protocol(asyncio.Protocol):
 class RespClient:
     """One connection, opened on first use and again after a failure; commands pipelined on it."""
 
-    def __init__(self, url: str, timeout_seconds: float) -> None:
+    def __init__(self, url: str, timeout_seconds: float, on_connect: tuple[bytes, ...] = ()) -> None:
         self._url = url
         self._timeout = timeout_seconds
+        # Sent first on every new connection (after AUTH and SELECT): the scripts to load, say.
+        self._on_connect = on_connect
         self._conn: _Protocol | None = None
         self._connecting: asyncio.Future[_Protocol] | None = None
 
@@ -146,6 +177,7 @@ class RespClient:
         db = parts.path.strip("/") if parts.scheme != "unix" else ""
         if db and db != "0":
             setup.append(pack("SELECT", db))
+        setup += self._on_connect
         for command in setup:
             reply = await self._send(proto, command)
             if isinstance(reply, RedisError):
