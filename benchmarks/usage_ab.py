@@ -43,9 +43,12 @@ from gateway_bench import PROMPT, REPORTS, free_port, median_run, stop, wait_htt
 
 PATH = "/v1/chat/completions"
 
+# A generous deadline: on a shared machine a reply can stall past the default 0.5 s, and the call would be
+# refused (budgets fail closed), which is not what this run measures.
 LIMITS = """usage:
   counters_url: '{url}'
   key_prefix: '{prefix}'
+  timeout_seconds: 5
   budgets:
     - {{scope: tenant, window: month, usd: 1000000}}
     - {{scope: principal, window: day, usd: 100000, tokens: 1000000000000}}
