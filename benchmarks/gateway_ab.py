@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,15 +55,18 @@ Target = tuple[str, str, str | None, Path]
 
 
 def measure(targets: list[Target], pids: dict[str, int], body: str, rounds: int,
-            duration: int) -> dict[str, list[dict[str, Any]]]:
+            duration: int, each_round: Callable[[int], None] | None = None) -> dict[str, list[dict[str, Any]]]:
     """wrk at concurrency 1 and 16 against every target, round after round: the direct upstream first, the
     gateways after it in an order rotated each round so that none always follows the direct runs. Runs of
-    a gateway whose pid is known also get its CPU time per call."""
+    a gateway whose pid is known also get its CPU time per call. ``each_round`` runs at the start of each
+    round (a measure of its own, interleaved with these)."""
     runs: dict[str, list[dict[str, Any]]] = {}
     for _, url, key, directory in targets:
         wrk(url, body, key, 16, 2, directory)  # warm-up
     gateways = targets[1:]
     for i in range(rounds):
+        if each_round is not None:
+            each_round(i)
         shift = i % max(1, len(gateways))
         for name, url, key, directory in [targets[0], *gateways[shift:], *gateways[:shift]]:
             for conc in (1, 16):

@@ -83,3 +83,64 @@ def private_redis(directory: Path) -> Iterator[PrivateRedis]:
         yield server
     finally:
         server.stop()
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (10000 above it) is free too."""
+    import socket
+
+    for _ in range(100):
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no free port pair for a Redis Cluster node")
+
+
+@contextlib.contextmanager
+def private_cluster(directory: Path, masters: int = 3) -> Iterator[list[int]]:
+    """A Redis Cluster of the test's own: ``masters`` ``redis-server`` nodes in cluster mode on free ports, the
+    slots spread over them by ``redis-cli --cluster create``; yields the nodes' ports once the cluster is ok."""
+    binary = shutil.which("redis-server")
+    cli = shutil.which("redis-cli")
+    assert binary is not None, "redis-server is not installed (apt-get install redis-server)"
+    assert cli is not None, "redis-cli is not installed (apt-get install redis-tools)"
+    ports = [_cluster_port() for _ in range(masters)]
+    procs = []
+    try:
+        for port in ports:
+            node = directory / f"node-{port}"
+            node.mkdir()
+            procs.append(subprocess.Popen(
+                [binary, "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+                 "--cluster-config-file", str(node / "nodes.conf"), "--save", "", "--appendonly", "no",
+                 "--dir", str(node)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for port in ports:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    redis.Redis(port=port, socket_timeout=1).ping()
+                    break
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"redis-server (cluster mode) did not start on port {port}") from None
+                    time.sleep(0.05)
+        subprocess.run([cli, "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports), "--cluster-replicas", "0",
+                        "--cluster-yes"], check=True, capture_output=True, timeout=60)
+        deadline = time.monotonic() + 30
+        while not all(redis.Redis(port=p, socket_timeout=1).cluster("INFO").get("cluster_state") == "ok"
+                      for p in ports):
+            if time.monotonic() > deadline:
+                raise AssertionError("the Redis Cluster did not reach cluster_state:ok")
+            time.sleep(0.1)
+        yield ports
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(10)

@@ -12,7 +12,7 @@ from interlock.settings import BudgetSettings, RateLimitSettings, UsageSettings
 from interlock.usage.limits import CountersDown, Subject, UsageLimits, charge_id, open_counters
 from interlock.usage.prices import NANO
 from support.ports import refusing_port
-from support.redis import SHARED_URL, delete_prefix, shared_redis, unique_prefix
+from support.redis import SHARED_URL, PrivateRedis, delete_prefix, shared_redis, unique_prefix
 
 BACKENDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis)]
 ALICE = Subject(tenant="acme", key="il_abcd", principal="alice", groups=frozenset({"team-a", "team-b"}), app="")
@@ -153,3 +153,88 @@ async def test_a_store_that_cannot_be_reached_is_reported_down(tmp_path: Path) -
     await limits.store.close()  # a closed store answers nothing
     with pytest.raises(CountersDown):
         await limits.admit(limits.plan(ALICE, "r"), 1, 1, 1)
+
+
+async def test_a_queued_settlement_goes_out_ahead_of_the_next_decision(url: str, prefix: str) -> None:
+    limits = await limits_for(url, prefix, budgets=(BudgetSettings(scope="tenant", window="day", tokens=1000),))
+    try:
+        first = limits.plan(ALICE, "r1")
+        assert (await limits.admit(first, 0, 800, 800)).outcome == "ok"
+        limits.settle_later(first, 0, 100)
+        # Straight away: the next decision sees the 700 tokens the first call gave back, not its 800 reserved.
+        second = await limits.admit(limits.plan(ALICE, "r2"), 0, 800, 800)
+        assert second.outcome == "ok", second
+        assert second.used == ((0, 900),)
+    finally:
+        await limits.store.close()
+
+
+async def test_a_queued_settlement_goes_out_on_its_own_when_no_decision_follows(url: str, prefix: str) -> None:
+    limits = await limits_for(url, prefix, budgets=(BudgetSettings(scope="tenant", window="day", tokens=1000),))
+    try:
+        plan = limits.plan(ALICE, "r1")
+        assert (await limits.admit(plan, 7, 800, 800)).outcome == "ok"
+        limits.settle_later(plan, 5, 100)
+        for _ in range(200):
+            if await limits.store.read((plan.budgets[0].key,)) == [(5, 100)]:
+                break
+            await asyncio.sleep(0.01)
+        assert await limits.store.read((plan.budgets[0].key,)) == [(5, 100)]
+    finally:
+        await limits.store.close()
+
+
+async def test_closing_the_store_sends_what_is_queued(url: str, prefix: str) -> None:
+    limits = await limits_for(url, prefix, budgets=(BudgetSettings(scope="tenant", window="day", tokens=1000),))
+    plan = limits.plan(ALICE, "r1")
+    assert (await limits.admit(plan, 0, 800, 800)).outcome == "ok"
+    limits.settle_later(plan, 0, 100)
+    await limits.store.close()
+    reopened = await limits_for(url, prefix, budgets=(BudgetSettings(scope="tenant", window="day", tokens=1000),))
+    try:
+        assert await reopened.store.read((plan.budgets[0].key,)) == [(0, 100)]
+    finally:
+        await reopened.store.close()
+
+
+@pytest.mark.redis
+async def test_a_settlement_sent_twice_counts_once() -> None:
+    # Redis: a settlement whose reply was lost is sent again, so a replay must add nothing.
+    prefix = unique_prefix()
+    limits = await limits_for(SHARED_URL, prefix, budgets=(BudgetSettings(scope="tenant", window="day", tokens=1000),))
+    try:
+        plan = limits.plan(ALICE, charge_id("req_1", None, "alice"))
+        assert (await limits.admit(plan, 0, 800, 800)).outcome == "ok"
+        await limits.settle(plan, 0, 100)
+        await limits.settle(plan, 0, 100)
+        assert await limits.store.read((plan.budgets[0].key,)) == [(0, 100)]
+    finally:
+        await limits.store.close()
+        client = shared_redis()
+        delete_prefix(client, prefix)
+        client.close()
+
+
+@pytest.mark.redis
+async def test_settlements_that_fail_while_redis_is_down_land_when_it_returns(tmp_path: Path) -> None:
+    server = PrivateRedis(tmp_path)
+    await asyncio.to_thread(server.start)
+    try:
+        limits = await limits_for(server.url, unique_prefix(), timeout_seconds=0.3,
+                                  budgets=(BudgetSettings(scope="tenant", window="day", tokens=1000),))
+        plan = limits.plan(ALICE, "r1")
+        assert (await limits.admit(plan, 0, 800, 800)).outcome == "ok"
+        await asyncio.to_thread(server.stop)
+        limits.settle_later(plan, 3, 100)
+        await asyncio.sleep(0.3)  # sent on its own, refused (nothing listens), queued again
+        await asyncio.to_thread(server.start)  # a Redis without the counters, nor the scripts
+        key = plan.budgets[0].key
+        for _ in range(300):
+            if server.client().hgetall(key):
+                break
+            await asyncio.sleep(0.01)
+        # The reservation went with the old server; the settlement adds what the call spent.
+        assert server.client().hgetall(key) == {b"u": b"3", b"t": b"100"}
+        await limits.store.close()
+    finally:
+        server.stop()

@@ -50,6 +50,22 @@ async def test_pipelined_calls_get_their_own_replies() -> None:
         await client.close()
 
 
+@pytest.mark.redis
+async def test_a_pipeline_returns_every_reply_in_order_errors_in_place() -> None:
+    shared_redis().close()
+    client = RespClient(SHARED_URL, 2.0)
+    key = "{" + unique_prefix() + ":x}:n"
+    try:
+        replies = await client.pipeline([pack("INCRBY", key, 1), pack("NOSUCHCOMMAND"), pack("INCRBY", key, 2),
+                                         pack("DEL", key)])
+        # An error reply is a value in its place, not raised: the others' replies still count.
+        assert replies[0] == 1
+        assert isinstance(replies[1], RedisError)
+        assert replies[2:] == [3, 1]
+    finally:
+        await client.close()
+
+
 async def test_a_silent_server_times_out_and_the_next_call_reconnects() -> None:
     accepted: list[asyncio.StreamWriter] = []
     answer = asyncio.Event()
@@ -79,3 +95,4 @@ async def test_a_silent_server_times_out_and_the_next_call_reconnects() -> None:
         server.close()
         await server.wait_closed()
         await asyncio.sleep(0.05)  # the handlers see their connections close and finish
+

@@ -5,16 +5,16 @@ request and its tokens off each rate limit, and its worst case (input plus the o
 model's price) reserved in each budget. ``MeterStream`` (stage ``meter``, after forward) makes a stream
 extend its reservation as its text arrives, and cuts it with a final error event when a budget has no room
 left. ``Meter.finish`` runs when every call ends, answered, refused or cut: it prices the usage (the
-upstream's, or the gateway's own count where it gave none) and settles the reservation at the real cost,
-which releases the rest. Without budgets or rate limits neither stage is in the pipeline.
+upstream's, or the gateway's own count where it gave none) and queues the settlement of the reservation at
+the real cost, which releases the rest; the counter store sends it with its next decision (see
+``usage/counters.py``), so the answer waits for one round trip to the counters, the decision. Without budgets or rate limits neither stage is in the pipeline.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,9 +204,9 @@ class Meter:
         self._prices = prices
         self._limits = limits
 
-    def finish(self, call: Call) -> Awaitable[None] | None:
-        """Price the call now (its record carries the cost); the settlement, when it has a charge, is
-        returned under way, so its round trip overlaps the record's commit."""
+    def finish(self, call: Call) -> None:
+        """Price the call (its record carries the cost) and queue the settlement of its charge, if it has
+        one: the answer never waits for the counters after the call."""
         reached = bool(call.provider) or call.streamed_chars > 0
         usage = call.usage
         if reached and usage.prompt_tokens == 0 and usage.completion_tokens == 0:
@@ -217,23 +217,13 @@ class Meter:
             call.price_version = self._prices.version
         charge: Charge | None = call.charge
         if charge is None or self._limits is None:
-            return None
+            return
         if reached:
             usd, tokens = call.cost_nano or 0, usage.total_tokens
         else:
             # Never reached the model: give back this attempt's reservation (a retry's earlier charge stays).
             usd, tokens = charge.prior
-        return asyncio.ensure_future(self._settle(self._limits, call, charge, usd, tokens))
-
-    @staticmethod
-    async def _settle(limits: UsageLimits, call: Call, charge: Charge, usd: int, tokens: int) -> None:
-        try:
-            await limits.settle(charge.plan, usd, tokens)
-        except CountersDown as exc:
-            # The call is over and cannot be refused now; the counters keep the reservation (an over-count,
-            # never an under-count) until ``interlock budgets reconcile`` rebuilds them from the records.
-            log.error("could not settle the budget charge of %s (counters keep its reservation): %s",
-                      call.request_id, exc)
+        self._limits.settle_later(charge.plan, usd, tokens)
 
     @staticmethod
     def _count_locally(call: Call) -> None:

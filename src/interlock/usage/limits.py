@@ -157,14 +157,21 @@ class UsageLimits:
         except Exception as exc:
             raise CountersDown(f"{type(exc).__name__}: {exc}") from exc
 
+    def _settled_ttl(self, plan: Plan) -> int:
+        # A charge under a request id need not be remembered once settled (no retry can carry the gateway's
+        # own id); one under an idempotency key is remembered for its retries.
+        return self._charge_ttl if plan.charge.rsplit(":", 1)[-1].startswith(IDEMPOTENT_PREFIX) else 0
+
     async def settle(self, plan: Plan, usd: int, tokens: int) -> None:
-        # A charge under a request id is forgotten once settled (no retry can carry the gateway's own id);
-        # one under an idempotency key is remembered for its retries.
-        ttl = self._charge_ttl if plan.charge.rsplit(":", 1)[-1].startswith(IDEMPOTENT_PREFIX) else 0
         try:
-            await self.store.settle(plan.charge, plan.budgets, usd, tokens, ttl)
+            await self.store.settle(plan.charge, plan.budgets, usd, tokens, self._settled_ttl(plan))
         except Exception as exc:
             raise CountersDown(f"{type(exc).__name__}: {exc}") from exc
+
+    def settle_later(self, plan: Plan, usd: int, tokens: int) -> None:
+        """Settle without waiting (the call's answer does not wait for it): the store sends it with its next
+        decision, or on its own shortly after, and tries again if it fails."""
+        self.store.settle_later(plan.charge, plan.budgets, usd, tokens, self._settled_ttl(plan))
 
 
 def charge_id(request_id: str, idempotency_key: str | None, principal: str) -> str:

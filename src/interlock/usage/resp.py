@@ -1,5 +1,6 @@
 """A minimal Redis client for the two commands on the hot path (``EVALSHA`` of the decision and settlement
-scripts), over one pipelined connection per worker.
+scripts), over one pipelined connection per worker; ``pipeline`` sends several in one write (the queued
+settlements ahead of a decision).
 
 Measured on the gateway's 2-core benchmark machine, redis-py's asyncio client spent about 290 us of CPU per
 command (connection-pool checkout, command packing, its response parser, a task per ``wait_for``): two
@@ -15,6 +16,7 @@ would otherwise be matched to the next command), and the next call opens a new o
 from __future__ import annotations
 
 import asyncio
+import binascii
 import ssl
 from collections import deque
 from typing import Any
@@ -27,6 +29,34 @@ class RedisError(Exception):
 
 class _Incomplete(Exception):
     pass
+
+
+# Redis Cluster's hash slots.
+SLOTS = 16384
+
+
+def key_slot(key: str) -> int:
+    """A key's Redis Cluster hash slot: CRC16 (XMODEM) of its hash tag (the text between the first ``{`` and
+    the next ``}``, when not empty), else of the whole key, modulo 16384."""
+    b = key.encode()
+    start = b.find(b"{")
+    if start >= 0:
+        end = b.find(b"}", start + 1)
+        if end > start + 1:
+            b = b[start + 1:end]
+    return binascii.crc_hqx(b, 0) % SLOTS
+
+
+def redirection(reply: Any) -> tuple[str, str, int] | None:
+    """(``MOVED`` or ``ASK``, host, port) of a cluster redirection reply, else None."""
+    if not isinstance(reply, RedisError):
+        return None
+    text = str(reply)
+    if not text.startswith(("MOVED ", "ASK ")):
+        return None
+    kind, _slot, where = text.split(" ", 2)
+    host, _, port = where.rpartition(":")
+    return kind, host, int(port)
 
 
 def pack(*args: bytes | str | int) -> bytes:
@@ -123,9 +153,11 @@ class _Protocol(asyncio.Protocol):
 class RespClient:
     """One connection, opened on first use and again after a failure; commands pipelined on it."""
 
-    def __init__(self, url: str, timeout_seconds: float) -> None:
+    def __init__(self, url: str, timeout_seconds: float, on_connect: tuple[bytes, ...] = ()) -> None:
         self._url = url
         self._timeout = timeout_seconds
+        # Sent first on every new connection (after AUTH and SELECT): the scripts to load, say.
+        self._on_connect = on_connect
         self._conn: _Protocol | None = None
         self._connecting: asyncio.Future[_Protocol] | None = None
 
@@ -145,6 +177,7 @@ class RespClient:
         db = parts.path.strip("/") if parts.scheme != "unix" else ""
         if db and db != "0":
             setup.append(pack("SELECT", db))
+        setup += self._on_connect
         for command in setup:
             reply = await self._send(proto, command)
             if isinstance(reply, RedisError):
@@ -194,6 +227,34 @@ class RespClient:
             conn.transport.abort()
         if self._conn is conn:
             self._conn = None
+
+    async def pipeline(self, commands: list[bytes]) -> list[Any]:
+        """Send packed commands in one write; their replies in order (error replies as ``RedisError`` values,
+        not raised). A connection that fails or a deadline that passes raises, for all of them: whether
+        Redis ran them is then unknown."""
+        conn = await self._connection()
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Any]] = []
+        for command in commands:
+            fut: asyncio.Future[Any] = loop.create_future()
+            conn.waiting.append(fut)
+            conn.send(command)
+            futures.append(fut)
+        last = futures[-1]
+        timer = loop.call_later(self._timeout, self._expire, conn, last)
+        try:
+            await last
+        except BaseException:
+            for fut in futures:
+                if not fut.done():
+                    fut.cancel()  # the connection is gone: nobody is left to answer it
+                elif not fut.cancelled():
+                    fut.exception()  # retrieved: the one raised here stands for all of them
+            raise
+        finally:
+            timer.cancel()
+        # Redis answers in order: with the last reply in, every earlier one is too.
+        return [fut.result() for fut in futures]
 
     async def call(self, command: bytes) -> Any:
         """Send one packed command; its reply (an error reply is raised as ``RedisError``)."""
