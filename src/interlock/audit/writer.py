@@ -29,8 +29,8 @@ log = logging.getLogger("interlock.audit")
 _PROBE_FIRST_SECONDS = 0.5
 _PROBE_MAX_SECONDS = 5.0
 # A payload larger than this (characters of text, then bytes encoded) is encoded and hashed on a thread,
-# and its batch written by the store's writer thread: a 5 MB payload held the event loop for 100 ms and
-# more while SQLite copied it into pages on the loop.
+# and its batch written by the store's writer thread: with a 5 MB payload, making the record took 34 ms of
+# the event loop's CPU (the findings counted twice, the payload encoded and hashed) and SQLite's copy 11 ms.
 LARGE_PAYLOAD = 64 * 1024
 
 
