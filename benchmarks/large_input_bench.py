@@ -11,7 +11,12 @@ briefly, so the figure is the request side's work and not a 5 MB echo scanned on
    and ``/readyz`` probes, with no large request;
 2. the same load while one 5 MB dense request goes through the gateway; only the calls and probes sent while
    the large request is in flight count;
-3. the detector's scan of the same text in this process, for reference.
+3. the detector's scan of the same text in this process, for reference;
+4. the same large request through an engine in this process (the standard asyncio loop, the same settings
+   and store), with a probe task that wakes every millisecond: between two wake-ups, how long the loop's
+   thread ran (its CPU time, which a loaded machine does not inflate) and how long the wake-up took (wall
+   time, which counts waiting for a core and for the GIL too). Every callback that ran more than 10 ms of
+   CPU is named with where its task stood, so a step that holds the loop shows where it is.
 
 The default rate is a chat call every 25 ms and each probe every 100 ms: at a call every 10 ms the one worker
 (and this load generator) on a shared 2-core machine was saturated even without the large request, baseline
@@ -42,6 +47,8 @@ from detect_scaling import MB, dense
 from gateway_bench import free_port, pct, start_gateway, stop, wait_http
 
 from interlock.detect import DetectionConfig, Detector
+from interlock.engine import Engine
+from interlock.settings import load_settings
 
 HERE = Path(__file__).resolve().parent
 REPORTS = HERE / "reports"
@@ -167,6 +174,92 @@ async def one_round(pid: int, port: int, key: str, large_body: bytes, args: argp
     }
 
 
+# A callback that runs longer than this on the loop's thread (CPU time) is reported with where it ran.
+STALL_CPU_S = 0.010
+
+
+def resumes_at(handle: asyncio.events.Handle) -> str:
+    """Where a callback's task resumes (the innermost await it waits at), else the callback's name. Not
+    ``repr(handle)``: that writes out the result it carries, megabytes here, costing more than the step."""
+    callback = handle._callback  # type: ignore[attr-defined]
+    task = getattr(callback, "__self__", None)
+    if not isinstance(task, asyncio.Task):
+        return getattr(callback, "__qualname__", type(callback).__name__)
+    coro: Any = task.get_coro()
+    frame = None
+    while coro is not None and getattr(coro, "cr_frame", None) is not None:
+        frame = coro.cr_frame
+        coro = coro.cr_await
+    if frame is None:
+        return f"task {task.get_name()}"
+    return f"task {task.get_name()} at {Path(frame.f_code.co_filename).name}:{frame.f_lineno} {frame.f_code.co_name}"
+
+
+async def loop_stretches(config: Path, key: str, large_body: bytes) -> dict[str, Any]:
+    """The large request through an in-process engine, and how long it held the event loop (see step 4)."""
+    slow: list[tuple[float, str]] = []
+    original = asyncio.events.Handle._run
+
+    def timed(handle: asyncio.events.Handle) -> None:
+        where = resumes_at(handle)  # before it runs
+        cpu = time.thread_time()
+        original(handle)
+        spent = time.thread_time() - cpu
+        if spent > STALL_CPU_S:
+            slow.append((spent, where))
+
+    engine = Engine(load_settings(config))
+    await engine.start()
+    ticks: list[tuple[float, float]] = []
+    done = asyncio.Event()
+
+    async def probe() -> None:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        while not done.is_set():
+            await asyncio.sleep(0.001)
+            now, now_cpu = time.perf_counter(), time.thread_time()
+            ticks.append((now - wall, now_cpu - cpu))
+            wall, cpu = now, now_cpu
+
+    asyncio.events.Handle._run = timed  # type: ignore[method-assign]
+    try:
+        # A small call first: the pools and caches warm, as in the served worker.
+        warm = engine.new_call("chat.completions", json.dumps({"model": "mock", "mock": MOCK, "messages": [
+            {"role": "user", "content": SMALL_PROMPT % "A"}]}).encode(), {"authorization": f"Bearer {key}"})
+        await engine.chat(warm)
+        if engine.guard.scanner is not None:
+            await engine.guard.scanner.start()
+        slow.clear()
+        prober = asyncio.create_task(probe())
+        call = engine.new_call("chat.completions", large_body, {"authorization": f"Bearer {key}"})
+        started, cpu0 = time.perf_counter(), time.process_time()
+        refused = await engine.chat(call)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu0
+        done.set()
+        await prober
+    finally:
+        asyncio.events.Handle._run = original  # type: ignore[method-assign]
+        await engine.stop()
+    if refused is not None:
+        raise RuntimeError(f"the in-process large request was refused: {refused.code} {refused.message}")
+    walls = [w - 0.001 for w, _ in ticks]
+    cpus = [c for _, c in ticks]
+    return {
+        "seconds": round(seconds, 3),
+        "engine_process_cpu_seconds": round(cpu, 3),
+        "stages_ms": {k: round(v, 1) for k, v in call.timings_ms.items()},
+        "probe_wakeups": len(ticks),
+        "loop_cpu_max_ms": round(max(cpus) * 1000, 2),
+        "loop_cpu_p99_ms": round(pct(cpus, 0.99) * 1000, 2),
+        "loop_cpu_over_10ms": sum(1 for c in cpus if c > STALL_CPU_S),
+        "wakeup_lag_max_ms": round(max(walls) * 1000, 2),
+        "wakeup_lag_p99_ms": round(pct(walls, 0.99) * 1000, 2),
+        "wakeup_lag_over_10ms": sum(1 for w in walls if w > 0.010),
+        "callbacks_over_10ms_cpu": [{"ms": round(s * 1000, 1), "where": w[:300]}
+                                    for s, w in sorted(slow, reverse=True)[:10]],
+    }
+
+
 def scan_seconds(text: str) -> dict[str, float]:
     detector = Detector(DetectionConfig())
     detector.scan("warm up: dana.whitfield@example.com, +44 20 7946 0958")
@@ -187,7 +280,7 @@ def median_of(rounds: list[dict[str, Any]], *path: str) -> float | None:
 
 
 def summarise(rounds: list[dict[str, Any]], scans: list[dict[str, float]], args: argparse.Namespace,
-              size: int) -> dict[str, Any]:
+              size: int, loop: list[dict[str, Any]]) -> dict[str, Any]:
     windows: dict[str, Any] = {}
     for phase in ("baseline", "during"):
         windows[phase] = {kind: {m: median_of(rounds, phase, kind, m) for m in ("n", "failed", "p50_ms", "p99_ms",
@@ -217,8 +310,12 @@ def summarise(rounds: list[dict[str, Any]], scans: list[dict[str, float]], args:
             "other_calls_p99_within_50ms": during_chat_p99 is not None and during_chat_p99 <= 50.0,
             "health_endpoints_answered": health_ok,
         },
+        "in_process_loop": {m: median_of([{"s": x} for x in loop], "s", m) for m in (
+            "seconds", "engine_process_cpu_seconds", "loop_cpu_max_ms", "loop_cpu_p99_ms", "loop_cpu_over_10ms",
+            "wakeup_lag_max_ms", "wakeup_lag_p99_ms", "wakeup_lag_over_10ms")},
         "per_round": rounds,
         "scans": scans,
+        "in_process_loop_per_run": loop,
     }
 
 
@@ -255,6 +352,23 @@ def markdown(s: dict[str, Any]) -> str:
             m = w[phase][kind]
             md.append(f"| {kind} | {label} | {cell(m['n'])} | {cell(m['failed'])} | {cell(m['p50_ms'])} ms | "
                       f"{cell(m['p99_ms'])} ms | {cell(m['max_ms'])} ms |")
+    lp = s["in_process_loop"]
+    md += [
+        "",
+        "The same request through an engine in the benchmark's own process (standard asyncio loop), with a "
+        "probe task waking every millisecond, median of {} runs: {} s. Between two wake-ups the loop's thread "
+        "ran at most **{} ms** of CPU (p99 {} ms; {} stretches over 10 ms): that is the longest the gateway's "
+        "own work held the loop. The wake-ups themselves were late by up to {} ms (p99 {} ms; {} over 10 ms): "
+        "wall time, which also counts waiting for a core on the shared machine and for the GIL while the "
+        "call's work ran on a thread.".format(
+            len(s["in_process_loop_per_run"]), cell(lp["seconds"]), cell(lp["loop_cpu_max_ms"]),
+            cell(lp["loop_cpu_p99_ms"]), cell(lp["loop_cpu_over_10ms"]), cell(lp["wakeup_lag_max_ms"]),
+            cell(lp["wakeup_lag_p99_ms"]), cell(lp["wakeup_lag_over_10ms"])),
+    ]
+    slow = [c for run in s["in_process_loop_per_run"] for c in run["callbacks_over_10ms_cpu"]]
+    if slow:
+        md += ["", "Callbacks that ran over 10 ms of CPU on the loop, every run:", ""]
+        md += [f"- {c['ms']:g} ms: `{c['where'][:160]}`" for c in sorted(slow, key=lambda c: -c["ms"])[:8]]
     t = s["targets"]
     md += [
         "",
@@ -289,6 +403,7 @@ def main() -> None:
     procs: list[subprocess.Popen[bytes]] = []
     rounds: list[dict[str, Any]] = []
     scans: list[dict[str, float]] = []
+    loop: list[dict[str, Any]] = []
     try:
         procs.append(subprocess.Popen([sys.executable, "-m", "interlock", "mock-llm", "--port", str(mock_port)],
                                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -301,10 +416,14 @@ def main() -> None:
             scans.append(scan_seconds(text))
             print(f"round {i + 1}: large {rounds[-1]['large_seconds']:.2f} s, "
                   f"chat p99 during {rounds[-1]['during']['chat']['p99_ms']} ms, scan {scans[-1]}", flush=True)
+            # Then in this process, while the served gateway is idle (it shares the store).
+            loop.append(asyncio.run(loop_stretches(work / "interlock-1w.yaml", key, large_body)))
+            print(f"round {i + 1}: in-process loop {json.dumps({k: v for k, v in loop[-1].items() if k != 'callbacks_over_10ms_cpu'})}",
+                  flush=True)
     finally:
         for p in reversed(procs):
             stop(p)
-    summary = summarise(rounds, scans, args, len(large_body))
+    summary = summarise(rounds, scans, args, len(large_body), loop)
     REPORTS.mkdir(exist_ok=True)
     (REPORTS / "large_input.json").write_text(json.dumps(summary, indent=2) + "\n")
     md = markdown(summary)

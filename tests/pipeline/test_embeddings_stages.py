@@ -55,7 +55,7 @@ async def test_nothing_found_leaves_the_request_untouched(engine: Engine) -> Non
     call = make_call(body, principal=PAT, endpoint="embeddings")
     await embedding_stage(engine, "protect")(call)
     assert call.body == body
-    assert call.data_findings == []
+    assert not call.data_findings
     assert call.payload == {"input": ["one", "two"]}
 
 

@@ -34,7 +34,7 @@ async def test_nothing_sensitive_leaves_the_body_as_it_was(stage: Stage) -> None
     before = json.dumps(call.body)
     await stage(call)
     assert json.dumps(call.body) == before
-    assert call.data_findings == []
+    assert not call.data_findings
     assert call.payload == {"messages": user_messages("What is the capital of France?")}
     assert call.mapping is not None
 
@@ -44,7 +44,7 @@ async def test_personal_data_becomes_a_placeholder_the_answer_can_restore(stage:
     await stage(call)
     texts = [m["content"] for m in call.body["messages"]]
     assert texts == ["Write to [EMAIL_1] today", "and again to [EMAIL_1]"]
-    assert call.data_findings == [("pii.email", "redact", "input")] * 2
+    assert call.data_findings == {("pii.email", "redact", "input"): 2}
     assert call.mapping is not None
     assert call.mapping.lookup("[EMAIL_1]") is not None
     assert EMAIL not in json.dumps(call.payload)

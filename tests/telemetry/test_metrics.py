@@ -4,6 +4,7 @@ against prometheus-client's own metrics and parser), and the snapshots workers p
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import re
 import time
@@ -104,7 +105,7 @@ def test_sums_and_counts() -> None:
 def test_label_sets_of_a_forwarded_call_and_of_refusals() -> None:
     m = Metrics()
     call = forwarded()
-    call.data_findings = [("email", "redact", "input"), ("email", "redact", "output"), ("iban", "block", "input")]
+    call.data_findings = collections.Counter([("email", "redact", "input"), ("email", "redact", "output"), ("iban", "block", "input")])
     call.shadow_differences = [{"policy": "p"}]
     m.observe_call(call)
     m.observe_call(forwarded(prompt=10, completion=20))
@@ -233,7 +234,7 @@ def test_the_exposition_is_what_prometheus_client_writes_for_the_same_values() -
         m.stage_seconds(name, v)
         stage.labels(name).observe(v)
     call = forwarded()
-    call.data_findings = [("email", "redact", "input")]
+    call.data_findings = collections.Counter([("email", "redact", "input")])
     call.cost_nano, call.first_token_ms = 2_500_000, 12.0
     m.observe_call(call)
     m.observe_call(refused(401, "invalid_api_key"))

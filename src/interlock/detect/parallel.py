@@ -18,13 +18,18 @@ from the first addresses of every segment rather than of the whole text: more, n
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import multiprocessing
 import threading
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from itertools import compress
+from operator import attrgetter
+from typing import NamedTuple
 
 from interlock.detect.config import DetectionConfig
 from interlock.detect.detector import Detector
@@ -32,10 +37,52 @@ from interlock.detect.finding import Finding
 
 log = logging.getLogger("interlock.detect")
 
-# A finding as it crosses the process boundary: (class, start, end, confidence, detector, explanation).
-Row = tuple[str, int, int, float, str, str]
-
 _detector: Detector | None = None
+
+
+class Packed(NamedTuple):
+    """Findings as they cross the process boundary: two arrays and the few strings they repeat.
+
+    Pickling a list of tuples is one C call that holds the GIL from start to end, and so the event
+    loop of the worker that receives it: 205,000 findings of a 5 MB dense text took 200 ms to pickle
+    and 150 ms to unpickle, stalls every other call of the worker waited out. Arrays pickle as one
+    copy of their bytes; the findings are built from them on a thread, in pieces the GIL switches
+    between.
+    """
+
+    names: tuple[str, ...]  # every class, detector and explanation, once
+    fields: bytes  # five int64 per finding: class (index into names), start, end, detector, explanation
+    confidences: bytes  # one float64 per finding
+
+    @property
+    def size(self) -> int:
+        """How many findings."""
+        return len(self.confidences) // 8
+
+
+def pack(findings: Iterable[Finding], shift: int = 0, own: tuple[int, int] | None = None) -> Packed:
+    """``findings`` moved by ``shift``; with ``own``, only those that then start in ``[own[0], own[1])``."""
+    index: dict[str, int] = {}
+    fields = array("q")
+    confidences = array("d")
+    for f in findings:
+        start = f.start + shift
+        if own is not None and not own[0] <= start < own[1]:
+            continue
+        fields.extend((index.setdefault(f.data_class, len(index)), start, f.end + shift,
+                       index.setdefault(f.detector, len(index)), index.setdefault(f.explanation, len(index))))
+        confidences.append(f.confidence)
+    return Packed(tuple(index), fields.tobytes(), confidences.tobytes())
+
+
+def unpack(packed: Packed) -> list[Finding]:
+    fields = array("q")
+    fields.frombytes(packed.fields)
+    confidences = array("d")
+    confidences.frombytes(packed.confidences)
+    name = packed.names.__getitem__
+    return list(map(Finding, map(name, fields[0::5]), fields[1::5], fields[2::5], confidences,
+                    map(name, fields[3::5]), map(name, fields[4::5])))
 
 
 def _start_child(config: DetectionConfig) -> None:
@@ -47,29 +94,37 @@ def _ready() -> bool:
     return _detector is not None
 
 
-def _rows(findings: list[Finding], shift: int = 0) -> list[Row]:
-    return [(f.data_class, f.start + shift, f.end + shift, f.confidence, f.detector, f.explanation)
-            for f in findings]
-
-
-def _scan_whole(texts: list[str]) -> list[list[Row]]:
+def _scan_whole(texts: list[str]) -> list[Packed]:
     assert _detector is not None
-    return [_rows(_detector.scan(t)) for t in texts]
+    return [pack(_detector.scan(t)) for t in texts]
 
 
-def _assemble(text: str, rows: list[Row]) -> list[Row]:
+def _assemble(text: str, parts: list[Packed]) -> tuple[bytes, Packed]:
+    """The whole-text step over the segments' findings, as what changes: which of those findings stay
+    (one byte each, in the segments' order) and the findings it adds. The parent builds the segments'
+    findings meanwhile, instead of waiting for this step to send them all back."""
     assert _detector is not None
-    return _rows(_detector.assemble(text, [Finding(*row) for row in rows]))
+    found = [f for part in parts for f in unpack(part)]
+    result = _detector.assemble(text, found)
+    kept = {id(f) for f in result}
+    given = {id(f) for f in found}
+    return bytes(id(f) in kept for f in found), pack(f for f in result if id(f) not in given)
 
 
-def _findings(rows: list[Row]) -> list[Finding]:
-    return [Finding(*row) for row in rows]
+def _apply(found: list[Finding], kept: bytes, added: Packed) -> list[Finding]:
+    """``_assemble``'s result in the parent: the findings that stay, with those added, by position (the
+    findings of a scan do not overlap, so no two start at one place)."""
+    return list(heapq.merge(compress(found, kept), unpack(added), key=attrgetter("start")))
 
 
-def _scan_segment(part: str, offset: int, own_start: int, own_end: int) -> list[Row]:
+def _unpack_all(parts: list[Packed]) -> list[Finding]:
+    return [f for part in parts for f in unpack(part)]
+
+
+def _scan_segment(part: str, offset: int, own_start: int, own_end: int) -> Packed:
     """Findings of ``part`` (the text from ``offset``) that start in ``[own_start, own_end)`` of the text."""
     assert _detector is not None
-    return [row for row in _rows(_detector.scan_direct(part), offset) if own_start <= row[1] < own_end]
+    return pack(_detector.scan_direct(part), offset, (own_start, own_end))
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +211,8 @@ class ParallelScanner:
         # so short that its margins cost more than it.
         size = max(4 * self.margin, min(self.segment_chars, -(-total // (2 * self.processes))))
         results: list[list[Finding] | None] = [None] * len(texts)
-        whole: list[tuple[list[int], asyncio.Future[list[list[Row]]]]] = []
-        cut: list[tuple[int, list[asyncio.Future[list[Row]]]]] = []
+        whole: list[tuple[list[int], asyncio.Future[list[Packed]]]] = []
+        cut: list[tuple[int, list[asyncio.Future[Packed]]]] = []
         batch: list[int] = []
         batched = 0
         for index, text in enumerate(texts):
@@ -173,16 +228,19 @@ class ParallelScanner:
                 batch, batched = [], 0
         if batch:
             whole.append((batch, loop.run_in_executor(pool, _scan_whole, [texts[i] for i in batch])))
-        # What needs the whole text is done in a scan process too, and the findings are built on a thread:
-        # for a few megabytes of dense text, either would hold the event loop for a second.
-        assembled = [(index, loop.run_in_executor(pool, _assemble, texts[index],
-                                                  [row for future in futures for row in await future]))
-                     for index, futures in cut]
+        # What needs the whole text is done in a scan process too, while the segments' findings are built
+        # here on a thread (for a few megabytes of dense text, either would hold the event loop for a second).
+        assembled = []
+        for index, futures in cut:
+            parts = [await f for f in futures]
+            assembled.append((index, loop.run_in_executor(pool, _assemble, texts[index], parts),
+                              asyncio.ensure_future(asyncio.to_thread(_unpack_all, parts))))
         for indexes, future in whole:
-            for i, rows in zip(indexes, await future, strict=True):
-                results[i] = await asyncio.to_thread(_findings, rows) if len(rows) > 1000 else _findings(rows)
-        for index, done in assembled:
-            results[index] = await asyncio.to_thread(_findings, await done)
+            for i, packed in zip(indexes, await future, strict=True):
+                results[i] = await asyncio.to_thread(unpack, packed) if packed.size > 1000 else unpack(packed)
+        for index, done, built in assembled:
+            kept, added = await done
+            results[index] = await asyncio.to_thread(_apply, await built, kept, added)
         return [r if r is not None else [] for r in results]
 
     def close(self) -> None:

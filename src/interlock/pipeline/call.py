@@ -94,8 +94,9 @@ class Call:
     mapping: PlaceholderMap | None = None
     policy_version: str = ""
     shadow_differences: list[dict[str, Any]] = field(default_factory=list)
-    # What sensitive data was found and what was done to it: (class, action, where), never the value.
-    data_findings: list[tuple[str, str, str]] = field(default_factory=list)
+    # What sensitive data was found and what was done to it: how many of each (class, action, where), never
+    # a value. Counted, not listed: a large dense text has hundreds of thousands of findings.
+    data_findings: Counter[tuple[str, str, str]] = field(default_factory=Counter)
 
     # Every tool call the model proposed (or an approval resumed), as judged: tool, outcome, code, policy
     # ids, approval id; never argument values.
@@ -198,8 +199,8 @@ class Call:
         if self.prompt_version is not None:
             rec["prompt"] = {"name": self.prompt_version[0], "version": self.prompt_version[1]}
         if self.data_findings:
-            counts = Counter(self.data_findings)
-            rec["data"] = [{"class": c, "action": a, "where": w, "count": n} for (c, a, w), n in sorted(counts.items())]
+            rec["data"] = [{"class": c, "action": a, "where": w, "count": n}
+                           for (c, a, w), n in sorted(self.data_findings.items())]
         if self.tool_verdicts:
             rec["tools"] = self.tool_verdicts
         if self.resumed_approvals:

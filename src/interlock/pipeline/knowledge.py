@@ -70,7 +70,7 @@ async def retrieve(call: Call, knowledge: Knowledge, guard: DataGuard, query: st
         if blocked:
             result.withheld.append(_withheld(passage, f"carries {', '.join(blocked)}, blocked toward this model"))
             continue
-        call.data_findings.extend((f.data_class, actions[f.data_class], WHERE) for f in findings)
+        call.data_findings.update((f.data_class, actions[f.data_class], WHERE) for f in findings)
         out.append((passage, passage.text if for_prompt else labelled(passage.text, findings, policy)))
     call.retrieval = result.record()
     return out

@@ -15,6 +15,7 @@ text (``detect.injection``): a result that tries to steer the model is a finding
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -27,7 +28,7 @@ from interlock.pipeline.call import Call
 from interlock.pipeline.seams import merged, seam_findings
 from interlock.redact import ActionPolicy, PlaceholderMap, redact
 from interlock.redact.guard import CONVERSATION_HEADER, DataGuard
-from interlock.redact.redactor import check_blocked
+from interlock.redact.redactor import refuse_blocked
 
 Setter = Callable[[str], None]
 
@@ -232,41 +233,38 @@ class ProtectInput:
 
     async def __call__(self, call: Call) -> None:
         slots, media = _text_slots(call.body)
-        scanned: list[tuple[str, Setter, list[Finding]]] = []
-        everything: list[Finding] = [m.finding() for m in media]
-        own = await self._guard.scan_many([text for text, _, _ in slots])
+        texts = [text for text, _, _ in slots]
+        own = await self._guard.scan_many(texts)
         # Values split between adjacent texts of the conversation (two messages, two content parts) are
         # found at the join. Those texts come first in ``slots``.
         conversation = len(_text_slots({"messages": call.body.get("messages", ())})[0]) if len(slots) > 1 else 0
         if conversation > 1:
-            split = seam_findings([text for text, _, _ in slots[:conversation]], own, self._guard.scan)
+            split = seam_findings(texts[:conversation], own, self._guard.scan)
             own = [merged(found, pieces) for found, pieces in zip(own, split, strict=False)] + own[conversation:]
-        for (text, setter, where), findings in zip(slots, own, strict=True):
-            flagged = self._injection.scan(text) if where == TOOL_RESULT else []
-            everything.extend(findings)
-            if flagged:
-                everything.extend(flagged)
-                findings = _beside(findings, flagged)
-            if findings:
-                scanned.append((text, setter, findings))
+        # A large call's findings are sorted on a thread, as it is rewritten below: hundreds of thousands of
+        # them in a dense text would hold the event loop for tens of milliseconds at each step.
+        large = self._guard.is_large(sum(len(text) for text in texts))
+        if large:
+            scanned, counts = await asyncio.to_thread(self._sort, slots, own, media)
+        else:
+            scanned, counts = self._sort(slots, own, media)
         mapping = await self._guard.mapping(call.request_id, call.principal, call.headers.get(CONVERSATION_HEADER))
         call.mapping = mapping
-        if not everything:
+        if not counts:
             call.payload = {"messages": call.body.get("messages")}
             return
-        policy = self._guard.actions(call.principal, call.app, call.model_alias, everything, call.decide)
+        policy = self._guard.actions_for(call.principal, call.app, call.model_alias, counts, call.decide)
         # Refuse before rewriting anything, naming every blocked class (never a value).
-        for f in everything:
-            where = TOOL_RESULT if f.data_class == PROMPT_INJECTION else INPUT
-            call.data_findings.append((f.data_class, policy.action_for(f.data_class), where))
-        check_blocked(everything, policy)
+        for data_class, n in counts.items():
+            where = TOOL_RESULT if data_class == PROMPT_INJECTION else INPUT
+            call.data_findings[(data_class, policy.action_for(data_class), where)] += n
+        refuse_blocked(counts, policy)
         # The audit payload keeps no raw value even where policy lets the model see it: those are masked.
         # An injected instruction is evidence, not anyone's data: what the model read is kept as it was.
         kept = audit_policy(policy)
         if policy.action_for(PROMPT_INJECTION) == "allow":
             kept = ActionPolicy({**kept.by_class, PROMPT_INJECTION: "allow"}, default=kept.default)
         # A large call is rewritten on a thread: the event loop keeps serving other calls meanwhile.
-        large = self._guard.is_large(sum(len(text) for text, _, _ in scanned))
         for _ in range(_REWRITES):
             if large:
                 await asyncio.to_thread(_rewrite, call, scanned, media, kept, policy, mapping)
@@ -279,6 +277,22 @@ class ProtectInput:
                 return
         raise ServiceUnavailable("Other requests in this conversation kept numbering the same placeholders at "
                                  "the same moment, so this one was refused. Retry it.")
+
+    def _sort(self, slots: list[tuple[str, Setter, str]], own: list[list[Finding]], media: list[MediaSlot]
+              ) -> tuple[list[tuple[str, Setter, list[Finding]]], Counter[str]]:
+        """The texts to rewrite with their findings (tool results' flagged instructions beside them), and
+        how many findings of each class there are, the parts the gateway cannot read included."""
+        scanned: list[tuple[str, Setter, list[Finding]]] = []
+        counts = Counter(m.data_class for m in media)
+        for (text, setter, where), findings in zip(slots, own, strict=True):
+            flagged = self._injection.scan(text) if where == TOOL_RESULT else []
+            counts.update(f.data_class for f in findings)
+            if flagged:
+                counts.update(f.data_class for f in flagged)
+                findings = _beside(findings, flagged)
+            if findings:
+                scanned.append((text, setter, findings))
+        return scanned, counts
 
 
 def _rewrite(call: Call, scanned: list[tuple[str, Setter, list[Finding]]], media: list[MediaSlot],

@@ -78,8 +78,7 @@ class RevealOutput:
             findings = [f for f in found if not _is_placeholder(text, f, mapping)]
             if findings:
                 policy = self._guard.actions(call.principal, call.app, call.model_alias, findings, call.decide)
-                for f in findings:
-                    call.data_findings.append((f.data_class, policy.action_for(f.data_class), "output"))
+                call.data_findings.update((f.data_class, policy.action_for(f.data_class), "output") for f in findings)
                 check_blocked(findings, policy, answer=True)
                 outputs.append(redact(text, findings, audit_policy(policy), mapping).text)
                 text = redact(text, findings, policy, mapping).text
@@ -215,7 +214,7 @@ class _LazyActions(Mapping[str, Action]):
             action = self._guard.actions(call.principal, call.app, call.model_alias, [_probe(data_class)],
                                          call.decide).action_for(data_class)
             self._decided[data_class] = action
-            self._call.data_findings.append((data_class, action, "output"))
+            self._call.data_findings[(data_class, action, "output")] += 1
         return action
 
     def __iter__(self) -> Iterator[str]:

@@ -13,7 +13,7 @@ import asyncio
 import base64
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -135,7 +135,11 @@ class DataGuard:
     def actions(self, principal: Principal | None, app: Principal | None, model: str, findings: Iterable[Finding],
                 decide: Decide) -> ActionPolicy:
         """What to do with each class found, for this caller and model; each decision goes to ``decide``."""
-        classes = {f.data_class for f in findings}
+        return self.actions_for(principal, app, model, {f.data_class for f in findings}, decide)
+
+    def actions_for(self, principal: Principal | None, app: Principal | None, model: str, classes: Collection[str],
+                    decide: Decide) -> ActionPolicy:
+        """``actions`` for the classes found (each once)."""
         if not classes:
             return ActionPolicy({}, default="block")
         assert principal is not None

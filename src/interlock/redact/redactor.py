@@ -36,7 +36,12 @@ class Redaction:
 def check_blocked(findings: Iterable[Finding], policy: ActionPolicy, *, answer: bool = False) -> None:
     """Refuse with ``data_blocked`` if any finding's class is blocked; ``answer``: the findings are in
     what the model returned, not in what the caller sent."""
-    blocked = sorted({f.data_class for f in findings if policy.action_for(f.data_class) == "block"})
+    refuse_blocked({f.data_class for f in findings}, policy, answer=answer)
+
+
+def refuse_blocked(classes: Iterable[str], policy: ActionPolicy, *, answer: bool = False) -> None:
+    """``check_blocked`` for the classes found (each once)."""
+    blocked = sorted(c for c in classes if policy.action_for(c) == "block")
     if blocked:
         names = ", ".join(blocked)
         if answer:

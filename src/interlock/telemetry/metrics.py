@@ -25,8 +25,7 @@ import os
 import re
 import time
 from bisect import bisect_left
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import accumulate
 from pathlib import Path
 from typing import Any, Protocol
@@ -76,7 +75,7 @@ class FinishedCall(Protocol):
     @property
     def shadow_differences(self) -> Sequence[Any]: ...
     @property
-    def data_findings(self) -> Sequence[tuple[str, str, str]]: ...
+    def data_findings(self) -> Mapping[tuple[str, str, str], int]: ...  # how many of each (class, action, where)
     @property
     def upstream_ms(self) -> float: ...
     @property
@@ -291,8 +290,8 @@ class Metrics:
         if call.shadow_differences:
             self._shadow.value += 1
         if call.data_findings:
-            for key, n in Counter((data_class, action) for data_class, action, _ in call.data_findings).items():
-                self.data.child(key).value += n
+            for (data_class, action, _), n in call.data_findings.items():
+                self.data.child((data_class, action)).value += n
         if provider:
             hist = self._upstreams.get(provider)
             if hist is None:

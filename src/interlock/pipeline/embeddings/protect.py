@@ -88,8 +88,7 @@ class ProtectEmbeddingInput:
             call.payload = {"input": body["input"]}
             return
         policy = self._guard.actions(call.principal, call.app, call.model_alias, everything, call.decide)
-        for f in everything:
-            call.data_findings.append((f.data_class, policy.action_for(f.data_class), INPUT))
+        call.data_findings.update((f.data_class, policy.action_for(f.data_class), INPUT) for f in everything)
         check_blocked(everything, policy)
         # The audit payload keeps no raw value even where policy lets the model see it, nor token ids.
         kept = audit_policy(policy)
