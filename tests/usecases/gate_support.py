@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,8 +10,10 @@ from typing import Any
 
 from interlock.identity.keys import new_key
 from interlock.identity.principal import Principal
+from interlock.ids import new_request_id
 from interlock.settings import Settings
 from interlock.store import open_store
+from interlock.usage.report import FEEDBACK_ENDPOINT
 from interlock.usecases.gate import Deployment, GateResult, eval_record, eval_run_facts, run_gate
 from interlock.usecases.lifecycle import append_signed
 from interlock.usecases.manifest import load_manifest
@@ -49,7 +52,7 @@ def prepare(directory: Path, *, suite: bool = True) -> None:
 
 async def deploy(make: SettingsMaker, *, doc: dict[str, Any] | None = None, calls: int = 3,
                   approver: bool = True, eval_run: bool = True, eval_passed: bool = True,
-                  eval_retrieval: dict[str, Any] | None = None) -> Ready:
+                  eval_retrieval: dict[str, Any] | None = None, feedback: int = 0) -> Ready:
     settings = make([doc or manifest()])
     directory = Path(settings.source).parent
     prepare(directory)
@@ -63,6 +66,11 @@ async def deploy(make: SettingsMaker, *, doc: dict[str, Any] | None = None, call
             call = make_call(key=key, headers={"x-interlock-use-case": "support"}, parsed=False,
                              request_id=f"req_{uuid.uuid4().hex}")
             assert await engine.chat(call) is None
+        for _ in range(feedback):  # ratings of the calls: records of the use case that are not calls
+            await append_signed(engine.store, settings, {
+                "v": 1, "request_id": new_request_id(), "time": round(time.time(), 6), "endpoint": FEEDBACK_ENDPOINT,
+                "principal": "alice", "use_case": "support", "status": 200, "outcome": "ok",
+                "feedback": {"request_id": "req_rated", "score": 0.0}})
         if eval_run:
             suite = directory / "usecases" / "evals" / "support-evals.yaml"
             if eval_retrieval is not None:  # every case passed; the retrieval averages decide

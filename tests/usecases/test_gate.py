@@ -34,6 +34,12 @@ async def test_a_complete_deployment_passes_every_item(use_case_settings: Settin
     assert "3 calls" in evidence["SLOs met in the pilot"]
 
 
+async def test_ratings_of_the_pilot_calls_are_not_counted_as_calls(use_case_settings: SettingsMaker) -> None:
+    result = await gate_of(await deploy(use_case_settings, calls=2, feedback=2))
+    evidence = {i.name: i.evidence for i in result.items}
+    assert evidence["SLOs met in the pilot"].startswith("2 calls")
+
+
 def _without_tests(ready: Ready) -> None:
     shutil.rmtree(Path(ready.settings.source).parent / "policies" / "tests")
 

@@ -25,7 +25,7 @@ from interlock.policy.setup import load_policies
 from interlock.policy.testing import run_policy_tests
 from interlock.settings import ConfigError, Settings
 from interlock.store import RecordQuery, Store
-from interlock.usage.views import p95
+from interlock.usage.views import is_call, p95
 from interlock.usecases.catalog import USE_CASE_ENDPOINT
 from interlock.usecases.manifest import UseCase
 
@@ -374,7 +374,7 @@ def _window(uc: UseCase, now: float) -> float:
 
 async def _calls(store: Store, uc: UseCase, since: float) -> list[dict[str, Any]]:
     rows = await store.query_records(RecordQuery(use_case=uc.name, since=since, limit=_MAX_RECORDS))
-    return [r for _, r in rows if r.get("use_case") == uc.name and "event" not in r]
+    return [r for _, r in rows if r.get("use_case") == uc.name and is_call(r)]
 
 
 def record_cost(record: dict[str, Any]) -> float | None:
