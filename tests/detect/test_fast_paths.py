@@ -171,3 +171,45 @@ def test_window_tokens_match_the_character_by_character_reading() -> None:
         assert window_tokens(text, start, end, size) == reference_window_tokens(text, start, end, size), \
             (text, start, end, size)
         assert tokens(text) == text.lower().translate({c: " " for c in range(128) if not chr(c).isalnum()}).split()
+
+
+def _dense_digits(size: int) -> str:
+    rng = random.Random(7)
+    lines = []
+    while sum(map(len, lines)) < size:
+        card = "".join(str(rng.randrange(10)) for _ in range(16))
+        lines.append(f"Contact ab{rng.randrange(99)}@example.com or call +44 20 {rng.randrange(7000, 7999)} "
+                     f"{rng.randrange(1000, 9999)}. card {card[:4]} {card[4:8]} {card[8:12]} {card[12:]} phone "
+                     f"({rng.randrange(200, 999)}) {rng.randrange(200, 999)}-{rng.randrange(1000, 9999)}, IBAN DE89 3704 "
+                     f"0044 0532 0130 00, ip 10.{rng.randrange(256)}.1.7 at 12 Long Street, 4121 Basel\n")
+    return "".join(lines)
+
+
+def test_every_pattern_searches_with_its_dfa(capfd: pytest.CaptureFixture[str]) -> None:
+    """Each built-in pattern's memory budget holds its DFA: with too small a budget RE2 keeps emptying the
+    DFA's cache and falls back to its NFA for the whole search, a hundred times slower (it says so only
+    in its log, enabled here)."""
+    import re2
+
+    text = (_dense_digits(60_000) + "\n".join(t for _, t, _ in POSITIVES)).encode("utf-8")
+    detector = Detector(DetectionConfig())
+    capfd.readouterr()
+    searched = 0
+    for recognizer in detector.recognizers:
+        for _, matcher in getattr(recognizer, "_compiled", ()):
+            options = matcher.regex.options
+            options.log_errors = True
+            program: Any = re2.compile(matcher.regex.pattern, options)._regexp
+            program.Match(re2._re2.RE2.Anchor.UNANCHORED, text, 0, len(text))
+            searched += 1
+    assert searched > 50
+    assert "DFA out of memory" not in capfd.readouterr().err
+
+
+def test_a_larger_program_gets_a_larger_budget() -> None:
+    small = compile_re2(r"\d{3}-\d{4}")
+    rng = random.Random(3)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(8)) for _ in range(12_000)]
+    large = compile_re2("(?i:" + "|".join(words) + r")\s+\d+")
+    assert small.options.max_mem == recognizer_module.REGEX_MEMORY
+    assert large.options.max_mem > recognizer_module.REGEX_MEMORY
