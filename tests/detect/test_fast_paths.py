@@ -213,3 +213,41 @@ def test_a_larger_program_gets_a_larger_budget() -> None:
     large = compile_re2("(?i:" + "|".join(words) + r")\s+\d+")
     assert small.options.max_mem == recognizer_module.REGEX_MEMORY
     assert large.options.max_mem > recognizer_module.REGEX_MEMORY
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_one_pass_repeats_equal_one_search_per_value(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Repeating found values with one pass over a large text finds what one search per value finds,
+    including values that overlap each other or themselves ("abab" in "ababab") and values that are
+    prefixes of others, whether or not a value may repeat before its first finding."""
+    from interlock.detect import detector as detector_module
+
+    rng = random.Random(seed)
+    for _ in range(15):
+        alphabet = rng.choice(["ab ", "a1 -", "0123 ", "xy.@ "])
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(70_000, 90_000)))
+        found = []
+        for _ in range(rng.randrange(1, 60)):
+            start = rng.randrange(0, len(text) - 30)
+            found.append(Finding("pii.x", start, start + rng.randrange(4, 12), 0.9, "test", "x"))
+        found = detector_module.resolve_overlaps(found)
+        forward_only = rng.random() < 0.5
+        monkeypatch.setattr(detector_module, "_ONE_PASS_VALUES", 1)
+        monkeypatch.setattr(detector_module, "_ONE_PASS_CHARS", 1 << 60)
+        each = detector_module.repeat_values(text, found, forward_only=forward_only)
+        monkeypatch.setattr(detector_module, "_ONE_PASS_CHARS", 1 << 16)
+        assert detector_module._mentions(text, [text[f.start:f.end] for f in found]) is not None
+        assert detector_module.repeat_values(text, found, forward_only=forward_only) == each
+
+
+def test_one_pass_gives_way_where_long_mentions_overlap_many_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long value repeated letter by letter would make the one pass read the text once per letter of it:
+    the search per value takes over, with the same result, in time linear in the text."""
+    from interlock.detect import detector as detector_module
+
+    text = " " + "a" * 200_000 + " "
+    values = ["a" * 300] + [f"v{i:04d}" for i in range(40)]
+    assert detector_module._mentions(text, values) is None
+    found = [Finding("pii.x", 1, 301, 0.9, "test", "x")]
+    monkeypatch.setattr(detector_module, "_ONE_PASS_VALUES", 1)
+    assert detector_module.repeat_values(text, found) == found

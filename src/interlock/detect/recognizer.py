@@ -104,6 +104,29 @@ def _utf8_spans(program: Any, data: bytes, group: int) -> Iterator[tuple[int, in
         pos = pos + _CHARS_TO_BYTES(data, pos, 1) if whole[1] == pos else whole[1]
 
 
+def overlapping_starts(regex: re2._Regexp, data: bytes, passes: int = 8) -> list[tuple[int, int]] | None:
+    """The span of the match of ``regex`` starting at each position of ``data`` where one starts (overlapping
+    matches too: the search resumes one byte after each match's start). ``None`` if the compiled program
+    cannot be searched directly, or if the searches would read ``data`` more than about ``passes`` times
+    over (long matches overlapping each other many times, as in a long run of one repeated word)."""
+    program = _program(regex)
+    if program is None:
+        return None
+    found: list[tuple[int, int]] = []
+    pos, end = 0, len(data)
+    budget = passes * (end + 1024)
+    while pos <= end:
+        whole = program.Match(_UNANCHORED, data, pos, end)[0]
+        if whole[0] == -1:
+            break
+        found.append(whole)
+        budget -= whole[1] - pos
+        if budget < 0:
+            return None
+        pos = whole[0] + 1
+    return found
+
+
 class Matcher:
     """A compiled RE2 pattern and the capture group it reports.
 
