@@ -15,7 +15,7 @@ import pytest
 
 from interlock.detect import CustomPattern, DetectionConfig, Detector, Finding
 from interlock.detect import recognizer as recognizer_module
-from interlock.detect.context import WORD_SLACK, tokens, window_tokens
+from interlock.detect.context import WORD_SLACK, fold_ascii, tokens, window_tokens
 from interlock.detect.recognizer import Matcher, ScanText, compile_re2, lower_in_place
 from interlock.detect.recognizers.dictionary import DictionaryRecognizer
 
@@ -69,8 +69,10 @@ CONFIGS = {
 }
 
 
-def reference_window_tokens(text: str, start: int, end: int, size: int) -> tuple[list[str], list[str]]:
-    """``window_tokens`` as it was before its ASCII fast path: one character at a time."""
+def reference_window_tokens(text: str, start: int, end: int, size: int,
+                            folded: str | None = None) -> tuple[list[str], list[str]]:
+    """``window_tokens`` as it was before its ASCII fast paths: one character at a time (``folded``, the
+    text folded once per scan, is ignored)."""
     def plain_tokens(part: str) -> list[str]:
         return part.lower().translate({c: " " for c in range(128) if not chr(c).isalnum()}).split()
 
@@ -168,8 +170,12 @@ def test_window_tokens_match_the_character_by_character_reading() -> None:
         start = rng.randint(0, len(text))
         end = rng.randint(start, len(text))
         size = rng.choice([0, 1, 3, 10, 30, 48])
-        assert window_tokens(text, start, end, size) == reference_window_tokens(text, start, end, size), \
-            (text, start, end, size)
+        expected = reference_window_tokens(text, start, end, size)
+        assert window_tokens(text, start, end, size) == expected, (text, start, end, size)
+        if text.isascii():
+            # A scan folds its ASCII text once and reads every window from that.
+            folded = fold_ascii(text.encode("ascii"))
+            assert window_tokens(text, start, end, size, folded) == expected, (text, start, end, size)
         assert tokens(text) == text.lower().translate({c: " " for c in range(128) if not chr(c).isalnum()}).split()
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import re2
 
-from interlock.detect.context import ContextWords, column_header, window_tokens
+from interlock.detect.context import ContextWords, column_header, fold_ascii, window_tokens
 from interlock.detect.finding import Finding
 
 CONTEXT_BOOST = 0.3
@@ -266,11 +266,14 @@ class ScanText:
     utf8: bytes | None = None
     # Header cells of delimited rows, looked up once per row and column (see ``context.column_header``).
     headers: dict[Any, Any] = field(default_factory=dict)
+    # ASCII text folded once for every context window (``context.fold_ascii``), else ``None``.
+    folded: str | None = None
 
     @classmethod
     def of(cls, text: str, context_window: int) -> ScanText:
         if text.isascii():
-            return cls(text, text.lower(), context_window, text.encode("ascii"))
+            data = text.encode("ascii")
+            return cls(text, text.lower(), context_window, data, folded=fold_ascii(data))
         utf8 = text.encode("utf-8") if _BYTES_TO_CHARS is not None and _CHARS_TO_BYTES is not None else None
         return cls(text, lower_in_place(text), context_window, None, utf8)
 
@@ -412,7 +415,7 @@ class Recognizer:
         ``None`` if they rule it out."""
         if not (self._context or self._negative or self.rejected_after):
             return _NO_CONTEXT
-        left, right = window_tokens(scan.text, start, end, scan.context_window)
+        left, right = window_tokens(scan.text, start, end, scan.context_window, scan.folded)
         if left and left[-1] in self.rejected_after:
             return None
         around = [*left, "\x00", *right]

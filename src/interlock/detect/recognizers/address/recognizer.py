@@ -377,7 +377,7 @@ class StreetAddressRecognizer(Recognizer):
         before = scan.lowered[max(0, start - 40):start]
         # Only a label just before the span can be an "e-mail address:"; most spans have none.
         if any(map(before.__contains__, _ADDRESS_STEMS)):
-            tail = window_tokens(scan.text, start, end, 40)[0][-4:]
+            tail = window_tokens(scan.text, start, end, 40, scan.folded)[0][-4:]
             for i in range(1, len(tail)):
                 if tail[i] in _ADDRESS_WORDS and tail[i - 1] in _NOT_POSTAL:
                     return None  # "e-mail address: ...", "IP address ...", "wallet address: ..."
