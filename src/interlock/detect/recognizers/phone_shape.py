@@ -55,45 +55,44 @@ def candidates(text: str, start: int, end: int) -> Iterator[tuple[int, Iterator[
     for length, sep in zip(lengths, raw, strict=False):
         offsets.append(offsets[-1] + length + len(sep))
     group = (text, values, seps, cores, offsets)
-    pieces: list[list[int]] = [[0]]
-    for i, (sep, core) in enumerate(zip(seps, cores, strict=True), 1):
-        if core not in _JOINERS or len(sep) - len(core) > 2 or "\t\t" in sep or "  " in sep:
-            pieces.append([i])
-        else:
-            pieces[-1].append(i)
-    # Too many digits for one number: " / " lists numbers ("030 123456 / 0171 123456"); in one number it
-    # parts an area code from the rest ("0711 / 123456").
+    # Pieces: runs of groups that separators able to join two groups of one number hold together.
+    bounds = [0, *(i for i, (sep, core) in enumerate(zip(seps, cores, strict=True), 1)
+                   if core not in _JOINERS or len(sep) - len(core) > 2 or "\t\t" in sep or "  " in sep), len(values)]
     counts = [0, *accumulate(lengths)]
-    split: list[list[int]] = []
-    for piece in pieces:
-        if counts[piece[-1] + 1] - counts[piece[0]] <= 15:
-            split.append(piece)
+    pieces: list[range] = []
+    for first, stop in pairwise(bounds):
+        if counts[stop] - counts[first] <= 15:
+            pieces.append(range(first, stop))
             continue
-        split.append([piece[0]])
-        for k in piece[1:]:
+        # Too many digits for one number: " / " lists numbers ("030 123456 / 0171 123456"); in one number
+        # it parts an area code from the rest ("0711 / 123456").
+        begin = first
+        for k in range(first + 1, stop):
             if cores[k - 1] == "/" and seps[k - 1] != "/":
-                split.append([k])
-            else:
-                split[-1].append(k)
+                pieces.append(range(begin, k))
+                begin = k
+        pieces.append(range(begin, stop))
     lead = parts[0]
-    # Whether a separator has a blank in it (ASCII text has only spaces and tabs).
-    blank = [" " in sep or "\t" in sep for sep in seps] if ascii_run else \
-        [any(c in BLANKS for c in sep) for sep in seps]
-    for piece in split:
-        # Where a stretch may begin or end inside the piece: at a separator with a blank in it.
-        cuts = [k for k in piece[1:] if blank[k - 1]]
-        stop = piece[-1] + 1
+    for piece in pieces:
+        first, stop = piece.start, piece.stop
         # Part of an international number is not a national one: "+49 30 901820" is one number or none.
         # A piece is split only if it is too long for one number or ends in a stray digit or two ("call
         # 0301234567 2 times"): shorter stretches of "9069 9542 3789" are no more phones than all of it,
         # and blocks of four ("4111 1111 1111 1112", a card or account number) are one value.
-        digits, last = counts[stop] - counts[piece[0]], lengths[piece[-1]]
-        blocks = len(piece) >= 4 and all(lengths[k] == 4 for k in piece[:-1])
-        whole = (piece[0] == 0 and "+" in lead) or blocks or not (digits > 15 or (last <= 2 and digits - last <= 15))
-        starts = (piece[0],) if whole else (piece[0], *cuts)
-        for a in starts:
-            ends = (stop,) if whole else (stop, *reversed([k for k in cuts if k > a]))
-            yield offsets[a], _options(group, counts, a, ends, lead if a == 0 else "")
+        digits, last = counts[stop] - counts[first], lengths[stop - 1]
+        blocks = stop - first >= 4 and all(lengths[k] == 4 for k in range(first, stop - 1))
+        if (first == 0 and "+" in lead) or blocks or not (digits > 15 or (last <= 2 and digits - last <= 15)):
+            yield offsets[first], _options(group, counts, first, (stop,), lead if first == 0 else "")
+            continue
+        # Where a stretch may begin or end inside the piece: at a separator with a blank in it (ASCII text
+        # has only spaces and tabs).
+        if ascii_run:
+            cuts = [k for k in range(first + 1, stop) if " " in seps[k - 1] or "\t" in seps[k - 1]]
+        else:
+            cuts = [k for k in range(first + 1, stop) if any(c in BLANKS for c in seps[k - 1])]
+        for a in (first, *cuts):
+            yield offsets[a], _options(group, counts, a, (stop, *reversed([k for k in cuts if k > a])),
+                                       lead if a == 0 else "")
 
 
 # A single character class: linear, and it only ever runs over one run (bounded by the phone pattern).
