@@ -131,3 +131,36 @@ def test_card_lookalikes_are_not_cards(detector: Detector, text: str) -> None:
 ])
 def test_issuer_table(number: str, known: bool) -> None:
     assert issuer_known(number) is known
+
+
+def test_checksums_agree_with_their_definitions() -> None:
+    """Luhn and IBAN mod-97, computed digit by digit as the standards define them, on random input."""
+    import random
+
+    from interlock.detect.checksums import mod97_valid
+
+    def luhn(digits: str) -> bool:
+        total = 0
+        for index, ch in enumerate(reversed(digits)):
+            n = int(ch) * (2 if index % 2 else 1)
+            total += n - 9 if n > 9 else n
+        return bool(digits) and total % 10 == 0
+
+    def mod97(value: str) -> bool:
+        compact = "".join(value.split()).upper()
+        if len(compact) < 5 or not compact.isalnum() or not compact.isascii():
+            return False
+        remainder = 0
+        for ch in compact[4:] + compact[:4]:
+            for d in str(ord(ch) - 55) if ch.isalpha() else ch:
+                remainder = (remainder * 10 + int(d)) % 97
+        return remainder == 1
+
+    rng = random.Random(11)
+    for _ in range(20_000):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randrange(0, 20)))
+        assert luhn_valid(digits) == luhn(digits), digits
+        value = "".join(rng.choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ a") for _ in range(rng.randrange(0, 34)))
+        assert mod97_valid(value) == mod97(value), value
+    assert mod97_valid("GB82 WEST 1234 5698 7654 32")
+    assert luhn_valid("4111111111111111")

@@ -15,7 +15,7 @@ import pytest
 
 from interlock.detect import CustomPattern, DetectionConfig, Detector, Finding
 from interlock.detect import recognizer as recognizer_module
-from interlock.detect.context import WORD_SLACK, tokens, window_tokens
+from interlock.detect.context import WORD_SLACK, fold_ascii, tokens, window_tokens
 from interlock.detect.recognizer import Matcher, ScanText, compile_re2, lower_in_place
 from interlock.detect.recognizers.dictionary import DictionaryRecognizer
 
@@ -69,8 +69,10 @@ CONFIGS = {
 }
 
 
-def reference_window_tokens(text: str, start: int, end: int, size: int) -> tuple[list[str], list[str]]:
-    """``window_tokens`` as it was before its ASCII fast path: one character at a time."""
+def reference_window_tokens(text: str, start: int, end: int, size: int,
+                            folded: str | None = None) -> tuple[list[str], list[str]]:
+    """``window_tokens`` as it was before its ASCII fast paths: one character at a time (``folded``, the
+    text folded once per scan, is ignored)."""
     def plain_tokens(part: str) -> list[str]:
         return part.lower().translate({c: " " for c in range(128) if not chr(c).isalnum()}).split()
 
@@ -168,6 +170,90 @@ def test_window_tokens_match_the_character_by_character_reading() -> None:
         start = rng.randint(0, len(text))
         end = rng.randint(start, len(text))
         size = rng.choice([0, 1, 3, 10, 30, 48])
-        assert window_tokens(text, start, end, size) == reference_window_tokens(text, start, end, size), \
-            (text, start, end, size)
+        expected = reference_window_tokens(text, start, end, size)
+        assert window_tokens(text, start, end, size) == expected, (text, start, end, size)
+        if text.isascii():
+            # A scan folds its ASCII text once and reads every window from that.
+            folded = fold_ascii(text.encode("ascii"))
+            assert window_tokens(text, start, end, size, folded) == expected, (text, start, end, size)
         assert tokens(text) == text.lower().translate({c: " " for c in range(128) if not chr(c).isalnum()}).split()
+
+
+def _dense_digits(size: int) -> str:
+    rng = random.Random(7)
+    lines = []
+    while sum(map(len, lines)) < size:
+        card = "".join(str(rng.randrange(10)) for _ in range(16))
+        lines.append(f"Contact ab{rng.randrange(99)}@example.com or call +44 20 {rng.randrange(7000, 7999)} "
+                     f"{rng.randrange(1000, 9999)}. card {card[:4]} {card[4:8]} {card[8:12]} {card[12:]} phone "
+                     f"({rng.randrange(200, 999)}) {rng.randrange(200, 999)}-{rng.randrange(1000, 9999)}, IBAN DE89 3704 "
+                     f"0044 0532 0130 00, ip 10.{rng.randrange(256)}.1.7 at 12 Long Street, 4121 Basel\n")
+    return "".join(lines)
+
+
+def test_every_pattern_searches_with_its_dfa(capfd: pytest.CaptureFixture[str]) -> None:
+    """Each built-in pattern's memory budget holds its DFA: with too small a budget RE2 keeps emptying the
+    DFA's cache and falls back to its NFA for the whole search, a hundred times slower (it says so only
+    in its log, enabled here)."""
+    import re2
+
+    text = (_dense_digits(60_000) + "\n".join(t for _, t, _ in POSITIVES)).encode("utf-8")
+    detector = Detector(DetectionConfig())
+    capfd.readouterr()
+    searched = 0
+    for recognizer in detector.recognizers:
+        for _, matcher in getattr(recognizer, "_compiled", ()):
+            options = matcher.regex.options
+            options.log_errors = True
+            program: Any = re2.compile(matcher.regex.pattern, options)._regexp
+            program.Match(re2._re2.RE2.Anchor.UNANCHORED, text, 0, len(text))
+            searched += 1
+    assert searched > 50
+    assert "DFA out of memory" not in capfd.readouterr().err
+
+
+def test_a_larger_program_gets_a_larger_budget() -> None:
+    small = compile_re2(r"\d{3}-\d{4}")
+    rng = random.Random(3)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(8)) for _ in range(12_000)]
+    large = compile_re2("(?i:" + "|".join(words) + r")\s+\d+")
+    assert small.options.max_mem == recognizer_module.REGEX_MEMORY
+    assert large.options.max_mem > recognizer_module.REGEX_MEMORY
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_one_pass_repeats_equal_one_search_per_value(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Repeating found values with one pass over a large text finds what one search per value finds,
+    including values that overlap each other or themselves ("abab" in "ababab") and values that are
+    prefixes of others, whether or not a value may repeat before its first finding."""
+    from interlock.detect import detector as detector_module
+
+    rng = random.Random(seed)
+    for _ in range(15):
+        alphabet = rng.choice(["ab ", "a1 -", "0123 ", "xy.@ "])
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(70_000, 90_000)))
+        found = []
+        for _ in range(rng.randrange(1, 60)):
+            start = rng.randrange(0, len(text) - 30)
+            found.append(Finding("pii.x", start, start + rng.randrange(4, 12), 0.9, "test", "x"))
+        found = detector_module.resolve_overlaps(found)
+        forward_only = rng.random() < 0.5
+        monkeypatch.setattr(detector_module, "_ONE_PASS_VALUES", 1)
+        monkeypatch.setattr(detector_module, "_ONE_PASS_CHARS", 1 << 60)
+        each = detector_module.repeat_values(text, found, forward_only=forward_only)
+        monkeypatch.setattr(detector_module, "_ONE_PASS_CHARS", 1 << 16)
+        assert detector_module._mentions(text, [text[f.start:f.end] for f in found]) is not None
+        assert detector_module.repeat_values(text, found, forward_only=forward_only) == each
+
+
+def test_one_pass_gives_way_where_long_mentions_overlap_many_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long value repeated letter by letter would make the one pass read the text once per letter of it:
+    the search per value takes over, with the same result, in time linear in the text."""
+    from interlock.detect import detector as detector_module
+
+    text = " " + "a" * 200_000 + " "
+    values = ["a" * 300] + [f"v{i:04d}" for i in range(40)]
+    assert detector_module._mentions(text, values) is None
+    found = [Finding("pii.x", 1, 301, 0.9, "test", "x")]
+    monkeypatch.setattr(detector_module, "_ONE_PASS_VALUES", 1)
+    assert detector_module.repeat_values(text, found) == found

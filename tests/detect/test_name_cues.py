@@ -33,3 +33,20 @@ def test_names_after_cues(detector: Detector, text: str, name: str) -> None:
 ])
 def test_words_in_the_same_places_that_are_no_names_stay(detector: Detector, text: str) -> None:
     assert _names(detector, text) == []
+
+
+@pytest.mark.parametrize(("text", "phone"), [
+    ("Bitte rufen Sie an. Telefon: +49 30 1234567", "+49 30 1234567"),
+    ("Proszę dzwonić. Telefon: 601 621 003", "601 621 003"),
+    ("Gracias. Teléfono: 612 345 678", "612 345 678"),
+    ("Ok. Handy: 0171 1234567", "0171 1234567"),
+])
+def test_a_phone_label_after_a_sentence_is_no_speaker(detector: Detector, text: str, phone: str) -> None:
+    """A phone label in the place of a chat line's speaker ("...  Telefon: ...") labels the number."""
+    found = [(text[f.start:f.end], f.data_class) for f in detector.scan(text)]
+    assert found == [(phone, "pii.phone")]
+
+
+def test_a_speaker_after_a_sentence_is_still_a_name(detector: Detector) -> None:
+    text = "Morning all. Zaid: can you check the invoice?"
+    assert [(text[f.start:f.end], f.data_class) for f in detector.scan(text)] == [("Zaid", "pii.name")]

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import random
+
 import phonenumbers
 import pytest
 
 from interlock.detect import DetectionConfig, Detector
 from interlock.detect.config import DEFAULT_PHONE_REGIONS
-from interlock.detect.recognizers.phone_plan import NumberingPlans
+from interlock.detect.recognizers.phone_plan import (
+    INVALID,
+    VALID,
+    NumberingPlans,
+    international_validity,
+    validity_by_parsing,
+)
 from interlock.redact import ActionPolicy, PlaceholderMap, StreamingRedactor, redact
 
 POSITIVES: list[tuple[str, str]] = [
@@ -244,6 +252,40 @@ def test_compiled_plans_agree_with_phonenumbers() -> None:
     # in the configured plans that go without a prefix).
     assert not NumberingPlans(("DE",)).national_valid("301234567")
     assert NumberingPlans(("DE",)).national_valid("0301234567")
+
+
+def _international_samples() -> list[str]:
+    """Digits after a "+": every region's example numbers of every type, each altered, shortened, lengthened
+    and with a national prefix inserted, plus random digits after every calling code and none."""
+    rng = random.Random(20261206)
+    samples: list[str] = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in phonenumbers.PhoneNumberType.values():
+            number = phonenumbers.example_number_for_type(region, kind)
+            if number is None:
+                continue
+            code, national = str(number.country_code), phonenumbers.national_significant_number(number)
+            digits = code + national
+            samples += [digits, digits[:-1], digits + "5", code + "0" + national, code + "1" + national]
+            for _ in range(2):
+                at = rng.randrange(len(digits))
+                samples.append(digits[:at] + str(rng.randrange(10)) + digits[at + 1:])
+    for code in sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE):
+        for _ in range(12):
+            samples.append(str(code) + "".join(rng.choice("0123456789") for _ in range(rng.randrange(0, 15))))
+    samples += ["".join(rng.choice("0123456789") for _ in range(rng.randrange(1, 18))) for _ in range(500)]
+    return [s for s in samples if len(s) <= 17]
+
+
+def test_international_validity_agrees_with_parsing() -> None:
+    """The compiled international plans answer as ``phonenumbers.parse`` with ``is_valid_number`` and
+    ``is_possible_number`` do, for valid, altered and random numbers of every calling code."""
+    samples = _international_samples()
+    international_validity.cache_clear()
+    answers = [international_validity(s) for s in samples]
+    assert answers == [validity_by_parsing(s) for s in samples]
+    assert answers.count(VALID) > 1000
+    assert answers.count(INVALID) > 100
 
 
 def test_unknown_region_is_refused() -> None:

@@ -9,9 +9,15 @@ def digits_of(value: str) -> str:
     return "".join(ch for ch in value if ch.isdigit())
 
 
+# Luhn: each second digit from the right counts doubled, less 9 when that is over 9.
+_DOUBLED = {str(d): (2 * d - 9 if d > 4 else 2 * d) for d in range(10)}
+
+
 def luhn_valid(digits: str) -> bool:
     if not digits or not digits.isdigit():
         return False
+    if digits.isascii():
+        return (sum(map(int, digits[-1::-2])) + sum(map(_DOUBLED.__getitem__, digits[-2::-2]))) % 10 == 0
     total = 0
     for index, ch in enumerate(reversed(digits)):
         n = ord(ch) - 48
@@ -28,13 +34,11 @@ def mod97_valid(iban: str) -> bool:
     compact = "".join(iban.split()).upper()
     if len(compact) < 5 or not compact.isalnum() or not compact.isascii():
         return False
-    rearranged = compact[4:] + compact[:4]
-    remainder = 0
-    for ch in rearranged:
-        chunk = str(ord(ch) - 55) if ch.isalpha() else ch
-        for d in chunk:
-            remainder = (remainder * 10 + ord(d) - 48) % 97
-    return remainder == 1
+    # Letters become two digits (A = 10 ... Z = 35); the remainder of that number by 97 must be 1.
+    return int((compact[4:] + compact[:4]).translate(_LETTER_NUMBERS)) % 97 == 1
+
+
+_LETTER_NUMBERS = {ord(c): str(ord(c) - 55) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 
 
 def aba_valid(digits: str) -> bool:

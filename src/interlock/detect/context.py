@@ -156,8 +156,19 @@ def _header_line(text: str, line_start: int, delimiter: str, cells: int,
     return found
 
 
-def window_tokens(text: str, start: int, end: int, size: int) -> tuple[list[str], list[str]]:
-    """Tokens within ``size`` characters before and after ``text[start:end]``, excluding the match."""
+def fold_ascii(data: bytes) -> str:
+    """ASCII text as ``window_tokens`` reads it: letters in lower case, digits, every other character a space
+    (one character for one, so offsets stay)."""
+    return data.translate(_FOLD_BYTES).decode("ascii")
+
+
+def window_tokens(text: str, start: int, end: int, size: int, folded: str | None = None) -> tuple[list[str], list[str]]:
+    """Tokens within ``size`` characters before and after ``text[start:end]``, excluding the match.
+
+    ``folded``: ``fold_ascii`` of the whole of ``text`` when it is ASCII, if the caller has it (a scan folds
+    its text once rather than each window's)."""
+    if folded is not None:
+        return _folded_window_tokens(folded, start, end, size)
     if text.isascii():
         return _ascii_window_tokens(text, start, end, size)
     lo, hi = max(0, start - size), min(len(text), end + size)
@@ -184,3 +195,13 @@ def _ascii_window_tokens(text: str, start: int, end: int, size: int) -> tuple[li
     edge = folded.find(" ", hi)
     hi = len(folded) if edge == -1 else edge
     return folded[lo:start - outer_lo].split(), folded[end - outer_lo:hi].split()
+
+
+def _folded_window_tokens(folded: str, start: int, end: int, size: int) -> tuple[list[str], list[str]]:
+    """``_ascii_window_tokens`` reading a text folded whole beforehand."""
+    lo, hi = max(0, start - size), min(len(folded), end + size)
+    if lo > 0:
+        lo = folded.rfind(" ", max(0, start - size - WORD_SLACK), lo) + 1 or max(0, start - size - WORD_SLACK)
+    edge = folded.find(" ", hi, min(len(folded), end + size + WORD_SLACK))
+    hi = min(len(folded), end + size + WORD_SLACK) if edge == -1 else edge
+    return folded[lo:start].split(), folded[end:hi].split()

@@ -14,7 +14,7 @@ from typing import Any
 
 import re2
 
-from interlock.detect.context import ContextWords, column_header, window_tokens
+from interlock.detect.context import ContextWords, column_header, fold_ascii, window_tokens
 from interlock.detect.finding import Finding
 
 CONTEXT_BOOST = 0.3
@@ -25,13 +25,28 @@ WHITESPACE = " \t\n\r\f"
 _sre_parser: Any = importlib.import_module("re._parser")
 
 
+# RE2's memory budget per pattern: the compiled program and the lazily built DFA share it. A DFA state holds
+# a list of program positions, so a large program (a street pattern with thousands of alternatives) needs
+# a larger budget: with too little, RE2 keeps emptying the DFA's cache and then falls back to its NFA for
+# the whole search, about a hundred times slower (0.11 s instead of 1 ms per MB of dense text). The budget
+# is an upper bound, not an allocation: memory is taken only as DFA states are built.
+REGEX_MEMORY = 64 << 20
+REGEX_MEMORY_PER_INSTRUCTION = 1024
+
+
 def compile_re2(pattern: str, *, case_insensitive: bool = False, longest_match: bool = False) -> re2._Regexp:
     options = re2.Options()
     options.case_sensitive = not case_insensitive
     options.longest_match = longest_match
-    options.max_mem = 64 << 20
+    options.max_mem = REGEX_MEMORY
     options.log_errors = False
-    return re2.compile(pattern, options)
+    regex = re2.compile(pattern, options)
+    program: Any = getattr(regex, "_regexp", None)
+    size: int = program.ProgramSize() if callable(getattr(program, "ProgramSize", None)) else 0
+    if size * REGEX_MEMORY_PER_INSTRUCTION > REGEX_MEMORY:
+        options.max_mem = size * REGEX_MEMORY_PER_INSTRUCTION
+        regex = re2.compile(pattern, options)
+    return regex
 
 
 # Fast path. The ``re2`` module's Python layer costs several microseconds per match on top of the
@@ -87,6 +102,29 @@ def _utf8_spans(program: Any, data: bytes, group: int) -> Iterator[tuple[int, in
             return
         # After an empty match, step one character on, as ``finditer`` does.
         pos = pos + _CHARS_TO_BYTES(data, pos, 1) if whole[1] == pos else whole[1]
+
+
+def overlapping_starts(regex: re2._Regexp, data: bytes, passes: int = 8) -> list[tuple[int, int]] | None:
+    """The span of the match of ``regex`` starting at each position of ``data`` where one starts (overlapping
+    matches too: the search resumes one byte after each match's start). ``None`` if the compiled program
+    cannot be searched directly, or if the searches would read ``data`` more than about ``passes`` times
+    over (long matches overlapping each other many times, as in a long run of one repeated word)."""
+    program = _program(regex)
+    if program is None:
+        return None
+    found: list[tuple[int, int]] = []
+    pos, end = 0, len(data)
+    budget = passes * (end + 1024)
+    while pos <= end:
+        whole = program.Match(_UNANCHORED, data, pos, end)[0]
+        if whole[0] == -1:
+            break
+        found.append(whole)
+        budget -= whole[1] - pos
+        if budget < 0:
+            return None
+        pos = whole[0] + 1
+    return found
 
 
 class Matcher:
@@ -228,11 +266,14 @@ class ScanText:
     utf8: bytes | None = None
     # Header cells of delimited rows, looked up once per row and column (see ``context.column_header``).
     headers: dict[Any, Any] = field(default_factory=dict)
+    # ASCII text folded once for every context window (``context.fold_ascii``), else ``None``.
+    folded: str | None = None
 
     @classmethod
     def of(cls, text: str, context_window: int) -> ScanText:
         if text.isascii():
-            return cls(text, text.lower(), context_window, text.encode("ascii"))
+            data = text.encode("ascii")
+            return cls(text, text.lower(), context_window, data, folded=fold_ascii(data))
         utf8 = text.encode("utf-8") if _BYTES_TO_CHARS is not None and _CHARS_TO_BYTES is not None else None
         return cls(text, lower_in_place(text), context_window, None, utf8)
 
@@ -374,7 +415,7 @@ class Recognizer:
         ``None`` if they rule it out."""
         if not (self._context or self._negative or self.rejected_after):
             return _NO_CONTEXT
-        left, right = window_tokens(scan.text, start, end, scan.context_window)
+        left, right = window_tokens(scan.text, start, end, scan.context_window, scan.folded)
         if left and left[-1] in self.rejected_after:
             return None
         around = [*left, "\x00", *right]

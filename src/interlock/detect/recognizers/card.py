@@ -24,6 +24,9 @@ from interlock.detect.finding import Finding
 from interlock.detect.recognizer import Pattern, Recognizer, ScanText, adjusted_score, relax_bounds
 
 _SEPARATORS = " -."
+_SEPARATORS_TO_SPACE = str.maketrans("-.", "  ")
+# Every ASCII character that is not a digit, to delete.
+_NOT_DIGITS = {c: None for c in range(128) if not chr(c).isdigit()}
 
 
 def issuer_known(digits: str) -> bool:
@@ -123,13 +126,12 @@ class CardNumberRecognizer(Recognizer):
         return None
 
     def validate(self, value: str, pattern: Pattern) -> float | None:
-        digits = "".join(ch for ch in value if ch.isdigit())
+        digits = value.translate(_NOT_DIGITS) if value.isascii() else "".join(ch for ch in value if ch.isdigit())
         n = len(digits)
-        if not 12 <= n <= 19 or len(set(digits)) < 2:
+        if not 12 <= n <= 19 or digits.count(digits[0]) == n:
             return None
-        separators = {ch for ch in value if ch in _SEPARATORS}
         groups = _groups(value)
-        printed = len(separators) <= 1 and len(groups) <= 5 and all(len(g) >= 3 for g in groups)
+        printed = _kinds_of_separator(value) <= 1 and len(groups) <= 5 and all(len(g) >= 3 for g in groups)
         if luhn_valid(digits):
             if len(groups) == 2:
                 # No card is printed in two groups; decimals ("398903413176.1916") and pairs of ids are.
@@ -151,18 +153,13 @@ def _printed(value: str) -> bool:
     groups = _groups(value)
     if len(groups) == 1:
         return 12 <= len(value) <= 19
-    return len({ch for ch in value if ch in _SEPARATORS}) == 1 and 3 <= len(groups) <= 5 and \
-        all(len(g) >= 3 for g in groups)
+    return _kinds_of_separator(value) == 1 and 3 <= len(groups) <= 5 and all(len(g) >= 3 for g in groups)
+
+
+def _kinds_of_separator(value: str) -> int:
+    return (" " in value) + ("-" in value) + ("." in value)
 
 
 def _groups(value: str) -> list[str]:
-    groups: list[str] = []
-    current = ""
-    for ch in value:
-        if ch in _SEPARATORS:
-            groups.append(current)
-            current = ""
-        else:
-            current += ch
-    groups.append(current)
-    return groups
+    """The parts of ``value`` between separators (empty ones too: "1  2" has three)."""
+    return value.translate(_SEPARATORS_TO_SPACE).split(" ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container
 
 from interlock.detect.checksums import mod97_valid
@@ -89,18 +90,32 @@ def _shaped_end(text: str, start: int, end: int) -> int:
     return pos
 
 
+# In ASCII text, a letter or digit is what ``str.isalnum`` says it is; one pattern per IBAN length (a single
+# character class repeated a fixed number of times: linear in the candidate).
+_ALNUM_RUNS = {n: re.compile(f"(?:[^A-Za-z0-9]*[A-Za-z0-9]){{{n}}}") for n in set(IBAN_LENGTHS.values())}
+
+
 def _value_end(text: str, start: int, end: int) -> int:
     """Where the IBAN starting at ``start`` ends within ``text[start:end]``, or -1 if none does."""
     expected = IBAN_LENGTHS.get(text[start:start + 2].upper())
     if expected is None:
         return -1
-    count = 0
-    pos = start
-    while pos < end and count < expected:
-        if text[pos].isalnum():
-            count += 1
-        pos += 1
-    if count != expected or (pos < len(text) and text[pos].isalnum()):
+    if text.isascii():
+        # Just after the expected count of letters and digits.
+        taken = _ALNUM_RUNS[expected].match(text, start, end)
+        if taken is None:
+            return -1
+        pos = taken.end()
+    else:
+        count = 0
+        pos = start
+        while pos < end and count < expected:
+            if text[pos].isalnum():
+                count += 1
+            pos += 1
+        if count != expected:
+            return -1
+    if pos < len(text) and text[pos].isalnum():
         return -1
     compact = text[start:pos].replace(" ", "").replace("-", "").upper()
     return pos if mod97_valid(compact) else -1

@@ -11,6 +11,7 @@ from interlock.detect.context import tokens
 from interlock.detect.finding import Finding
 from interlock.detect.name_table import COMMON_NAME, FIRST, NAME, WORD, NameTable, name_table
 from interlock.detect.recognizer import Opener, Pattern, Recognizer, lower_in_place
+from interlock.detect.recognizers.phone_labels import PHONE_WORDS
 
 _L = r"[\p{Ll}\p{M}]"
 _NAME = (rf"(?:\p{{Lu}}{_L}+(?:\p{{Lu}}{_L}+)?(?:[\-'’]\p{{Lu}}{_L}+)?"
@@ -151,6 +152,8 @@ class PersonNameRecognizer(Recognizer):
         if not flags or all(f & WORD and not f & NAME for f in flags):
             return None  # "Dear Valued Customer", "Hi Support Team", "Name: Required"
         if pattern.name in ("cue", "speaker", "closing name"):
+            if pattern.name == "speaker" and len(words) == 1 and words[0] in PHONE_WORDS:
+                return None  # "Telefon: +49 ...": a field's label before its value, not a chat line's speaker
             # A loose cue: the first word must be a listed first name that is not also a common word.
             return pattern.score if flags[0] & FIRST and not flags[0] & COMMON_NAME else None
         if len(words) > 1:

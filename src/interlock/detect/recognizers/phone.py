@@ -110,7 +110,7 @@ class PhoneRecognizer(Recognizer):
         # Dates and IP addresses are never phones: ruled out before the context is read.
         if end - c.start > self.max_len or other_value(c, True) is not None:
             return None
-        left, right = window_tokens(text, c.start, end, scan.context_window)
+        left, right = window_tokens(text, c.start, end, scan.context_window, scan.folded)
         label = nearest_label(left)
         if label is None:
             # A value in a delimited row is labelled by its column's header ("id,name,phone").

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import accumulate, pairwise
 
 # Brackets and one of "-./" may join two groups, with at most one space or tab on either side.
 _JOINERS = frozenset({"", "-", ".", "/", "(", ")", ")-", ").", ")/", "-(", "/("})
@@ -19,8 +19,6 @@ BLANKS = " \t\u00a0\u202f"
 DASHES = "\u2010\u2011\u2012\u2013"
 _DASHES = str.maketrans(DASHES, "-" * len(DASHES))
 _MAX_GROUPS = 7
-# A single character class: linear, and it only ever runs over one run (bounded by the phone pattern).
-_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,77 +38,99 @@ def candidates(text: str, start: int, end: int) -> Iterator[tuple[int, Iterator[
     """The candidates of the run ``text[start:end]`` (extension excluded), by where they begin: for each
     beginning, the alternatives, longest first; shorter stretches begin and end at a space (two numbers
     in one run). Built lazily: most runs are settled by their first alternative."""
-    groups = [m.span() for m in _DIGITS.finditer(text, start, end)]
-    seps = [text[e:s].translate(_DASHES) for (_, e), (s, _) in pairwise(groups)]
-    pieces: list[list[int]] = [[0]] if groups else []
-    for i, sep in enumerate(seps, 1):
-        core = sep.strip(BLANKS)
-        if core not in _JOINERS or len(sep) - len(core) > 2 or "\t\t" in sep or "  " in sep:
-            pieces.append([i])
-        else:
-            pieces[-1].append(i)
-    # Too many digits for one number: " / " lists numbers ("030 123456 / 0171 123456"); in one number it
-    # parts an area code from the rest ("0711 / 123456").
-    split: list[list[int]] = []
-    for piece in pieces:
-        if sum(groups[k][1] - groups[k][0] for k in piece) <= 15:
-            split.append(piece)
+    run = text[start:end]
+    # [lead, group, separator, group, ..., group, tail]: one split instead of a match object per group.
+    parts = _DIGIT_SPLIT.split(run)
+    if len(parts) < 3:
+        return
+    values = parts[1::2]
+    raw = parts[2:-1:2]
+    ascii_run = run.isascii()
+    # Typographic dashes read as "-" (one character for one, so lengths and offsets stay).
+    seps = raw if ascii_run else [sep.translate(_DASHES) for sep in raw]
+    cores = [sep.strip(BLANKS) for sep in seps]
+    lengths = list(map(len, values))
+    # Where each group starts in the text.
+    offsets = [start + len(parts[0])]
+    for length, sep in zip(lengths, raw, strict=False):
+        offsets.append(offsets[-1] + length + len(sep))
+    group = (text, values, seps, cores, offsets)
+    # Pieces: runs of groups that separators able to join two groups of one number hold together.
+    bounds = [0, *(i for i, (sep, core) in enumerate(zip(seps, cores, strict=True), 1)
+                   if core not in _JOINERS or len(sep) - len(core) > 2 or "\t\t" in sep or "  " in sep), len(values)]
+    counts = [0, *accumulate(lengths)]
+    pieces: list[range] = []
+    for first, stop in pairwise(bounds):
+        if counts[stop] - counts[first] <= 15:
+            pieces.append(range(first, stop))
             continue
-        split.append([piece[0]])
-        for k in piece[1:]:
-            if seps[k - 1].strip(BLANKS) == "/" and seps[k - 1] != "/":
-                split.append([k])
-            else:
-                split[-1].append(k)
-    pieces = split
-    lead = text[start:groups[0][0]] if groups else ""
-    counts = [0]
-    for g, e in groups:
-        counts.append(counts[-1] + e - g)
+        # Too many digits for one number: " / " lists numbers ("030 123456 / 0171 123456"); in one number
+        # it parts an area code from the rest ("0711 / 123456").
+        begin = first
+        for k in range(first + 1, stop):
+            if cores[k - 1] == "/" and seps[k - 1] != "/":
+                pieces.append(range(begin, k))
+                begin = k
+        pieces.append(range(begin, stop))
+    lead = parts[0]
     for piece in pieces:
-        # Where a stretch may begin or end inside the piece: at a separator with a blank in it.
-        cuts = [k for k in piece[1:] if any(c in BLANKS for c in seps[k - 1])]
-        stop = piece[-1] + 1
+        first, stop = piece.start, piece.stop
         # Part of an international number is not a national one: "+49 30 901820" is one number or none.
         # A piece is split only if it is too long for one number or ends in a stray digit or two ("call
         # 0301234567 2 times"): shorter stretches of "9069 9542 3789" are no more phones than all of it,
         # and blocks of four ("4111 1111 1111 1112", a card or account number) are one value.
-        digits, last = counts[stop] - counts[piece[0]], groups[piece[-1]][1] - groups[piece[-1]][0]
-        blocks = len(piece) >= 4 and all(groups[k][1] - groups[k][0] == 4 for k in piece[:-1])
-        whole = (piece[0] == 0 and "+" in lead) or blocks or not (digits > 15 or (last <= 2 and digits - last <= 15))
-        starts = (piece[0],) if whole else (piece[0], *cuts)
-        for a in starts:
-            ends = (stop,) if whole else (stop, *reversed([k for k in cuts if k > a]))
-            yield groups[a][0], _options(text, groups, seps, counts, a, ends, lead if a == 0 else "")
+        digits, last = counts[stop] - counts[first], lengths[stop - 1]
+        blocks = stop - first >= 4 and all(lengths[k] == 4 for k in range(first, stop - 1))
+        if (first == 0 and "+" in lead) or blocks or not (digits > 15 or (last <= 2 and digits - last <= 15)):
+            yield offsets[first], _options(group, counts, first, (stop,), lead if first == 0 else "")
+            continue
+        # Where a stretch may begin or end inside the piece: at a separator with a blank in it (ASCII text
+        # has only spaces and tabs).
+        if ascii_run:
+            cuts = [k for k in range(first + 1, stop) if " " in seps[k - 1] or "\t" in seps[k - 1]]
+        else:
+            cuts = [k for k in range(first + 1, stop) if any(c in BLANKS for c in seps[k - 1])]
+        for a in (first, *cuts):
+            yield offsets[a], _options(group, counts, a, (stop, *reversed([k for k in cuts if k > a])),
+                                       lead if a == 0 else "")
 
 
-def _options(text: str, groups: list[tuple[int, int]], seps: list[str], counts: list[int], a: int,
-             ends: tuple[int, ...], lead: str) -> Iterator[Candidate]:
+# A single character class: linear, and it only ever runs over one run (bounded by the phone pattern).
+_DIGIT_SPLIT = re.compile(r"([0-9]+)")
+
+
+# The digit groups of one run: the text, their digits, the separators between them (as written, and
+# without blanks) and where each group starts in the text.
+Groups = tuple[str, list[str], list[str], list[str], list[int]]
+
+
+def _options(group: Groups, counts: list[int], a: int, ends: tuple[int, ...], lead: str) -> Iterator[Candidate]:
     for b in ends:
         digits = counts[b] - counts[a]
         if digits < 6:
             return
         # Fifteen digits at most, after a "+" or "00" and the country code's own digits.
         if b - a <= _MAX_GROUPS and (digits <= 15 or (
-                digits <= 17 and ("+" in lead or text.startswith("00", groups[a][0])))):
-            yield _candidate(text, groups, seps, a, b, lead)
+                digits <= 17 and ("+" in lead or group[1][a].startswith("00")))):
+            yield _candidate(group, a, b, lead)
 
 
-def _candidate(text: str, groups: list[tuple[int, int]], seps: list[str], a: int, b: int,
-               lead: str) -> Candidate:
-    digits = "".join(text[s:e] for s, e in groups[a:b])
-    joins = tuple(seps[k].strip(BLANKS) for k in range(a, b - 1))
-    begin, finish = groups[a][0] - len(lead), groups[b - 1][1]
+def _candidate(group: Groups, a: int, b: int, lead: str) -> Candidate:
+    text, values, seps, cores, starts = group
+    parts = values[a:b]
+    digits = "".join(parts)
+    joins = tuple(cores[a:b - 1])
+    begin, finish = starts[a] - len(lead), starts[b - 1] + len(values[b - 1])
     if text[begin] == "(" and text.count("(", begin, finish) > text.count(")", begin, finish):
         begin += 1
     plus = text.startswith(("+", "(+"), begin)
     bracket = "(" in text[begin:finish]
     if plus:
         # "+44 (0) 20 ...": the trunk prefix in brackets is not dialled from abroad.
-        digits = "".join(text[s:e] for k, (s, e) in enumerate(groups[a:b], a)
-                         if not (text[s:e] == "0" and 0 < k < len(seps) and seps[k - 1].endswith("(")
+        digits = "".join(values[k] for k in range(a, b)
+                         if not (values[k] == "0" and 0 < k < len(seps) and seps[k - 1].endswith("(")
                                  and seps[k].startswith(")")))
-    return Candidate(begin, finish, digits, tuple(text[s:e] for s, e in groups[a:b]), joins, plus, bracket)
+    return Candidate(begin, finish, digits, tuple(parts), joins, plus, bracket)
 
 
 def other_value(c: Candidate, labelled: bool) -> str | None:

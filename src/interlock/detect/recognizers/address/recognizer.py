@@ -272,19 +272,16 @@ class StreetAddressRecognizer(Recognizer):
                 return None
             return pattern.score
         # A capitalised word naming something else before a number ("Order 1234", "Office 2021") is not a
-        # street; nor is one right after a number in the street line ("3 Monday").
-        named_after_number = False
-        street = _tokens(_street_line(value))
+        # street; nor is one right after a number in the street line ("3 Monday"). The street line's words
+        # are the first words of the value: the pair at ``i`` is in the street line when ``i + 1`` is.
+        street = len(_tokens(_street_line(value)))
         for i, (before, after) in enumerate(itertools.pairwise(tokens)):
             # After the street line, a region code in capitals before a postcode ("ACT, 2605") is no "Act 2605".
             if after[0].isdigit() and _names_something_else(before) and (
-                    i + 1 < len(street) or not (before.isupper() and len(before) <= 4)):
+                    i + 1 < street or not (before.isupper() and len(before) <= 4)):
                 return None
-        for before, after in itertools.pairwise(tokens):
-            named_after_number = named_after_number or (before[0].isdigit() and _names_something_else(after))
-        if named_after_number and any(before[0].isdigit() and _names_something_else(after)
-                                      for before, after in itertools.pairwise(_tokens(_street_line(value)))):
-            return None
+            if i + 1 < street and before[0].isdigit() and _names_something_else(after):
+                return None
         if pattern.name in _NAME_THEN_NUMBER and tokens[0].casefold() in w.NOT_STREET_START:
             return None
         if pattern.name == "name + street word + number" and not self._street_words_ok(_street_line(value)):
@@ -377,7 +374,7 @@ class StreetAddressRecognizer(Recognizer):
         before = scan.lowered[max(0, start - 40):start]
         # Only a label just before the span can be an "e-mail address:"; most spans have none.
         if any(map(before.__contains__, _ADDRESS_STEMS)):
-            tail = window_tokens(scan.text, start, end, 40)[0][-4:]
+            tail = window_tokens(scan.text, start, end, 40, scan.folded)[0][-4:]
             for i in range(1, len(tail)):
                 if tail[i] in _ADDRESS_WORDS and tail[i - 1] in _NOT_POSTAL:
                     return None  # "e-mail address: ...", "IP address ...", "wallet address: ..."
