@@ -157,6 +157,13 @@ POSITIVES: dict[str, list[tuple[str, str]]] = {
         ("Apt. 841\n77 Scott Avenue\nPort Chalmers 9023", "Apt. 841\n77 Scott Avenue\nPort Chalmers 9023"),
         ("Gerritsingel 7\n1317 YB\n's-Hertogenbosch", "Gerritsingel 7\n1317 YB\n's-Hertogenbosch"),
     ],
+    "us military post": [
+        ("Ship to SGT John Smith, PSC 1234, Box 5678, APO AE 09204 by May", "PSC 1234, Box 5678, APO AE 09204"),
+        ("Unit 2050 Box 4190\nAPO AP 96278-4190", "Unit 2050 Box 4190\nAPO AP 96278-4190"),
+        ("mail: USS Nimitz (CVN 68), FPO AP 96620-2820", "USS Nimitz (CVN 68), FPO AP 96620-2820"),
+        ("CMR 450 Box 1234, APO AE 09136", "CMR 450 Box 1234, APO AE 09136"),
+        ("send it to Unit 8400, Box 2101 DPO AE 09498-2101 thanks", "Unit 8400, Box 2101 DPO AE 09498-2101"),
+    ],
 }
 
 CASES = [(family, text, value) for family, rows in POSITIVES.items() for text, value in rows]
@@ -229,6 +236,8 @@ NEGATIVES: list[str] = [
     "Please review PR 1234 and PR 1240 before Friday.",
     "Boarding gate 5 closes at 10",
     "Please review the gate 5 before",
+    "The APO AE region covers Europe and the FPO code comes next.",
+    "Unit 2050 passed the test; Box 4190 is on the shelf.",
 ]
 
 

@@ -111,6 +111,12 @@ PATTERNS: tuple[Pattern, ...] = (
             rf"{TAIL})", 0.6, group=1),
     Pattern("short PO box",
             rf"{LEFT}({forms.PO_BOX_SHORT}\.?[ \t]?\d{{1,6}}\b(?:[ \t]\d{{2}}\b){{0,2}}{TAIL})", 0.45, group=1),
+    # US military post: unit or ship, box, then APO/FPO/DPO, the armed-forces "state" and a ZIP code.
+    Pattern("military post",
+            rf"{LEFT}((?:(?:(?:PSC|CMR|UMR|Unit)[ \t]\d{{1,5}}|(?:USS|USNS|USCGC)[ \t]{NAME}"
+            rf"(?:[ \t]?\([A-Z]{{1,4}}[ \t-]?\d{{1,4}}\))?){forms.SEP})?"
+            rf"(?:Box[ \t]\d{{1,5}}{forms.SEP})?"
+            rf"(?:APO|FPO|DPO)[ \t]{{1,3}}A[AEP][ \t]{{1,3}}\d{{5}}(?:-\d{{4}})?\b)", 0.7, group=1),
     Pattern("labelled address", rf"{LEFT}{forms.LABELLED}", 0.7, group=1),
     Pattern("labelled postcode", rf"{LEFT}{forms.LABELLED_POSTCODE}", 0.65, group=1),
     # A city alone is an address only next to the rest of one ("get_weather(city=Paris)" is not).
@@ -184,6 +190,9 @@ OPENERS: tuple[Opener, ...] = (
     Opener(rf"{forms.POSTCODE_LABEL}{forms.LABEL_END}", gaps=4, reach=_REACH, case_insensitive=False, pending=""),
     Opener(rf"{forms.CITY_LABEL}{forms.LABEL_END}", gaps=8, reach=_REACH, case_insensitive=False, pending=""),
     Opener(forms.TRIGGER, gaps=14, reach=_REACH, case_insensitive=False, pending=""),
+    # A ship's military post ("USS Nimitz (CVN 68), FPO AP 96620"): the ship's name opens it.
+    Opener(r"(?:USS|USNS|USCGC)[ \t]{1,3}[A-Z]", gaps=8, reach=_REACH, case_insensitive=False,
+           pending=r"\bU(?:S(?:S|NS?|C(?:GC?)?)?)?(?:[ \t]{1,3}\S{0,8})?"),
     # An apartment written before the street line ("Flat 3, 12 High Street").
     Opener(rf"{forms.UNIT_BEFORE_WORD}\.?[ \t]?#?[0-9A-Z]", gaps=_GAPS, reach=_REACH, case_insensitive=False,
            pending=""),
