@@ -101,9 +101,9 @@ def pausing() -> Iterator[int]:
     yield from serve(pauses_after_the_start)
 
 
-def first_read(port: int, request: bytes) -> bytes:
+def first_read(port: int, request: bytes, timeout: float = SLACK) -> bytes:
     """What the first read of the answer gets."""
-    with socket.create_connection(("127.0.0.1", port), timeout=SLACK) as sock:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(request)
         return sock.recv(65536)
 
@@ -181,4 +181,11 @@ def test_a_chunked_answer_sends_its_head_at_once(pausing: int) -> None:
     data = first_read(pausing, b"GET /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
     assert data.startswith(b"HTTP/1.1 200 ")
     assert b"transfer-encoding: chunked" in data.lower()
+    assert data.endswith(b"\r\n\r\n")
+
+
+def test_an_answer_to_head_is_sent_on_a_kept_connection(pausing: int) -> None:
+    # No body is written for HEAD: the head must not wait for one (the connection stays open meanwhile).
+    data = first_read(pausing, b"HEAD /whole HTTP/1.1\r\nHost: t\r\n\r\n", timeout=5.0)
+    assert data.startswith(b"HTTP/1.1 200 ")
     assert data.endswith(b"\r\n\r\n")

@@ -117,7 +117,8 @@ class WholeAnswer:
         if not self._head_seen and self._cycle.response_started:
             # The first write once the answer has started is its head (a "100 Continue" comes before).
             self._head_seen = True
-            if self._cycle.chunked_encoding is not True:
+            # An answer to HEAD has no body write to wait for.
+            if self._cycle.chunked_encoding is not True and self._cycle.scope["method"] != "HEAD":
                 self._head = data
                 return
         self._transport.write(data)
