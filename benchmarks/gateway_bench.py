@@ -213,7 +213,8 @@ def start_gateway(work: Path, workers: int, mock_port: int, env: dict[str, str],
          "--json"], capture_output=True, text=True, check=True, env=env).stdout)["key"]
     proc = subprocess.Popen([sys.executable, "-m", "interlock", "serve", "--config", str(config)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_http(f"http://127.0.0.1:{port}/readyz")
+    # Start-up compiles the detector: on a loaded machine that alone can take longer than the default wait.
+    wait_http(f"http://127.0.0.1:{port}/readyz", timeout=120)
     return proc, port, key, db
 
 

@@ -57,6 +57,19 @@ async def slow_stream(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": b"done\n"})
 
 
+async def pauses_after_the_start(scope: Scope, receive: Receive, send: Send) -> None:
+    """Starts its answer, waits, then sends the body: with a known length (``/whole``) or chunked."""
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body", False):
+        pass
+    known = scope["path"] == "/whole"
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-length", b"4")] if known else [(b"content-type", b"text/plain")]})
+    await asyncio.sleep(0.3)
+    await send({"type": "http.response.body", "body": b"body"})
+
+
 def serve(app: Any) -> Iterator[int]:
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, http=protocol_factory(LIMITS), lifespan="off",
@@ -81,6 +94,18 @@ def mounted(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
 @pytest.fixture
 def streaming() -> Iterator[int]:
     yield from serve(slow_stream)
+
+
+@pytest.fixture
+def pausing() -> Iterator[int]:
+    yield from serve(pauses_after_the_start)
+
+
+def first_read(port: int, request: bytes, timeout: float = SLACK) -> bytes:
+    """What the first read of the answer gets."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        return sock.recv(65536)
 
 
 def exchange(port: int, request: bytes) -> bytes:
@@ -144,3 +169,23 @@ def test_pipelined_requests_are_all_answered_in_order(mounted: int) -> None:
     data = exchange(mounted, one + one + last)
     assert data.count(b"HTTP/1.1 200 ") == 3
     assert data.endswith(b"\r\n\r\nok")
+
+
+def test_an_answer_of_known_length_leaves_whole_with_its_body(pausing: int) -> None:
+    data = first_read(pausing, b"GET /whole HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 200 ")
+    assert data.endswith(b"\r\n\r\nbody")
+
+
+def test_a_chunked_answer_sends_its_head_at_once(pausing: int) -> None:
+    data = first_read(pausing, b"GET /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    assert data.startswith(b"HTTP/1.1 200 ")
+    assert b"transfer-encoding: chunked" in data.lower()
+    assert data.endswith(b"\r\n\r\n")
+
+
+def test_an_answer_to_head_is_sent_on_a_kept_connection(pausing: int) -> None:
+    # No body is written for HEAD: the head must not wait for one (the connection stays open meanwhile).
+    data = first_read(pausing, b"HEAD /whole HTTP/1.1\r\nHost: t\r\n\r\n", timeout=5.0)
+    assert data.startswith(b"HTTP/1.1 200 ")
+    assert data.endswith(b"\r\n\r\n")

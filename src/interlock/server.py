@@ -24,7 +24,7 @@ import asyncio
 import functools
 import resource
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -91,6 +91,50 @@ async def _server_busy(scope: Scope, receive: Receive, send: Send) -> None:
                                  code="server_busy")
     await send_json(send, refusal.status, error_document(refusal, request_id), request_id,
                     [(b"connection", b"close"), (b"retry-after", b"1")])
+
+
+class WholeAnswer:
+    """The connection as one request's cycle writes to it. uvicorn writes an answer's status line and
+    headers as soon as the app starts the answer, and its body apart: two writes, so two packets and two
+    wake-ups of the peer, for an answer that is ready whole (the chat route starts and ends it in one go).
+    Here the head of an answer whose length is known (not chunked) waits for the body's first write and
+    leaves with it; a chunked answer (a stream) goes out as written, its head at once."""
+
+    __slots__ = ("_cycle", "_head", "_head_seen", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, cycle: Any) -> None:
+        self._transport = transport
+        self._cycle = cycle
+        self._head: bytes | None = None
+        self._head_seen = False
+
+    def write(self, data: bytes) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            self._transport.write(head + data)
+            return
+        if not self._head_seen and self._cycle.response_started:
+            # The first write once the answer has started is its head (a "100 Continue" comes before).
+            self._head_seen = True
+            # An answer to HEAD has no body write to wait for.
+            if self._cycle.chunked_encoding is not True and self._cycle.scope["method"] != "HEAD":
+                self._head = data
+                return
+        self._transport.write(data)
+
+    def close(self) -> None:
+        # An answer cut short (the app failed after starting it) still sends the head it started.
+        head, self._head = self._head, None
+        if head is not None:
+            self._transport.write(head)
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
@@ -178,6 +222,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 super().on_headers_complete()
             finally:
                 self.app = app
+        # Before the app's task first runs (it was only scheduled): every write of this answer goes through it.
+        self.cycle.transport = cast(asyncio.Transport, WholeAnswer(self.transport, self.cycle))
         if self.parser.should_upgrade() and self._should_upgrade():
             self._upgraded = True
             self._in_body = False

@@ -102,10 +102,11 @@ class MediaSlot:
 _MEDIA_PARTS = {"image_url": "media.image", "input_audio": "media.audio", "file": "media.file"}
 
 
-def _text_slots(body: dict[str, Any]) -> tuple[list[tuple[str, Setter, str]], list[MediaSlot]]:
-    """Every string the model (or its provider) reads, with a way to replace it and where it sits, and
-    every part it cannot read. The request schema is closed (pipeline/schema.py), so this covers it whole:
-    a field added there must be added here (the request-coverage test sends a marker in every one)."""
+def _text_slots(body: dict[str, Any]) -> tuple[list[tuple[str, Setter, str]], list[MediaSlot], int]:
+    """Every string the model (or its provider) reads, with a way to replace it and where it sits; every
+    part it cannot read; and how many of the strings, first in the list, are the conversation's messages.
+    The request schema is closed (pipeline/schema.py), so this covers it whole: a field added there must
+    be added here (the request-coverage test sends a marker in every one)."""
     slots: list[tuple[str, Setter, str]] = []
     media: list[MediaSlot] = []
 
@@ -181,6 +182,7 @@ def _text_slots(body: dict[str, Any]) -> tuple[list[tuple[str, Setter, str]], li
                 slot(tool_call, "id")
                 call_of(tool_call.get("function"))
         call_of(message.get("function_call"))  # the older form of a tool call
+    conversation = len(slots)
     for tool in body.get("tools") or ():
         if isinstance(tool, dict):
             function(tool.get("function"))
@@ -221,7 +223,7 @@ def _text_slots(body: dict[str, Any]) -> tuple[list[tuple[str, Setter, str]], li
                 slots.append((value, set_value, INPUT))
     # Fields the deployment passes through for a model (call.passed_through) are forwarded unread, by its
     # choice: the schema refuses every other field it does not know.
-    return slots, media
+    return slots, media, conversation
 
 
 class ProtectInput:
@@ -232,12 +234,11 @@ class ProtectInput:
         self._injection = injection if injection is not None else PromptInjectionRecognizer()
 
     async def __call__(self, call: Call) -> None:
-        slots, media = _text_slots(call.body)
+        slots, media, conversation = _text_slots(call.body)
         texts = [text for text, _, _ in slots]
         own = await self._guard.scan_many(texts)
         # Values split between adjacent texts of the conversation (two messages, two content parts) are
         # found at the join. Those texts come first in ``slots``.
-        conversation = len(_text_slots({"messages": call.body.get("messages", ())})[0]) if len(slots) > 1 else 0
         if conversation > 1:
             split = seam_findings(texts[:conversation], own, self._guard.scan)
             own = [merged(found, pieces) for found, pieces in zip(own, split, strict=False)] + own[conversation:]

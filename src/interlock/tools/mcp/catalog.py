@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from interlock.audit.writer import AuditWriter
 from interlock.errors import NotFound, Refusal
+from interlock.ids import new_request_id
 from interlock.settings import Settings
 from interlock.store.base import Store
 from interlock.tools.mcp.pins import PinBook, PinCheck
@@ -108,7 +108,7 @@ class McpCatalog:
                            "now, so there is nothing to approve.", code="tool_not_served")
         pin, previous = await self.pins.approve(tool, current, by, expected_digest)
         record: dict[str, Any] = {
-            "v": 1, "request_id": "req_" + secrets.token_hex(12), "time": round(time.time(), 6),
+            "v": 1, "request_id": new_request_id(), "time": round(time.time(), 6),
             "endpoint": "mcp.tools/approve", "principal": by, "tenant": tenant, "tool": name,
             "server": upstream.name, "digest": pin.digest, "status": 200, "outcome": "ok",
         }
