@@ -374,9 +374,9 @@ class Engine:
         checks: dict[str, Any] = {}
         limit = self.settings.store.readiness_timeout_seconds
         try:
-            # Bounded: a store that hangs (a lock held elsewhere, a dead network) is an answer too.
-            await asyncio.wait_for(self.store.ping(), limit)
-            checks["store"] = _disk_room(self.settings.store)
+            # Bounded: a store that hangs (a lock held elsewhere, a dead network, a disk that does not
+            # answer) is an answer too. The disk is asked on a thread, never on the event loop.
+            checks["store"] = await asyncio.wait_for(self._probe_store(), limit)
         except TimeoutError:
             checks["store"] = f"failed: no answer within {limit:g} s"
         except Exception as exc:
@@ -396,6 +396,10 @@ class Engine:
             checks["mcp_servers"] = self.mcp.readiness()
         checks["ready"] = self.started and checks["store"] == "ok" and self.writer.healthy and bool(self.models)
         return checks
+
+    async def _probe_store(self) -> str:
+        await self.store.ping()
+        return await asyncio.to_thread(_disk_room, self.settings.store)
 
 
 def _disk_room(store: StoreSettings) -> str:

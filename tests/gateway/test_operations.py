@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import shutil
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -277,6 +278,32 @@ async def test_readiness_answers_in_bounded_time_when_the_store_hangs(tmp_path: 
         assert checks["ready"] is False
         assert checks["store"] == "failed: no answer within 0.3 s"
     finally:
+        await engine.stop()
+
+
+async def test_readiness_asks_the_disk_off_the_event_loop_and_within_its_bound(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = Engine(Settings(store=StoreSettings(url=f"sqlite:///{tmp_path / 'ready.db'}",
+                                                 readiness_timeout_seconds=0.3)))
+    await engine.start()
+    release = threading.Event()
+    asked_on: list[int] = []
+    real = shutil.disk_usage
+
+    def stuck_disk(path: Any) -> Any:  # a disk (a dead network mount) that does not answer
+        asked_on.append(threading.get_ident())
+        release.wait(10)
+        return real(path)
+
+    monkeypatch.setattr(shutil, "disk_usage", stuck_disk)
+    try:
+        checks = await engine.readiness()
+        assert checks["ready"] is False
+        assert checks["store"] == "failed: no answer within 0.3 s"
+        assert asked_on
+        assert threading.get_ident() not in asked_on
+    finally:
+        release.set()
         await engine.stop()
 
 
