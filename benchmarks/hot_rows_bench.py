@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from scale_bench import PG_SERVER, _admin, record_for
+from scale_bench import record_for, scratch_database
 
 from interlock.audit.writer import AuditWriter
 from interlock.identity.keys import new_key
@@ -117,15 +117,7 @@ def _process(url: str, path: str, coroutines: int, seconds: float, start_at: flo
 
 
 def run(path: str, writers: int, args: argparse.Namespace) -> float:
-    db = "interlock_hot_" + secrets.token_hex(5)
-    asyncio.run(_admin(f'CREATE DATABASE "{db}"'))
-    url = f"{PG_SERVER}/{db}"
-    try:
-        async def migrate() -> None:
-            s = open_store(StoreSettings(url=url))
-            await s.open()
-            await s.close()
-        asyncio.run(migrate())
+    with scratch_database("interlock_hot_", migrate=True) as url:
         ctx = mp.get_context("spawn")
         out = ctx.Queue()
         start_at = time.time() + 2.0 + 0.5 * writers
@@ -136,8 +128,6 @@ def run(path: str, writers: int, args: argparse.Namespace) -> float:
         total = sum(out.get(timeout=120 + args.seconds) for _ in procs)
         for p in procs:
             p.join(30)
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
     return total / args.seconds
 
 

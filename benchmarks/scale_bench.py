@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -35,7 +36,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,27 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
+async def _migrate(url: str) -> None:
+    store = open_store(StoreSettings(url=url))
+    await store.open()
+    await store.close()
+
+
+@contextlib.contextmanager
+def scratch_database(prefix: str, *, migrate: bool = False) -> Iterator[str]:
+    """A new database for one run (its URL), dropped afterwards; ``migrate``: its schema made once first, so
+    writer processes do not race to create it."""
+    db = prefix + secrets.token_hex(5)
+    asyncio.run(_admin(f'CREATE DATABASE "{db}"'))
+    try:
+        url = f"{PG_SERVER}/{db}"
+        if migrate:
+            asyncio.run(_migrate(url))
+        yield url
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+
+
 async def _verify(url: str, work: Path) -> tuple[int, bool, str]:
     store = open_store(StoreSettings(url=url))
     await store.open()
@@ -157,16 +179,7 @@ async def _verify(url: str, work: Path) -> tuple[int, bool, str]:
 
 
 def appends_run(writers: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    db = "interlock_scale_" + secrets.token_hex(5)
-    asyncio.run(_admin(f'CREATE DATABASE "{db}"'))
-    url = f"{PG_SERVER}/{db}"
-    try:
-        # Migrate once, so writers do not race to create the schema.
-        async def migrate() -> None:
-            s = open_store(StoreSettings(url=url))
-            await s.open()
-            await s.close()
-        asyncio.run(migrate())
+    with scratch_database("interlock_scale_", migrate=True) as url:
         ctx = mp.get_context("spawn")
         out = ctx.Queue()
         start_at = time.time() + 2.0 + 0.5 * writers
@@ -178,8 +191,6 @@ def appends_run(writers: int, args: argparse.Namespace, work: Path) -> dict[str,
         for p in procs:
             p.join(30)
         checked, ok, summary = asyncio.run(_verify(url, work))
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
     total = sum(r["records"] for r in results)
     if not ok or checked < total:
         raise SystemExit(f"{writers} writers: the log is not complete and valid: {summary}")
@@ -256,12 +267,8 @@ async def _micro(url: str) -> dict[str, Any]:
 
 
 def micro_run() -> dict[str, Any]:
-    db = "interlock_scale_micro_" + secrets.token_hex(5)
-    asyncio.run(_admin(f'CREATE DATABASE "{db}"'))
-    try:
-        return asyncio.run(_micro(f"{PG_SERVER}/{db}"))
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+    with scratch_database("interlock_scale_micro_") as url:
+        return asyncio.run(_micro(url))
 
 
 def _gateway_config(work: Path, url: str, mock_port: int) -> Path:
@@ -277,12 +284,14 @@ def _gateway_config(work: Path, url: str, mock_port: int) -> Path:
 
 def gateway_runs(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    with scratch_database("interlock_scale_gw_") as url:
+        return _gateway_rounds(args, work, url)
+
+
+def _gateway_rounds(args: argparse.Namespace, work: Path, url: str) -> list[dict[str, Any]]:
     from gateway_bench import PROMPT, free_port, wait_http, wrk
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    db = "interlock_scale_gw_" + secrets.token_hex(5)
-    asyncio.run(_admin(f'CREATE DATABASE "{db}"'))
-    url = f"{PG_SERVER}/{db}"
     mock_port = free_port()
     procs: list[subprocess.Popen[bytes]] = []
     body = json.dumps({"model": "mock", "messages": [
@@ -336,7 +345,6 @@ def gateway_runs(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
                 p.wait(30)
             except subprocess.TimeoutExpired:
                 p.kill()
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
     return out
 
 
