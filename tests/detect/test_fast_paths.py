@@ -16,6 +16,7 @@ import pytest
 from interlock.detect import CustomPattern, DetectionConfig, Detector, Finding
 from interlock.detect import recognizer as recognizer_module
 from interlock.detect.context import WORD_SLACK, fold_ascii, tokens, window_tokens
+from interlock.detect.detector import repeat_values, resolve_overlaps
 from interlock.detect.recognizer import Matcher, ScanText, compile_re2, lower_in_place
 from interlock.detect.recognizers.dictionary import DictionaryRecognizer
 
@@ -257,3 +258,18 @@ def test_one_pass_gives_way_where_long_mentions_overlap_many_times(monkeypatch: 
     found = [Finding("pii.x", 1, 301, 0.9, "test", "x")]
     monkeypatch.setattr(detector_module, "_ONE_PASS_VALUES", 1)
     assert detector_module.repeat_values(text, found) == found
+
+
+@pytest.mark.parametrize("backward", [True, False])
+def test_scan_without_repeats_skips_a_second_resolution_and_changes_nothing(backward: bool) -> None:
+    """``scan`` resolves overlaps again only when repeated mentions were added: ``scan_direct``'s findings
+    are already resolved and in order (normalised text included), so resolving them again must be a no-op."""
+    detector = Detector(DetectionConfig())
+    texts = [*CORPUS, "ｐｈｏｎｅ ＋４４ ２０ ７９４６ ０９５８ and Ａｎｎａ Ｋｏｗａｌｓｋｉ", "Dear Anna,\n\u200bmail a@b.io"]
+    unchanged = 0
+    for text in texts:
+        direct = detector.scan_direct(text, backward=backward)
+        expected = resolve_overlaps(repeat_values(text, direct, forward_only=not backward))
+        assert detector.scan(text, backward=backward) == expected, text
+        unchanged += repeat_values(text, direct, forward_only=not backward) is direct
+    assert unchanged > len(texts) // 2  # the path without a second resolution is the common one

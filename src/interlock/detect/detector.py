@@ -55,8 +55,10 @@ class Detector:
         mentions after the one found (and names to after the e-mail address they repeat): what a
         stream can do, since an earlier mention may already be out.
         """
-        return resolve_overlaps(repeat_values(text, self.scan_direct(text, backward=backward),
-                                              forward_only=not backward))
+        found = self.scan_direct(text, backward=backward)
+        repeated = repeat_values(text, found, forward_only=not backward)
+        # ``scan_direct``'s findings are already resolved and in order: only added mentions need resolving.
+        return found if repeated is found else resolve_overlaps(repeated)
 
     def scan_direct(self, text: str, *, backward: bool = True) -> list[Finding]:
         """Like :meth:`scan`, without repeating found values at their other mentions."""
