@@ -5,7 +5,9 @@ process, with no usage limits (off), with them counted in Redis, and with them c
 Each configuration serves ``--calls`` calls, one at a time, in interleaved rounds; the figure is the
 process's own CPU time (``time.process_time``) over those calls, which another process's load on the machine
 stretches far less than wall-clock time. ``--profile NAME`` instead runs that configuration under cProfile
-and prints the functions with the most time of their own.
+and prints the functions by cumulative time (``PROFILE_FILTER``, a regular expression on their file and
+name, keeps some: ``PROFILE_FILTER='usage|meter|resp'``). cProfile times are wall-clock and inflated by the
+profiler; its call counts are exact.
 
     python benchmarks/usage_cpu.py [--calls 2000] [--rounds 3] [--profile redis]
 """
