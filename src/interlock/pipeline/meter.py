@@ -63,17 +63,27 @@ def duration(ms: int) -> str:
     return f"{minutes}m{rest}s"
 
 
+# The header names, per kind of rate counter: built once, not per call.
+_RATE_HEADER_NAMES = {kind: (f"x-ratelimit-limit-{kind}".encode(), f"x-ratelimit-remaining-{kind}".encode(),
+                             f"x-ratelimit-reset-{kind}".encode()) for kind in ("requests", "tokens")}
+
+
 def rate_headers(states: tuple[RateState, ...]) -> list[tuple[bytes, bytes]]:
-    """x-ratelimit-{limit,remaining,reset}-{requests,tokens}: the tightest counter of each kind."""
+    """x-ratelimit-{limit,remaining,reset}-{requests,tokens}: the tightest counter of each kind (the fewest
+    remaining, then the latest reset)."""
+    tightest: dict[str, RateState] = {}
+    for s in states:
+        t = tightest.get(s.kind)
+        if t is None or s.remaining < t.remaining or (s.remaining == t.remaining and s.reset_ms > t.reset_ms):
+            tightest[s.kind] = s
     out: list[tuple[bytes, bytes]] = []
     for kind in ("requests", "tokens"):
-        mine = [s for s in states if s.kind == kind]
-        if not mine:
+        tight = tightest.get(kind)
+        if tight is None:
             continue
-        tight = min(mine, key=lambda s: (s.remaining, -s.reset_ms))
-        out += [(f"x-ratelimit-limit-{kind}".encode(), str(tight.limit).encode()),
-                (f"x-ratelimit-remaining-{kind}".encode(), str(max(tight.remaining, 0)).encode()),
-                (f"x-ratelimit-reset-{kind}".encode(), duration(tight.reset_ms).encode())]
+        limit, remaining, reset = _RATE_HEADER_NAMES[kind]
+        out += [(limit, b"%d" % tight.limit), (remaining, b"%d" % max(tight.remaining, 0)),
+                (reset, duration(tight.reset_ms).encode())]
     return out
 
 

@@ -61,11 +61,14 @@ class Plan:
     rates: tuple[RateCounter, ...]
     rate_names: tuple[str, ...]
     charge: str
+    # How long the charge is remembered once settled: a charge under a request id need not be (no retry can
+    # carry the gateway's own id); one under an idempotency key is, for its retries.
+    settled_ttl: int = 0
 
 
-# A subject's counters: its Plan without the charge.
+# A subject's counters: its Plan without the charge, and its tenant's hash tag.
 _Shape = tuple[tuple[BudgetCounter, ...], tuple[str, ...], tuple[BudgetSettings, ...], tuple[RateCounter, ...],
-               tuple[str, ...]]
+               tuple[str, ...], str]
 
 
 def window_of(window: str, now: float) -> tuple[str, int, int]:
@@ -112,7 +115,9 @@ class UsageLimits:
             if len(self._shapes) >= _MAX_SHAPES:
                 self._shapes.clear()
             shape = self._shapes[cache_key] = self._shape(subject, now)
-        return Plan(*shape, f"{self.tag(subject.tenant)}:c:{_safe(charge_id)}")
+        budgets, names, rules, rates, rate_names, tag = shape
+        settled_ttl = self._charge_ttl if charge_id.startswith(IDEMPOTENT_PREFIX) else 0
+        return Plan(budgets, names, rules, rates, rate_names, f"{tag}:c:{_safe(charge_id)}", settled_ttl)
 
     def _shape(self, subject: Subject, now: float) -> _Shape:
         budgets: list[BudgetCounter] = []
@@ -141,7 +146,7 @@ class UsageLimits:
                         rates.append(RateCounter(f"{tag}:r:{kind[0]}:{limit.scope}:{_safe(ident)}", kind,  # type: ignore[arg-type]
                                                  per_minute))
                         rate_names.append(f"{limit.scope}/{ident}")
-        return (tuple(budgets), tuple(names), tuple(rules), tuple(rates), tuple(rate_names))
+        return (tuple(budgets), tuple(names), tuple(rules), tuple(rates), tuple(rate_names), tag)
 
     async def admit(self, plan: Plan, usd: int, tokens: int, rate_tokens: int) -> Admission:
         try:
@@ -157,21 +162,16 @@ class UsageLimits:
         except Exception as exc:
             raise CountersDown(f"{type(exc).__name__}: {exc}") from exc
 
-    def _settled_ttl(self, plan: Plan) -> int:
-        # A charge under a request id need not be remembered once settled (no retry can carry the gateway's
-        # own id); one under an idempotency key is remembered for its retries.
-        return self._charge_ttl if plan.charge.rsplit(":", 1)[-1].startswith(IDEMPOTENT_PREFIX) else 0
-
     async def settle(self, plan: Plan, usd: int, tokens: int) -> None:
         try:
-            await self.store.settle(plan.charge, plan.budgets, usd, tokens, self._settled_ttl(plan))
+            await self.store.settle(plan.charge, plan.budgets, usd, tokens, plan.settled_ttl)
         except Exception as exc:
             raise CountersDown(f"{type(exc).__name__}: {exc}") from exc
 
     def settle_later(self, plan: Plan, usd: int, tokens: int) -> None:
         """Settle without waiting (the call's answer does not wait for it): the store sends it with its next
         decision, or on its own shortly after, and tries again if it fails."""
-        self.store.settle_later(plan.charge, plan.budgets, usd, tokens, self._settled_ttl(plan))
+        self.store.settle_later(plan.charge, plan.budgets, usd, tokens, plan.settled_ttl)
 
 
 def charge_id(request_id: str, idempotency_key: str | None, principal: str) -> str:
