@@ -19,6 +19,8 @@ def _names(detector: Detector, text: str) -> list[str]:
     ("I'll send the invoice tomorrow.\nFrederik", "Frederik"),
     ("Bis dann, danke!\nCarsten", "Carsten"),
     ("Merci pour tout. Bises, Hélène", "Hélène"),
+    ("Kaisa: can you wire the deposit today?", "Kaisa"),
+    ("[09:12] Henrik: the parcel never came", "Henrik"),
 ])
 def test_names_after_cues(detector: Detector, text: str, name: str) -> None:
     assert name in _names(detector, text)
@@ -30,6 +32,9 @@ def test_names_after_cues(detector: Detector, text: str, name: str) -> None:
     "It works.\nThanks",
     "please call Support on weekdays",
     "Summary. Note: the build is green",
+    "Note: the build is green",
+    "Monday: fine for me",
+    "Telefon: +49 30 1234567",
 ])
 def test_words_in_the_same_places_that_are_no_names_stay(detector: Detector, text: str) -> None:
     assert _names(detector, text) == []

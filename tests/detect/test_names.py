@@ -150,6 +150,23 @@ def test_streamed_names_equal_whole_text(detector: Detector, size: int) -> None:
     assert "Rose Garden" in streamed
 
 
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 13, 40])
+def test_a_stream_that_starts_with_a_speaker_equals_whole_text(detector: Detector, size: int) -> None:
+    """The text's first line names its speaker; later lines start with labels and speakers, after long
+    stretches of prose the stream has released (a later buffer start is not the text's start)."""
+    prose = "the team checked the invoice twice and everything matched the order we placed last month. "
+    text = ("Kaisa: can you wire the deposit today?\n" + prose * 6 + "\nNote: ok\n" + prose * 6
+            + "\nPriya: done\nMonday: fine for me\n" + prose * 3)
+    whole = redact(text, detector.scan(text), ActionPolicy(), PlaceholderMap("a")).text
+    r = StreamingRedactor(detector, ActionPolicy(), PlaceholderMap("b"))
+    streamed = "".join(r.feed(text[i:i + size]) for i in range(0, len(text), size)) + r.flush()
+    assert streamed == whole
+    assert "Kaisa" not in streamed
+    assert "Priya" not in streamed
+    assert "Note: ok" in streamed
+    assert "Monday: fine" in streamed
+
+
 def test_plain_prose_is_not_held_for_names(detector: Detector) -> None:
     # Lower-case prose holds no name opener: the stream releases it a few characters behind.
     prose = "the answer is that we can help you with this today " * 4

@@ -101,8 +101,8 @@ class PersonNameRecognizer(Recognizer):
         Opener(rf"(?i:{_SIGN_OFF_TAILS})\s{{0,16}}[,.!]?\s{{0,16}}\n", gaps=10, reach=220,
                case_insensitive=False, pending=""),
         Opener(rf"(?i:{_CUES})[ \t]{{1,4}}{_UP}", gaps=8, reach=200, case_insensitive=False, pending=""),
-        # A chat line's speaker: the name starts its line, after a time stamp in brackets perhaps, or follows
-        # a greeting's or a sentence's end on the same line ("Morning all. Zaid: ...").
+        # A chat line's speaker: the name starts its line (the text's first line too), after a time stamp in
+        # brackets perhaps, or follows a greeting's or a sentence's end on the same line ("Morning all. Zaid: ...").
         Opener(rf"\n[ \t]{{0,4}}(?:\[[^\]\n]{{1,32}}\][ \t]{{0,4}})?{_UP}", gaps=0, reach=80, case_insensitive=False,
                pending=""),
         # Only once the colon has come: until then the word is the trailing token, held anyway, and a
@@ -123,7 +123,7 @@ class PersonNameRecognizer(Recognizer):
         Pattern("sign-off", rf"(?i:\b(?:{_LONG_SIGN_OFFS}))[ \t]{{0,4}}[,.!]?[ \t]{{0,4}}\r?\n\s{{0,16}}{_FULL}"
                 rf"\s{{0,16}}(?:\n|$)", 0.75, group=1),
         Pattern("cue", rf"(?i:\b(?:{_CUES}))[ \t]{{1,4}}{_FULL}", 0.6, group=1),
-        Pattern("speaker", rf"(?:\n|[.!?,][ \t]{{1,3}})[ \t]{{0,4}}(?:\[[^\]\n]{{1,32}}\][ \t]{{0,4}})?({_NAME}):[ \t]",
+        Pattern("speaker", rf"(?:^|\n|[.!?,][ \t]{{1,3}})[ \t]{{0,4}}(?:\[[^\]\n]{{1,32}}\][ \t]{{0,4}})?({_NAME}):[ \t]",
                 0.6, group=1),
         # A name alone on the last line, after a sentence: how a short message is signed.
         Pattern("closing name", rf"[.!?][ \t]{{0,4}}\r?\n[ \t]{{0,4}}({_NAME})$", 0.6, group=1),
