@@ -243,7 +243,9 @@ def test_a_reviewer_without_the_admin_role_is_refused_the_admin_pages(console: G
 def test_the_keyboard_alone_signs_in_and_decides(console: Gateway, browser_page: Page) -> None:
     page = browser_page
     page.goto(browser_url(console) + "/console/sign-in")
-    # The key field has the focus; the first Tab stop of every page is the skip link.
+    # The key field has the focus (typing before the page has given it would lose keys); the first Tab stop
+    # of every page is the skip link.
+    expect(page.get_by_label("API key")).to_be_focused()
     page.keyboard.type(console.keys["finance"].key)
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/console/approvals$"))
