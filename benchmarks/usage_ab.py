@@ -58,20 +58,28 @@ LIMITS = """usage:
 """
 
 
-def start(work: Path, name: str, mock_port: int, env: dict[str, str], limits: str) -> tuple[subprocess.Popen[bytes], int, str]:
+def configure(work: Path, name: str, mock_port: int, limits: str, env: dict[str, str],
+              port: int | None = None) -> tuple[Path, str]:
+    """A gateway's configuration in ``work/name`` (SQLite, the mock upstream priced, ``limits``; served on
+    ``port`` when given) and a key made for it."""
     directory = work / name
     directory.mkdir()
-    port = free_port()
     config = directory / "interlock.yaml"
+    server = f"server: {{host: 127.0.0.1, port: {port}, workers: 1}}\n" if port is not None else ""
     config.write_text(
-        f"server: {{host: 127.0.0.1, port: {port}, workers: 1}}\n"
-        f"store: {{url: 'sqlite:///{directory / 'bench.db'}'}}\n"
+        server + f"store: {{url: 'sqlite:///{directory / 'bench.db'}'}}\n"
         f"providers:\n  upstream: {{type: openai, base_url: 'http://127.0.0.1:{mock_port}/v1'}}\n"
         "models:\n  - {alias: mock, provider: upstream, upstream_model: mock, hosting: on_prem, "
         "price: {input: 1.0, output: 2.0}}\n" + limits)
     key = json.loads(subprocess.run(
         [sys.executable, "-m", "interlock", "keys", "create", "--config", str(config), "--name", "bench", "--json"],
         capture_output=True, text=True, check=True, env=env).stdout)["key"]
+    return config, key
+
+
+def start(work: Path, name: str, mock_port: int, env: dict[str, str], limits: str) -> tuple[subprocess.Popen[bytes], int, str]:
+    port = free_port()
+    config, key = configure(work, name, mock_port, limits, env, port)
     proc = subprocess.Popen([sys.executable, "-m", "interlock", "serve", "--config", str(config)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_http(f"http://127.0.0.1:{port}/readyz")

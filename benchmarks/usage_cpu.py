@@ -30,7 +30,7 @@ from typing import Any
 
 from gateway_ab import median
 from gateway_bench import PROMPT, free_port, stop, wait_http
-from usage_ab import LIMITS
+from usage_ab import LIMITS, configure
 
 from interlock.api.app import build_app
 from interlock.settings import load_settings
@@ -85,21 +85,6 @@ class Asgi:
         await self.app(scope, receive, send)
         if status != 200:
             raise RuntimeError(f"answered {status}")
-
-
-def configure(work: Path, name: str, mock_port: int, limits: str, env: dict[str, str]) -> tuple[Path, str]:
-    directory = work / name
-    directory.mkdir()
-    config = directory / "interlock.yaml"
-    config.write_text(
-        f"store: {{url: 'sqlite:///{directory / 'bench.db'}'}}\n"
-        f"providers:\n  upstream: {{type: openai, base_url: 'http://127.0.0.1:{mock_port}/v1'}}\n"
-        "models:\n  - {alias: mock, provider: upstream, upstream_model: mock, hosting: on_prem, "
-        "price: {input: 1.0, output: 2.0}}\n" + limits)
-    key = json.loads(subprocess.run(
-        [sys.executable, "-m", "interlock", "keys", "create", "--config", str(config), "--name", "bench", "--json"],
-        capture_output=True, text=True, check=True, env=env).stdout)["key"]
-    return config, key
 
 
 async def run(configs: dict[str, tuple[Path, str]], body: bytes, calls: int, rounds: int,
